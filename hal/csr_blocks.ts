@@ -1,0 +1,440 @@
+/**
+ * Building blocks for modelling a hart's CSRs, in the spirit of Spike's
+ * `csrs.h`: a CSR is an object with a side-effect-free `read`, a WARL `write`,
+ * and the `rmw` primitive the CSR instructions use. Masked, constant and view
+ * CSRs cover most of the architecture; quirks are small subclasses.
+ *
+ * Every hart's state lives in slots of one shared `BigUint64Array`, so a
+ * machine of thousands of harts is one allocation and a hart costs only its
+ * slots.
+ *
+ * @module
+ */
+
+import type { CsrNum, HartId } from "./types.ts";
+
+/** All 64 bits set. */
+export const ALL_ONES: bigint = (1n << 64n) - 1n;
+
+/**
+ * The state of one hart as CSR blocks see it: a window of `slotCount` slots
+ * starting at `base` in a shared `BigUint64Array`, and the hart's features.
+ */
+export class HartContext {
+  /** The shared slot storage of every hart of the machine. */
+  readonly slots: BigUint64Array;
+  /** This hart's first slot. */
+  readonly base: number;
+  /** The hart id (`mhartid`). */
+  readonly id: HartId;
+  /** The extensions this hart has (single letters and multi-letter names, lowercase). */
+  readonly extensions: ReadonlySet<string>;
+  /** Whether the hart has the H extension (cached from `extensions`). */
+  readonly hasH: boolean;
+  /** The privilege level of the accessor: 3 (M) unless a backend says otherwise. */
+  priv: number;
+
+  /**
+   * Creates a hart context.
+   *
+   * @param slots The shared storage.
+   * @param base This hart's first slot.
+   * @param id The hart id.
+   * @param extensions The hart's extensions.
+   */
+  constructor(slots: BigUint64Array, base: number, id: HartId, extensions: ReadonlySet<string>) {
+    this.slots = slots;
+    this.base = base;
+    this.id = id;
+    this.extensions = extensions;
+    this.hasH = extensions.has("h");
+    this.priv = 3;
+  }
+
+  /**
+   * Reads a slot of this hart.
+   *
+   * @param slot The slot index within the hart's window.
+   * @returns The slot's value.
+   */
+  get(slot: number): bigint {
+    return this.slots[this.base + slot]!;
+  }
+
+  /**
+   * Writes a slot of this hart.
+   *
+   * @param slot The slot index within the hart's window.
+   * @param value The new value (taken modulo 2^64).
+   */
+  put(slot: number, value: bigint): void {
+    this.slots[this.base + slot] = value;
+  }
+
+  /**
+   * Whether the hart has an extension.
+   *
+   * @param name A single letter or a multi-letter name, lowercase.
+   * @returns `true` when present.
+   */
+  has(name: string): boolean {
+    return this.extensions.has(name);
+  }
+}
+
+/** A mask that may depend on the hart's state (e.g. `sie` on `mideleg`). */
+export type DynamicMask = bigint | ((hart: HartContext) => bigint);
+
+function maskOf(mask: DynamicMask, hart: HartContext): bigint {
+  return typeof mask === "bigint" ? mask : mask(hart);
+}
+
+/**
+ * The CSR contract. `read` is the architectural value with no side effects;
+ * `write` applies the WARL rules to a full new value; `rmw` is what
+ * `csrrw`/`csrrs`/`csrrc` do: read, then (when `mask` is not zero) write
+ * `(old & ~mask) | (value & mask)`, and return the old value.
+ *
+ * @example Usage
+ * ```ts
+ * import { Csr, HartContext } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * class Answer extends Csr {
+ *   read(): bigint { return 42n; }
+ * }
+ * const hart = new HartContext(new BigUint64Array(1), 0, 0, new Set());
+ * strictEqual(new Answer().rmw(hart, 7n, 0n), 42n);
+ * ```
+ */
+export abstract class Csr {
+  /**
+   * The architectural value. No side effects.
+   *
+   * @param hart The hart.
+   * @returns The value a read returns.
+   */
+  abstract read(hart: HartContext): bigint;
+
+  /**
+   * Applies a full new value under the CSR's WARL rules. The default drops
+   * every write (a read-only or hard-wired CSR).
+   *
+   * @param _hart The hart.
+   * @param _value The new value.
+   */
+  write(_hart: HartContext, _value: bigint): void {}
+
+  /**
+   * The CSR-instruction primitive.
+   *
+   * @param hart The hart.
+   * @param value The new bits.
+   * @param mask Which bits to change; zero means a pure read.
+   * @returns The value read before the write.
+   */
+  rmw(hart: HartContext, value: bigint, mask: bigint): bigint {
+    const old = this.read(hart);
+    if (mask !== 0n) this.write(hart, (old & ~mask) | (value & mask));
+    return old;
+  }
+}
+
+/**
+ * A CSR with a fixed value; writes are dropped (Spike's `const_csr_t`).
+ *
+ * @example Usage
+ * ```ts
+ * import { ConstCsr, HartContext } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hart = new HartContext(new BigUint64Array(1), 0, 3, new Set());
+ * const mhartid = new ConstCsr((h) => BigInt(h.id));
+ * mhartid.write(hart, 9n);
+ * strictEqual(mhartid.read(hart), 3n);
+ * ```
+ */
+export class ConstCsr extends Csr {
+  #value: DynamicMask;
+
+  /**
+   * Creates a constant CSR.
+   *
+   * @param value The value, or a function of the hart.
+   */
+  constructor(value: DynamicMask) {
+    super();
+    this.#value = value;
+  }
+
+  /** @inheritdoc */
+  read(hart: HartContext): bigint {
+    return maskOf(this.#value, hart);
+  }
+}
+
+/**
+ * A CSR stored in one slot whose writable bits are `mask`; the other bits
+ * keep their value (Spike's `masked_csr_t`; with an all-ones mask, `basic_csr_t`).
+ *
+ * @example Usage
+ * ```ts
+ * import { HartContext, MaskedCsr } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hart = new HartContext(new BigUint64Array(1), 0, 0, new Set(["h"]));
+ * const hedeleg = new MaskedCsr(0, 0xb1ffn);
+ * hedeleg.write(hart, (1n << 64n) - 1n);
+ * strictEqual(hedeleg.read(hart), 0xb1ffn);
+ * ```
+ */
+export class MaskedCsr extends Csr {
+  /** The slot holding the value. */
+  readonly slot: number;
+  #mask: DynamicMask;
+
+  /**
+   * Creates a masked CSR.
+   *
+   * @param slot The slot holding the value.
+   * @param mask The writable bits (or a function of the hart).
+   */
+  constructor(slot: number, mask: DynamicMask = ALL_ONES) {
+    super();
+    this.slot = slot;
+    this.#mask = mask;
+  }
+
+  /** @inheritdoc */
+  read(hart: HartContext): bigint {
+    return hart.get(this.slot);
+  }
+
+  /** @inheritdoc */
+  override write(hart: HartContext, value: bigint): void {
+    const mask = maskOf(this.#mask, hart);
+    hart.put(this.slot, (hart.get(this.slot) & ~mask) | (value & mask));
+  }
+}
+
+/** How a {@linkcode ViewCsr} maps onto its storage. */
+export interface ViewOptions {
+  /** Storage bits the view shows. */
+  readMask: DynamicMask;
+  /** Storage bits a write through the view may change. */
+  writeMask: DynamicMask;
+  /**
+   * How far storage bits move down in the view (`vsie` shows `mie` bit 2 as
+   * bit 1: shift 1). Default 0.
+   */
+  shift?: number;
+}
+
+/**
+ * A masked, optionally shifted view of bits held in another CSR's slot
+ * (Spike's `mip_proxy_csr_t`/`mie_proxy_csr_t`): `sie` over `mie`, `hvip` over
+ * `mip`, `vsie` over `mie` shifted by one.
+ *
+ * @example Usage
+ * ```ts
+ * import { HartContext, ViewCsr } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hart = new HartContext(new BigUint64Array(1), 0, 0, new Set(["h"]));
+ * const vsie = new ViewCsr(0, { readMask: 0x444n, writeMask: 0x444n, shift: 1 });
+ * vsie.write(hart, 0x222n);
+ * strictEqual(hart.get(0), 0x444n);
+ * strictEqual(vsie.read(hart), 0x222n);
+ * ```
+ */
+export class ViewCsr extends Csr {
+  /** The slot of the storage CSR. */
+  readonly slot: number;
+  #readMask: DynamicMask;
+  #writeMask: DynamicMask;
+  #shift: bigint;
+
+  /**
+   * Creates a view.
+   *
+   * @param slot The storage slot.
+   * @param options Masks and shift.
+   */
+  constructor(slot: number, options: ViewOptions) {
+    super();
+    this.slot = slot;
+    this.#readMask = options.readMask;
+    this.#writeMask = options.writeMask;
+    this.#shift = BigInt(options.shift ?? 0);
+  }
+
+  /** @inheritdoc */
+  read(hart: HartContext): bigint {
+    return (hart.get(this.slot) & maskOf(this.#readMask, hart)) >> this.#shift;
+  }
+
+  /** @inheritdoc */
+  override write(hart: HartContext, value: bigint): void {
+    const mask = maskOf(this.#writeMask, hart);
+    const stored = hart.get(this.slot);
+    hart.put(this.slot, (stored & ~mask) | ((value << this.#shift) & mask));
+  }
+}
+
+/** The hooks of a {@linkcode FunctionCsr}. */
+export interface FunctionCsrHooks {
+  /** The architectural value. */
+  read(hart: HartContext): bigint;
+  /** The WARL write; omitted for a read-only CSR. */
+  write?(hart: HartContext, value: bigint): void;
+  /**
+   * A complete `rmw`, for CSRs whose instruction semantics are not
+   * read-then-write (reads with side effects, registers of pending bits).
+   */
+  rmw?(hart: HartContext, value: bigint, mask: bigint): bigint;
+}
+
+/**
+ * A CSR given by functions: the escape hatch for coupled or quirky registers.
+ *
+ * @example Usage
+ * ```ts
+ * import { FunctionCsr, HartContext } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hart = new HartContext(new BigUint64Array(1), 0, 0, new Set());
+ * // A register whose bit 5 always reads as zero.
+ * const csr = new FunctionCsr({
+ *   read: (h) => h.get(0) & ~0x20n,
+ *   write: (h, v) => h.put(0, v),
+ * });
+ * csr.rmw(hart, 0xffn, 0xffn);
+ * strictEqual(csr.read(hart), 0xdfn);
+ * ```
+ */
+export class FunctionCsr extends Csr {
+  #hooks: FunctionCsrHooks;
+
+  /**
+   * Creates a CSR from functions.
+   *
+   * @param hooks `read`, and `write` and/or `rmw`.
+   */
+  constructor(hooks: FunctionCsrHooks) {
+    super();
+    this.#hooks = hooks;
+  }
+
+  /** @inheritdoc */
+  read(hart: HartContext): bigint {
+    return this.#hooks.read(hart);
+  }
+
+  /** @inheritdoc */
+  override write(hart: HartContext, value: bigint): void {
+    this.#hooks.write?.(hart, value);
+  }
+
+  /** @inheritdoc */
+  override rmw(hart: HartContext, value: bigint, mask: bigint): bigint {
+    if (this.#hooks.rmw !== undefined) return this.#hooks.rmw(hart, value, mask);
+    return super.rmw(hart, value, mask);
+  }
+}
+
+/**
+ * Whether a hart may access a CSR at all: 0 when it may, else the exception
+ * cause the access raises (2, illegal instruction, for a missing extension).
+ */
+export type CsrPredicate = (hart: HartContext) => number;
+
+/** One CSR of a {@linkcode CsrFile}. */
+export interface CsrEntry {
+  /** The address. */
+  readonly csr: CsrNum;
+  /** The behaviour. */
+  readonly block: Csr;
+  /** The access check; absent means always accessible. */
+  readonly predicate: CsrPredicate | undefined;
+}
+
+/**
+ * The CSRs of one hart model, by address, with their access predicates.
+ *
+ * @example Usage
+ * ```ts
+ * import { CSR, CsrFile, HartContext, MaskedCsr } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const file = new CsrFile();
+ * file.define(CSR.hedeleg, new MaskedCsr(0, 0xb1ffn), (h) => (h.hasH ? 0 : 2));
+ * const noH = new HartContext(new BigUint64Array(1), 0, 0, new Set());
+ * strictEqual(file.access(noH, CSR.hedeleg, 0n, 0n), undefined);
+ * strictEqual(file.trapCause, 2);
+ * ```
+ */
+export class CsrFile {
+  #entries: (CsrEntry | undefined)[] = new Array(4096);
+  /** The cause of the last trapping {@linkcode CsrFile.access}. */
+  trapCause = 0;
+
+  /**
+   * Defines (or redefines) a CSR.
+   *
+   * @param csr The address.
+   * @param block The behaviour.
+   * @param predicate The access check.
+   */
+  define(csr: CsrNum, block: Csr, predicate?: CsrPredicate): void {
+    this.#entries[csr] = { csr, block, predicate };
+  }
+
+  /**
+   * The entry of a CSR.
+   *
+   * @param csr The address.
+   * @returns The entry, or `undefined` when the model has no such CSR.
+   */
+  entry(csr: CsrNum): CsrEntry | undefined {
+    return this.#entries[csr];
+  }
+
+  /** The addresses this file defines, ascending. */
+  get defined(): CsrNum[] {
+    const out: CsrNum[] = [];
+    for (let csr = 0; csr < 4096; csr++) if (this.#entries[csr] !== undefined) out.push(csr);
+    return out;
+  }
+
+  /**
+   * Executes one CSR access the way the CSR instructions do. A missing CSR, a
+   * failing predicate, or a write to a read-only address (bits 11:10 = 0b11)
+   * traps: the result is `undefined` and {@linkcode CsrFile.trapCause} says why.
+   * A zero `mask` is a pure read, like `csrrs rd, csr, x0`.
+   *
+   * @param hart The hart.
+   * @param csr The address.
+   * @param value The new bits.
+   * @param mask Which bits to change.
+   * @returns The value read, or `undefined` on a trap.
+   */
+  access(hart: HartContext, csr: CsrNum, value: bigint, mask: bigint): bigint | undefined {
+    const entry = this.#entries[csr];
+    if (entry === undefined) {
+      this.trapCause = 2;
+      return undefined;
+    }
+    if (entry.predicate !== undefined) {
+      const cause = entry.predicate(hart);
+      if (cause !== 0) {
+        this.trapCause = cause;
+        return undefined;
+      }
+    }
+    if (mask !== 0n && (csr >> 10) === 0b11) {
+      this.trapCause = 2;
+      return undefined;
+    }
+    return entry.block.rmw(hart, value, mask);
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * A {@linkcode CsrPort} over a synchronous CSR executor: argument checks,
+ * hart look-up, trap-to-error mapping and batching in one place, so an
+ * in-process backend only has to execute one access.
+ *
+ * @module
+ */
+
+import { ALL_ONES } from "./csr_blocks.ts";
+import { AxError, CsrTrap } from "./errors.ts";
+import type { CsrNum, CsrOp, CsrPort, CsrResult, HartId } from "./types.ts";
+
+/** What a {@linkcode SyncCsrPort} drives. */
+export interface SyncCsrExecutor {
+  /**
+   * Executes one access on a hart that exists. Returns the value read, or
+   * `undefined` when the hart trapped (the cause is then in `trapCause`).
+   * May throw an `AxError` for a failure that is not a trap.
+   */
+  execute(hart: HartId, csr: CsrNum, value: bigint, mask: bigint): bigint | undefined;
+  /** The cause of the last trap `execute` reported. */
+  readonly trapCause: number;
+  /**
+   * Throws (an `AxError` of kind `"NotFound"` or `"BadState"`) when the hart
+   * cannot be reached; called before anything is executed.
+   */
+  checkHart(hart: HartId): void;
+  /**
+   * Throws when the backend cannot serve this CSR at all (as opposed to the
+   * hart trapping on it); called for every operation before any runs.
+   */
+  checkCsr?(hart: HartId, csr: CsrNum): void;
+}
+
+const OPS: ReadonlySet<string> = new Set(["read", "write", "set", "clear"]);
+
+/** Validates a value and folds it into 64 bits (so `-1n` means all ones). */
+function toXlen(value: unknown, where: string): bigint {
+  if (typeof value !== "bigint") {
+    throw new AxError(
+      "InvalidInput",
+      `Cannot use ${where}: CSR values are bigint, got ${typeof value}`,
+    );
+  }
+  return value < 0n || value > ALL_ONES ? BigInt.asUintN(64, value) : value;
+}
+
+function checkCsrNumber(csr: unknown, where: string): asserts csr is CsrNum {
+  if (typeof csr !== "number" || !Number.isInteger(csr) || csr < 0 || csr > 0xfff) {
+    throw new AxError(
+      "InvalidInput",
+      `Cannot use ${where}: CSR number ${String(csr)} is not an integer from 0x000 to 0xfff`,
+    );
+  }
+}
+
+/**
+ * Adapts a {@linkcode SyncCsrExecutor} to the asynchronous {@linkcode CsrPort}.
+ *
+ * @example Usage
+ * ```ts
+ * import { SyncCsrPort } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const regs = new Map<number, bigint>();
+ * const port = new SyncCsrPort({
+ *   trapCause: 0,
+ *   checkHart: () => {},
+ *   execute(_hart, csr, value, mask) {
+ *     const old = regs.get(csr) ?? 0n;
+ *     if (mask !== 0n) regs.set(csr, (old & ~mask) | (value & mask));
+ *     return old;
+ *   },
+ * });
+ * await port.write(0, 0x140, 5n);
+ * strictEqual(await port.read(0, 0x140), 5n);
+ * ```
+ */
+export class SyncCsrPort implements CsrPort {
+  #exec: SyncCsrExecutor;
+
+  /**
+   * Creates a port.
+   *
+   * @param executor What executes the accesses.
+   */
+  constructor(executor: SyncCsrExecutor) {
+    this.#exec = executor;
+  }
+
+  #one(
+    op: "read" | "write" | "set" | "clear",
+    hart: HartId,
+    csr: CsrNum,
+    value: bigint,
+    mask: bigint,
+  ): Promise<bigint> {
+    try {
+      this.#exec.checkHart(hart);
+      checkCsrNumber(csr, `CSR ${op} on hart ${hart}`);
+      this.#exec.checkCsr?.(hart, csr);
+      const result = this.#exec.execute(hart, csr, value, mask);
+      if (result === undefined) {
+        return Promise.reject(new CsrTrap({ hart, csr, trapCause: this.#exec.trapCause, op }));
+      }
+      return Promise.resolve(result);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** @inheritdoc */
+  read(hart: HartId, csr: CsrNum): Promise<bigint> {
+    return this.#one("read", hart, csr, 0n, 0n);
+  }
+
+  /** @inheritdoc */
+  write(hart: HartId, csr: CsrNum, value: bigint): Promise<bigint> {
+    try {
+      return this.#one("write", hart, csr, toXlen(value, "CSR write"), ALL_ONES);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** @inheritdoc */
+  set(hart: HartId, csr: CsrNum, mask: bigint): Promise<bigint> {
+    try {
+      return this.#one("set", hart, csr, ALL_ONES, toXlen(mask, "CSR set"));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** @inheritdoc */
+  clear(hart: HartId, csr: CsrNum, mask: bigint): Promise<bigint> {
+    try {
+      return this.#one("clear", hart, csr, 0n, toXlen(mask, "CSR clear"));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** @inheritdoc */
+  batch(hart: HartId, ops: readonly CsrOp[]): Promise<CsrResult[]> {
+    try {
+      return Promise.resolve(this.batchSync(hart, ops));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * The synchronous form of {@linkcode SyncCsrPort.batch}: every operation
+   * is checked before the first one runs, so a malformed batch changes nothing.
+   *
+   * @param hart The hart.
+   * @param ops The operations.
+   * @returns One result per operation.
+   */
+  batchSync(hart: HartId, ops: readonly CsrOp[]): CsrResult[] {
+    const exec = this.#exec;
+    exec.checkHart(hart);
+    if (!Array.isArray(ops)) {
+      throw new AxError(
+        "InvalidInput",
+        `Cannot run a CSR batch on hart ${hart}: ops is not an array`,
+      );
+    }
+    const values = new Array<bigint>(ops.length);
+    const masks = new Array<bigint>(ops.length);
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      const where = `operation ${i} of a CSR batch on hart ${hart}`;
+      if (op === null || typeof op !== "object" || !OPS.has(op.op)) {
+        throw new AxError(
+          "InvalidInput",
+          `Cannot run ${where}: op must be read, write, set or clear`,
+        );
+      }
+      checkCsrNumber(op.csr, where);
+      exec.checkCsr?.(hart, op.csr);
+      switch (op.op) {
+        case "read":
+          values[i] = 0n;
+          masks[i] = 0n;
+          break;
+        case "write":
+          values[i] = toXlen(op.value, where);
+          masks[i] = ALL_ONES;
+          break;
+        case "set":
+          values[i] = ALL_ONES;
+          masks[i] = toXlen(op.value, where);
+          break;
+        case "clear":
+          values[i] = 0n;
+          masks[i] = toXlen(op.value, where);
+          break;
+      }
+    }
+    const results = new Array<CsrResult>(ops.length);
+    for (let i = 0; i < ops.length; i++) {
+      const value = exec.execute(hart, ops[i]!.csr, values[i]!, masks[i]!);
+      results[i] = value === undefined
+        ? { ok: false, trapCause: exec.trapCause }
+        : { ok: true, value };
+    }
+    return results;
+  }
+}
