@@ -1,0 +1,148 @@
+/**
+ * The emulator backend's {@linkcode AxVCpuHal}.
+ *
+ * @module
+ */
+
+import { FrameAllocator } from "../../hal/frame_allocator.ts";
+import { AxError } from "../../hal/errors.ts";
+import { hex } from "../../hal/hex.ts";
+import { SyncCsrPort } from "../../hal/sync_csr_port.ts";
+import type { AxVCpuHal, HalInfo, HartId } from "../../hal/types.ts";
+import { VERSION } from "../../version.ts";
+import { EmulatorMachine } from "./machine.ts";
+import {
+  type EmulatorOptions,
+  parseEmulatorOptions,
+  type ResolvedEmulatorOptions,
+} from "./options.ts";
+
+const XLEN_MASK = (1n << 64n) - 1n;
+
+/**
+ * An in-process machine of emulated harts: CSR state per hart, frames from
+ * a RAM region, a fixed physical-to-virtual offset, no host interrupts.
+ */
+export class EmulatorHal implements AxVCpuHal {
+  /** @inheritdoc */
+  readonly harts: readonly HartId[];
+  /** @inheritdoc */
+  readonly csr: SyncCsrPort;
+  /** The machine: the escape hatch to the raw state, for tests and tools. */
+  readonly machine: EmulatorMachine;
+  #options: ResolvedEmulatorOptions;
+  #frames: FrameAllocator;
+  #info: HalInfo;
+
+  /**
+   * Creates the machine; prefer {@linkcode createEmulatorHal}.
+   *
+   * @param options Validated options.
+   */
+  constructor(options: ResolvedEmulatorOptions) {
+    this.#options = options;
+    this.machine = new EmulatorMachine(options);
+    this.harts = Object.freeze(Array.from({ length: options.harts }, (_, i) => i));
+    this.csr = new SyncCsrPort(this.machine);
+    this.#frames = new FrameAllocator({ base: options.ramBase, size: options.ramSize });
+    const isaTexts = [...new Set(options.isas.map((isa) => isa.text))];
+    this.#info = Object.freeze({
+      backend: "emulator",
+      isa: options.isas[0]!.text,
+      ...(isaTexts.length > 1 ? { isas: options.isas.map((isa) => isa.text) } : {}),
+      profile: this.machine.profile.name,
+      firmware: this.machine.firmware.name,
+      version: VERSION,
+      harts: options.harts,
+      params: this.machine.profile.params,
+    });
+  }
+
+  /** @inheritdoc */
+  info(): HalInfo {
+    return this.#info;
+  }
+
+  /** @inheritdoc */
+  allocFrame(): bigint | undefined {
+    return this.#frames.alloc();
+  }
+
+  /** @inheritdoc */
+  deallocFrame(pa: bigint): void {
+    this.#frames.dealloc(pa);
+  }
+
+  /** @inheritdoc */
+  physToVirt(pa: bigint): bigint {
+    if (!this.#frames.contains(pa)) {
+      throw new AxError("InvalidInput", `Cannot map physical address ${hex(pa)}: it is not in RAM`);
+    }
+    return (pa + this.#options.physVirtOffset) & XLEN_MASK;
+  }
+
+  /** @inheritdoc */
+  virtToPhys(va: bigint): bigint {
+    const pa = (va - this.#options.physVirtOffset) & XLEN_MASK;
+    if (!this.#frames.contains(pa)) {
+      throw new AxError(
+        "InvalidInput",
+        `Cannot translate virtual address ${hex(va)}: it is not in the linear map of RAM`,
+      );
+    }
+    return pa;
+  }
+
+  /** The emulator has no host interrupt sources: always 0. */
+  irqFetch(): number {
+    return 0;
+  }
+
+  /**
+   * Returns every hart to the firmware preset's state (all CSR changes undone).
+   *
+   * @throws {AxError} Kind `"BadState"` after {@linkcode EmulatorHal.close}.
+   */
+  reset(): Promise<void> {
+    if (this.machine.closed) {
+      return Promise.reject(new AxError("BadState", "Cannot reset the emulator: it is closed"));
+    }
+    this.machine.reset();
+    return Promise.resolve();
+  }
+
+  /** @inheritdoc */
+  close(): Promise<void> {
+    this.machine.close();
+    return Promise.resolve();
+  }
+}
+
+/**
+ * Creates an emulated machine.
+ *
+ * Needs no permissions.
+ *
+ * @example Usage
+ * ```ts
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { CSR } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal({ harts: 2, profile: "qemu-7.2" });
+ * await hal.csr.write(1, CSR.hedeleg, -1n);
+ * strictEqual(await hal.csr.read(1, CSR.hedeleg), 0xb1ffn);
+ * await hal.close();
+ * ```
+ *
+ * @param options Harts, ISA, profile, firmware, RAM.
+ * @returns The HAL.
+ * @throws {TypeError} For invalid options (with a `path` naming the option).
+ */
+export function createEmulatorHal(options: EmulatorOptions = {}): Promise<EmulatorHal> {
+  try {
+    return Promise.resolve(new EmulatorHal(parseEmulatorOptions(options)));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}

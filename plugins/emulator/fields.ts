@@ -1,0 +1,120 @@
+/**
+ * Field masks of the status and interrupt CSRs (RV64), built from the spec's
+ * bit positions and the cause names in `hal/trap_bits.ts`.
+ *
+ * @module
+ */
+
+import { interruptMask } from "../../hal/trap_bits.ts";
+
+/** One bit. */
+function bit(n: number): bigint {
+  return 1n << BigInt(n);
+}
+
+/** `n` bits starting at `lsb`. */
+function field(lsb: number, width: number): bigint {
+  return ((1n << BigInt(width)) - 1n) << BigInt(lsb);
+}
+
+/** mstatus/sstatus/vsstatus fields. */
+export const STATUS = {
+  UIE: bit(0),
+  SIE: bit(1),
+  MIE: bit(3),
+  UPIE: bit(4),
+  SPIE: bit(5),
+  UBE: bit(6),
+  MPIE: bit(7),
+  SPP: bit(8),
+  VS: field(9, 2),
+  MPP: field(11, 2),
+  FS: field(13, 2),
+  XS: field(15, 2),
+  MPRV: bit(17),
+  SUM: bit(18),
+  MXR: bit(19),
+  TVM: bit(20),
+  TW: bit(21),
+  TSR: bit(22),
+  SDT: bit(24),
+  UXL: field(32, 2),
+  SXL: field(34, 2),
+  SBE: bit(36),
+  MBE: bit(37),
+  GVA: bit(38),
+  MPV: bit(39),
+  SD: bit(63),
+} as const;
+
+/** XLEN encoding 2 (64-bit) in the UXL field. */
+export const UXL_64: bigint = 2n << 32n;
+/** XLEN encoding 2 (64-bit) in the SXL field. */
+export const SXL_64: bigint = 2n << 34n;
+
+/** hstatus fields. */
+export const HSTATUS = {
+  VSBE: bit(5),
+  GVA: bit(6),
+  SPV: bit(7),
+  SPVP: bit(8),
+  HU: bit(9),
+  VGEIN: field(12, 6),
+  VTVM: bit(20),
+  VTW: bit(21),
+  VTSR: bit(22),
+  VSXL: field(32, 2),
+  HUPMM: field(48, 2),
+} as const;
+
+/** XLEN encoding 2 (64-bit) in the VSXL field. */
+export const VSXL_64: bigint = 2n << 32n;
+
+/** mip/mie bits by interrupt. */
+export const IP = {
+  SSIP: interruptMask("SUPERVISOR_SOFTWARE"),
+  VSSIP: interruptMask("VIRTUAL_SUPERVISOR_SOFTWARE"),
+  MSIP: interruptMask("MACHINE_SOFTWARE"),
+  STIP: interruptMask("SUPERVISOR_TIMER"),
+  VSTIP: interruptMask("VIRTUAL_SUPERVISOR_TIMER"),
+  MTIP: interruptMask("MACHINE_TIMER"),
+  SEIP: interruptMask("SUPERVISOR_EXTERNAL"),
+  VSEIP: interruptMask("VIRTUAL_SUPERVISOR_EXTERNAL"),
+  MEIP: interruptMask("MACHINE_EXTERNAL"),
+  SGEIP: interruptMask("SUPERVISOR_GUEST_EXTERNAL"),
+  LCOFIP: interruptMask("COUNTER_OVERFLOW"),
+} as const;
+
+/** SSIP | STIP | SEIP. */
+export const S_INTERRUPTS: bigint = IP.SSIP | IP.STIP | IP.SEIP;
+/** VSSIP | VSTIP | VSEIP. */
+export const VS_INTERRUPTS: bigint = IP.VSSIP | IP.VSTIP | IP.VSEIP;
+/** MSIP | MTIP | MEIP. */
+export const M_INTERRUPTS: bigint = IP.MSIP | IP.MTIP | IP.MEIP;
+
+/** menvcfg/henvcfg/senvcfg fields. */
+export const ENVCFG = {
+  FIOM: bit(0),
+  CBIE: field(4, 2),
+  CBCFE: bit(6),
+  CBZE: bit(7),
+  ADUE: bit(61),
+  PBMTE: bit(62),
+  STCE: bit(63),
+} as const;
+
+/** hgatp/satp fields (RV64). */
+export const ATP = {
+  MODE: field(60, 4),
+  VMID: field(44, 14),
+  ASID: field(44, 16),
+  PPN: field(0, 44),
+} as const;
+
+/** The MODE values of satp and hgatp. */
+export const ATP_MODE = {
+  bare: 0,
+  sv39: 8,
+  sv48: 9,
+  sv57: 10,
+} as const;

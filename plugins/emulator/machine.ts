@@ -1,0 +1,136 @@
+/**
+ * An emulated machine: every hart's CSR state in one `BigUint64Array`, the
+ * profile's CSR file, and the firmware preset applied at reset.
+ *
+ * @module
+ */
+
+import { ALL_ONES, HartContext } from "../../hal/csr_blocks.ts";
+import { csrName } from "../../hal/csr_numbers.ts";
+import { AxError } from "../../hal/errors.ts";
+import { type FirmwarePreset, resolveFirmware } from "../../hal/firmware.ts";
+import type { SyncCsrExecutor } from "../../hal/sync_csr_port.ts";
+import type { CsrNum, HartId } from "../../hal/types.ts";
+import { misaOf } from "../../hal/isa.ts";
+import type { ResolvedEmulatorOptions } from "./options.ts";
+import type { EmulatorProfile } from "./profile.ts";
+import { createQemu72Profile } from "./qemu_7_2_profile.ts";
+import { IP } from "./fields.ts";
+import { SLOT, SLOT_COUNT } from "./slots.ts";
+import { createSpecProfile } from "./spec_profile.ts";
+
+/** The bytes of CSR state one hart costs. */
+export const BYTES_PER_HART: number = SLOT_COUNT * 8;
+
+/**
+ * The harts of one emulated machine and the executor behind its CSR port.
+ */
+export class EmulatorMachine implements SyncCsrExecutor {
+  /** The CSR model. */
+  readonly profile: EmulatorProfile;
+  /** The firmware preset applied at reset. */
+  readonly firmware: FirmwarePreset;
+  /** Every hart's slots. */
+  readonly slots: BigUint64Array;
+  /** One context per hart, indexed by hart id. */
+  readonly harts: readonly HartContext[];
+  /** The cause of the last trap. */
+  trapCause = 0;
+  #closed = false;
+
+  /**
+   * Builds a machine in its reset state, firmware preset applied.
+   *
+   * @param options Validated options.
+   */
+  constructor(options: ResolvedEmulatorOptions) {
+    this.profile = options.profile === "qemu-7.2"
+      ? createQemu72Profile()
+      : createSpecProfile(options.spec);
+    this.firmware = resolveFirmware(options.firmware, this.profile.opensbi);
+    this.slots = new BigUint64Array(options.harts * SLOT_COUNT);
+    // Harts with the same ISA share one extension set.
+    const extensionSets = new Map<string, ReadonlySet<string>>();
+    const harts: HartContext[] = [];
+    for (let id = 0; id < options.harts; id++) {
+      const isa = options.isas[id]!;
+      let extensions = extensionSets.get(isa.text);
+      if (extensions === undefined) {
+        extensions = this.profile.extensionsOf(isa);
+        extensionSets.set(isa.text, extensions);
+      }
+      harts.push(new HartContext(this.slots, id * SLOT_COUNT, id, extensions));
+    }
+    this.harts = harts;
+    this.reset();
+  }
+
+  /** Returns every hart to its reset state and applies the firmware preset. */
+  reset(): void {
+    this.slots.fill(0n);
+    for (const hart of this.harts) {
+      hart.put(SLOT.misa, misaOfExtensions(hart.extensions));
+      this.profile.reset(hart);
+      for (const { csr, value } of this.firmware.writes(hart.hasH)) {
+        this.profile.file.access(hart, csr, value, ALL_ONES);
+      }
+      if (this.firmware.mtimecmp !== undefined) {
+        hart.put(SLOT.mtimecmp, this.firmware.mtimecmp);
+        // time is 0, so the machine timer is pending only while mtimecmp is 0.
+        const mip = hart.get(SLOT.mip);
+        hart.put(SLOT.mip, this.firmware.mtimecmp === 0n ? mip | IP.MTIP : mip & ~IP.MTIP);
+      }
+    }
+  }
+
+  /** Stops serving accesses. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  /** Whether {@linkcode EmulatorMachine.close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** @inheritdoc */
+  checkHart(hart: HartId): void {
+    if (this.#closed) {
+      throw new AxError("BadState", `Cannot access hart ${hart}: the emulator HAL is closed`, {
+        hart,
+      });
+    }
+    if (!Number.isInteger(hart) || hart < 0 || hart >= this.harts.length) {
+      throw new AxError(
+        "NotFound",
+        `Cannot access hart ${hart}: the emulator has harts 0 to ${this.harts.length - 1}`,
+        { hart },
+      );
+    }
+  }
+
+  /** @inheritdoc */
+  checkCsr(hart: HartId, csr: CsrNum): void {
+    const reason = this.profile.notModelled.get(csr);
+    if (reason !== undefined) {
+      throw new AxError(
+        "Unsupported",
+        `Cannot access CSR "${csrName(csr)}" (0x${csr.toString(16)}) on hart ${hart}: ` +
+          `the emulator's ${this.profile.name} profile does not model it (${reason})`,
+        { hart },
+      );
+    }
+  }
+
+  /** @inheritdoc */
+  execute(hart: HartId, csr: CsrNum, value: bigint, mask: bigint): bigint | undefined {
+    const file = this.profile.file;
+    const result = file.access(this.harts[hart]!, csr, value, mask);
+    if (result === undefined) this.trapCause = file.trapCause;
+    return result;
+  }
+}
+
+function misaOfExtensions(extensions: ReadonlySet<string>): bigint {
+  return misaOf({ text: "", xlen: 64, extensions });
+}

@@ -1,0 +1,196 @@
+/**
+ * The emulator's options, their defaults and their validation.
+ *
+ * @module
+ */
+
+import {
+  bigintOption,
+  choiceOption,
+  describeValue,
+  integerOption,
+  objectOption,
+  rejectUnknownKeys,
+} from "../../hal/_options.ts";
+import { invalidOption } from "../../hal/errors.ts";
+import { FIRMWARE_NAMES, type FirmwareName } from "../../hal/firmware.ts";
+import { type IsaSpec, parseIsa } from "../../hal/isa.ts";
+import {
+  DEFAULT_SPEC_PARAMS,
+  type GuestTranslationMode,
+  SPEC_KNOWN_EXTENSIONS,
+  type SpecParams,
+} from "./spec_profile.ts";
+import { QEMU_7_2_KNOWN_EXTENSIONS } from "./qemu_7_2_profile.ts";
+import type { ProfileName } from "./profile.ts";
+
+/** The most harts one emulated machine may have. */
+export const MAX_HARTS = 65536;
+
+/** The profiles the emulator offers. */
+export const PROFILE_NAMES: readonly ProfileName[] = Object.freeze(["spec", "qemu-7.2"]);
+
+/** Options of `createEmulatorHal`, as written in code or YAML. */
+export interface EmulatorOptions {
+  /** Number of harts (ids 0 to harts-1). Default 1. */
+  harts?: number;
+  /**
+   * The ISA string of every hart, or one per hart (a mixed system).
+   * Default `"rv64imafdch"`.
+   */
+  isa?: string | readonly string[];
+  /** The CSR model: `"spec"` (default) or `"qemu-7.2"`. */
+  profile?: ProfileName;
+  /**
+   * The firmware state the harts start in: `"none"` (M-mode reset),
+   * `"opensbi-1.1"`, `"opensbi-1.6"`, or `"opensbi"` (default: the version
+   * that matches the profile).
+   */
+  firmware?: FirmwareName;
+  /** The RAM frames come from. Default base 0x8000_0000, size 128 MiB. */
+  ram?: { base?: bigint | number | string; size?: bigint | number | string };
+  /** Host physical-to-virtual offset. Default 0xffff_ffc0_0000_0000 (ArceOS riscv64). */
+  physVirtOffset?: bigint | number | string;
+  /** Parameters of the `spec` profile. */
+  spec?: Partial<SpecParams>;
+}
+
+/** Validated emulator options with every default filled in. */
+export interface ResolvedEmulatorOptions {
+  /** Number of harts. */
+  readonly harts: number;
+  /** One parsed ISA per hart. */
+  readonly isas: readonly IsaSpec[];
+  /** The profile. */
+  readonly profile: ProfileName;
+  /** The firmware name as given. */
+  readonly firmware: FirmwareName;
+  /** RAM base. */
+  readonly ramBase: bigint;
+  /** RAM size. */
+  readonly ramSize: bigint;
+  /** Physical-to-virtual offset. */
+  readonly physVirtOffset: bigint;
+  /** Spec profile parameters. */
+  readonly spec: Readonly<SpecParams>;
+}
+
+/** The default ISA string. */
+export const DEFAULT_ISA = "rv64imafdch";
+/** The default RAM base. */
+export const DEFAULT_RAM_BASE = 0x8000_0000n;
+/** The default RAM size: 128 MiB. */
+export const DEFAULT_RAM_SIZE: bigint = 128n << 20n;
+/** The default physical-to-virtual offset (ArceOS's riscv64 linear map). */
+export const DEFAULT_PHYS_VIRT_OFFSET = 0xffff_ffc0_0000_0000n;
+
+const OPTION_KEYS = ["harts", "isa", "profile", "firmware", "ram", "physVirtOffset", "spec"];
+const GUEST_MODES: readonly GuestTranslationMode[] = ["sv39x4", "sv48x4", "sv57x4"];
+
+function parseOneIsa(value: unknown, path: (string | number)[]): IsaSpec {
+  if (typeof value !== "string") {
+    throw invalidOption(
+      path,
+      `expected an ISA string such as "rv64imafdch", got ${describeValue(value)}`,
+    );
+  }
+  try {
+    return parseIsa(value);
+  } catch (error) {
+    throw invalidOption(path, (error as Error).message);
+  }
+}
+
+function parseSpec(raw: unknown): SpecParams {
+  const spec = objectOption(raw, ["spec"]);
+  rejectUnknownKeys(spec, ["geilen", "vmidlen", "hgatpModes"], ["spec"]);
+  let hgatpModes: readonly GuestTranslationMode[] = DEFAULT_SPEC_PARAMS.hgatpModes;
+  if (spec.hgatpModes !== undefined) {
+    if (!Array.isArray(spec.hgatpModes)) {
+      throw invalidOption(
+        ["spec", "hgatpModes"],
+        `expected a list, got ${describeValue(spec.hgatpModes)}`,
+      );
+    }
+    hgatpModes = spec.hgatpModes.map((mode, i) =>
+      choiceOption(mode, ["spec", "hgatpModes", i], GUEST_MODES, "sv39x4")
+    );
+  }
+  return {
+    geilen: integerOption(
+      spec.geilen,
+      ["spec", "geilen"],
+      { min: 0, max: 63 },
+      DEFAULT_SPEC_PARAMS.geilen,
+    ),
+    vmidlen: integerOption(
+      spec.vmidlen,
+      ["spec", "vmidlen"],
+      { min: 0, max: 14 },
+      DEFAULT_SPEC_PARAMS.vmidlen,
+    ),
+    hgatpModes,
+  };
+}
+
+/**
+ * Validates emulator options and fills in the defaults.
+ *
+ * @param raw Options from code or from a manifest's `backend.options`.
+ * @returns The resolved options.
+ * @throws {TypeError} With a `path` naming the offending option.
+ */
+export function parseEmulatorOptions(raw: unknown): ResolvedEmulatorOptions {
+  const options = objectOption(raw, []);
+  rejectUnknownKeys(options, OPTION_KEYS, []);
+  const harts = integerOption(options.harts, ["harts"], { min: 1, max: MAX_HARTS }, 1);
+  let isas: IsaSpec[];
+  if (options.isa === undefined) {
+    isas = new Array<IsaSpec>(harts).fill(parseIsa(DEFAULT_ISA));
+  } else if (Array.isArray(options.isa)) {
+    if (options.isa.length !== harts) {
+      throw invalidOption(
+        ["isa"],
+        `a list of ISA strings needs one per hart: got ${options.isa.length} for ${harts} harts`,
+      );
+    }
+    isas = options.isa.map((isa, i) => parseOneIsa(isa, ["isa", i]));
+  } else {
+    isas = new Array<IsaSpec>(harts).fill(parseOneIsa(options.isa, ["isa"]));
+  }
+  const ram = objectOption(options.ram, ["ram"]);
+  rejectUnknownKeys(ram, ["base", "size"], ["ram"]);
+  const ramBase = bigintOption(ram.base, ["ram", "base"], DEFAULT_RAM_BASE);
+  const ramSize = bigintOption(ram.size, ["ram", "size"], DEFAULT_RAM_SIZE);
+  if (ramBase % 4096n !== 0n) throw invalidOption(["ram", "base"], "must be a multiple of 4096");
+  if (ramSize === 0n || ramSize % 4096n !== 0n) {
+    throw invalidOption(["ram", "size"], "must be a positive multiple of 4096");
+  }
+  const profile = choiceOption(options.profile, ["profile"], PROFILE_NAMES, "spec");
+  const known = profile === "spec" ? SPEC_KNOWN_EXTENSIONS : QEMU_7_2_KNOWN_EXTENSIONS;
+  isas.forEach((isa, i) => {
+    for (const ext of isa.extensions) {
+      if (ext.length > 1 && !known.has(ext)) {
+        throw invalidOption(
+          Array.isArray(options.isa) ? ["isa", i] : ["isa"],
+          `extension "${ext}" is not modelled by the ${profile} profile; ` +
+            `modelled: ${[...known].join(", ")}`,
+        );
+      }
+    }
+  });
+  return {
+    harts,
+    isas,
+    profile,
+    firmware: choiceOption(options.firmware, ["firmware"], FIRMWARE_NAMES, "opensbi"),
+    ramBase,
+    ramSize,
+    physVirtOffset: bigintOption(
+      options.physVirtOffset,
+      ["physVirtOffset"],
+      DEFAULT_PHYS_VIRT_OFFSET,
+    ),
+    spec: parseSpec(options.spec),
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * What an emulator profile is: one CSR model of a hart (the spec, or what a
+ * given QEMU version reads back), its reset state and its parameters.
+ *
+ * @module
+ */
+
+import type { CsrFile, HartContext } from "../../hal/csr_blocks.ts";
+import type { IsaSpec } from "../../hal/isa.ts";
+import type { CsrNum } from "../../hal/types.ts";
+
+/** The names of the emulator's profiles. */
+export type ProfileName = "spec" | "qemu-7.2";
+
+/** The OpenSBI preset a profile's `firmware: opensbi` means. */
+export type OpensbiPreset = "opensbi-1.1" | "opensbi-1.6";
+
+/** One CSR model of a hart. */
+export interface EmulatorProfile {
+  /** The profile's name. */
+  readonly name: ProfileName;
+  /** One line saying what it models. */
+  readonly describe: string;
+  /** The OpenSBI version that ships with what this profile models. */
+  readonly opensbi: OpensbiPreset;
+  /** The CSRs, shared by every hart (predicates look at each hart's extensions). */
+  readonly file: CsrFile;
+  /**
+   * CSRs the modelled hardware has but the emulator does not model, with why:
+   * accessing one rejects with `AxError` kind `"Unsupported"` rather than
+   * pretending to be a trap.
+   */
+  readonly notModelled: ReadonlyMap<CsrNum, string>;
+  /** Extensions (beyond the base and S/U) whose CSR effects this profile models or that have none. */
+  readonly knownExtensions: ReadonlySet<string>;
+  /** Parameters shown in `info()` (GEILEN, VMIDLEN, …). */
+  readonly params: Readonly<Record<string, unknown>>;
+  /**
+   * The extensions a hart with this ISA string has under this profile (a
+   * QEMU profile adds QEMU's default-on extensions).
+   *
+   * @param isa The hart's ISA string.
+   * @returns The hart's extensions.
+   */
+  extensionsOf(isa: IsaSpec): Set<string>;
+  /**
+   * Puts a hart into its reset state (M-mode, no firmware).
+   *
+   * @param hart The hart, whose slots are all zero.
+   */
+  reset(hart: HartContext): void;
+}
+
+/** Predicate: H and VS CSRs need the H extension. */
+export function needsH(hart: HartContext): number {
+  return hart.hasH ? 0 : 2;
+}
+
+/** Predicate: stimecmp needs Sstc. */
+export function needsSstc(hart: HartContext): number {
+  return hart.has("sstc") ? 0 : 2;
+}
+
+/** Predicate: vstimecmp needs Sstc and H. */
+export function needsSstcAndH(hart: HartContext): number {
+  return hart.has("sstc") && hart.hasH ? 0 : 2;
+}
+
+/** Why the counters are not modelled. */
+export const COUNTERS_NOT_MODELLED =
+  "hardware performance counters are not modelled (the emulated harts execute no instructions)";
+/** Why the FP CSRs are not modelled. */
+export const FP_NOT_MODELLED = "floating-point CSRs are not modelled";
+/** Why PMP is not modelled. */
+export const PMP_NOT_MODELLED = "physical memory protection is not modelled";
+/** Why the trigger module is not modelled. */
+export const DEBUG_NOT_MODELLED = "the debug trigger module is not modelled";
