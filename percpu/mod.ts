@@ -1,0 +1,26 @@
+/**
+ * The per-CPU layer: `RISCVPerCpu` (one hart), `PerCpuSet` (many harts) and
+ * the set-up policies.
+ *
+ * @module
+ */
+
+export {
+  type CsrReportEntry,
+  type PriorCsr,
+  type PriorValues,
+  RISCVPerCpu,
+  type RISCVPerCpuOptions,
+} from "./riscv_percpu.ts";
+export { PerCpuSet, type PerCpuSetOptions, type RollbackInfo } from "./percpu_set.ts";
+export {
+  ARCEOS_POLICY,
+  type CustomPolicySpec,
+  describePolicy,
+  KVM_POLICY,
+  type PerCpuPolicy,
+  type PolicySpec,
+  resolvePolicy,
+  setupOperations,
+} from "./policy.ts";
+export { csrBitNames, type CsrDescription, describeHart, type HartDescription } from "./report.ts";

@@ -1,0 +1,258 @@
+/**
+ * Set-up policies: the values the per-CPU set-up programs, and the nine
+ * operations it runs, in the reference's order.
+ *
+ * @module
+ */
+
+import { CSR } from "../hal/csr_numbers.ts";
+import { AxError } from "../hal/errors.ts";
+import { hex, parseHex } from "../hal/hex.ts";
+import {
+  causeNumber,
+  exceptionMask,
+  Interrupt,
+  interruptMask,
+  type InterruptName,
+} from "../hal/trap_bits.ts";
+import type { CsrOp } from "../hal/types.ts";
+
+/** A resolved policy. */
+export interface PerCpuPolicy {
+  /** `"arceos"`, `"kvm"` or `"custom"`. */
+  readonly name: string;
+  /** The value written to hedeleg: exceptions delegated to VS. */
+  readonly hedeleg: bigint;
+  /** The value written to hideleg: interrupts delegated to VS. */
+  readonly hideleg: bigint;
+  /** The value written to hcounteren. */
+  readonly hcounteren: bigint;
+  /** Interrupts whose sie enable bit is set, one `csrrs` each, in this order. */
+  readonly sie: readonly number[];
+  /** Levels of the guest (stage-2) page tables: 3 for Sv39x4. */
+  readonly guestPageTableLevels: number;
+}
+
+/** A custom policy as written in a manifest or in code. */
+export interface CustomPolicySpec {
+  /** Exceptions to delegate to VS: cause numbers or names (`"ILLEGAL_INSTRUCTION"`). */
+  hedeleg: readonly (number | string)[];
+  /** Interrupts to delegate to VS: cause numbers or names. */
+  hideleg: readonly (number | string)[];
+  /** hcounteren value: a `"0x…"` string, a number or a bigint. */
+  hcounteren: string | number | bigint;
+  /** Interrupts to enable in sie, in order: cause numbers or names. */
+  sie: readonly (number | string)[];
+  /** Levels of the guest page tables (3: Sv39x4, 4: Sv48x4, 5: Sv57x4). Default 3. */
+  guestPageTableLevels?: number;
+}
+
+/** What `policy` accepts. */
+export type PolicySpec = "arceos" | "kvm" | CustomPolicySpec | PerCpuPolicy;
+
+/** The VS interrupt bits hvip holds, cleared one by one by the set-up. */
+const HVIP_CLEARS: readonly InterruptName[] = [
+  "VIRTUAL_SUPERVISOR_SOFTWARE",
+  "VIRTUAL_SUPERVISOR_TIMER",
+  "VIRTUAL_SUPERVISOR_EXTERNAL",
+];
+
+/**
+ * The reference's policy (ArceOS `riscv_vcpu` `setup_csrs`): hedeleg 0xB10D,
+ * hideleg 0x444, hvip VS bits cleared, hcounteren all ones, sie SEIE|SSIE|STIE.
+ *
+ * @example Usage
+ * ```ts
+ * import { ARCEOS_POLICY } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(ARCEOS_POLICY.hedeleg, 0xb10dn);
+ * ```
+ */
+export const ARCEOS_POLICY: PerCpuPolicy = Object.freeze({
+  name: "arceos",
+  hedeleg: exceptionMask(
+    "INSTRUCTION_ADDRESS_MISALIGNED",
+    "ILLEGAL_INSTRUCTION",
+    "BREAKPOINT",
+    "ENVIRONMENT_CALL_FROM_U_OR_VU",
+    "INSTRUCTION_PAGE_FAULT",
+    "LOAD_PAGE_FAULT",
+    "STORE_AMO_PAGE_FAULT",
+  ),
+  hideleg: interruptMask(...HVIP_CLEARS),
+  hcounteren: (1n << 64n) - 1n,
+  sie: Object.freeze([
+    Interrupt.SUPERVISOR_EXTERNAL,
+    Interrupt.SUPERVISOR_SOFTWARE,
+    Interrupt.SUPERVISOR_TIMER,
+  ]),
+  guestPageTableLevels: 3,
+});
+
+/**
+ * Linux KVM's values in the same operations: hedeleg 0xB109 (no illegal
+ * instruction), hideleg 0x444, hcounteren 0x2 (TM only), no sie operations.
+ *
+ * @example Usage
+ * ```ts
+ * import { KVM_POLICY } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(KVM_POLICY.hcounteren, 0x2n);
+ * ```
+ */
+export const KVM_POLICY: PerCpuPolicy = Object.freeze({
+  name: "kvm",
+  hedeleg: exceptionMask(
+    "INSTRUCTION_ADDRESS_MISALIGNED",
+    "BREAKPOINT",
+    "ENVIRONMENT_CALL_FROM_U_OR_VU",
+    "INSTRUCTION_PAGE_FAULT",
+    "LOAD_PAGE_FAULT",
+    "STORE_AMO_PAGE_FAULT",
+  ),
+  hideleg: interruptMask(...HVIP_CLEARS),
+  hcounteren: 0x2n,
+  sie: Object.freeze([]),
+  guestPageTableLevels: 3,
+});
+
+function causeList(
+  values: unknown,
+  kind: "exception" | "interrupt",
+  key: string,
+): number[] {
+  if (!Array.isArray(values)) {
+    throw new AxError("InvalidInput", `Invalid policy: "${key}" must be a list of ${kind}s`);
+  }
+  return values.map((value) => {
+    const cause = typeof value === "number" || typeof value === "string"
+      ? causeNumber(value, kind)
+      : undefined;
+    if (cause === undefined || !Number.isInteger(cause) || cause < 0 || cause > 63) {
+      throw new AxError(
+        "InvalidInput",
+        `Invalid policy: "${key}" has ${JSON.stringify(value)}, which is not an ${kind} ` +
+          `name or a cause number from 0 to 63`,
+      );
+    }
+    return cause;
+  });
+}
+
+function maskOf(causes: readonly number[]): bigint {
+  return causes.reduce((mask, cause) => mask | (1n << BigInt(cause)), 0n);
+}
+
+/**
+ * Resolves a policy name or a custom policy.
+ *
+ * @example Usage
+ * ```ts
+ * import { resolvePolicy } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const policy = resolvePolicy({
+ *   hedeleg: ["BREAKPOINT", 8], hideleg: [2, 6, 10], hcounteren: "0x7", sie: ["SUPERVISOR_EXTERNAL"],
+ * });
+ * strictEqual(policy.hedeleg, 0x108n);
+ * strictEqual(policy.hcounteren, 0x7n);
+ * ```
+ *
+ * @param spec `"arceos"`, `"kvm"`, a custom policy, or an already resolved one.
+ * @returns The policy.
+ * @throws {AxError} Kind `"InvalidInput"` for an unknown name or a malformed custom policy.
+ */
+export function resolvePolicy(spec: PolicySpec = "arceos"): PerCpuPolicy {
+  if (spec === "arceos") return ARCEOS_POLICY;
+  if (spec === "kvm") return KVM_POLICY;
+  if (typeof spec !== "object" || spec === null) {
+    throw new AxError(
+      "InvalidInput",
+      `Invalid policy ${JSON.stringify(spec)}: expected "arceos", "kvm" or a custom policy`,
+    );
+  }
+  if ("name" in spec && typeof spec.hedeleg === "bigint") return spec as PerCpuPolicy;
+  const custom = spec as CustomPolicySpec;
+  let hcounteren: bigint;
+  try {
+    hcounteren = typeof custom.hcounteren === "bigint"
+      ? BigInt.asUintN(64, custom.hcounteren)
+      : typeof custom.hcounteren === "number"
+      ? BigInt(custom.hcounteren)
+      : parseHex(String(custom.hcounteren));
+  } catch (error) {
+    throw new AxError(
+      "InvalidInput",
+      `Invalid policy: "hcounteren" must be a "0x…" value, got ${
+        JSON.stringify(String(custom.hcounteren))
+      }`,
+      { cause: error },
+    );
+  }
+  const levels = custom.guestPageTableLevels ?? 3;
+  if (![3, 4, 5].includes(levels)) {
+    throw new AxError(
+      "InvalidInput",
+      `Invalid policy: "guestPageTableLevels" must be 3, 4 or 5, got ${levels}`,
+    );
+  }
+  return Object.freeze({
+    name: "custom",
+    hedeleg: maskOf(causeList(custom.hedeleg, "exception", "hedeleg")),
+    hideleg: maskOf(causeList(custom.hideleg, "interrupt", "hideleg")),
+    hcounteren,
+    sie: Object.freeze(causeList(custom.sie, "interrupt", "sie")),
+    guestPageTableLevels: levels,
+  });
+}
+
+/**
+ * The set-up operations of a policy, in the reference's order: write hedeleg,
+ * write hideleg, clear hvip VSSIP, VSTIP, VSEIP one at a time, write
+ * hcounteren, then set each sie bit one at a time.
+ *
+ * @example Usage
+ * ```ts
+ * import { ARCEOS_POLICY, setupOperations } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(setupOperations(ARCEOS_POLICY).length, 9);
+ * ```
+ *
+ * @param policy The policy.
+ * @returns The operations.
+ */
+export function setupOperations(policy: PerCpuPolicy): CsrOp[] {
+  return [
+    { op: "write", csr: CSR.hedeleg, value: policy.hedeleg },
+    { op: "write", csr: CSR.hideleg, value: policy.hideleg },
+    ...HVIP_CLEARS.map((name): CsrOp => ({
+      op: "clear",
+      csr: CSR.hvip,
+      value: interruptMask(name),
+    })),
+    { op: "write", csr: CSR.hcounteren, value: policy.hcounteren },
+    ...policy.sie.map((cause): CsrOp => ({ op: "set", csr: CSR.sie, value: 1n << BigInt(cause) })),
+  ];
+}
+
+/**
+ * A one-line description of a policy's values.
+ *
+ * @example Usage
+ * ```ts
+ * import { describePolicy, KVM_POLICY } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(describePolicy(KVM_POLICY), "kvm: hedeleg 0xb109, hideleg 0x444, hcounteren 0x2, sie 0x0");
+ * ```
+ *
+ * @param policy The policy.
+ * @returns The description.
+ */
+export function describePolicy(policy: PerCpuPolicy): string {
+  return `${policy.name}: hedeleg ${hex(policy.hedeleg)}, hideleg ${hex(policy.hideleg)}, ` +
+    `hcounteren ${hex(policy.hcounteren)}, sie ${hex(maskOf(policy.sie))}`;
+}
