@@ -1,0 +1,153 @@
+/**
+ * `boot`: a manifest to a running system (backend plus per-CPU states).
+ *
+ * @module
+ */
+
+import { AxError } from "../hal/errors.ts";
+import type { AxVCpuHal, HalPlugin } from "../hal/types.ts";
+import { PerCpuSet } from "../percpu/percpu_set.ts";
+import { loadPlugin } from "./registry.ts";
+import type { Manifest } from "./schema.ts";
+import { manifestError } from "./source.ts";
+
+/** A booted system. */
+export interface System {
+  /** The backend. */
+  readonly hal: AxVCpuHal;
+  /** The per-CPU states. */
+  readonly percpus: PerCpuSet;
+  /** The manifest it was booted from. */
+  readonly manifest: Manifest;
+  /** The plugin that made the backend. */
+  readonly plugin: HalPlugin<unknown>;
+  /**
+   * Disables the enabled harts (restoring their prior values, as the
+   * reference's `Drop` does) and closes the backend. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/** Options of {@linkcode boot}. */
+export interface BootOptions {
+  /** Set the harts up but do not enable them, whatever the manifest says. */
+  noEnable?: boolean;
+  /** Create the backend only; skip the per-CPU set-up (`percpus` is empty). */
+  halOnly?: boolean;
+}
+
+function optionPath(error: unknown): string[] | undefined {
+  if (error === null || typeof error !== "object") return undefined;
+  const path = (error as { path?: unknown }).path;
+  return Array.isArray(path) ? path.map(String) : undefined;
+}
+
+/**
+ * Loads and validates the plugin's options into a backend.
+ *
+ * @param manifest The manifest.
+ * @returns The plugin and its backend.
+ */
+export async function createBackend(
+  manifest: Manifest,
+): Promise<{ plugin: HalPlugin<unknown>; hal: AxVCpuHal }> {
+  let plugin: HalPlugin<unknown>;
+  try {
+    plugin = await loadPlugin(manifest.backend.plugin, manifest.file);
+  } catch (error) {
+    throw manifestError(manifest, ["backend", "plugin"], (error as Error).message, error);
+  }
+  let options: unknown;
+  try {
+    options = plugin.parseOptions(manifest.backend.options);
+  } catch (error) {
+    if (!(error instanceof TypeError) && !(error instanceof AxError)) throw error;
+    const path = optionPath(error);
+    throw manifestError(
+      manifest,
+      ["backend", "options", ...(path ?? [])],
+      `plugin "${plugin.name}" rejected its options: ${error.message}`,
+      error,
+    );
+  }
+  const hal = await plugin.create(options);
+  return { plugin, hal };
+}
+
+/**
+ * Boots a manifest: loads the plugin, validates its options, creates the
+ * backend, sets up the harts (and enables them unless the manifest says
+ * `enable: false`). Nothing starts when the manifest is invalid, and nothing
+ * is left running when a later step fails.
+ *
+ * Needs the permissions of the chosen plugin.
+ *
+ * @example Usage
+ * ```ts
+ * import { boot, CSR, parseManifest } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const system = await boot(parseManifest("version: 1\nbackend: { plugin: emulator, options: { harts: 2 } }\n"));
+ * strictEqual(system.percpus.get(1).state, "enabled");
+ * strictEqual(await system.hal.csr.read(1, CSR.hedeleg), 0xb10dn);
+ * await system.close();
+ * ```
+ *
+ * @param manifest A manifest from `parseManifest`/`loadManifest`.
+ * @param options Boot variations.
+ * @returns The system.
+ * @throws {ManifestError} For an unknown plugin, invalid plugin options or hart ids the backend lacks.
+ * @throws {AxError} From the backend or the set-up (after closing the backend).
+ */
+export async function boot(manifest: Manifest, options: BootOptions = {}): Promise<System> {
+  if (manifest.record !== undefined) {
+    throw manifestError(
+      manifest,
+      ["record"],
+      "recording needs the replay plugin, which this release does not include yet",
+    );
+  }
+  const { plugin, hal } = await createBackend(manifest);
+  let percpus: PerCpuSet;
+  try {
+    const wanted = manifest.percpu.harts;
+    if (wanted !== "all") {
+      const known = new Set(hal.harts);
+      const missing = wanted.findIndex((hart) => !known.has(hart));
+      if (missing >= 0) {
+        throw manifestError(
+          manifest,
+          ["percpu", "harts", missing],
+          `hart ${wanted[missing]} does not exist; the backend has harts ${
+            hal.harts.length > 8 ? `${hal.harts[0]} to ${hal.harts.at(-1)}` : hal.harts.join(", ")
+          }`,
+        );
+      }
+    }
+    percpus = await PerCpuSet.init(hal, {
+      harts: options.halOnly ? [] : wanted === "all" ? hal.harts : wanted,
+      policy: manifest.percpu.policy,
+    });
+    if (manifest.percpu.enable && !options.noEnable) await percpus.enableAll();
+  } catch (error) {
+    await hal.close();
+    throw error;
+  }
+  let closing: Promise<void> | undefined;
+  return Object.freeze({
+    hal,
+    percpus,
+    manifest,
+    plugin,
+    close(): Promise<void> {
+      closing ??= (async () => {
+        try {
+          await percpus.disableAll();
+        } finally {
+          await hal.close();
+        }
+      })();
+      return closing;
+    },
+  });
+}

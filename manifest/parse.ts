@@ -1,0 +1,381 @@
+/**
+ * `parseManifest` and `loadManifest`: YAML text to a validated
+ * {@linkcode Manifest}, every mistake a `ManifestError` with file, line,
+ * column and key path.
+ *
+ * Reading YAML needs `--allow-env=LOG_TOKENS,LOG_STREAM` (the `yaml`
+ * package reads them); `loadManifest` also needs `--allow-read`.
+ *
+ * @module
+ */
+
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type YAMLMap } from "yaml";
+import { ManifestError } from "../hal/errors.ts";
+import { causeNumber } from "../hal/trap_bits.ts";
+import { parseHex } from "../hal/hex.ts";
+import type { CustomPolicySpec } from "../percpu/policy.ts";
+import { BUILTIN_PLUGINS, isModuleSpecifier } from "./registry.ts";
+import { type Manifest, MANIFEST_VERSION, type ManifestPerCpu } from "./schema.ts";
+import { attachSource, ManifestSource } from "./source.ts";
+
+/** Options of {@linkcode parseManifest}. */
+export interface ParseManifestOptions {
+  /** The file name errors name. Default `"<manifest>"`. */
+  file?: string;
+}
+
+type Path = (string | number)[];
+
+const ROOT_KEYS = ["version", "backend", "percpu", "record", "server"] as const;
+const BACKEND_KEYS = ["plugin", "options"] as const;
+const PERCPU_KEYS = ["harts", "policy", "enable"] as const;
+const POLICY_KEYS = ["hedeleg", "hideleg", "hcounteren", "sie", "guestPageTableLevels"] as const;
+const LISTEN_REGEXP = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+):(\d{1,5})$/i;
+
+/** The edit distance of two short strings (for "did you mean"). */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length]!;
+}
+
+function suggestion(key: string, allowed: readonly string[]): string {
+  const close = allowed.find((candidate) =>
+    distance(key.toLowerCase(), candidate.toLowerCase()) <= 2
+  );
+  return close === undefined ? "" : ` (did you mean "${close}"?)`;
+}
+
+function describe(node: unknown): string {
+  if (isMap(node)) return "a map";
+  if (isSeq(node)) return "a list";
+  if (isScalar(node)) {
+    const value = node.value;
+    if (value === null) return "nothing";
+    return typeof value === "string" ? `"${value}"` : `${typeof value} ${String(value)}`;
+  }
+  return "nothing";
+}
+
+/** Walks the YAML tree with the source at hand for errors. */
+class Validator {
+  constructor(readonly source: ManifestSource) {}
+
+  fail(path: Path, detail: string): never {
+    throw this.source.error(path, detail);
+  }
+
+  map(node: unknown, path: Path, allowed: readonly string[]): Map<string, unknown> {
+    if (!isMap(node)) this.fail(path, `expected a map, got ${describe(node)}`);
+    const out = new Map<string, unknown>();
+    for (const pair of (node as YAMLMap).items) {
+      const key = isScalar(pair.key) ? pair.key.value : undefined;
+      if (typeof key !== "string") {
+        this.fail(path, `keys must be strings, got ${describe(pair.key)}`);
+      }
+      if (!allowed.includes(key)) {
+        const where = path.length === 0 ? "the manifest" : `"${path.join(".")}"`;
+        this.fail(
+          [...path, key],
+          `unknown key "${key}" in ${where}${suggestion(key, allowed)}; expected one of ${
+            allowed.map((k) => `"${k}"`).join(", ")
+          }`,
+        );
+      }
+      out.set(key, pair.value);
+    }
+    return out;
+  }
+
+  scalar(node: unknown, path: Path): unknown {
+    if (!isScalar(node)) this.fail(path, `expected a value, got ${describe(node)}`);
+    return (node as { value: unknown }).value;
+  }
+
+  string(node: unknown, path: Path): string {
+    const value = isScalar(node) ? node.value : undefined;
+    if (typeof value !== "string" || value.length === 0) {
+      this.fail(path, `expected a non-empty string, got ${describe(node)}`);
+    }
+    return value;
+  }
+
+  list(node: unknown, path: Path): unknown[] {
+    if (!isSeq(node)) this.fail(path, `expected a list, got ${describe(node)}`);
+    return [...(node as { items: unknown[] }).items];
+  }
+}
+
+function parseVersion(v: Validator, node: unknown): 1 {
+  if (node === undefined) v.fail([], `missing key "version"; add "version: ${MANIFEST_VERSION}"`);
+  const version = v.scalar(node, ["version"]);
+  if (version !== MANIFEST_VERSION) {
+    v.fail(
+      ["version"],
+      `unsupported manifest version ${
+        JSON.stringify(version)
+      }; this release reads version ${MANIFEST_VERSION}`,
+    );
+  }
+  return 1;
+}
+
+function parseBackend(v: Validator, node: unknown): Manifest["backend"] {
+  if (node === undefined) {
+    v.fail([], 'missing key "backend"; add "backend: { plugin: emulator }"');
+  }
+  const backend = v.map(node, ["backend"], BACKEND_KEYS);
+  if (!backend.has("plugin")) v.fail(["backend"], 'missing key "plugin" (e.g. "plugin: emulator")');
+  const plugin = v.string(backend.get("plugin"), ["backend", "plugin"]);
+  if (!BUILTIN_PLUGINS.has(plugin) && !isModuleSpecifier(plugin)) {
+    v.fail(
+      ["backend", "plugin"],
+      `unknown plugin "${plugin}"${suggestion(plugin, [...BUILTIN_PLUGINS.keys()])}; ` +
+        `built-in plugins: ${[...BUILTIN_PLUGINS.keys()].map((n) => `"${n}"`).join(", ")}, ` +
+        `or a module specifier such as "./my_backend.ts"`,
+    );
+  }
+  const optionsNode = backend.get("options");
+  let options: unknown = undefined;
+  if (optionsNode !== undefined && optionsNode !== null) {
+    if (!isMap(optionsNode) && !(isScalar(optionsNode) && optionsNode.value === null)) {
+      v.fail(
+        ["backend", "options"],
+        `expected a map of plugin options, got ${describe(optionsNode)}`,
+      );
+    }
+    options = (optionsNode as { toJSON(): unknown }).toJSON();
+  }
+  return Object.freeze({ plugin, options });
+}
+
+function parseCauses(
+  v: Validator,
+  node: unknown,
+  path: Path,
+  kind: "exception" | "interrupt",
+): (number | string)[] {
+  return v.list(node, path).map((item, i) => {
+    const value = v.scalar(item, [...path, i]);
+    const cause = typeof value === "number" || typeof value === "string"
+      ? causeNumber(value, kind)
+      : undefined;
+    if (cause === undefined || !Number.isInteger(cause) || cause < 0 || cause > 63) {
+      v.fail(
+        [...path, i],
+        `${JSON.stringify(value)} is not an ${kind} name (e.g. "${
+          kind === "exception" ? "ILLEGAL_INSTRUCTION" : "SUPERVISOR_EXTERNAL"
+        }") or a cause number from 0 to 63`,
+      );
+    }
+    return value as number | string;
+  });
+}
+
+function parsePolicy(v: Validator, node: unknown): ManifestPerCpu["policy"] {
+  const path = ["percpu", "policy"];
+  if (node === undefined) return "arceos";
+  if (isScalar(node)) {
+    const value = node.value;
+    if (value === "arceos" || value === "kvm") return value;
+    v.fail(
+      path,
+      `unknown policy ${describe(node)}; expected "arceos", "kvm" or a custom policy map`,
+    );
+  }
+  const policy = v.map(node, path, POLICY_KEYS);
+  for (const key of ["hedeleg", "hideleg", "hcounteren", "sie"]) {
+    if (!policy.has(key)) v.fail(path, `a custom policy needs "${key}"`);
+  }
+  const hcounterenNode = policy.get("hcounteren");
+  const hcounteren = v.scalar(hcounterenNode, [...path, "hcounteren"]);
+  if (typeof hcounteren === "string") {
+    try {
+      parseHex(hcounteren);
+    } catch (error) {
+      v.fail([...path, "hcounteren"], (error as Error).message);
+    }
+  } else if (
+    typeof hcounteren !== "number" || !Number.isSafeInteger(hcounteren) || hcounteren < 0
+  ) {
+    v.fail([...path, "hcounteren"], `expected a "0x…" value, got ${describe(hcounterenNode)}`);
+  }
+  const custom: CustomPolicySpec = {
+    hedeleg: parseCauses(v, policy.get("hedeleg"), [...path, "hedeleg"], "exception"),
+    hideleg: parseCauses(v, policy.get("hideleg"), [...path, "hideleg"], "interrupt"),
+    hcounteren: hcounteren as string | number,
+    sie: parseCauses(v, policy.get("sie"), [...path, "sie"], "interrupt"),
+  };
+  const levelsNode = policy.get("guestPageTableLevels");
+  if (levelsNode !== undefined) {
+    const levels = v.scalar(levelsNode, [...path, "guestPageTableLevels"]);
+    if (levels !== 3 && levels !== 4 && levels !== 5) {
+      v.fail([...path, "guestPageTableLevels"], `expected 3, 4 or 5, got ${describe(levelsNode)}`);
+    }
+    custom.guestPageTableLevels = levels;
+  }
+  return Object.freeze(custom);
+}
+
+function parsePerCpu(v: Validator, node: unknown): ManifestPerCpu {
+  if (node === undefined || (isScalar(node) && node.value === null)) {
+    return Object.freeze({ harts: "all", policy: "arceos", enable: true });
+  }
+  const percpu = v.map(node, ["percpu"], PERCPU_KEYS);
+  let harts: ManifestPerCpu["harts"] = "all";
+  const hartsNode = percpu.get("harts");
+  if (hartsNode !== undefined && !(isScalar(hartsNode) && hartsNode.value === "all")) {
+    if (!isSeq(hartsNode)) {
+      v.fail(
+        ["percpu", "harts"],
+        `expected "all" or a list of hart ids, got ${describe(hartsNode)}`,
+      );
+    }
+    const seen = new Set<number>();
+    harts = Object.freeze(
+      v.list(hartsNode, ["percpu", "harts"]).map((item, i) => {
+        const id = v.scalar(item, ["percpu", "harts", i]);
+        if (typeof id !== "number" || !Number.isInteger(id) || id < 0) {
+          v.fail(
+            ["percpu", "harts", i],
+            `expected a hart id (an integer ≥ 0), got ${describe(item)}`,
+          );
+        }
+        if (seen.has(id)) v.fail(["percpu", "harts", i], `hart ${id} is listed twice`);
+        seen.add(id);
+        return id;
+      }),
+    );
+  }
+  let enable = true;
+  const enableNode = percpu.get("enable");
+  if (enableNode !== undefined) {
+    const value = v.scalar(enableNode, ["percpu", "enable"]);
+    if (typeof value !== "boolean") {
+      v.fail(["percpu", "enable"], `expected true or false, got ${describe(enableNode)}`);
+    }
+    enable = value;
+  }
+  return Object.freeze({ harts, policy: parsePolicy(v, percpu.get("policy")), enable });
+}
+
+function parseServer(v: Validator, node: unknown): { listen: string } {
+  const server = v.map(node, ["server"], ["listen"]);
+  const listen = v.string(server.get("listen"), ["server", "listen"]);
+  const match = LISTEN_REGEXP.exec(listen);
+  if (match === null || Number(match[2]) > 65535) {
+    v.fail(["server", "listen"], `expected "host:port" such as "127.0.0.1:8787", got "${listen}"`);
+  }
+  return Object.freeze({ listen });
+}
+
+/**
+ * Parses and validates a manifest. Synchronous; the plugin's own options are
+ * validated later, by `boot`.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseManifest } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const manifest = parseManifest(
+ *   "version: 1\nbackend:\n  plugin: emulator\n  options: { harts: 4 }\n",
+ *   { file: "rvhv.yaml" },
+ * );
+ * strictEqual(manifest.backend.plugin, "emulator");
+ * strictEqual(manifest.percpu.policy, "arceos");
+ * ```
+ *
+ * @param text The YAML text.
+ * @param options The file name for errors.
+ * @returns The manifest.
+ * @throws {ManifestError} For YAML syntax errors, duplicate keys, unknown
+ *   keys, wrong types and unknown plugins, naming file, line, column and key path.
+ */
+export function parseManifest(text: string, options: ParseManifestOptions = {}): Manifest {
+  const file = options.file ?? "<manifest>";
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const source = new ManifestSource(file, doc, lines);
+  const problem = doc.errors[0];
+  if (problem !== undefined) {
+    const { line, column } = source.positionOf(problem.pos[0]);
+    if (problem.code === "DUPLICATE_KEY") {
+      const path = source.pathOfKeyAt(problem.pos[0]) ?? [];
+      const key = path.at(-1) ?? /^[^:\s]+/.exec(text.slice(problem.pos[0]))?.[0] ?? "?";
+      throw new ManifestError({
+        file,
+        line,
+        column,
+        path,
+        detail: `duplicate key "${key}": each key may appear once in a map`,
+        cause: problem,
+      });
+    }
+    throw new ManifestError({
+      file,
+      line,
+      column,
+      path: [],
+      detail: `YAML syntax error: ${problem.message.split("\n")[0]}`,
+      cause: problem,
+    });
+  }
+  const v = new Validator(source);
+  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
+    v.fail([], 'the manifest is empty; it needs at least "version: 1" and "backend:"');
+  }
+  const root = v.map(doc.contents, [], ROOT_KEYS);
+  const manifest: Manifest = Object.freeze({
+    version: parseVersion(v, root.get("version")),
+    file,
+    backend: parseBackend(v, root.get("backend")),
+    percpu: parsePerCpu(v, root.get("percpu")),
+    ...(root.has("record") ? { record: v.string(root.get("record"), ["record"]) } : {}),
+    ...(root.has("server") ? { server: parseServer(v, root.get("server")) } : {}),
+  });
+  attachSource(manifest, source);
+  return manifest;
+}
+
+/**
+ * Reads and parses a manifest file.
+ *
+ * Requires `--allow-read` for the file and `--allow-env=LOG_TOKENS,LOG_STREAM`.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { loadManifest } from "@rvhv/percpu";
+ *
+ * const manifest = await loadManifest("examples/emulator.yaml");
+ * console.log(manifest.backend.plugin);
+ * ```
+ *
+ * @param path The file.
+ * @returns The manifest.
+ * @throws {ManifestError} When the file cannot be read or is not a valid manifest.
+ */
+export async function loadManifest(path: string): Promise<Manifest> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new ManifestError({
+      file: path,
+      line: 0,
+      column: 0,
+      path: [],
+      detail: `cannot read the file: ${(error as Error).message}`,
+      cause: error,
+    });
+  }
+  return parseManifest(text, { file: path });
+}

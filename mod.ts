@@ -1,0 +1,36 @@
+/**
+ * rvhv: the per-CPU hypervisor set-up of a RISC-V host (ArceOS
+ * `riscv_vcpu`'s `RISCVPerCpu`), run against swappable hardware backends.
+ *
+ * This module is the core: contracts and CSR facts (`hal`), the per-CPU
+ * layer (`RISCVPerCpu`, `PerCpuSet`, policies), H detection and manifests.
+ * Backends are separate entry points (`@rvhv/percpu/emulator`, …) so the core
+ * never loads one you do not use.
+ *
+ * Permissions: the core needs none; `loadManifest` needs `--allow-read`, and
+ * parsing YAML needs `--allow-env=LOG_TOKENS,LOG_STREAM`. Backends state theirs.
+ *
+ * @example Usage
+ * ```ts
+ * import { CSR, PerCpuSet } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal({ harts: 4, profile: "qemu-7.2" });
+ * const harts = await PerCpuSet.init(hal);
+ * await harts.enableAll();
+ * for (const hart of hal.harts) {
+ *   strictEqual(await hal.csr.read(hart, CSR.hedeleg), 0xb10dn);
+ * }
+ * await harts.disableAll();
+ * await hal.close();
+ * ```
+ *
+ * @module
+ */
+
+export * from "./hal/mod.ts";
+export * from "./percpu/mod.ts";
+export * from "./detect/mod.ts";
+export * from "./manifest/mod.ts";
+export { VERSION } from "./version.ts";
