@@ -1,0 +1,100 @@
+#!/usr/bin/env -S deno run --allow-read --allow-env=LOG_TOKENS,LOG_STREAM
+/**
+ * The `rvhv` command line: `deno run cli/main.ts <command>`.
+ *
+ * Commands: `up` (set up every hart and print what each kept) and `detect`
+ * (probe each hart for H). Data goes to stdout, progress and errors to
+ * stderr. Exit codes: 0 ok, 1 difference or failed check, 2 usage or
+ * manifest error, 3 backend failure.
+ *
+ * Needs `--allow-read` (manifests) and `--allow-env=LOG_TOKENS,LOG_STREAM`
+ * (the YAML parser), plus the chosen backend's permissions.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { VERSION } from "../version.ts";
+import { detectCommand } from "./commands/detect.ts";
+import { upCommand } from "./commands/up.ts";
+import { type CliIo, type Command, EXIT, exitCodeOf, UsageError } from "./io.ts";
+
+const COMMANDS: ReadonlyMap<string, Command> = new Map(
+  [upCommand, detectCommand].map((command) => [command.name, command]),
+);
+
+function mainHelp(): string {
+  const width = Math.max(...[...COMMANDS.keys()].map((n) => n.length));
+  const list = [...COMMANDS.values()].map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return `rvhv ${VERSION}: run the per-CPU RISC-V hypervisor set-up against swappable backends
+
+Usage: deno run --allow-read --allow-env=LOG_TOKENS,LOG_STREAM cli/main.ts <command> [options]
+
+Commands:
+${list.join("\n")}
+
+Options:
+  -h, --help     show this help (or "<command> --help" for a command's)
+  -V, --version  print the version
+
+Exit codes: 0 ok, 1 difference/drift/failed check, 2 usage or manifest error,
+3 backend failure.
+`;
+}
+
+/**
+ * Runs the CLI.
+ *
+ * @param args The command line after the script name.
+ * @param io Where output goes.
+ * @returns The exit code.
+ */
+export async function main(args: string[], io: CliIo): Promise<number> {
+  try {
+    const first = args[0];
+    if (first === undefined || first.startsWith("-")) {
+      const { values } = parseArgs({
+        args,
+        options: {
+          help: { type: "boolean", short: "h", default: false },
+          version: { type: "boolean", short: "V", default: false },
+        },
+        strict: true,
+      });
+      if (values.version) {
+        io.out(`rvhv ${VERSION}\n`);
+        return EXIT.ok;
+      }
+      io.out(mainHelp());
+      return values.help ? EXIT.ok : EXIT.usage;
+    }
+    const command = COMMANDS.get(first);
+    if (command === undefined) {
+      throw new UsageError(
+        `unknown command "${first}"; commands: ${[...COMMANDS.keys()].join(", ")}`,
+      );
+    }
+    return await command.run(args.slice(1), io);
+  } catch (error) {
+    const code = exitCodeOf(error);
+    const message = error instanceof Error ? error.message : String(error);
+    io.err(`rvhv: ${message}\n`);
+    if (
+      error instanceof UsageError ||
+      (error as { code?: string })?.code?.startsWith("ERR_PARSE_ARGS")
+    ) {
+      io.err(`Run with --help for usage.\n`);
+      return EXIT.usage;
+    }
+    return code;
+  }
+}
+
+if (import.meta.main) {
+  const encoder = new TextEncoder();
+  const io: CliIo = {
+    out: (text) => Deno.stdout.writeSync(encoder.encode(text)),
+    err: (text) => Deno.stderr.writeSync(encoder.encode(text)),
+  };
+  Deno.exit(await main(Deno.args, io));
+}
