@@ -1,0 +1,297 @@
+/**
+ * The conformance suite every backend runs: CSR semantics, traps, frames,
+ * `info()`, `close()`, and the reference set-up's golden values.
+ *
+ * @module
+ */
+
+import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
+import { CSR } from "../hal/csr_numbers.ts";
+import { AxError, CsrTrap } from "../hal/errors.ts";
+import type { AxVCpuHal } from "../hal/types.ts";
+import { FRAME_SIZE } from "../hal/frame_allocator.ts";
+import { RISCVPerCpu } from "../percpu/riscv_percpu.ts";
+import { hasHardwareSupport } from "../detect/h_extension.ts";
+
+/** Cases to skip, with why. */
+export interface ConformanceSkip {
+  /** Why these cases cannot pass on this backend. */
+  reason: string;
+  /** Case names, as listed in {@linkcode CONFORMANCE_CASES}. */
+  tests: readonly string[];
+}
+
+/** What {@linkcode runHalConformance} needs. */
+export interface HalConformanceOptions {
+  /** The backend's name in test names. */
+  name: string;
+  /** Creates a fresh backend whose harts all have H (at least 2 harts). */
+  create(): AxVCpuHal | Promise<AxVCpuHal>;
+  /** Creates a backend whose hart 0 has no H; without it the no-H cases are skipped. */
+  createWithoutH?(): AxVCpuHal | Promise<AxVCpuHal>;
+  /** Cases this backend cannot pass, each with a reason. */
+  skip?: readonly ConformanceSkip[];
+  /** Whether Deno's resource and op sanitizers run (turn on for socket/process backends). */
+  sanitize?: boolean;
+}
+
+/** One case of the suite. */
+interface ConformanceCase {
+  readonly name: string;
+  readonly needsNoH?: boolean;
+  run(hal: AxVCpuHal, options: HalConformanceOptions): Promise<void>;
+}
+
+/** A CSR every hart has as full 64-bit storage: the supervisor scratch register. */
+const SCRATCH = CSR.sscratch;
+/** A CSR address no hart implements (0x000 was the removed ustatus). */
+const MISSING_CSR = 0x000;
+
+const CASES: readonly ConformanceCase[] = [
+  {
+    name: "info() is synchronous and names the backend",
+    run(hal) {
+      const info = hal.info();
+      ok(!(info instanceof Promise), "info() must not return a promise");
+      strictEqual(typeof info.backend, "string");
+      strictEqual(typeof info.isa, "string");
+      ok(info.isa.startsWith("rv64"), `isa should be an RV64 ISA string, got ${info.isa}`);
+      return Promise.resolve();
+    },
+  },
+  {
+    name: "harts are distinct ascending ids and mhartid matches",
+    async run(hal) {
+      ok(hal.harts.length >= 2, "the suite needs at least 2 harts");
+      for (let i = 1; i < hal.harts.length; i++) ok(hal.harts[i]! > hal.harts[i - 1]!);
+      for (const hart of hal.harts) {
+        strictEqual(await hal.csr.read(hart, CSR.mhartid), BigInt(hart));
+      }
+    },
+  },
+  {
+    name: "write resolves the old value and a read tells what stuck",
+    async run(hal) {
+      const hart = hal.harts[1]!;
+      await hal.csr.write(hart, SCRATCH, 0x1234n);
+      strictEqual(await hal.csr.write(hart, SCRATCH, 0xdead_beef_0000_0001n), 0x1234n);
+      strictEqual(await hal.csr.read(hart, SCRATCH), 0xdead_beef_0000_0001n);
+      strictEqual(await hal.csr.write(hart, SCRATCH, -1n), 0xdead_beef_0000_0001n);
+      strictEqual(await hal.csr.read(hart, SCRATCH), (1n << 64n) - 1n);
+    },
+  },
+  {
+    name: "set and clear change only their bits and resolve the old value",
+    async run(hal) {
+      const hart = hal.harts[0]!;
+      await hal.csr.write(hart, SCRATCH, 0xf0n);
+      strictEqual(await hal.csr.set(hart, SCRATCH, 0x0fn), 0xf0n);
+      strictEqual(await hal.csr.clear(hart, SCRATCH, 0x30n), 0xffn);
+      strictEqual(await hal.csr.read(hart, SCRATCH), 0xcfn);
+    },
+  },
+  {
+    name: "writes are per hart",
+    async run(hal) {
+      const [a, b] = [hal.harts[0]!, hal.harts[1]!];
+      await hal.csr.write(a, SCRATCH, 0xaan);
+      await hal.csr.write(b, SCRATCH, 0xbbn);
+      strictEqual(await hal.csr.read(a, SCRATCH), 0xaan);
+      strictEqual(await hal.csr.read(b, SCRATCH), 0xbbn);
+    },
+  },
+  {
+    name: "batch runs in order and a trap does not stop later operations",
+    async run(hal) {
+      const hart = hal.harts[0]!;
+      await hal.csr.write(hart, SCRATCH, 3n);
+      const results = await hal.csr.batch(hart, [
+        { op: "write", csr: SCRATCH, value: 7n },
+        { op: "read", csr: MISSING_CSR },
+        { op: "set", csr: SCRATCH, value: 8n },
+        { op: "read", csr: SCRATCH },
+      ]);
+      deepStrictEqual(results, [
+        { ok: true, value: 3n },
+        { ok: false, trapCause: 2 },
+        { ok: true, value: 7n },
+        { ok: true, value: 15n },
+      ]);
+    },
+  },
+  {
+    name: "a missing CSR traps with illegal instruction",
+    async run(hal) {
+      const error = await hal.csr.read(hal.harts[0]!, MISSING_CSR).then(
+        () => undefined,
+        (e) => e,
+      );
+      ok(error instanceof CsrTrap, `expected CsrTrap, got ${error}`);
+      strictEqual(error.trapCause, 2);
+      strictEqual(error.csr, MISSING_CSR);
+      strictEqual(error.hart, hal.harts[0]);
+    },
+  },
+  {
+    name: "a write to a read-only CSR traps and changes nothing",
+    async run(hal) {
+      const hart = hal.harts[1]!;
+      await rejects(
+        hal.csr.write(hart, CSR.mhartid, 99n),
+        (e) => e instanceof CsrTrap && e.trapCause === 2,
+      );
+      strictEqual(await hal.csr.read(hart, CSR.mhartid), BigInt(hart));
+    },
+  },
+  {
+    name: "an unknown hart rejects with NotFound",
+    async run(hal) {
+      const missing = Math.max(...hal.harts) + 1;
+      await rejects(
+        hal.csr.read(missing, SCRATCH),
+        (e) => e instanceof AxError && e.kind === "NotFound",
+      );
+      await rejects(
+        hal.csr.batch(missing, [{ op: "read", csr: SCRATCH }]),
+        (e) => e instanceof AxError && e.kind === "NotFound",
+      );
+    },
+  },
+  {
+    name: "frames are aligned, distinct, reusable and map both ways",
+    run(hal) {
+      const a = hal.allocFrame();
+      const b = hal.allocFrame();
+      ok(a !== undefined && b !== undefined, "the backend should have free frames");
+      strictEqual(a % BigInt(FRAME_SIZE), 0n);
+      ok(a !== b);
+      strictEqual(hal.virtToPhys(hal.physToVirt(a)), a);
+      hal.deallocFrame(a);
+      throws(() => hal.deallocFrame(a), (e) => e instanceof AxError && e.kind === "InvalidInput");
+      hal.deallocFrame(b);
+      return Promise.resolve();
+    },
+  },
+  {
+    name: "the reference set-up leaves hedeleg 0xb10d, hideleg 0x444, hvip clear on every hart",
+    async run(hal) {
+      for (const hart of hal.harts) {
+        const percpu = await RISCVPerCpu.create(hart, hal);
+        strictEqual(await hal.csr.read(hart, CSR.hedeleg), 0xb10dn);
+        strictEqual(await hal.csr.read(hart, CSR.hideleg), 0x444n);
+        strictEqual((await hal.csr.read(hart, CSR.hvip)) & 0x444n, 0n);
+        await percpu.restorePriors();
+      }
+    },
+  },
+  {
+    name: "the lifecycle runs and wrong transitions are BadState",
+    async run(hal) {
+      const hart = hal.harts[0]!;
+      const percpu = await RISCVPerCpu.create(hart, hal);
+      const badState = (e: unknown) => e instanceof AxError && e.kind === "BadState";
+      await rejects(percpu.hardwareDisable(), badState);
+      await percpu.hardwareEnable();
+      strictEqual(percpu.isEnabled(), true);
+      await rejects(percpu.hardwareEnable(), badState);
+      await percpu.hardwareDisable();
+      strictEqual(percpu.state, "disabled");
+      strictEqual(await hal.csr.read(hart, CSR.hedeleg), percpu.priors.hedeleg);
+      await rejects(percpu.hardwareDisable(), badState);
+      await percpu.hardwareEnable();
+      strictEqual(await hal.csr.read(hart, CSR.hedeleg), 0xb10dn);
+      await percpu.hardwareDisable();
+    },
+  },
+  {
+    name: "close() is idempotent and later accesses reject",
+    async run(hal) {
+      await hal.close();
+      await hal.close();
+      await rejects(hal.csr.read(hal.harts[0]!, SCRATCH), (e) => e instanceof AxError);
+    },
+  },
+  {
+    name: "a hart without H is detected and the set-up rejects Unsupported",
+    needsNoH: true,
+    async run(hal) {
+      strictEqual(await hasHardwareSupport(hal, hal.harts[0]!), false);
+      await rejects(
+        RISCVPerCpu.create(hal.harts[0]!, hal),
+        (e) => e instanceof AxError && e.kind === "Unsupported" && e.hart === hal.harts[0],
+      );
+      await rejects(hal.csr.read(hal.harts[0]!, CSR.hedeleg), (e) => e instanceof CsrTrap);
+    },
+  },
+];
+
+/**
+ * The names of the conformance cases, for skip lists.
+ *
+ * @example Usage
+ * ```ts
+ * import { CONFORMANCE_CASES } from "@rvhv/percpu/testing";
+ * import { ok } from "node:assert/strict";
+ *
+ * ok(CONFORMANCE_CASES.includes("close() is idempotent and later accesses reject"));
+ * ```
+ */
+export const CONFORMANCE_CASES: readonly string[] = Object.freeze(CASES.map((c) => c.name));
+
+/**
+ * Registers the conformance suite as `Deno.test` cases, one per case, named
+ * `<name> conformance: <case>`. Skipped cases are registered as ignored with
+ * their reason in the name, so a skip is always visible.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { runHalConformance } from "@rvhv/percpu/testing";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ *
+ * runHalConformance({
+ *   name: "emulator",
+ *   create: () => createEmulatorHal({ harts: 2 }),
+ *   createWithoutH: () => createEmulatorHal({ harts: 2, isa: "rv64imafdc" }),
+ * });
+ * ```
+ *
+ * @param options The backend under test.
+ * @throws {TypeError} When a skip has no reason or names an unknown case.
+ */
+export function runHalConformance(options: HalConformanceOptions): void {
+  const skipped = new Map<string, string>();
+  for (const skip of options.skip ?? []) {
+    if (typeof skip.reason !== "string" || skip.reason.trim() === "") {
+      throw new TypeError(`Cannot skip ${skip.tests.join(", ")}: a skip needs a reason`);
+    }
+    for (const test of skip.tests) {
+      if (!CONFORMANCE_CASES.includes(test)) {
+        throw new TypeError(`Cannot skip "${test}": there is no such conformance case`);
+      }
+      skipped.set(test, skip.reason);
+    }
+  }
+  for (const testCase of CASES) {
+    let reason = skipped.get(testCase.name);
+    if (reason === undefined && testCase.needsNoH && options.createWithoutH === undefined) {
+      reason = "no createWithoutH() given";
+    }
+    const sanitize = options.sanitize ?? false;
+    Deno.test({
+      name: `${options.name} conformance: ${testCase.name}${
+        reason === undefined ? "" : ` (skipped: ${reason})`
+      }`,
+      ignore: reason !== undefined,
+      sanitizeResources: sanitize,
+      sanitizeOps: sanitize,
+      async fn() {
+        const hal = await (testCase.needsNoH ? options.createWithoutH!() : options.create());
+        try {
+          await testCase.run(hal, options);
+        } finally {
+          await hal.close();
+        }
+      },
+    });
+  }
+}
