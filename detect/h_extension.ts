@@ -14,7 +14,8 @@ const ILLEGAL_INSTRUCTION = 2;
 /** misa bit of the H extension. */
 const MISA_H = 1n << 7n;
 
-const cache: WeakMap<AxVCpuHal, Map<HartId, Promise<boolean>>> = new WeakMap();
+/** Per backend and hart: the answer, or the probe under way. */
+const cache: WeakMap<AxVCpuHal, Map<HartId, boolean | Promise<boolean>>> = new WeakMap();
 
 /**
  * Probes a hart for the H extension by reading `hgatp`.
@@ -128,14 +129,23 @@ export function hasHardwareSupport(hal: AxVCpuHal, hart: HartId): Promise<boolea
     harts = new Map();
     cache.set(hal, harts);
   }
-  let answer = harts.get(hart);
-  if (answer === undefined) {
-    answer = detectHExtension(hal, hart);
-    harts.set(hart, answer);
-    // A failed probe is not an answer: let the next call probe again.
-    answer.catch(() => harts.delete(hart));
-  }
-  return answer;
+  const known = harts.get(hart);
+  if (typeof known === "boolean") return Promise.resolve(known);
+  if (known !== undefined) return known;
+  const map = harts;
+  const probe = detectHExtension(hal, hart).then(
+    (present) => {
+      map.set(hart, present);
+      return present;
+    },
+    (error) => {
+      // A failed probe is not an answer: let the next call probe again.
+      map.delete(hart);
+      throw error;
+    },
+  );
+  map.set(hart, probe);
+  return probe;
 }
 
 /**
@@ -152,5 +162,5 @@ export function rememberProbe(hal: AxVCpuHal, hart: HartId, present: boolean): v
     harts = new Map();
     cache.set(hal, harts);
   }
-  harts.set(hart, Promise.resolve(present));
+  harts.set(hart, present);
 }

@@ -17,6 +17,51 @@ import type { CsrNum, HartId } from "./types.ts";
 export const ALL_ONES: bigint = (1n << 64n) - 1n;
 
 /**
+ * The extensions whose presence changes CSR behaviour, as plain booleans so
+ * that CSR masks can test them without a set look-up on every access.
+ */
+export interface HartFeatures {
+  /** Single-precision floating point (mstatus.FS). */
+  readonly f: boolean;
+  /** Compressed instructions (xepc alignment). */
+  readonly c: boolean;
+  /** Vector (mstatus.VS). */
+  readonly v: boolean;
+  /** Hypervisor. */
+  readonly h: boolean;
+  /** Supervisor timer compare (stimecmp, vstimecmp, STCE). */
+  readonly sstc: boolean;
+  /** Counter-overflow interrupt (LCOFI). */
+  readonly sscofpmf: boolean;
+  /** Page-based memory types (PBMTE). */
+  readonly svpbmt: boolean;
+  /** Cache-block management (CBIE, CBCFE). */
+  readonly zicbom: boolean;
+  /** Cache-block zero (CBZE). */
+  readonly zicboz: boolean;
+}
+
+/**
+ * The features of a set of extensions.
+ *
+ * @param extensions Lowercase extension names.
+ * @returns The features.
+ */
+export function featuresOf(extensions: ReadonlySet<string>): HartFeatures {
+  return Object.freeze({
+    f: extensions.has("f"),
+    c: extensions.has("c"),
+    v: extensions.has("v"),
+    h: extensions.has("h"),
+    sstc: extensions.has("sstc"),
+    sscofpmf: extensions.has("sscofpmf"),
+    svpbmt: extensions.has("svpbmt"),
+    zicbom: extensions.has("zicbom"),
+    zicboz: extensions.has("zicboz"),
+  });
+}
+
+/**
  * The state of one hart as CSR blocks see it: a window of `slotCount` slots
  * starting at `base` in a shared `BigUint64Array`, and the hart's features.
  */
@@ -31,6 +76,8 @@ export class HartContext {
   readonly extensions: ReadonlySet<string>;
   /** Whether the hart has the H extension (cached from `extensions`). */
   readonly hasH: boolean;
+  /** The extensions that change CSR behaviour, as booleans. */
+  readonly features: HartFeatures;
   /** The privilege level of the accessor: 3 (M) unless a backend says otherwise. */
   priv: number;
 
@@ -41,13 +88,21 @@ export class HartContext {
    * @param base This hart's first slot.
    * @param id The hart id.
    * @param extensions The hart's extensions.
+   * @param features Their features, when already computed (harts with one ISA share them).
    */
-  constructor(slots: BigUint64Array, base: number, id: HartId, extensions: ReadonlySet<string>) {
+  constructor(
+    slots: BigUint64Array,
+    base: number,
+    id: HartId,
+    extensions: ReadonlySet<string>,
+    features: HartFeatures = featuresOf(extensions),
+  ) {
     this.slots = slots;
     this.base = base;
     this.id = id;
     this.extensions = extensions;
-    this.hasH = extensions.has("h");
+    this.features = features;
+    this.hasH = features.h;
     this.priv = 3;
   }
 
@@ -135,7 +190,8 @@ export abstract class Csr {
    */
   rmw(hart: HartContext, value: bigint, mask: bigint): bigint {
     const old = this.read(hart);
-    if (mask !== 0n) this.write(hart, (old & ~mask) | (value & mask));
+    if (mask === ALL_ONES) this.write(hart, value);
+    else if (mask !== 0n) this.write(hart, (old & ~mask) | (value & mask));
     return old;
   }
 }
@@ -192,6 +248,7 @@ export class MaskedCsr extends Csr {
   /** The slot holding the value. */
   readonly slot: number;
   #mask: DynamicMask;
+  #keep: bigint;
 
   /**
    * Creates a masked CSR.
@@ -203,6 +260,7 @@ export class MaskedCsr extends Csr {
     super();
     this.slot = slot;
     this.#mask = mask;
+    this.#keep = typeof mask === "bigint" ? ~mask & ALL_ONES : 0n;
   }
 
   /** @inheritdoc */
@@ -211,9 +269,31 @@ export class MaskedCsr extends Csr {
   }
 
   /** @inheritdoc */
+  override rmw(hart: HartContext, value: bigint, mask: bigint): bigint {
+    const index = hart.base + this.slot;
+    const old = hart.slots[index]!;
+    if (mask === 0n) return old;
+    const writable = this.#mask;
+    if (typeof writable === "bigint") {
+      const next = mask === ALL_ONES ? value : (old & ~mask) | (value & mask);
+      hart.slots[index] = writable === ALL_ONES ? next : (old & this.#keep) | (next & writable);
+    } else {
+      this.write(hart, mask === ALL_ONES ? value : (old & ~mask) | (value & mask));
+    }
+    return old;
+  }
+
+  /** @inheritdoc */
   override write(hart: HartContext, value: bigint): void {
-    const mask = maskOf(this.#mask, hart);
-    hart.put(this.slot, (hart.get(this.slot) & ~mask) | (value & mask));
+    const mask = this.#mask;
+    if (typeof mask === "bigint") {
+      // A full-width register needs no read; a static mask needs no inversion.
+      if (mask === ALL_ONES) hart.put(this.slot, value);
+      else hart.put(this.slot, (hart.get(this.slot) & this.#keep) | (value & mask));
+      return;
+    }
+    const dynamic = mask(hart);
+    hart.put(this.slot, (hart.get(this.slot) & ~dynamic) | (value & dynamic));
   }
 }
 
@@ -435,6 +515,10 @@ export class CsrFile {
       this.trapCause = 2;
       return undefined;
     }
-    return entry.block.rmw(hart, value, mask);
+    const block = entry.block;
+    // Monomorphic call sites for the common blocks let the engine inline them.
+    if (block instanceof MaskedCsr) return block.rmw(hart, value, mask);
+    if (block instanceof ViewCsr) return block.rmw(hart, value, mask);
+    return block.rmw(hart, value, mask);
   }
 }

@@ -29,10 +29,17 @@ export interface SyncCsrExecutor {
    * Throws when the backend cannot serve this CSR at all (as opposed to the
    * hart trapping on it); called for every operation before any runs.
    */
-  checkCsr?(hart: HartId, csr: CsrNum): void;
+  checkCsr?(csr: CsrNum): void;
 }
 
 const OPS: ReadonlySet<string> = new Set(["read", "write", "set", "clear"]);
+
+/** A checked batch: one (csr, value, mask) per operation. */
+interface CompiledBatch {
+  readonly csrs: readonly CsrNum[];
+  readonly values: readonly bigint[];
+  readonly masks: readonly bigint[];
+}
 
 /** Validates a value and folds it into 64 bits (so `-1n` means all ones). */
 function toXlen(value: unknown, where: string): bigint {
@@ -78,6 +85,7 @@ function checkCsrNumber(csr: unknown, where: string): asserts csr is CsrNum {
  */
 export class SyncCsrPort implements CsrPort {
   #exec: SyncCsrExecutor;
+  #compiled: WeakMap<readonly CsrOp[], CompiledBatch> = new WeakMap();
 
   /**
    * Creates a port.
@@ -98,7 +106,7 @@ export class SyncCsrPort implements CsrPort {
     try {
       this.#exec.checkHart(hart);
       checkCsrNumber(csr, `CSR ${op} on hart ${hart}`);
-      this.#exec.checkCsr?.(hart, csr);
+      this.#exec.checkCsr?.(csr);
       const result = this.#exec.execute(hart, csr, value, mask);
       if (result === undefined) {
         return Promise.reject(new CsrTrap({ hart, csr, trapCause: this.#exec.trapCause, op }));
@@ -161,51 +169,67 @@ export class SyncCsrPort implements CsrPort {
   batchSync(hart: HartId, ops: readonly CsrOp[]): CsrResult[] {
     const exec = this.#exec;
     exec.checkHart(hart);
+    let batch = this.#compiled.get(ops);
+    if (batch === undefined) {
+      batch = this.#compile(hart, ops);
+      // Frozen batches (the per-CPU set-up's) are checked once, not per hart.
+      if (Object.isFrozen(ops) && ops.every((op) => Object.isFrozen(op))) {
+        this.#compiled.set(ops, batch);
+      }
+    }
+    const { csrs, values, masks } = batch;
+    const results = new Array<CsrResult>(csrs.length);
+    for (let i = 0; i < csrs.length; i++) {
+      const value = exec.execute(hart, csrs[i]!, values[i]!, masks[i]!);
+      results[i] = value === undefined
+        ? { ok: false, trapCause: exec.trapCause }
+        : { ok: true, value };
+    }
+    return results;
+  }
+
+  /** Checks every operation and turns it into (csr, value, mask). */
+  #compile(hart: HartId, ops: readonly CsrOp[]): CompiledBatch {
     if (!Array.isArray(ops)) {
       throw new AxError(
         "InvalidInput",
         `Cannot run a CSR batch on hart ${hart}: ops is not an array`,
       );
     }
+    const csrs = new Array<CsrNum>(ops.length);
     const values = new Array<bigint>(ops.length);
     const masks = new Array<bigint>(ops.length);
+    const where = (i: number) => `operation ${i} of a CSR batch on hart ${hart}`;
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
-      const where = `operation ${i} of a CSR batch on hart ${hart}`;
       if (op === null || typeof op !== "object" || !OPS.has(op.op)) {
         throw new AxError(
           "InvalidInput",
-          `Cannot run ${where}: op must be read, write, set or clear`,
+          `Cannot run ${where(i)}: op must be read, write, set or clear`,
         );
       }
-      checkCsrNumber(op.csr, where);
-      exec.checkCsr?.(hart, op.csr);
+      checkCsrNumber(op.csr, where(i));
+      this.#exec.checkCsr?.(op.csr);
+      csrs[i] = op.csr;
       switch (op.op) {
         case "read":
           values[i] = 0n;
           masks[i] = 0n;
           break;
         case "write":
-          values[i] = toXlen(op.value, where);
+          values[i] = toXlen(op.value, where(i));
           masks[i] = ALL_ONES;
           break;
         case "set":
           values[i] = ALL_ONES;
-          masks[i] = toXlen(op.value, where);
+          masks[i] = toXlen(op.value, where(i));
           break;
         case "clear":
           values[i] = 0n;
-          masks[i] = toXlen(op.value, where);
+          masks[i] = toXlen(op.value, where(i));
           break;
       }
     }
-    const results = new Array<CsrResult>(ops.length);
-    for (let i = 0; i < ops.length; i++) {
-      const value = exec.execute(hart, ops[i]!.csr, values[i]!, masks[i]!);
-      results[i] = value === undefined
-        ? { ok: false, trapCause: exec.trapCause }
-        : { ok: true, value };
-    }
-    return results;
+    return { csrs, values, masks };
   }
 }

@@ -69,8 +69,8 @@ function describe(node: unknown): string {
 class Validator {
   constructor(readonly source: ManifestSource) {}
 
-  fail(path: Path, detail: string): never {
-    throw this.source.error(path, detail);
+  fail(path: Path, detail: string, atKey = false): never {
+    throw this.source.error(path, detail, undefined, atKey);
   }
 
   map(node: unknown, path: Path, allowed: readonly string[]): Map<string, unknown> {
@@ -88,6 +88,7 @@ class Validator {
           `unknown key "${key}" in ${where}${suggestion(key, allowed)}; expected one of ${
             allowed.map((k) => `"${k}"`).join(", ")
           }`,
+          true,
         );
       }
       out.set(key, pair.value);

@@ -54,9 +54,10 @@ export class ManifestSource {
    * where a reader looks for them.
    *
    * @param path Keys and list indices from the root.
+   * @param atKey Point at the last key itself, even for a scalar value.
    * @returns The position.
    */
-  locate(path: readonly (string | number)[]): Position {
+  locate(path: readonly (string | number)[], atKey = false): Position {
     let node: unknown = this.#doc.contents;
     let keyOffset: number | undefined;
     for (const step of path) {
@@ -74,6 +75,7 @@ export class ManifestSource {
         break;
       }
     }
+    if (atKey && keyOffset !== undefined) return this.positionOf(keyOffset);
     if (isScalar(node) && node.range) return this.positionOf(node.range[0]);
     if (keyOffset !== undefined) return this.positionOf(keyOffset);
     const range = (node as Node | null)?.range;
@@ -113,10 +115,16 @@ export class ManifestSource {
    * @param path The offending value's path.
    * @param detail What is wrong.
    * @param cause The underlying error.
+   * @param atKey Point at the key rather than its value (for unknown keys).
    * @returns The error.
    */
-  error(path: readonly (string | number)[], detail: string, cause?: unknown): ManifestError {
-    const { line, column } = this.locate(path);
+  error(
+    path: readonly (string | number)[],
+    detail: string,
+    cause?: unknown,
+    atKey = false,
+  ): ManifestError {
+    const { line, column } = this.locate(path, atKey);
     return new ManifestError({ file: this.file, line, column, path, detail, cause });
   }
 }

@@ -9,7 +9,7 @@ import { AxError } from "../hal/errors.ts";
 import type { AxVCpuHal, HartId, PerCpuState } from "../hal/types.ts";
 import type { PerCpuPolicy, PolicySpec } from "./policy.ts";
 import { resolvePolicy } from "./policy.ts";
-import { RISCVPerCpu } from "./riscv_percpu.ts";
+import { createPerCpuSync, RISCVPerCpu } from "./riscv_percpu.ts";
 
 /** Options of {@linkcode PerCpuSet.init}. */
 export interface PerCpuSetOptions {
@@ -138,9 +138,26 @@ export class PerCpuSet implements Iterable<RISCVPerCpu> {
     }
     const concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
     const done = new Map<HartId, RISCVPerCpu>();
-    const failures = await runBounded(harts, concurrency, async (hart) => {
-      done.set(hart, await RISCVPerCpu.create(hart, hal, { policy }));
-    });
+    let failures: Map<number, unknown>;
+    if (hal.csr.batchSync !== undefined) {
+      // An in-process backend answers at once: no promise per hart.
+      failures = new Map();
+      for (let i = 0; i < harts.length; i++) {
+        try {
+          done.set(harts[i]!, createPerCpuSync(harts[i]!, hal, policy));
+        } catch (error) {
+          failures.set(i, error);
+          break;
+        }
+      }
+    } else {
+      failures = await runBounded(
+        harts,
+        concurrency,
+        (hart) =>
+          RISCVPerCpu.create(hart, hal, { policy }).then((percpu) => void done.set(hart, percpu)),
+      );
+    }
     if (failures.size > 0) {
       const rollbackErrors: unknown[] = [];
       await Promise.all(

@@ -20,6 +20,7 @@ import type {
 } from "../hal/types.ts";
 import { hasHardwareSupport, rememberProbe } from "../detect/h_extension.ts";
 import { type PerCpuPolicy, type PolicySpec, resolvePolicy, setupOperations } from "./policy.ts";
+import { type CsrSteps, runSteps, runStepsSync } from "./_steps.ts";
 
 /** The CSRs whose values before the set-up are kept, and restored by disable. */
 export type PriorCsr = "hedeleg" | "hideleg" | "hvip" | "hcounteren" | "sie" | "vsie";
@@ -67,16 +68,22 @@ const RESTORE_ORDER: readonly PriorCsr[] = [
   "hcounteren",
   "sie",
 ];
-/** Delegation the hart must keep exactly, or the set-up fails. */
-const MUST_STICK: ReadonlySet<string> = new Set(["hedeleg", "hideleg"]);
 const VS_INTERRUPTS = 0x444n;
 
+/**
+ * Freezes a batch and its operations: the same frozen batch is sent for
+ * every hart, and a backend may check it once and reuse the result.
+ */
+function frozenOps(ops: CsrOp[]): readonly CsrOp[] {
+  return Object.freeze(ops.map((op) => Object.freeze(op)));
+}
+
 /** The H probe (a read of hgatp) followed by the reads of the prior values. */
-const PROBE_AND_PRIORS: readonly CsrOp[] = Object.freeze([
+const PROBE_AND_PRIORS: readonly CsrOp[] = frozenOps([
   { op: "read", csr: CSR.hgatp },
   ...PRIOR_ORDER.map((name): CsrOp => ({ op: "read", csr: CSR[name] })),
 ]);
-const READ_BACK: readonly CsrOp[] = Object.freeze(
+const READ_BACK: readonly CsrOp[] = frozenOps(
   (["hedeleg", "hideleg", "hvip", "hcounteren", "sie"] as const).map((name): CsrOp => ({
     op: "read",
     csr: CSR[name],
@@ -88,6 +95,8 @@ interface Expectation {
   readonly name: "hedeleg" | "hideleg" | "hvip" | "hcounteren" | "sie";
   readonly asked: bigint | undefined;
   readonly mask: bigint;
+  /** Whether the set-up fails when the hart refuses a bit. */
+  readonly mustStick: boolean;
 }
 
 /** Per policy: the operations (set-up, then read-back) and what each read-back should show. */
@@ -105,16 +114,16 @@ function compile(policy: PerCpuPolicy): CompiledPolicy {
   const setup = setupOperations(policy);
   const sieMask = policy.sie.reduce((m, cause) => m | (1n << BigInt(cause)), 0n);
   const expectations: Expectation[] = [
-    { name: "hedeleg", asked: policy.hedeleg, mask: ALL_ONES },
-    { name: "hideleg", asked: policy.hideleg, mask: ALL_ONES },
-    { name: "hvip", asked: 0n, mask: VS_INTERRUPTS },
-    { name: "hcounteren", asked: policy.hcounteren, mask: ALL_ONES },
+    { name: "hedeleg", asked: policy.hedeleg, mask: ALL_ONES, mustStick: true },
+    { name: "hideleg", asked: policy.hideleg, mask: ALL_ONES, mustStick: true },
+    { name: "hvip", asked: 0n, mask: VS_INTERRUPTS, mustStick: false },
+    { name: "hcounteren", asked: policy.hcounteren, mask: ALL_ONES, mustStick: false },
     sieMask === 0n
-      ? { name: "sie", asked: undefined, mask: 0n }
-      : { name: "sie", asked: sieMask, mask: sieMask },
+      ? { name: "sie", asked: undefined, mask: 0n, mustStick: false }
+      : { name: "sie", asked: sieMask, mask: sieMask, mustStick: false },
   ];
   const entry: CompiledPolicy = Object.freeze({
-    ops: Object.freeze([...setup, ...READ_BACK]),
+    ops: frozenOps([...setup, ...READ_BACK]),
     setupCount: setup.length,
     expectations: Object.freeze(expectations),
   });
@@ -158,7 +167,20 @@ function describeBits(csr: string, bits: bigint): string {
  * await hal.close();
  * ```
  */
+/** Builds an instance from a finished set-up (module-internal). */
+let construct: (
+  cpuId: HartId,
+  hal: AxVCpuHal,
+  policy: PerCpuPolicy,
+  outcome: SetUpOutcome,
+) => RISCVPerCpu;
+
 export class RISCVPerCpu implements AxArchPerCpu {
+  static {
+    construct = (cpuId, hal, policy, { priors, readBack }) =>
+      new RISCVPerCpu(cpuId, hal, policy, priors, readBack);
+  }
+
   /** @inheritdoc */
   readonly cpuId: HartId;
   /** The backend. */
@@ -168,13 +190,20 @@ export class RISCVPerCpu implements AxArchPerCpu {
   #state: PerCpuState = "initialized";
   #busy = false;
   #priors: PriorValues;
-  #readBack: readonly bigint[] = [];
+  #readBack: readonly bigint[];
 
-  private constructor(cpuId: HartId, hal: AxVCpuHal, policy: PerCpuPolicy, priors: PriorValues) {
+  private constructor(
+    cpuId: HartId,
+    hal: AxVCpuHal,
+    policy: PerCpuPolicy,
+    priors: PriorValues,
+    readBack: readonly bigint[],
+  ) {
     this.cpuId = cpuId;
     this.hal = hal;
     this.policy = policy;
     this.#priors = priors;
+    this.#readBack = readBack;
   }
 
   /**
@@ -189,16 +218,20 @@ export class RISCVPerCpu implements AxArchPerCpu {
    *   (the prior values are restored first); `"NotFound"` for an unknown hart.
    * @throws {CsrTrap} When a set-up access traps on a hart with H.
    */
-  static async create(
+  static create(
     cpuId: HartId,
     hal: AxVCpuHal,
     options: RISCVPerCpuOptions = {},
   ): Promise<RISCVPerCpu> {
-    const policy = resolvePolicy(options.policy);
-    const priors = await readPriors(hal, cpuId);
-    const percpu = new RISCVPerCpu(cpuId, hal, policy, priors);
-    await percpu.#apply();
-    return percpu;
+    let policy: PerCpuPolicy;
+    try {
+      policy = resolvePolicy(options.policy);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return runSteps(hal.csr, cpuId, setUp(hal, cpuId, policy)).then(
+      (outcome) => construct(cpuId, hal, policy, outcome),
+    );
   }
 
   /** @inheritdoc */
@@ -260,8 +293,13 @@ export class RISCVPerCpu implements AxArchPerCpu {
           );
         }
       } else {
-        this.#priors = await readPriors(this.hal, this.cpuId);
-        await this.#apply();
+        const { priors, readBack } = await runSteps(
+          this.hal.csr,
+          this.cpuId,
+          setUp(this.hal, this.cpuId, this.policy),
+        );
+        this.#priors = priors;
+        this.#readBack = readBack;
       }
       this.#state = "enabled";
     } finally {
@@ -278,7 +316,7 @@ export class RISCVPerCpu implements AxArchPerCpu {
   async hardwareDisable(): Promise<void> {
     this.#begin("disable", ["enabled"]);
     try {
-      await this.#restore();
+      await runSteps(this.hal.csr, this.cpuId, restore(this.cpuId, this.#priors));
       this.#state = "disabled";
     } finally {
       this.#busy = false;
@@ -295,7 +333,7 @@ export class RISCVPerCpu implements AxArchPerCpu {
   async restorePriors(): Promise<void> {
     this.#begin("restore", ["initialized", "enabled"]);
     try {
-      await this.#restore();
+      await runSteps(this.hal.csr, this.cpuId, restore(this.cpuId, this.#priors));
       this.#state = "disabled";
     } finally {
       this.#busy = false;
@@ -320,67 +358,106 @@ export class RISCVPerCpu implements AxArchPerCpu {
     }
     this.#busy = true;
   }
+}
 
-  /** Runs the policy's operations and the read-back; restores the priors on failure. */
-  async #apply(): Promise<void> {
-    const { ops, setupCount, expectations } = compile(this.policy);
-    const results = await this.hal.csr.batch(this.cpuId, ops);
-    const trapped = results.findIndex((r) => !r.ok);
-    if (trapped >= 0) {
-      const result = results[trapped] as Extract<CsrResult, { ok: false }>;
-      const op = ops[trapped]!;
-      await this.#restore();
-      throw new CsrTrap({
-        hart: this.cpuId,
-        csr: op.csr,
-        trapCause: result.trapCause,
-        op: op.op,
-      });
-    }
-    const readBack = results.slice(setupCount).map((r) => (r as { value: bigint }).value);
-    for (let i = 0; i < expectations.length; i++) {
-      const expect = expectations[i]!;
-      const refused = expect.asked === undefined ? 0n : (readBack[i]! ^ expect.asked) & expect.mask;
-      if (refused !== 0n && MUST_STICK.has(expect.name)) {
-        await this.#restore();
-        throw new AxError(
+/**
+ * {@linkcode RISCVPerCpu.create} without a promise, for a port with
+ * `batchSync` (module-internal: `PerCpuSet` sets up thousands of emulated
+ * harts this way).
+ *
+ * @param cpuId The hart.
+ * @param hal A backend whose port has `batchSync`.
+ * @param policy The resolved policy.
+ * @returns The per-CPU state.
+ */
+export function createPerCpuSync(cpuId: HartId, hal: AxVCpuHal, policy: PerCpuPolicy): RISCVPerCpu {
+  return construct(cpuId, hal, policy, runStepsSync(hal.csr, cpuId, setUp(hal, cpuId, policy)));
+}
+
+/** What a set-up found and left. */
+interface SetUpOutcome {
+  readonly priors: PriorValues;
+  readonly readBack: readonly bigint[];
+}
+
+/**
+ * The set-up as CSR steps: probe for H and read the priors in one batch of
+ * reads (so a hart without H sees nothing written), then the policy's
+ * operations and the read-back in a second batch; on failure, restore.
+ */
+function* setUp(hal: AxVCpuHal, hart: HartId, policy: PerCpuPolicy): CsrSteps<SetUpOutcome> {
+  const probe = yield PROBE_AND_PRIORS;
+  const priors = parsePriors(hal, hart, probe);
+  const { ops, setupCount, expectations } = compile(policy);
+  const results = yield ops;
+  const trapped = firstTrap(results);
+  if (trapped >= 0) {
+    const op = ops[trapped]!;
+    const cause = (results[trapped] as Extract<CsrResult, { ok: false }>).trapCause;
+    throw yield* undo(
+      hart,
+      priors,
+      new CsrTrap({ hart, csr: op.csr, trapCause: cause, op: op.op }),
+    );
+  }
+  const readBack = new Array<bigint>(expectations.length);
+  for (let i = 0; i < expectations.length; i++) {
+    readBack[i] = (results[setupCount + i] as { value: bigint }).value;
+    const expect = expectations[i]!;
+    const refused = expect.asked === undefined ? 0n : (readBack[i]! ^ expect.asked) & expect.mask;
+    if (refused !== 0n && expect.mustStick) {
+      throw yield* undo(
+        hart,
+        priors,
+        new AxError(
           "Unsupported",
-          `Cannot set up hart ${this.cpuId}: ${expect.name} (${hex(BigInt(CSR[expect.name]))}) ` +
+          `Cannot set up hart ${hart}: ${expect.name} (${hex(BigInt(CSR[expect.name]))}) ` +
             `did not keep ${describeBits(expect.name, refused)}: asked ${hex(expect.asked!)}, ` +
             `kept ${hex(readBack[i]!)}; the prior values were restored`,
-          { hart: this.cpuId },
-        );
-      }
+          { hart },
+        ),
+      );
     }
-    this.#readBack = readBack;
   }
+  return { priors, readBack };
+}
 
-  async #restore(): Promise<void> {
-    const ops = RESTORE_ORDER.map((name): CsrOp => ({
-      op: "write",
-      csr: CSR[name],
-      value: this.#priors[name],
-    }));
-    const results = await this.hal.csr.batch(this.cpuId, ops);
-    const trapped = results.findIndex((r) => !r.ok);
-    if (trapped >= 0) {
-      const cause = (results[trapped] as { trapCause: number }).trapCause;
-      throw new CsrTrap({
-        hart: this.cpuId,
-        csr: ops[trapped]!.csr,
-        trapCause: cause,
-        op: "write",
-      });
-    }
+/** The restore as CSR steps: write the priors back in KVM's order. */
+function* restore(hart: HartId, priors: PriorValues): CsrSteps<void> {
+  const ops = RESTORE_ORDER.map((name): CsrOp => ({
+    op: "write",
+    csr: CSR[name],
+    value: priors[name],
+  }));
+  const results = yield ops;
+  const trapped = firstTrap(results);
+  if (trapped >= 0) {
+    const cause = (results[trapped] as { trapCause: number }).trapCause;
+    throw new CsrTrap({ hart, csr: ops[trapped]!.csr, trapCause: cause, op: "write" });
   }
 }
 
 /**
- * Probes for H and reads the prior values in one batch of reads (no side
- * effects), so a hart without H sees nothing written.
+ * Restores the priors after a failed set-up and returns the set-up's error
+ * to throw; a failure of the restore itself is attached as `rollbackErrors`.
  */
-async function readPriors(hal: AxVCpuHal, hart: HartId): Promise<PriorValues> {
-  const results = await hal.csr.batch(hart, PROBE_AND_PRIORS);
+function* undo(hart: HartId, priors: PriorValues, error: AxError): CsrSteps<AxError> {
+  try {
+    yield* restore(hart, priors);
+  } catch (rollback) {
+    (error as AxError & { rollbackErrors?: unknown[] }).rollbackErrors = [rollback];
+  }
+  return error;
+}
+
+/** The index of the first trapped result, or -1. */
+function firstTrap(results: readonly CsrResult[]): number {
+  for (let i = 0; i < results.length; i++) if (!results[i]!.ok) return i;
+  return -1;
+}
+
+/** Reads the probe's answer and the prior values from the first batch. */
+function parsePriors(hal: AxVCpuHal, hart: HartId, results: CsrResult[]): PriorValues {
   const probe = results[0]!;
   if (!probe.ok) {
     if (probe.trapCause === 2) {
@@ -395,14 +472,19 @@ async function readPriors(hal: AxVCpuHal, hart: HartId): Promise<PriorValues> {
     throw new CsrTrap({ hart, csr: CSR.hgatp, trapCause: probe.trapCause, op: "read" });
   }
   rememberProbe(hal, hart, true);
-  const priors = {} as Record<PriorCsr, bigint>;
-  for (let i = 0; i < PRIOR_ORDER.length; i++) {
-    const result = results[i + 1]!;
-    const name = PRIOR_ORDER[i]!;
+  for (let i = 1; i < results.length; i++) {
+    const result = results[i]!;
     if (!result.ok) {
-      throw new CsrTrap({ hart, csr: CSR[name], trapCause: result.trapCause, op: "read" });
+      throw new CsrTrap({ hart, csr: PROBE_AND_PRIORS[i]!.csr, trapCause: result.trapCause });
     }
-    priors[name] = result.value;
   }
-  return Object.freeze(priors);
+  const value = (i: number) => (results[i] as { value: bigint }).value;
+  return {
+    hedeleg: value(1),
+    hideleg: value(2),
+    hvip: value(3),
+    hcounteren: value(4),
+    sie: value(5),
+    vsie: value(6),
+  };
 }

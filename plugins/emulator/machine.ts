@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ALL_ONES, HartContext } from "../../hal/csr_blocks.ts";
+import { ALL_ONES, featuresOf, HartContext, type HartFeatures } from "../../hal/csr_blocks.ts";
 import { csrName } from "../../hal/csr_numbers.ts";
 import { AxError } from "../../hal/errors.ts";
 import { type FirmwarePreset, resolveFirmware } from "../../hal/firmware.ts";
@@ -50,16 +50,17 @@ export class EmulatorMachine implements SyncCsrExecutor {
     this.firmware = resolveFirmware(options.firmware, this.profile.opensbi);
     this.slots = new BigUint64Array(options.harts * SLOT_COUNT);
     // Harts with the same ISA share one extension set.
-    const extensionSets = new Map<string, ReadonlySet<string>>();
+    const shared = new Map<string, [ReadonlySet<string>, HartFeatures]>();
     const harts: HartContext[] = [];
     for (let id = 0; id < options.harts; id++) {
       const isa = options.isas[id]!;
-      let extensions = extensionSets.get(isa.text);
-      if (extensions === undefined) {
-        extensions = this.profile.extensionsOf(isa);
-        extensionSets.set(isa.text, extensions);
+      let entry = shared.get(isa.text);
+      if (entry === undefined) {
+        const extensions = this.profile.extensionsOf(isa);
+        entry = [extensions, featuresOf(extensions)];
+        shared.set(isa.text, entry);
       }
-      harts.push(new HartContext(this.slots, id * SLOT_COUNT, id, extensions));
+      harts.push(new HartContext(this.slots, id * SLOT_COUNT, id, entry[0], entry[1]));
     }
     this.harts = harts;
     this.reset();
@@ -110,14 +111,13 @@ export class EmulatorMachine implements SyncCsrExecutor {
   }
 
   /** @inheritdoc */
-  checkCsr(hart: HartId, csr: CsrNum): void {
+  checkCsr(csr: CsrNum): void {
     const reason = this.profile.notModelled.get(csr);
     if (reason !== undefined) {
       throw new AxError(
         "Unsupported",
-        `Cannot access CSR "${csrName(csr)}" (0x${csr.toString(16)}) on hart ${hart}: ` +
+        `Cannot access CSR "${csrName(csr)}" (0x${csr.toString(16)}): ` +
           `the emulator's ${this.profile.name} profile does not model it (${reason})`,
-        { hart },
       );
     }
   }

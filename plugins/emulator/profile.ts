@@ -58,12 +58,12 @@ export function needsH(hart: HartContext): number {
 
 /** Predicate: stimecmp needs Sstc. */
 export function needsSstc(hart: HartContext): number {
-  return hart.has("sstc") ? 0 : 2;
+  return hart.features.sstc ? 0 : 2;
 }
 
 /** Predicate: vstimecmp needs Sstc and H. */
 export function needsSstcAndH(hart: HartContext): number {
-  return hart.has("sstc") && hart.hasH ? 0 : 2;
+  return hart.features.sstc && hart.hasH ? 0 : 2;
 }
 
 /** Why the counters are not modelled. */

@@ -112,7 +112,7 @@ function withSd(status: bigint): bigint {
 function writeMstatus(hart: HartContext, value: bigint): void {
   let mask = STATUS.SIE | STATUS.SPIE | STATUS.MIE | STATUS.MPIE | STATUS.SPP | STATUS.MPRV |
     STATUS.SUM | STATUS.MPP | STATUS.MXR | STATUS.TVM | STATUS.TSR | STATUS.TW | STATUS.VS;
-  if (hart.has("f")) mask |= STATUS.FS;
+  if (hart.features.f) mask |= STATUS.FS;
   mask |= STATUS.MPV | STATUS.GVA;
   // UXL is written only when the new value's UXL is not zero (the UXL quirk).
   if ((value & STATUS.UXL) !== 0n) mask |= STATUS.UXL;
@@ -129,7 +129,7 @@ function writeMstatus(hart: HartContext, value: bigint): void {
 function rmwMip(hart: HartContext, value: bigint, writeMask: bigint, isHvip: boolean): bigint {
   let mask = writeMask & DELEGABLE_INTS;
   // Sstc: an M-mode writer with menvcfg.STCE=1 cannot write STIP or VSTIP.
-  if (hart.has("sstc") && hart.priv === 3 && (hart.get(SLOT.menvcfg) & ENVCFG.STCE) !== 0n) {
+  if (hart.features.sstc && hart.priv === 3 && (hart.get(SLOT.menvcfg) & ENVCFG.STCE) !== 0n) {
     mask &= ~(IP.STIP | IP.VSTIP);
   }
   let old = hart.get(SLOT.mip);

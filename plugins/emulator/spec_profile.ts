@@ -138,7 +138,7 @@ const COUNTEREN_WRITABLE = 0xffff_ffffn;
 const MCOUNTINHIBIT_WRITABLE = 0xffff_fffdn;
 
 function lcof(hart: HartContext): bigint {
-  return hart.has("sscofpmf") ? IP.LCOFIP : 0n;
+  return hart.features.sscofpmf ? IP.LCOFIP : 0n;
 }
 
 /** Status bits SD summarises: any of FS, VS, XS being dirty (3). */
@@ -176,8 +176,8 @@ export function createSpecProfile(params: SpecParams = DEFAULT_SPEC_PARAMS): Emu
   function mstatusWritable(hart: HartContext): bigint {
     let mask = STATUS.SIE | STATUS.MIE | STATUS.SPIE | STATUS.MPIE | STATUS.SPP | STATUS.MPP |
       STATUS.MPRV | STATUS.SUM | STATUS.MXR | STATUS.TVM | STATUS.TW | STATUS.TSR;
-    if (hart.has("f")) mask |= STATUS.FS;
-    if (hart.has("v")) mask |= STATUS.VS;
+    if (hart.features.f) mask |= STATUS.FS;
+    if (hart.features.v) mask |= STATUS.VS;
     if (hart.hasH) mask |= STATUS.MPV | STATUS.GVA;
     return mask;
   }
@@ -208,8 +208,8 @@ export function createSpecProfile(params: SpecParams = DEFAULT_SPEC_PARAMS): Emu
 
   function vsstatusWritable(hart: HartContext): bigint {
     let mask = STATUS.SIE | STATUS.SPIE | STATUS.SPP | STATUS.SUM | STATUS.MXR;
-    if (hart.has("f")) mask |= STATUS.FS;
-    if (hart.has("v")) mask |= STATUS.VS;
+    if (hart.features.f) mask |= STATUS.FS;
+    if (hart.features.v) mask |= STATUS.VS;
     return mask;
   }
   file.define(
@@ -291,12 +291,12 @@ export function createSpecProfile(params: SpecParams = DEFAULT_SPEC_PARAMS): Emu
 
   // ---- interrupt pending: one store (mip slot) of which hvip is a view ---
   function stcEnabled(hart: HartContext): boolean {
-    return hart.has("sstc") && (hart.get(SLOT.menvcfg) & ENVCFG.STCE) !== 0n;
+    return hart.features.sstc && (hart.get(SLOT.menvcfg) & ENVCFG.STCE) !== 0n;
   }
   /** With henvcfg.STCE, hip.VSTIP follows vstimecmp ≤ time + htimedelta (time is 0). */
   function vsTimerFires(hart: HartContext): boolean {
     const stce = hart.get(SLOT.henvcfg) & hart.get(SLOT.menvcfg) & ENVCFG.STCE;
-    return hart.has("sstc") && stce !== 0n &&
+    return hart.features.sstc && stce !== 0n &&
       hart.get(SLOT.vstimecmp) <= hart.get(SLOT.htimedelta);
   }
   /** mip as read: software-written bits, MTIP, hvip, and the timer signals. */
@@ -372,12 +372,12 @@ export function createSpecProfile(params: SpecParams = DEFAULT_SPEC_PARAMS): Emu
   file.define(CSR.mcountinhibit, new MaskedCsr(SLOT.mcountinhibit, MCOUNTINHIBIT_WRITABLE));
 
   function cacheBlockFields(hart: HartContext): bigint {
-    return (hart.has("zicbom") ? ENVCFG.CBIE | ENVCFG.CBCFE : 0n) |
-      (hart.has("zicboz") ? ENVCFG.CBZE : 0n);
+    return (hart.features.zicbom ? ENVCFG.CBIE | ENVCFG.CBCFE : 0n) |
+      (hart.features.zicboz ? ENVCFG.CBZE : 0n);
   }
   function menvcfgWritable(hart: HartContext): bigint {
-    return ENVCFG.FIOM | cacheBlockFields(hart) | (hart.has("svpbmt") ? ENVCFG.PBMTE : 0n) |
-      (hart.has("sstc") ? ENVCFG.STCE : 0n);
+    return ENVCFG.FIOM | cacheBlockFields(hart) | (hart.features.svpbmt ? ENVCFG.PBMTE : 0n) |
+      (hart.features.sstc ? ENVCFG.STCE : 0n);
   }
   file.define(CSR.menvcfg, new MaskedCsr(SLOT.menvcfg, menvcfgWritable));
   file.define(
@@ -410,7 +410,7 @@ export function createSpecProfile(params: SpecParams = DEFAULT_SPEC_PARAMS): Emu
   file.define(CSR.mtvec, tvec(SLOT.mtvec));
   file.define(CSR.stvec, tvec(SLOT.stvec));
   file.define(CSR.vstvec, tvec(SLOT.vstvec), needsH);
-  const epcMask = (hart: HartContext) => hart.has("c") ? ~1n & ALL_ONES : ~3n & ALL_ONES;
+  const epcMask = (hart: HartContext) => hart.features.c ? ~1n & ALL_ONES : ~3n & ALL_ONES;
   file.define(CSR.mepc, new MaskedCsr(SLOT.mepc, epcMask));
   file.define(CSR.sepc, new MaskedCsr(SLOT.sepc, epcMask));
   file.define(CSR.vsepc, new MaskedCsr(SLOT.vsepc, epcMask), needsH);

@@ -1,0 +1,22 @@
+/**
+ * `deno task bench`: every benchmark, one JSON line per figure on stdout
+ * (name, value, unit, and the floor/target where there is one), and a
+ * readable table on stderr.
+ */
+
+import { benchSetup } from "./setup_bench.ts";
+import type { Figure } from "./figure.ts";
+
+const figures: Figure[] = [...await benchSetup()];
+for (const figure of figures) {
+  console.log(JSON.stringify({ ...figure, value: Number(figure.value.toFixed(3)) }));
+}
+const width = Math.max(...figures.map((f) => f.name.length));
+for (const f of figures) {
+  const verdict = f.ok === undefined
+    ? ""
+    : f.ok
+    ? `  ok (target ${f.target})`
+    : `  MISSED (target ${f.target})`;
+  console.error(`${f.name.padEnd(width)}  ${f.value.toFixed(3).padStart(10)} ${f.unit}${verdict}`);
+}

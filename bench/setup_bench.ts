@@ -1,0 +1,161 @@
+/**
+ * Set-up of many emulated harts through the public API, against a raw
+ * typed-array loop doing the same CSR work, measured in the same run.
+ */
+
+import { CSR } from "../hal/csr_numbers.ts";
+import { PerCpuSet } from "../percpu/percpu_set.ts";
+import { createEmulatorHal } from "../plugins/emulator/mod.ts";
+import { BYTES_PER_HART } from "../plugins/emulator/machine.ts";
+import { SLOT, SLOT_COUNT } from "../plugins/emulator/slots.ts";
+import type { Figure } from "./figure.ts";
+import { median } from "./figure.ts";
+
+const HARTS = 4096;
+const ROUNDS = 25;
+
+/**
+ * The floor: the same accesses the set-up makes (probe, 6 prior reads, the
+ * nine operations with the spec profile's masks, 5 read-backs, the stick
+ * check) on a bare BigUint64Array, no dispatch, no promises.
+ */
+function rawSetup(slots: BigUint64Array, harts: number): bigint {
+  const HEDELEG_MASK = 0xb1ffn;
+  const VS = 0x444n;
+  const S = 0x222n;
+  const COUNTEREN = 0xffff_ffffn;
+  let checksum = 0n;
+  for (let hart = 0; hart < harts; hart++) {
+    const base = hart * SLOT_COUNT;
+    const hasH = (slots[base + SLOT.misa]! & 0x80n) !== 0n;
+    if (!hasH) continue;
+    const probe = slots[base + SLOT.hgatp]!;
+    const priors = [
+      slots[base + SLOT.hedeleg]!,
+      slots[base + SLOT.hideleg]!,
+      slots[base + SLOT.mip]! & VS,
+      slots[base + SLOT.hcounteren]!,
+      slots[base + SLOT.mie]! & (slots[base + SLOT.mideleg]! & S),
+      (slots[base + SLOT.mie]! & (slots[base + SLOT.hideleg]! & VS)) >> 1n,
+    ];
+    slots[base + SLOT.hedeleg] = 0xb10dn & HEDELEG_MASK;
+    slots[base + SLOT.hideleg] = 0x444n & VS;
+    for (const bit of [0x4n, 0x40n, 0x400n]) {
+      slots[base + SLOT.mip] = slots[base + SLOT.mip]! & ~(bit & VS);
+    }
+    slots[base + SLOT.hcounteren] = (1n << 64n) - 1n & COUNTEREN;
+    for (const bit of [0x200n, 0x2n, 0x20n]) {
+      const mask = (slots[base + SLOT.mideleg]! | VS) & S;
+      slots[base + SLOT.mie] = slots[base + SLOT.mie]! | (bit & mask);
+    }
+    const kept = [
+      slots[base + SLOT.hedeleg]!,
+      slots[base + SLOT.hideleg]!,
+      slots[base + SLOT.mip]! & VS,
+      slots[base + SLOT.hcounteren]!,
+      slots[base + SLOT.mie]! & ((slots[base + SLOT.mideleg]! | VS) & S),
+    ];
+    if ((kept[0]! ^ 0xb10dn) !== 0n || (kept[1]! ^ 0x444n) !== 0n) throw new Error("did not stick");
+    checksum += probe + priors[0]! + kept[4]!;
+  }
+  return checksum;
+}
+
+function gc(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+function heapBytes(): number {
+  const usage = Deno.memoryUsage();
+  return usage.heapUsed + usage.external;
+}
+
+/** Runs the set-up benchmark. */
+export async function benchSetup(): Promise<Figure[]> {
+  const hal = await createEmulatorHal({ harts: HARTS });
+  const apiTimes: number[] = [];
+  const rawTimes: number[] = [];
+  const raw = new BigUint64Array(hal.machine.slots.length);
+  for (let round = 0; round < ROUNDS + 3; round++) {
+    await hal.reset();
+    let start = performance.now();
+    await PerCpuSet.init(hal);
+    const api = performance.now() - start;
+    raw.set(hal.machine.slots);
+    await hal.reset();
+    raw.set(hal.machine.slots);
+    start = performance.now();
+    rawSetup(raw, HARTS);
+    const floor = performance.now() - start;
+    if (round >= 3) {
+      apiTimes.push(api);
+      rawTimes.push(floor);
+    }
+  }
+  // Both paths must have done the same work.
+  await hal.reset();
+  await PerCpuSet.init(hal);
+  raw.set(
+    await (async () => {
+      await hal.reset();
+      return hal.machine.slots;
+    })(),
+  );
+  rawSetup(raw, HARTS);
+  await hal.reset();
+  await PerCpuSet.init(hal);
+  for (const name of ["hedeleg", "hideleg", "hcounteren"] as const) {
+    const slot = SLOT[name];
+    if (raw[slot] !== hal.machine.slots[slot]) {
+      throw new Error(`raw loop and API disagree on ${name}`);
+    }
+  }
+  if ((await hal.csr.read(HARTS - 1, CSR.hedeleg)) !== 0xb10dn) {
+    throw new Error("set-up did not run");
+  }
+  await hal.close();
+
+  // Memory: one machine of HARTS harts, and the per-CPU states on top of it.
+  gc();
+  const before = heapBytes();
+  const big = await createEmulatorHal({ harts: HARTS });
+  gc();
+  const withMachine = heapBytes();
+  const set = await PerCpuSet.init(big);
+  gc();
+  const withPerCpu = heapBytes();
+  const apiMs = median(apiTimes);
+  const rawMs = median(rawTimes);
+  const figures: Figure[] = [
+    { name: `setup.api.${HARTS}harts`, value: apiMs, unit: "ms" },
+    { name: `setup.raw.${HARTS}harts`, value: rawMs, unit: "ms" },
+    {
+      name: "setup.api_vs_raw",
+      value: apiMs / rawMs,
+      unit: "x",
+      floor: "setup.raw",
+      target: "<= 5",
+      ok: apiMs / rawMs <= 5,
+    },
+    { name: "setup.per_hart", value: (apiMs * 1000) / HARTS, unit: "us" },
+    {
+      name: "emulator.csr_state_bytes_per_hart",
+      value: BYTES_PER_HART,
+      unit: "B",
+      target: "<= 1024",
+      ok: BYTES_PER_HART <= 1024,
+    },
+    {
+      name: "emulator.heap_bytes_per_hart",
+      value: (withMachine - before) / HARTS,
+      unit: "B",
+      target: "<= 1024",
+      ok: (withMachine - before) / HARTS <= 1024,
+    },
+    { name: "percpu.heap_bytes_per_hart", value: (withPerCpu - withMachine) / HARTS, unit: "B" },
+  ];
+  // Keep the measured objects alive until measured.
+  if (set.harts.length !== HARTS) throw new Error("unexpected hart count");
+  await big.close();
+  return figures;
+}

@@ -1,0 +1,146 @@
+import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
+import { CSR } from "../hal/csr_numbers.ts";
+import { AxError, ManifestError } from "../hal/errors.ts";
+import { boot } from "./boot.ts";
+import { loadManifest, parseManifest } from "./parse.ts";
+import { counts } from "../tests/fixtures/plugins/counting_plugin.ts";
+
+const FIXTURE_PLUGIN =
+  new URL("../tests/fixtures/plugins/counting_plugin.ts", import.meta.url).pathname;
+
+function manifestError(line: number, path: (string | number)[], detail: RegExp) {
+  return (error: unknown) => {
+    ok(error instanceof ManifestError, `expected ManifestError, got ${error}`);
+    strictEqual(error.line, line, error.message);
+    deepStrictEqual(error.path, path.map(String));
+    ok(detail.test(error.message), `${error.message} should match ${detail}`);
+    return true;
+  };
+}
+
+Deno.test("boot() sets up and enables every hart, close() restores them", async () => {
+  const system = await boot(
+    parseManifest("version: 1\nbackend:\n  plugin: emulator\n  options: { harts: 3 }\n"),
+  );
+  deepStrictEqual([...system.percpus.states().values()], ["enabled", "enabled", "enabled"]);
+  strictEqual(await system.hal.csr.read(2, CSR.hedeleg), 0xb10dn);
+  const hal = system.hal;
+  await system.close();
+  await system.close();
+  await rejects(hal.csr.read(0, CSR.hedeleg), (e) => e instanceof AxError && e.kind === "BadState");
+});
+
+Deno.test("boot() honours percpu.harts, policy and enable: false", async () => {
+  const system = await boot(parseManifest(
+    "version: 1\nbackend: { plugin: emulator, options: { harts: 4 } }\n" +
+      "percpu: { harts: [1, 3], policy: kvm, enable: false }\n",
+  ));
+  deepStrictEqual([...system.percpus.states()], [[1, "initialized"], [3, "initialized"]]);
+  strictEqual(await system.hal.csr.read(3, CSR.hedeleg), 0xb109n);
+  strictEqual(await system.hal.csr.read(0, CSR.hedeleg), 0n);
+  await system.close();
+});
+
+Deno.test("boot(): a plugin option error points at the option's own line", async () => {
+  const text = [
+    "version: 1",
+    "backend:",
+    "  plugin: emulator",
+    "  options:",
+    "    harts: 2",
+    "    ram:",
+    "      size: 100",
+  ].join("\n");
+  await rejects(
+    boot(parseManifest(text, { file: "opts.yaml" })),
+    manifestError(
+      7,
+      ["backend", "options", "ram", "size"],
+      /opts\.yaml:7:13.*plugin "emulator" rejected its options.*multiple of 4096/,
+    ),
+  );
+  await rejects(
+    boot(parseManifest("version: 1\nbackend:\n  plugin: emulator\n  options:\n    hart: 2\n")),
+    manifestError(5, ["backend", "options", "hart"], /unknown option "hart"/),
+  );
+  await rejects(
+    boot(
+      parseManifest(
+        "version: 1\nbackend:\n  plugin: emulator\n  options:\n    harts: 2\n    isa: [rv64imafdch]\n",
+      ),
+    ),
+    manifestError(6, ["backend", "options", "isa"], /one per hart/),
+  );
+});
+
+Deno.test("boot(): a hart the backend lacks is a manifest error at that list item", async () => {
+  await rejects(
+    boot(
+      parseManifest(
+        "version: 1\nbackend: { plugin: emulator, options: { harts: 2 } }\npercpu:\n  harts:\n    - 0\n    - 5\n",
+      ),
+    ),
+    manifestError(6, ["percpu", "harts", 1], /hart 5 does not exist; the backend has harts 0, 1/),
+  );
+});
+
+Deno.test("boot() loads a third-party plugin by path and closes it when the set-up fails", async () => {
+  const before = { ...counts() };
+  const ok1 = await boot(
+    parseManifest(`version: 1\nbackend: { plugin: "${FIXTURE_PLUGIN}", options: { harts: 2 } }\n`),
+  );
+  strictEqual(ok1.plugin.name, "counting");
+  await ok1.close();
+  await rejects(
+    boot(parseManifest(
+      `version: 1\nbackend:\n  plugin: "${FIXTURE_PLUGIN}"\n  options: { harts: 2, isa: [rv64imafdch, rv64imac] }\n`,
+    )),
+    (e) => e instanceof AxError && e.kind === "Unsupported" && e.hart === 1,
+  );
+  strictEqual(counts().created - before.created, 2);
+  strictEqual(counts().closed - before.closed, 2, "the failed boot closed its backend");
+  await rejects(
+    boot(
+      parseManifest(
+        `version: 1\nbackend:\n  plugin: "${FIXTURE_PLUGIN}"\n  options: { harts: two }\n`,
+      ),
+    ),
+    manifestError(4, ["backend", "options", "harts"], /plugin "counting" rejected its options/),
+  );
+});
+
+Deno.test("boot(): a module that is not a plugin, or cannot be imported, is a manifest error", async () => {
+  const notPlugin = new URL("../tests/fixtures/plugins/not_a_plugin.ts", import.meta.url).pathname;
+  await rejects(
+    boot(parseManifest(`version: 1\nbackend:\n  plugin: "${notPlugin}"\n`)),
+    manifestError(
+      3,
+      ["backend", "plugin"],
+      /is not a HalPlugin: its default export has no string array "permissions"/,
+    ),
+  );
+  await rejects(
+    boot(
+      parseManifest(`version: 1\nbackend:\n  plugin: ./does_not_exist.ts\n`, {
+        file: "/tmp/x.yaml",
+      }),
+    ),
+    manifestError(3, ["backend", "plugin"], /cannot import plugin module "\.\/does_not_exist\.ts"/),
+  );
+});
+
+Deno.test("boot() refuses record: until the replay plugin exists", async () => {
+  await rejects(
+    boot(parseManifest("version: 1\nbackend: { plugin: emulator }\nrecord: run.jsonl\n")),
+    manifestError(3, ["record"], /replay plugin/),
+  );
+});
+
+Deno.test("loadManifest() names a file it cannot read", async () => {
+  await rejects(loadManifest("/nonexistent/rvhv.yaml"), (e) => {
+    ok(e instanceof ManifestError);
+    strictEqual(e.file, "/nonexistent/rvhv.yaml");
+    ok(/cannot read the file/.test(e.message));
+    return true;
+  });
+});

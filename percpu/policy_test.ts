@@ -1,0 +1,79 @@
+import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
+import { CSR } from "../hal/csr_numbers.ts";
+import { AxError } from "../hal/errors.ts";
+import {
+  ARCEOS_POLICY,
+  describePolicy,
+  KVM_POLICY,
+  resolvePolicy,
+  setupOperations,
+} from "./policy.ts";
+
+Deno.test("the arceos and kvm policies carry the reference's and KVM's values", () => {
+  deepStrictEqual(
+    [ARCEOS_POLICY.hedeleg, ARCEOS_POLICY.hideleg, ARCEOS_POLICY.hcounteren, ARCEOS_POLICY.sie],
+    [0xb10dn, 0x444n, (1n << 64n) - 1n, [9, 1, 5]],
+  );
+  deepStrictEqual(
+    [KVM_POLICY.hedeleg, KVM_POLICY.hideleg, KVM_POLICY.hcounteren, KVM_POLICY.sie],
+    [0xb109n, 0x444n, 0x2n, []],
+  );
+  strictEqual(resolvePolicy(), ARCEOS_POLICY);
+  strictEqual(resolvePolicy("kvm"), KVM_POLICY);
+});
+
+Deno.test("setupOperations() follows the reference's order", () => {
+  deepStrictEqual(setupOperations(ARCEOS_POLICY), [
+    { op: "write", csr: CSR.hedeleg, value: 0xb10dn },
+    { op: "write", csr: CSR.hideleg, value: 0x444n },
+    { op: "clear", csr: CSR.hvip, value: 0x4n },
+    { op: "clear", csr: CSR.hvip, value: 0x40n },
+    { op: "clear", csr: CSR.hvip, value: 0x400n },
+    { op: "write", csr: CSR.hcounteren, value: (1n << 64n) - 1n },
+    { op: "set", csr: CSR.sie, value: 0x200n },
+    { op: "set", csr: CSR.sie, value: 0x2n },
+    { op: "set", csr: CSR.sie, value: 0x20n },
+  ]);
+  strictEqual(setupOperations(KVM_POLICY).length, 6);
+});
+
+Deno.test("resolvePolicy() takes names and numbers in a custom policy", () => {
+  const policy = resolvePolicy({
+    hedeleg: ["ILLEGAL_INSTRUCTION", "inst_accesss_fault", 8],
+    hideleg: ["VIRTUAL_SUPERVISOR_TIMER"],
+    hcounteren: "0x3",
+    sie: [9],
+  });
+  deepStrictEqual([policy.hedeleg, policy.hideleg, policy.hcounteren, policy.sie], [
+    0x106n,
+    0x40n,
+    3n,
+    [9],
+  ]);
+  strictEqual(
+    describePolicy(policy),
+    "custom: hedeleg 0x106, hideleg 0x40, hcounteren 0x3, sie 0x200",
+  );
+});
+
+Deno.test("resolvePolicy() refuses malformed policies", () => {
+  const invalid = (e: unknown) => e instanceof AxError && e.kind === "InvalidInput";
+  throws(() => resolvePolicy("linux" as "kvm"), invalid);
+  throws(
+    () => resolvePolicy({ hedeleg: ["NOPE"], hideleg: [], hcounteren: "0", sie: [] }),
+    invalid,
+  );
+  throws(() => resolvePolicy({ hedeleg: [64], hideleg: [], hcounteren: "0", sie: [] }), invalid);
+  throws(() => resolvePolicy({ hedeleg: [], hideleg: [], hcounteren: "zz", sie: [] }), invalid);
+  throws(
+    () =>
+      resolvePolicy({
+        hedeleg: [],
+        hideleg: [],
+        hcounteren: "0",
+        sie: [],
+        guestPageTableLevels: 2,
+      }),
+    invalid,
+  );
+});
