@@ -223,7 +223,7 @@ export class ConstCsr extends Csr {
     this.#value = value;
   }
 
-  /** @inheritdoc */
+  /** Reads the value. */
   read(hart: HartContext): bigint {
     return maskOf(this.#value, hart);
   }
@@ -263,12 +263,12 @@ export class MaskedCsr extends Csr {
     this.#keep = typeof mask === "bigint" ? ~mask & ALL_ONES : 0n;
   }
 
-  /** @inheritdoc */
+  /** Reads the value. */
   read(hart: HartContext): bigint {
     return hart.get(this.slot);
   }
 
-  /** @inheritdoc */
+  /** Reads, then writes the masked bits, like the CSR instructions. */
   override rmw(hart: HartContext, value: bigint, mask: bigint): bigint {
     const index = hart.base + this.slot;
     const old = hart.slots[index]!;
@@ -283,7 +283,7 @@ export class MaskedCsr extends Csr {
     return old;
   }
 
-  /** @inheritdoc */
+  /** Writes the value. */
   override write(hart: HartContext, value: bigint): void {
     const mask = this.#mask;
     if (typeof mask === "bigint") {
@@ -348,12 +348,12 @@ export class ViewCsr extends Csr {
     this.#shift = BigInt(options.shift ?? 0);
   }
 
-  /** @inheritdoc */
+  /** Reads the value. */
   read(hart: HartContext): bigint {
     return (hart.get(this.slot) & maskOf(this.#readMask, hart)) >> this.#shift;
   }
 
-  /** @inheritdoc */
+  /** Writes the value. */
   override write(hart: HartContext, value: bigint): void {
     const mask = maskOf(this.#writeMask, hart);
     const stored = hart.get(this.slot);
@@ -405,17 +405,17 @@ export class FunctionCsr extends Csr {
     this.#hooks = hooks;
   }
 
-  /** @inheritdoc */
+  /** Reads the value. */
   read(hart: HartContext): bigint {
     return this.#hooks.read(hart);
   }
 
-  /** @inheritdoc */
+  /** Writes the value. */
   override write(hart: HartContext, value: bigint): void {
     this.#hooks.write?.(hart, value);
   }
 
-  /** @inheritdoc */
+  /** Reads, then writes the masked bits, like the CSR instructions. */
   override rmw(hart: HartContext, value: bigint, mask: bigint): bigint {
     if (this.#hooks.rmw !== undefined) return this.#hooks.rmw(hart, value, mask);
     return super.rmw(hart, value, mask);

@@ -117,12 +117,12 @@ export class SyncCsrPort implements CsrPort {
     }
   }
 
-  /** @inheritdoc */
+  /** Reads the value. */
   read(hart: HartId, csr: CsrNum): Promise<bigint> {
     return this.#one("read", hart, csr, 0n, 0n);
   }
 
-  /** @inheritdoc */
+  /** Writes the value. */
   write(hart: HartId, csr: CsrNum, value: bigint): Promise<bigint> {
     try {
       return this.#one("write", hart, csr, toXlen(value, "CSR write"), ALL_ONES);
@@ -131,7 +131,7 @@ export class SyncCsrPort implements CsrPort {
     }
   }
 
-  /** @inheritdoc */
+  /** `csrrs`: sets bits, resolves the old value. */
   set(hart: HartId, csr: CsrNum, mask: bigint): Promise<bigint> {
     try {
       return this.#one("set", hart, csr, ALL_ONES, toXlen(mask, "CSR set"));
@@ -140,7 +140,7 @@ export class SyncCsrPort implements CsrPort {
     }
   }
 
-  /** @inheritdoc */
+  /** `csrrc`: clears bits, resolves the old value. */
   clear(hart: HartId, csr: CsrNum, mask: bigint): Promise<bigint> {
     try {
       return this.#one("clear", hart, csr, 0n, toXlen(mask, "CSR clear"));
@@ -149,7 +149,7 @@ export class SyncCsrPort implements CsrPort {
     }
   }
 
-  /** @inheritdoc */
+  /** Runs operations on one hart, in order; traps are reported in place. */
   batch(hart: HartId, ops: readonly CsrOp[]): Promise<CsrResult[]> {
     try {
       return Promise.resolve(this.batchSync(hart, ops));

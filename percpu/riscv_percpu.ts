@@ -140,6 +140,14 @@ function describeBits(csr: string, bits: bigint): string {
   })`;
 }
 
+/** Builds an instance from a finished set-up (module-internal). */
+let construct: (
+  cpuId: HartId,
+  hal: AxVCpuHal,
+  policy: PerCpuPolicy,
+  outcome: SetUpOutcome,
+) => RISCVPerCpu;
+
 /**
  * The per-CPU virtualization state of one RISC-V hart: ArceOS
  * `riscv_vcpu::RISCVPerCpu`, with `isEnabled` and `hardwareDisable`
@@ -167,21 +175,13 @@ function describeBits(csr: string, bits: bigint): string {
  * await hal.close();
  * ```
  */
-/** Builds an instance from a finished set-up (module-internal). */
-let construct: (
-  cpuId: HartId,
-  hal: AxVCpuHal,
-  policy: PerCpuPolicy,
-  outcome: SetUpOutcome,
-) => RISCVPerCpu;
-
 export class RISCVPerCpu implements AxArchPerCpu {
   static {
     construct = (cpuId, hal, policy, { priors, readBack }) =>
       new RISCVPerCpu(cpuId, hal, policy, priors, readBack);
   }
 
-  /** @inheritdoc */
+  /** The hart this state belongs to. */
   readonly cpuId: HartId;
   /** The backend. */
   readonly hal: AxVCpuHal;
@@ -234,7 +234,7 @@ export class RISCVPerCpu implements AxArchPerCpu {
     );
   }
 
-  /** @inheritdoc */
+  /** The lifecycle state. */
   get state(): PerCpuState {
     return this.#state;
   }
@@ -244,12 +244,12 @@ export class RISCVPerCpu implements AxArchPerCpu {
     return this.#priors;
   }
 
-  /** @inheritdoc */
+  /** Whether hardware virtualization is on for this hart. */
   isEnabled(): boolean {
     return this.#state === "enabled";
   }
 
-  /** @inheritdoc */
+  /** How many levels the guest (stage-2) page tables have. */
   maxGuestPageTableLevels(): number {
     return this.policy.guestPageTableLevels;
   }

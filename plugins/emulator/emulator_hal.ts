@@ -24,9 +24,9 @@ const XLEN_MASK = (1n << 64n) - 1n;
  * a RAM region, a fixed physical-to-virtual offset, no host interrupts.
  */
 export class EmulatorHal implements AxVCpuHal {
-  /** @inheritdoc */
+  /** The harts this backend has. */
   readonly harts: readonly HartId[];
-  /** @inheritdoc */
+  /** CSR access to the harts. */
   readonly csr: SyncCsrPort;
   /** The machine: the escape hatch to the raw state, for tests and tools. */
   readonly machine: EmulatorMachine;
@@ -58,22 +58,22 @@ export class EmulatorHal implements AxVCpuHal {
     });
   }
 
-  /** @inheritdoc */
+  /** Describes the backend. */
   info(): HalInfo {
     return this.#info;
   }
 
-  /** @inheritdoc */
+  /** Allocates one 4 KiB frame; `undefined` when none is left. */
   allocFrame(): bigint | undefined {
     return this.#frames.alloc();
   }
 
-  /** @inheritdoc */
+  /** Returns a frame. */
   deallocFrame(pa: bigint): void {
     this.#frames.dealloc(pa);
   }
 
-  /** @inheritdoc */
+  /** Host physical to host virtual address. */
   physToVirt(pa: bigint): bigint {
     if (!this.#frames.contains(pa)) {
       throw new AxError("InvalidInput", `Cannot map physical address ${hex(pa)}: it is not in RAM`);
@@ -81,7 +81,7 @@ export class EmulatorHal implements AxVCpuHal {
     return (pa + this.#options.physVirtOffset) & XLEN_MASK;
   }
 
-  /** @inheritdoc */
+  /** Host virtual to host physical address. */
   virtToPhys(va: bigint): bigint {
     const pa = (va - this.#options.physVirtOffset) & XLEN_MASK;
     if (!this.#frames.contains(pa)) {
@@ -111,7 +111,7 @@ export class EmulatorHal implements AxVCpuHal {
     return Promise.resolve();
   }
 
-  /** @inheritdoc */
+  /** Releases the backend. Idempotent. */
   close(): Promise<void> {
     this.machine.close();
     return Promise.resolve();

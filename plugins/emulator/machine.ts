@@ -94,7 +94,7 @@ export class EmulatorMachine implements SyncCsrExecutor {
     return this.#closed;
   }
 
-  /** @inheritdoc */
+  /** Throws when the hart cannot be reached. */
   checkHart(hart: HartId): void {
     if (this.#closed) {
       throw new AxError("BadState", `Cannot access hart ${hart}: the emulator HAL is closed`, {
@@ -110,7 +110,7 @@ export class EmulatorMachine implements SyncCsrExecutor {
     }
   }
 
-  /** @inheritdoc */
+  /** Throws when the backend cannot serve this CSR at all. */
   checkCsr(csr: CsrNum): void {
     const reason = this.profile.notModelled.get(csr);
     if (reason !== undefined) {
@@ -122,7 +122,7 @@ export class EmulatorMachine implements SyncCsrExecutor {
     }
   }
 
-  /** @inheritdoc */
+  /** Executes one CSR access; `undefined` on a trap. */
   execute(hart: HartId, csr: CsrNum, value: bigint, mask: bigint): bigint | undefined {
     const file = this.profile.file;
     const result = file.access(this.harts[hart]!, csr, value, mask);
