@@ -350,14 +350,29 @@ export class ViewCsr extends Csr {
 
   /** Reads the value. */
   read(hart: HartContext): bigint {
-    return (hart.get(this.slot) & maskOf(this.#readMask, hart)) >> this.#shift;
+    const bits = hart.get(this.slot) & maskOf(this.#readMask, hart);
+    return this.#shift === 0n ? bits : bits >> this.#shift;
   }
 
   /** Writes the value. */
   override write(hart: HartContext, value: bigint): void {
     const mask = maskOf(this.#writeMask, hart);
-    const stored = hart.get(this.slot);
-    hart.put(this.slot, (stored & ~mask) | ((value << this.#shift) & mask));
+    const shifted = this.#shift === 0n ? value : value << this.#shift;
+    hart.put(this.slot, (hart.get(this.slot) & ~mask) | (shifted & mask));
+  }
+
+  /** Reads, then writes the masked bits, like the CSR instructions (one storage read). */
+  override rmw(hart: HartContext, value: bigint, mask: bigint): bigint {
+    const index = hart.base + this.slot;
+    const stored = hart.slots[index]!;
+    const shift = this.#shift;
+    const visible = stored & maskOf(this.#readMask, hart);
+    const old = shift === 0n ? visible : visible >> shift;
+    if (mask === 0n) return old;
+    const next = mask === ALL_ONES ? value : (old & ~mask) | (value & mask);
+    const writable = maskOf(this.#writeMask, hart);
+    hart.slots[index] = (stored & ~writable) | ((shift === 0n ? next : next << shift) & writable);
+    return old;
   }
 }
 

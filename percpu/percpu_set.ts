@@ -167,7 +167,10 @@ export class PerCpuSet implements Iterable<RISCVPerCpu> {
       );
       throw firstFailure(failures, harts, rollbackErrors);
     }
-    const ordered = new Map(harts.map((hart) => [hart, done.get(hart)!]));
+    // The bounded pool finishes harts out of order; the set keeps set-up order.
+    const ordered = [...done.keys()].every((hart, i) => hart === harts[i])
+      ? done
+      : new Map(harts.map((hart) => [hart, done.get(hart)!]));
     return new PerCpuSet(hal, policy, ordered, concurrency);
   }
 
