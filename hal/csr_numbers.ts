@@ -165,13 +165,14 @@ const HEX_CSR_REGEXP = /^(?:0x)?([0-9a-f]{1,3})$/i;
  * ```
  *
  * @param csr The value to check.
+ * @param context What was being done, for the message (e.g. `"operation 2 of a CSR batch"`).
  * @throws {AxError} Kind `"InvalidInput"` when `csr` is not an integer in `0..0xfff`.
  */
-export function assertCsrNumber(csr: unknown): asserts csr is CsrNum {
+export function assertCsrNumber(csr: unknown, context = "a CSR access"): asserts csr is CsrNum {
   if (typeof csr !== "number" || !Number.isInteger(csr) || csr < 0 || csr > 0xfff) {
     throw new AxError(
       "InvalidInput",
-      `Cannot use CSR number ${String(csr)}: a CSR number is an integer from 0x000 to 0xfff`,
+      `Cannot run ${context}: CSR number ${String(csr)} is not an integer from 0x000 to 0xfff`,
     );
   }
 }

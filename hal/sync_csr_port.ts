@@ -7,6 +7,7 @@
  */
 
 import { ALL_ONES } from "./csr_blocks.ts";
+import { assertCsrNumber } from "./csr_numbers.ts";
 import { AxError, CsrTrap } from "./errors.ts";
 import type { CsrNum, CsrOp, CsrPort, CsrResult, HartId } from "./types.ts";
 
@@ -46,19 +47,10 @@ function toXlen(value: unknown, where: string): bigint {
   if (typeof value !== "bigint") {
     throw new AxError(
       "InvalidInput",
-      `Cannot use ${where}: CSR values are bigint, got ${typeof value}`,
+      `Cannot run ${where}: CSR values are bigint, got ${typeof value}`,
     );
   }
   return value < 0n || value > ALL_ONES ? BigInt.asUintN(64, value) : value;
-}
-
-function checkCsrNumber(csr: unknown, where: string): asserts csr is CsrNum {
-  if (typeof csr !== "number" || !Number.isInteger(csr) || csr < 0 || csr > 0xfff) {
-    throw new AxError(
-      "InvalidInput",
-      `Cannot use ${where}: CSR number ${String(csr)} is not an integer from 0x000 to 0xfff`,
-    );
-  }
 }
 
 /**
@@ -105,7 +97,7 @@ export class SyncCsrPort implements CsrPort {
   ): Promise<bigint> {
     try {
       this.#exec.checkHart(hart);
-      checkCsrNumber(csr, `CSR ${op} on hart ${hart}`);
+      assertCsrNumber(csr, `CSR ${op} on hart ${hart}`);
       this.#exec.checkCsr?.(csr);
       const result = this.#exec.execute(hart, csr, value, mask);
       if (result === undefined) {
@@ -208,7 +200,7 @@ export class SyncCsrPort implements CsrPort {
           `Cannot run ${where(i)}: op must be read, write, set or clear`,
         );
       }
-      checkCsrNumber(op.csr, where(i));
+      assertCsrNumber(op.csr, where(i));
       this.#exec.checkCsr?.(op.csr);
       csrs[i] = op.csr;
       switch (op.op) {

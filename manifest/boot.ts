@@ -32,8 +32,6 @@ export interface System {
 export interface BootOptions {
   /** Set the harts up but do not enable them, whatever the manifest says. */
   noEnable?: boolean;
-  /** Create the backend only; skip the per-CPU set-up (`percpus` is empty). */
-  halOnly?: boolean;
 }
 
 function optionPath(error: unknown): string[] | undefined {
@@ -125,7 +123,7 @@ export async function boot(manifest: Manifest, options: BootOptions = {}): Promi
       }
     }
     percpus = await PerCpuSet.init(hal, {
-      harts: options.halOnly ? [] : wanted === "all" ? hal.harts : wanted,
+      harts: wanted === "all" ? hal.harts : wanted,
       policy: manifest.percpu.policy,
     });
     if (manifest.percpu.enable && !options.noEnable) await percpus.enableAll();

@@ -57,6 +57,16 @@ const HVIP_CLEARS: readonly InterruptName[] = [
   "VIRTUAL_SUPERVISOR_EXTERNAL",
 ];
 
+/** The exceptions Linux KVM delegates to VS (`kvm_arch_hardware_enable`). */
+const KVM_HEDELEG: bigint = exceptionMask(
+  "INSTRUCTION_ADDRESS_MISALIGNED",
+  "BREAKPOINT",
+  "ENVIRONMENT_CALL_FROM_U_OR_VU",
+  "INSTRUCTION_PAGE_FAULT",
+  "LOAD_PAGE_FAULT",
+  "STORE_AMO_PAGE_FAULT",
+);
+
 /**
  * The reference's policy (ArceOS `riscv_vcpu` `setup_csrs`): hedeleg 0xB10D,
  * hideleg 0x444, hvip VS bits cleared, hcounteren all ones, sie SEIE|SSIE|STIE.
@@ -71,15 +81,8 @@ const HVIP_CLEARS: readonly InterruptName[] = [
  */
 export const ARCEOS_POLICY: PerCpuPolicy = Object.freeze({
   name: "arceos",
-  hedeleg: exceptionMask(
-    "INSTRUCTION_ADDRESS_MISALIGNED",
-    "ILLEGAL_INSTRUCTION",
-    "BREAKPOINT",
-    "ENVIRONMENT_CALL_FROM_U_OR_VU",
-    "INSTRUCTION_PAGE_FAULT",
-    "LOAD_PAGE_FAULT",
-    "STORE_AMO_PAGE_FAULT",
-  ),
+  // ArceOS delegates what KVM does, plus illegal instruction.
+  hedeleg: KVM_HEDELEG | exceptionMask("ILLEGAL_INSTRUCTION"),
   hideleg: interruptMask(...HVIP_CLEARS),
   hcounteren: (1n << 64n) - 1n,
   sie: Object.freeze([
@@ -104,14 +107,7 @@ export const ARCEOS_POLICY: PerCpuPolicy = Object.freeze({
  */
 export const KVM_POLICY: PerCpuPolicy = Object.freeze({
   name: "kvm",
-  hedeleg: exceptionMask(
-    "INSTRUCTION_ADDRESS_MISALIGNED",
-    "BREAKPOINT",
-    "ENVIRONMENT_CALL_FROM_U_OR_VU",
-    "INSTRUCTION_PAGE_FAULT",
-    "LOAD_PAGE_FAULT",
-    "STORE_AMO_PAGE_FAULT",
-  ),
+  hedeleg: KVM_HEDELEG,
   hideleg: interruptMask(...HVIP_CLEARS),
   hcounteren: 0x2n,
   sie: Object.freeze([]),

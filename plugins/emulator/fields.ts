@@ -118,3 +118,15 @@ export const ATP_MODE = {
   sv48: 9,
   sv57: 10,
 } as const;
+
+/**
+ * A status value with SD recomputed: set when any of FS, VS, XS is dirty (3).
+ *
+ * @param status The stored status bits.
+ * @returns The value a read shows.
+ */
+export function withSd(status: bigint): bigint {
+  const dirty = (status & STATUS.FS) === STATUS.FS || (status & STATUS.VS) === STATUS.VS ||
+    (status & STATUS.XS) === STATUS.XS;
+  return dirty ? status | STATUS.SD : status & ~STATUS.SD;
+}

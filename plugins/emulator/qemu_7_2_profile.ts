@@ -32,7 +32,16 @@ import { CSR } from "../../hal/csr_numbers.ts";
 import type { IsaSpec } from "../../hal/isa.ts";
 import { causeMask } from "../../hal/trap_bits.ts";
 import { defineIdentity, definePlainStorage, unmodelledCsrs } from "./common.ts";
-import { ATP_MODE, ENVCFG, HSTATUS, IP, M_INTERRUPTS, STATUS, VS_INTERRUPTS } from "./fields.ts";
+import {
+  ATP_MODE,
+  ENVCFG,
+  HSTATUS,
+  IP,
+  M_INTERRUPTS,
+  STATUS,
+  VS_INTERRUPTS,
+  withSd,
+} from "./fields.ts";
 import type { EmulatorProfile } from "./profile.ts";
 import { needsH, needsSstc, needsSstcAndH } from "./profile.ts";
 import { FLAG, SLOT } from "./slots.ts";
@@ -100,13 +109,6 @@ export const QEMU_7_2_KNOWN_EXTENSIONS: ReadonlySet<string> = new Set([
   "zbc",
   "zbs",
 ]);
-
-/** SD on read: any of FS, VS, XS dirty (7.2 computes it, mstatus never stores it). */
-function withSd(status: bigint): bigint {
-  const dirty = (status & STATUS.FS) === STATUS.FS || (status & STATUS.VS) === STATUS.VS ||
-    (status & STATUS.XS) === STATUS.XS;
-  return dirty ? status | STATUS.SD : status;
-}
 
 /** 7.2's write_mstatus. */
 function writeMstatus(hart: HartContext, value: bigint): void {

@@ -11,6 +11,16 @@ import { RISCVPerCpu } from "../../percpu/riscv_percpu.ts";
 
 const ONES = (1n << 64n) - 1n;
 
+/** Reads a CSR, writes all ones, reads, writes zero, reads: the probe of qemu-bridge.md §4.5. */
+async function onesThenZero(hal: EmulatorHal, hart: number, csr: number): Promise<bigint[]> {
+  const seen = [await hal.csr.read(hart, csr)];
+  await hal.csr.write(hart, csr, ONES);
+  seen.push(await hal.csr.read(hart, csr));
+  await hal.csr.write(hart, csr, 0n);
+  seen.push(await hal.csr.read(hart, csr));
+  return seen;
+}
+
 /** A fresh `-S` QEMU: 2 harts, no firmware, probed on hart 1. */
 function freshQemu(): Promise<EmulatorHal> {
   return createEmulatorHal({ harts: 2, profile: "qemu-7.2", firmware: "none" });
@@ -75,13 +85,7 @@ Deno.test("qemu-7.2 profile: reset, all-ones and zero read-backs match QEMU 7.2"
   for (const [name, reset, ones, zero] of READ_BACK_7_2) {
     await t.step(name, async () => {
       const hal = await freshQemu();
-      const csr = CSR[name];
-      const seen = [await hal.csr.read(1, csr)];
-      await hal.csr.write(1, csr, ONES);
-      seen.push(await hal.csr.read(1, csr));
-      await hal.csr.write(1, csr, 0n);
-      seen.push(await hal.csr.read(1, csr));
-      deepStrictEqual(seen, [reset, ones, zero]);
+      deepStrictEqual(await onesThenZero(hal, 1, CSR[name]), [reset, ones, zero]);
       await hal.close();
     });
   }
@@ -144,13 +148,7 @@ Deno.test("qemu-7.2 profile: interrupt CSRs depend on mideleg/hideleg as on QEMU
     await t.step(`${setup}: ${name}`, async () => {
       const hal = await freshQemu();
       for (const deleg of delegation) await hal.csr.write(1, CSR[deleg], ONES);
-      const csr = CSR[name];
-      const seen = [await hal.csr.read(1, csr)];
-      await hal.csr.write(1, csr, ONES);
-      seen.push(await hal.csr.read(1, csr));
-      await hal.csr.write(1, csr, 0n);
-      seen.push(await hal.csr.read(1, csr));
-      deepStrictEqual(seen, [before, ones, zero]);
+      deepStrictEqual(await onesThenZero(hal, 1, CSR[name]), [before, ones, zero]);
       await hal.close();
     });
   }

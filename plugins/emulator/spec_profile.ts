@@ -52,6 +52,7 @@ import {
   UXL_64,
   VS_INTERRUPTS,
   VSXL_64,
+  withSd,
 } from "./fields.ts";
 import type { EmulatorProfile } from "./profile.ts";
 import { needsH, needsSstc, needsSstcAndH } from "./profile.ts";
@@ -139,13 +140,6 @@ const MCOUNTINHIBIT_WRITABLE = 0xffff_fffdn;
 
 function lcof(hart: HartContext): bigint {
   return hart.features.sscofpmf ? IP.LCOFIP : 0n;
-}
-
-/** Status bits SD summarises: any of FS, VS, XS being dirty (3). */
-function withSd(status: bigint): bigint {
-  const dirty = (status & STATUS.FS) === STATUS.FS || (status & STATUS.VS) === STATUS.VS ||
-    (status & STATUS.XS) === STATUS.XS;
-  return dirty ? status | STATUS.SD : status & ~STATUS.SD;
 }
 
 /** The tvec legalization Spike uses: modes 2 and 3 lose bit 1. */
