@@ -9,7 +9,7 @@ import { match, ok, strictEqual } from "node:assert/strict";
 const ROOT = new URL("../", import.meta.url);
 /** A paragraph that introduces a file: it starts with the file name in backticks and ends with a colon. */
 const FILE_INTRO_REGEXP = /^`([\w.]+)`[\s\S]*:$/;
-const FENCE_REGEXP = /^```\w+\n([\s\S]*?)\n```/;
+const FENCE_REGEXP = /^```\w+(?: ignore)?\n([\s\S]*?)\n```/;
 
 async function sectionFiles(): Promise<Map<string, string>> {
   const readme = await Deno.readTextFile(new URL("README.md", ROOT));
