@@ -16,11 +16,12 @@
 import { parseArgs } from "node:util";
 import { VERSION } from "../version.ts";
 import { detectCommand } from "./commands/detect.ts";
+import { routeCommand } from "./commands/route.ts";
 import { upCommand } from "./commands/up.ts";
 import { type CliIo, type Command, EXIT, exitCodeOf, UsageError } from "./io.ts";
 
 const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [upCommand, detectCommand].map((command) => [command.name, command]),
+  [upCommand, detectCommand, routeCommand].map((command) => [command.name, command]),
 );
 
 function mainHelp(): string {
