@@ -97,29 +97,16 @@ function sameSecret(expected: Uint8Array, given: string): boolean {
   return diff === 0;
 }
 
-/** 403 for a request from another origin or for a host the app does not serve. */
-function guardOrigin(hosts: ReadonlySet<string> | undefined): MiddlewareHandler {
-  return async function originGuard(c, next) {
-    const url = new URL(c.req.url);
-    if (hosts !== undefined && !hosts.has(url.host)) {
-      throw new HttpRefusal(
-        "Forbidden",
-        `Cannot serve host "${url.host}": this server answers to ${[...hosts].join(", ")}`,
-      );
-    }
-    const origin = c.req.header("origin");
-    if (origin !== undefined && origin !== url.origin) {
-      throw new HttpRefusal(
-        "Forbidden",
-        `Cannot serve a request from origin "${origin}": only ${url.origin} may call this server`,
-      );
-    }
-    await next();
-  };
-}
-
-/** 401 / 415 / 413 for mutating requests. */
-function guardMutation(token: Uint8Array | undefined): MiddlewareHandler {
+/**
+ * The one middleware before every route: security headers; 403 for a host
+ * the app does not serve or an Origin naming another origin; and, for
+ * mutating methods, 401 without the token, 415 without a JSON content type,
+ * 413 for a body over the limit.
+ */
+function guard(
+  hosts: ReadonlySet<string> | undefined,
+  token: Uint8Array | undefined,
+): MiddlewareHandler {
   const limit = bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError(): never {
@@ -129,7 +116,26 @@ function guardMutation(token: Uint8Array | undefined): MiddlewareHandler {
       );
     },
   });
-  return async function mutationGuard(c, next) {
+  return async function requestGuard(c, next) {
+    c.header("X-Content-Type-Options", "nosniff");
+    c.header("Referrer-Policy", "no-referrer");
+    if (c.req.path.startsWith("/api/")) c.header("Cache-Control", "no-store");
+    const origin = c.req.header("origin");
+    if (hosts !== undefined || origin !== undefined) {
+      const url = new URL(c.req.url);
+      if (hosts !== undefined && !hosts.has(url.host)) {
+        throw new HttpRefusal(
+          "Forbidden",
+          `Cannot serve host "${url.host}": this server answers to ${[...hosts].join(", ")}`,
+        );
+      }
+      if (origin !== undefined && origin !== url.origin) {
+        throw new HttpRefusal(
+          "Forbidden",
+          `Cannot serve a request from origin "${origin}": only ${url.origin} may call this server`,
+        );
+      }
+    }
     if (SAFE_METHODS.has(c.req.method)) return await next();
     if (token !== undefined) {
       const match = BEARER_REGEXP.exec(c.req.header("authorization") ?? "");
@@ -251,14 +257,7 @@ export function createApp(system: ServedSystem, options: AppOptions = {}): HttpA
     return c.json(body, status as 400);
   });
 
-  app.use("*", async function hardening(c, next) {
-    await next();
-    c.header("X-Content-Type-Options", "nosniff");
-    c.header("Referrer-Policy", "no-referrer");
-    if (c.req.path.startsWith("/api/")) c.header("Cache-Control", "no-store");
-  });
-  app.use("*", guardOrigin(hosts));
-  app.use("*", guardMutation(token));
+  app.use("*", guard(hosts, token));
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
 
