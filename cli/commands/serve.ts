@@ -3,6 +3,10 @@
  * JSON API of `@rvhv/percpu/http`) until SIGINT or SIGTERM, then close the
  * system (enabled harts disabled, the backend closed).
  *
+ * Permissions: `--allow-net=<host>:<port>` for the listen address (e.g.
+ * `--allow-net=127.0.0.1:8787`), and `--allow-env=RVHV_TOKEN` to read the
+ * token from the environment; plus the CLI's and the backend's.
+ *
  * @module
  */
 
