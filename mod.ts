@@ -3,7 +3,8 @@
  * `riscv_vcpu`'s `RISCVPerCpu`), run against swappable hardware backends.
  *
  * This module is the core: contracts and CSR facts (`hal`), the per-CPU
- * layer (`RISCVPerCpu`, `PerCpuSet`, policies), H detection and manifests.
+ * layer (`RISCVPerCpu`, `PerCpuSet`, policies), H detection, manifests and
+ * trap routing (`routeTrap`: where each trap goes, M, HS or VS).
  * Backends are separate entry points (`@rvhv/percpu/emulator`, …) so the core
  * never loads one you do not use.
  *
@@ -33,4 +34,5 @@ export * from "./hal/mod.ts";
 export * from "./percpu/mod.ts";
 export * from "./detect/mod.ts";
 export * from "./manifest/mod.ts";
+export * from "./routing/mod.ts";
 export { VERSION } from "./version.ts";

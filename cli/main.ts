@@ -2,13 +2,15 @@
 /**
  * The `rvhv` command line: `deno run cli/main.ts <command>`.
  *
- * Commands: `up` (set up every hart and print what each kept) and `detect`
- * (probe each hart for H). Data goes to stdout, progress and errors to
- * stderr. Exit codes: 0 ok, 1 difference or failed check, 2 usage or
+ * Commands: `up` (set up every hart and print what each kept), `detect`
+ * (probe each hart for H), `route` (where each trap goes) and `serve` (the
+ * harts over HTTP). Data goes to stdout, progress and errors to stderr. Exit codes: 0 ok, 1 difference or failed check, 2 usage or
  * manifest error, 3 backend failure.
  *
  * Needs `--allow-read` (manifests) and `--allow-env=LOG_TOKENS,LOG_STREAM`
- * (the YAML parser), plus the chosen backend's permissions.
+ * (the YAML parser), plus the chosen backend's permissions; `serve` also
+ * needs `--allow-net=<host>:<port>` (and `--allow-env=RVHV_TOKEN` to read a
+ * token from the environment).
  *
  * @module
  */
@@ -16,11 +18,13 @@
 import { parseArgs } from "node:util";
 import { VERSION } from "../version.ts";
 import { detectCommand } from "./commands/detect.ts";
+import { routeCommand } from "./commands/route.ts";
+import { serveCommand } from "./commands/serve.ts";
 import { upCommand } from "./commands/up.ts";
 import { type CliIo, type Command, EXIT, exitCodeOf, UsageError } from "./io.ts";
 
 const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [upCommand, detectCommand].map((command) => [command.name, command]),
+  [upCommand, detectCommand, routeCommand, serveCommand].map((command) => [command.name, command]),
 );
 
 function mainHelp(): string {
@@ -39,6 +43,8 @@ Options:
 
 Exit codes: 0 ok, 1 difference/drift/failed check, 2 usage or manifest error,
 3 backend failure.
+
+"serve" also needs --allow-net=<host>:<port> (and --allow-env=RVHV_TOKEN).
 `;
 }
 

@@ -1,0 +1,215 @@
+/**
+ * `serve`: boot a manifest and serve its harts over HTTP (the page and the
+ * JSON API of `@rvhv/percpu/http`) until SIGINT or SIGTERM, then close the
+ * system (enabled harts disabled, the backend closed).
+ *
+ * Permissions: `--allow-net=<host>:<port>` for the listen address (e.g.
+ * `--allow-net=127.0.0.1:8787`), and `--allow-env=RVHV_TOKEN` to read the
+ * token from the environment; plus the CLI's and the backend's.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { createApp } from "../../http/app.ts";
+import { boot } from "../../manifest/boot.ts";
+import { loadManifest } from "../../manifest/parse.ts";
+import { type CliIo, type Command, EXIT, UsageError } from "../io.ts";
+
+/** Where `serve` listens when neither `--listen` nor the manifest says. */
+export const DEFAULT_LISTEN = "127.0.0.1:8787";
+
+const LISTEN_REGEXP = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+):(\d{1,5})$/i;
+
+const HELP = `Usage: rvhv serve <manifest> [--listen host:port] [--token T] [--json]
+
+Boots the manifest and serves its harts over HTTP until SIGINT (Ctrl-C) or
+SIGTERM: the page at / (a card per hart with its CSRs, enable/disable buttons
+and its trap-routing grid) and the JSON API under /api (see the README).
+On exit the server stops accepting, in-flight requests finish, and the
+system is closed: enabled harts are disabled (prior values restored) and the
+backend is closed.
+
+Listens on --listen, else the manifest's server.listen, else ${DEFAULT_LISTEN}.
+A loopback address (127.0.0.0/8, ::1, localhost) answers only to loopback
+Host names. Any other address is refused unless a token is given (--token or
+the RVHV_TOKEN environment variable); with a token every mutating request
+needs "Authorization: Bearer <token>". A request whose Origin header names
+another origin is refused (403) either way.
+
+Options:
+  --listen HOST:PORT  address to listen on (port 0 picks a free port)
+  --token T           require "Authorization: Bearer T" on mutating requests
+  --json              once listening, print {"url", "harts"} as JSON on stdout
+  -h, --help          show this help
+
+Permissions: --allow-net=HOST:PORT for the listen address, and
+--allow-env=RVHV_TOKEN to read the token from the environment.
+
+Exit codes: 0 stopped by a signal, 1 a hart cannot be set up, 2 usage or
+manifest error (a non-loopback address without a token included), 3 backend
+or listen failure.
+
+Example:
+  deno run --allow-read --allow-env=LOG_TOKENS,LOG_STREAM,RVHV_TOKEN \\
+    --allow-net=127.0.0.1:8787 cli/main.ts serve examples/emulator.yaml
+`;
+
+/** A parsed listen address. */
+export interface ListenAddress {
+  /** The host name or address, without IPv6 brackets. */
+  hostname: string;
+  /** The port (0: any free port). */
+  port: number;
+  /** Whether the address is loopback only. */
+  loopback: boolean;
+}
+
+/**
+ * Parses `host:port` (`[::1]:8787` for IPv6) and says whether it is loopback.
+ *
+ * @param text The address.
+ * @returns The parsed address.
+ * @throws {UsageError} When it is not `host:port` with a port up to 65535.
+ */
+export function parseListen(text: string): ListenAddress {
+  const match = LISTEN_REGEXP.exec(text);
+  const port = Number(match?.[2]);
+  if (match === null || port > 65535) {
+    throw new UsageError(`--listen needs "host:port" such as "${DEFAULT_LISTEN}", got "${text}"`);
+  }
+  const hostname = match[1]!.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  return { hostname, port, loopback: isLoopback(hostname) };
+}
+
+function isLoopback(hostname: string): boolean {
+  if (hostname === "localhost" || hostname === "::1") return true;
+  const octets = hostname.split(".");
+  return octets.length === 4 && octets[0] === "127" &&
+    octets.every((octet) => /^\d{1,3}$/.test(octet) && Number(octet) <= 255);
+}
+
+/** `host:port` as it appears in a URL and a Host header. */
+function hostPort(hostname: string, port: number): string {
+  return `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+}
+
+/** RVHV_TOKEN, when set and readable without a prompt. */
+function envToken(): { token?: string; unreadable: boolean } {
+  const state = Deno.permissions.querySync({ name: "env", variable: "RVHV_TOKEN" }).state;
+  if (state !== "granted") return { unreadable: true };
+  const token = Deno.env.get("RVHV_TOKEN");
+  return token === undefined ? { unreadable: false } : { token, unreadable: false };
+}
+
+/**
+ * The token `serve` uses: `--token`, else `RVHV_TOKEN`.
+ *
+ * @param flag The `--token` value.
+ * @returns The token, and whether the environment could not be read.
+ * @throws {UsageError} For an empty token.
+ */
+export function resolveToken(flag: string | undefined): { token?: string; unreadable: boolean } {
+  const found = flag === undefined ? envToken() : { token: flag, unreadable: false };
+  if (found.token !== undefined && found.token.trim() === "") {
+    throw new UsageError(
+      flag === undefined ? "RVHV_TOKEN is set but empty" : "--token needs a non-empty value",
+    );
+  }
+  return found;
+}
+
+/**
+ * Refuses a non-loopback address without a token.
+ *
+ * @param address Where to listen.
+ * @param token The token, if any.
+ * @param unreadable Whether RVHV_TOKEN could not be read (for the hint).
+ * @throws {UsageError} When the address is not loopback and there is no token.
+ */
+export function checkExposure(
+  address: ListenAddress,
+  token: string | undefined,
+  unreadable: boolean,
+): void {
+  if (address.loopback || token !== undefined) return;
+  const hint = unreadable ? " (RVHV_TOKEN cannot be read without --allow-env=RVHV_TOKEN)" : "";
+  throw new UsageError(
+    `Cannot listen on ${hostPort(address.hostname, address.port)} without a token: ` +
+      `it is not a loopback address; pass --token or set RVHV_TOKEN${hint}`,
+  );
+}
+
+/** The `serve` command. */
+export const serveCommand: Command = {
+  name: "serve",
+  summary: "serve the harts over HTTP: a page per hart and a JSON API (enable/disable)",
+  help: HELP,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const { values, positionals } = parseArgs({
+      args,
+      options: {
+        listen: { type: "string" },
+        token: { type: "string" },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+    if (values.help) {
+      io.out(HELP);
+      return EXIT.ok;
+    }
+    if (positionals.length !== 1) throw new UsageError("serve takes exactly one manifest path");
+    const manifest = await loadManifest(positionals[0]!);
+    const address = parseListen(values.listen ?? manifest.server?.listen ?? DEFAULT_LISTEN);
+    const { token, unreadable } = resolveToken(values.token);
+    checkExposure(address, token, unreadable);
+
+    io.err(`rvhv: booting ${manifest.file} (backend ${manifest.backend.plugin})\n`);
+    const system = await boot(manifest);
+    const stop = new AbortController();
+    const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+    let received: Deno.Signal | undefined;
+    const handlers = signals.map((signal) => {
+      const handler = () => {
+        received ??= signal;
+        stop.abort();
+      };
+      Deno.addSignalListener(signal, handler);
+      return [signal, handler] as const;
+    });
+    try {
+      let handle: (request: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response> =
+        () => new Response("Starting", { status: 503 });
+      const server = Deno.serve(
+        { hostname: address.hostname, port: address.port, signal: stop.signal, onListen() {} },
+        (request, info) => handle(request, info),
+      );
+      const port = server.addr.port;
+      const where = hostPort(address.hostname, port);
+      const hosts = address.loopback
+        ? [...new Set([where, `127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`])]
+        : undefined;
+      const app = createApp(system, {
+        ...(token === undefined ? {} : { token }),
+        ...(hosts === undefined ? {} : { hosts }),
+      });
+      handle = (request, info) => app.fetch(request, info);
+      const url = `http://${where}/`;
+      io.err(
+        `rvhv: serving ${system.percpus.harts.length} hart(s) on ${url}` +
+          `${token === undefined ? "" : " (token required for changes)"}; Ctrl-C stops\n`,
+      );
+      if (values.json) io.out(JSON.stringify({ url, harts: system.percpus.harts }) + "\n");
+      await server.finished;
+      io.err(`rvhv: ${received ?? "signal"} received; server stopped\n`);
+    } finally {
+      for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+      await system.close();
+      io.err("rvhv: closed (enabled harts disabled, prior values restored, backend closed)\n");
+    }
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,117 @@
+/**
+ * How errors become HTTP responses: one table from `AxError` kinds to
+ * statuses, the refusals the request guards raise, and the JSON error body.
+ *
+ * @module
+ */
+
+import { AxError, type AxErrorKind } from "../hal/errors.ts";
+
+/** The HTTP status of each `AxError` kind. */
+export const ERROR_STATUS: Readonly<Record<AxErrorKind, number>> = Object.freeze({
+  InvalidInput: 400,
+  NotFound: 404,
+  BadState: 409,
+  AlreadyExists: 409,
+  InvalidData: 500,
+  Unsupported: 501,
+  Io: 502,
+  ResourceBusy: 503,
+  Timeout: 504,
+});
+
+/**
+ * The `kind` of a refusal made before a route runs: `Unauthorized` (401),
+ * `Forbidden` (403), `PayloadTooLarge` (413), `UnsupportedMediaType` (415).
+ */
+export type RefusalKind = "Unauthorized" | "Forbidden" | "PayloadTooLarge" | "UnsupportedMediaType";
+
+/** The `kind` field of an error body. */
+export type ErrorKind = AxErrorKind | RefusalKind | "Internal";
+
+/** The JSON body of every error response. */
+export interface ErrorBody {
+  /** What went wrong. */
+  error: {
+    /** An `AxError` kind, a refusal kind, or `Internal` for anything unexpected. */
+    kind: ErrorKind;
+    /** A sentence saying what failed and why. */
+    message: string;
+  };
+}
+
+const REFUSAL_STATUS: Readonly<Record<RefusalKind, number>> = {
+  Unauthorized: 401,
+  Forbidden: 403,
+  PayloadTooLarge: 413,
+  UnsupportedMediaType: 415,
+};
+
+/**
+ * A request refused before its route ran (bad origin, missing token, wrong
+ * content type); the app's `onError` renders it.
+ *
+ * @example Usage
+ * ```ts
+ * import { HttpRefusal } from "@rvhv/percpu/http";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const refusal = new HttpRefusal("Forbidden", "Cannot serve a request from origin \"https://evil.example\"");
+ * strictEqual(refusal.status, 403);
+ * ```
+ */
+export class HttpRefusal extends Error {
+  /** The refusal's kind. */
+  readonly kind: RefusalKind;
+  /** The HTTP status. */
+  readonly status: number;
+
+  /**
+   * Creates a refusal.
+   *
+   * @param kind The kind, which fixes the status.
+   * @param message What was refused and why.
+   */
+  constructor(kind: RefusalKind, message: string) {
+    super(message);
+    this.name = "HttpRefusal";
+    this.kind = kind;
+    this.status = REFUSAL_STATUS[kind];
+  }
+}
+
+/**
+ * The status and body an error is answered with: `AxError` by its kind
+ * ({@linkcode ERROR_STATUS}), a refusal by its own status, anything else as
+ * 500 `Internal`. The routes check their input and throw `AxError` kind
+ * `InvalidInput` for a caller's mistake, so a stray `TypeError` (a bug) is
+ * never passed off as the caller's fault.
+ *
+ * @example Usage
+ * ```ts
+ * import { AxError } from "@rvhv/percpu";
+ * import { errorResponse } from "@rvhv/percpu/http";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * deepStrictEqual(errorResponse(new AxError("BadState", "Cannot enable hart 0: it is enabled")), {
+ *   status: 409,
+ *   body: { error: { kind: "BadState", message: "Cannot enable hart 0: it is enabled" } },
+ * });
+ * ```
+ *
+ * @param error What was thrown.
+ * @returns The status and the JSON body.
+ */
+export function errorResponse(error: unknown): { status: number; body: ErrorBody } {
+  if (error instanceof AxError) {
+    return {
+      status: ERROR_STATUS[error.kind] ?? 500,
+      body: { error: { kind: error.kind, message: error.message } },
+    };
+  }
+  if (error instanceof HttpRefusal) {
+    return { status: error.status, body: { error: { kind: error.kind, message: error.message } } };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return { status: 500, body: { error: { kind: "Internal", message } } };
+}

@@ -1,0 +1,60 @@
+/**
+ * The HTTP face of a booted system: a hono app with a JSON API and a
+ * server-rendered page of every hart, its CSRs and its trap routing.
+ *
+ * ```ts ignore
+ * const app = createApp(system, { token });
+ * Deno.serve({ hostname: "127.0.0.1", port: 8787 }, app.fetch);
+ * ```
+ *
+ * Permissions: `app.request()` needs none beyond the backend's; serving needs
+ * `--allow-net=127.0.0.1:<port>`.
+ *
+ * ## Responses (stable field names)
+ *
+ * CSR values are lowercase `0x…` strings.
+ *
+ * - `GET /api/harts` → `{ harts: [{ id, state, h }] }`: `id` the hart id,
+ *   `state` one of `initialized`, `enabled`, `disabled`, `h` whether it has H.
+ * - `GET /api/harts/:id`, and a successful `POST /api/harts/:id/enable` or
+ *   `/disable` → `{ id, state, h, csrs }`; `csrs` maps a CSR name to
+ *   `{ value, asked?, kept?, refused?, bits }`: `value` read live from the
+ *   backend, `asked` what the set-up policy asked (absent when it asked
+ *   nothing), `kept` what the hart read back after the set-up, `refused` the
+ *   asked bits it did not keep, `bits` the names of the bits set in `value`.
+ *   hedeleg, hideleg, hvip, hcounteren and sie are the set-up's; medeleg and
+ *   mideleg (value and bits only) are the firmware's, shown because routing
+ *   depends on them.
+ * - `GET /api/harts/:id/routes` → `{ id, firmware, csrs, origins, rows }`:
+ *   `csrs` the four delegation CSRs, `origins` the columns (`U`, `HS`, `VU`,
+ *   `VS`, `M`), `rows` one per trap: `{ interrupt, cause, name, routes }`,
+ *   where `routes[origin]` is `{ destination, cause, reason, arises, taken,
+ *   effective: { destination, cause, reason } }` (see `routeTrap`).
+ * - `GET /api/trace` → `{ events }` while recording; 404 otherwise.
+ * - `GET /healthz` → `{ status: "ok" }`.
+ * - Errors → `{ error: { kind, message } }` with the status of
+ *   {@linkcode ERROR_STATUS} (`NotFound` 404, `BadState` 409, `Unsupported`
+ *   501, `InvalidInput` 400, …) or of a refusal (`Unauthorized` 401,
+ *   `Forbidden` 403, `PayloadTooLarge` 413, `UnsupportedMediaType` 415).
+ *
+ * @module
+ */
+
+export {
+  type AppOptions,
+  createApp,
+  type HartList,
+  type HartSummary,
+  type HttpApp,
+  MAX_BODY_BYTES,
+  type ServedSystem,
+  type TraceSource,
+} from "./app.ts";
+export {
+  ERROR_STATUS,
+  type ErrorBody,
+  type ErrorKind,
+  errorResponse,
+  HttpRefusal,
+  type RefusalKind,
+} from "./errors.ts";
