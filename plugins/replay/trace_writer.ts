@@ -4,10 +4,13 @@
  * SIGINT).
  *
  * Every flush writes whole lines, so the partial file is a valid trace up
- * to its last event at any time. While a writer is open the process's
- * `unload`, `error` and `unhandledrejection` events flush it too, so a run
- * that dies of an exception (or exits without closing) leaves every event
- * it recorded in the partial file.
+ * to its last event at any time. Buffered events are written when a batch
+ * is full and, at the latest, when the event loop next turns (an unref'd
+ * zero-delay timer), so a run that stops on an exception finds every event
+ * it recorded in the partial file. While a writer is open the process's
+ * `unload`, `error` and `unhandledrejection` events flush it too, so a
+ * process that dies of an uncaught exception (or exits without closing)
+ * loses nothing either.
  *
  * Requires `--allow-write` (and `--allow-read`) for the trace's folder.
  *
@@ -113,6 +116,12 @@ export class TraceWriter {
   #buffered = 0;
   #events = 0;
   #finished = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #failure: AxError | undefined;
+  #idleFlush = (): void => {
+    this.#timer = undefined;
+    this.flushQuietly();
+  };
   // Per (op, CSR): the last operand and outcome, and the line suffix they gave.
   #lastArg: (bigint | undefined)[] = new Array(4 * 0x1000).fill(undefined);
   #lastRet: (bigint | undefined)[] = new Array(4 * 0x1000).fill(undefined);
@@ -214,7 +223,13 @@ export class TraceWriter {
     }
     this.#chunk += '{"i":' + this.#events + ',"hart":' + hart + "," + suffix;
     this.#events++;
-    if (++this.#buffered >= FLUSH_EVENTS) this.flush();
+    if (++this.#buffered >= FLUSH_EVENTS) {
+      this.flush();
+    } else if (this.#timer === undefined) {
+      const timer = setTimeout(this.#idleFlush, 0);
+      Deno.unrefTimer(timer);
+      this.#timer = timer;
+    }
   }
 
   /**
@@ -223,6 +238,7 @@ export class TraceWriter {
    * @throws {AxError} Kind `"Io"` when the write fails.
    */
   flush(): void {
+    if (this.#failure !== undefined) throw this.#failure;
     if (this.#buffered === 0 || this.#file === undefined) return;
     const bytes = this.#encoder.encode(this.#chunk);
     this.#chunk = "";
@@ -230,20 +246,25 @@ export class TraceWriter {
     try {
       writeAll(this.#file, bytes);
     } catch (error) {
-      throw new AxError(
+      // The trace cannot be trusted any more: every later flush and finish() says so.
+      this.#failure = new AxError(
         "Io",
         `Cannot write trace ${this.partialPath}: ${(error as Error).message}`,
         { cause: error },
       );
+      throw this.#failure;
     }
   }
 
-  /** {@linkcode TraceWriter.flush}, ignoring failures (for process hooks). */
+  /**
+   * {@linkcode TraceWriter.flush}, ignoring failures (for timers and process
+   * hooks; a failure is reported by the next `flush()` or `finish()`).
+   */
   flushQuietly(): void {
     try {
       this.flush();
     } catch {
-      // Nothing can be reported while the process goes down.
+      // Kept in #failure for finish() to report.
     }
   }
 
@@ -256,6 +277,8 @@ export class TraceWriter {
   finish(): void {
     if (this.#finished) return;
     this.#finished = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     open.delete(this);
     updateHooks();
     const file = this.#file!;

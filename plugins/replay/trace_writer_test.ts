@@ -42,22 +42,25 @@ Deno.test("TraceWriter writes canonical lines to <path>.partial and renames on f
   });
 });
 
-Deno.test("TraceWriter flushes in batches of FLUSH_EVENTS whole lines", async () => {
+Deno.test("TraceWriter flushes a full batch at once, and the rest when the event loop turns", async () => {
   await withTempDir(async (dir) => {
     const writer = TraceWriter.create(`${dir}/run.jsonl`, HEADER, { handleSigint: false });
     for (let k = 0; k < FLUSH_EVENTS - 1; k++) {
       writer.append(k % 2, "write", 0x140, BigInt(k), BigInt(k), undefined);
     }
-    strictEqual(lines(await Deno.readTextFile(writer.partialPath)).length, 1, "only the header");
+    // Read synchronously: the event loop has not turned yet.
+    strictEqual(lines(Deno.readTextFileSync(writer.partialPath)).length, 1, "only the header");
     writer.append(0, "read", 0x140, undefined, 1n, undefined);
-    const text = await Deno.readTextFile(writer.partialPath);
+    const text = Deno.readTextFileSync(writer.partialPath);
     ok(text.endsWith("\n"));
-    strictEqual(lines(text).length, 1 + FLUSH_EVENTS);
+    strictEqual(lines(text).length, 1 + FLUSH_EVENTS, "a full batch is written at once");
     writer.append(0, "read", 0x140, undefined, 2n, undefined);
-    writer.flush();
-    // The partial file is a valid trace at every flush.
+    writer.append(1, "read", 0x140, undefined, 3n, undefined);
+    strictEqual(lines(Deno.readTextFileSync(writer.partialPath)).length, 1 + FLUSH_EVENTS);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    // The partial file is a valid trace after every flush.
     using reader = TraceReader.open(writer.partialPath);
-    strictEqual([...reader].length, FLUSH_EVENTS + 1);
+    strictEqual([...reader].length, FLUSH_EVENTS + 2, "the rest followed when the loop turned");
     writer.finish();
   });
 });
