@@ -50,12 +50,6 @@ type Access = [
   trap: number | undefined,
 ];
 
-/** An asynchronous access (or batch) in flight, in call order. */
-interface Slot {
-  accesses: Access[] | undefined;
-  settled: boolean;
-}
-
 function isTrapOf(error: unknown, hart: HartId, csr: CsrNum): error is CsrTrap {
   return error instanceof CsrTrap && error.hart === hart && error.csr === csr;
 }
@@ -97,8 +91,11 @@ class RecordingCsrPort implements CsrPort {
   readonly batchSync?: (hart: HartId, ops: readonly CsrOp[]) => CsrResult[];
   #inner: CsrPort;
   #writer: TraceWriter;
-  #slots: Slot[] = [];
-  #head = 0;
+  /** Asynchronous calls get a number in call order; they are written in that order. */
+  #nextCall = 0;
+  #nextWrite = 0;
+  /** Calls that settled before an earlier one: their accesses (`undefined`: nothing to record). */
+  #early: Map<number, Access[] | undefined> = new Map();
 
   constructor(inner: CsrPort, writer: TraceWriter) {
     this.#inner = inner;
@@ -125,14 +122,14 @@ class RecordingCsrPort implements CsrPort {
   batch(hart: HartId, ops: readonly CsrOp[]): Promise<CsrResult[]> {
     const promise = this.#inner.batch(hart, ops);
     const snapshot = Array.isArray(ops) ? ops.slice() : [];
-    const slot = this.#reserve();
+    const seq = this.#nextCall++;
     return promise.then(
       (results) => {
-        this.#settle(slot, accessesOf(hart, snapshot, results));
+        this.#settle(seq, accessesOf(hart, snapshot, results));
         return results;
       },
       (error) => {
-        this.#settle(slot, undefined);
+        this.#settle(seq, undefined);
         this.#writer.flushQuietly();
         throw error;
       },
@@ -147,33 +144,47 @@ class RecordingCsrPort implements CsrPort {
       this.#writer.flushQuietly();
       throw error;
     }
-    if (this.#writer.finished) return results;
-    if (this.#head < this.#slots.length) {
-      this.#settle(this.#reserve(), accessesOf(hart, ops, results));
+    if (this.#nextWrite !== this.#nextCall) {
+      // Asynchronous calls are in flight: take a place after them.
+      this.#settle(this.#nextCall++, accessesOf(hart, ops, results));
       return results;
     }
     const writer = this.#writer;
+    if (writer.finished) return results;
     const n = Math.min(ops.length, results.length);
     for (let k = 0; k < n; k++) {
       const op = ops[k]!;
       const result = results[k]!;
-      writer.append(
-        hart,
-        op.op,
-        op.csr,
-        op.op === "read" ? undefined : op.value,
-        result.ok ? result.value : undefined,
-        result.ok ? undefined : result.trapCause,
-      );
+      if (result.ok) {
+        writer.append(
+          hart,
+          op.op,
+          op.csr,
+          op.op === "read" ? undefined : op.value,
+          result.value,
+          undefined,
+        );
+      } else {
+        writer.append(
+          hart,
+          op.op,
+          op.csr,
+          op.op === "read" ? undefined : op.value,
+          undefined,
+          result.trapCause,
+        );
+      }
     }
     return results;
   }
 
-  /** Writes what is settled, in call order; skips what is still in flight. */
+  /** Writes the accesses that settled early, in call order; what is still in flight is lost. */
   drainAll(): void {
-    for (let k = this.#head; k < this.#slots.length; k++) this.#write(this.#slots[k]!);
-    this.#slots = [];
-    this.#head = 0;
+    for (const seq of [...this.#early.keys()].sort((a, b) => a - b)) {
+      this.#write(this.#early.get(seq));
+    }
+    this.#early.clear();
+    this.#nextWrite = this.#nextCall;
   }
 
   #single(
@@ -183,18 +194,24 @@ class RecordingCsrPort implements CsrPort {
     csr: CsrNum,
     arg: bigint | undefined,
   ): Promise<bigint> {
-    const slot = this.#reserve();
+    const seq = this.#nextCall++;
     return promise.then(
       (value) => {
-        this.#settle(slot, [[hart, op, csr, arg, value, undefined]]);
+        if (seq === this.#nextWrite && this.#early.size === 0) {
+          // The usual case, one access at a time: straight to the writer.
+          this.#nextWrite++;
+          if (!this.#writer.finished) this.#writer.append(hart, op, csr, arg, value, undefined);
+        } else {
+          this.#settle(seq, [[hart, op, csr, arg, value, undefined]]);
+        }
         return value;
       },
       (error) => {
         if (isTrapOf(error, hart, csr)) {
-          this.#settle(slot, [[hart, op, csr, arg, undefined, error.trapCause]]);
+          this.#settle(seq, [[hart, op, csr, arg, undefined, error.trapCause]]);
         } else {
           // Not a trap: nothing reached a hart, so nothing is recorded.
-          this.#settle(slot, undefined);
+          this.#settle(seq, undefined);
           this.#writer.flushQuietly();
         }
         throw error;
@@ -202,31 +219,25 @@ class RecordingCsrPort implements CsrPort {
     );
   }
 
-  #reserve(): Slot {
-    const slot: Slot = { accesses: undefined, settled: false };
-    this.#slots.push(slot);
-    return slot;
-  }
-
-  #settle(slot: Slot, accesses: Access[] | undefined): void {
-    slot.accesses = accesses;
-    slot.settled = true;
-    while (this.#head < this.#slots.length && this.#slots[this.#head]!.settled) {
-      this.#write(this.#slots[this.#head]!);
-      this.#head++;
+  #settle(seq: number, accesses: Access[] | undefined): void {
+    if (seq !== this.#nextWrite) {
+      this.#early.set(seq, accesses);
+      return;
     }
-    if (this.#head === this.#slots.length) {
-      this.#slots = [];
-      this.#head = 0;
+    this.#write(accesses);
+    this.#nextWrite++;
+    while (this.#early.has(this.#nextWrite)) {
+      this.#write(this.#early.get(this.#nextWrite));
+      this.#early.delete(this.#nextWrite);
+      this.#nextWrite++;
     }
   }
 
-  #write(slot: Slot): void {
-    if (slot.accesses === undefined || this.#writer.finished) return;
-    for (const [hart, op, csr, arg, ret, trap] of slot.accesses) {
+  #write(accesses: Access[] | undefined): void {
+    if (accesses === undefined || this.#writer.finished) return;
+    for (const [hart, op, csr, arg, ret, trap] of accesses) {
       this.#writer.append(hart, op, csr, arg, ret, trap);
     }
-    slot.accesses = undefined;
   }
 }
 

@@ -29,6 +29,51 @@ const OP_CODES: ReadonlyMap<string, TraceOp> = new Map(TRACE_OPS.map((op) => [op
 /** The names a trace may give each CSR address: its spec name and the `csr0x…` spelling. */
 const CSR_NAMES: readonly string[] = Array.from({ length: 0x1000 }, (_, n) => csrName(n));
 
+/** What the last `parseUint` read. */
+let scanned = 0;
+/** What the last `parseHexValue` read. */
+let scannedValue = 0n;
+/** `BigInt`s of small values, made once: traces repeat the same few. */
+const SMALL_VALUES: (bigint | undefined)[] = new Array(0x10000).fill(undefined);
+
+/** The value of a hex digit's character code, or -1. */
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/**
+ * Reads a JSON non-negative integer (no leading zero, at most 15 digits) at
+ * `p` into `scanned`; returns the position after it, or -1.
+ */
+function parseUint(s: string, p: number): number {
+  const start = p;
+  let n = 0;
+  for (let c = s.charCodeAt(p); c >= 48 && c <= 57; c = s.charCodeAt(++p)) n = n * 10 + c - 48;
+  const digits = p - start;
+  if (digits === 0 || digits > 15 || (digits > 1 && s.charCodeAt(start) === 48)) return -1;
+  scanned = n;
+  return p;
+}
+
+/** Reads 1 to 16 hex digits at `p` into `scannedValue`; returns the position after them, or -1. */
+function parseHexValue(s: string, p: number): number {
+  const start = p;
+  let n = 0;
+  for (let d = hexDigit(s.charCodeAt(p)); d >= 0; d = hexDigit(s.charCodeAt(++p))) n = n * 16 + d;
+  const digits = p - start;
+  if (digits === 0 || digits > 16) return -1;
+  if (digits <= 13) {
+    // Exact as a number (below 2^52).
+    scannedValue = n < 0x10000 ? (SMALL_VALUES[n] ??= BigInt(n)) : BigInt(n);
+  } else {
+    scannedValue = BigInt(`0x${s.slice(start, p)}`);
+  }
+  return p;
+}
+
 /** Describes a JSON value for an error message. */
 function describe(value: unknown): string {
   if (value === undefined) return "missing";
@@ -88,6 +133,8 @@ export class TraceReader implements Iterable<TraceEvent>, Disposable {
   #unterminated = false;
   #nextIndex = 0;
   #harts: ReadonlySet<HartId>;
+  /** Membership of hart ids below 65536, without a set look-up. */
+  #hartTable: Uint8Array = new Uint8Array(0x10000);
 
   private constructor(file: string, fd: Deno.FsFile) {
     this.file = file;
@@ -98,6 +145,7 @@ export class TraceReader implements Iterable<TraceEvent>, Disposable {
     }
     this.header = this.#parseHeader(text);
     this.#harts = new Set(this.header.harts);
+    for (const hart of this.header.harts) if (hart < 0x10000) this.#hartTable[hart] = 1;
   }
 
   /**
@@ -160,7 +208,7 @@ export class TraceReader implements Iterable<TraceEvent>, Disposable {
       this.close();
       return undefined;
     }
-    return this.#parseEvent(text, this.#line);
+    return this.#parseCanonical(text, this.#line) ?? this.#parseEvent(text, this.#line);
   }
 
   /** Iterates the remaining events. */
@@ -323,6 +371,83 @@ export class TraceReader implements Iterable<TraceEvent>, Disposable {
       created: (h.created as string | undefined) ?? "",
       tool: (h.tool as string | undefined) ?? "",
     }) as TraceHeader;
+  }
+
+  /**
+   * The fast path: a line exactly as the writer writes it, read without
+   * `JSON.parse`. Anything else (other key order, spaces, escapes, a value
+   * out of range, a malformed line) returns `undefined`, and the line goes
+   * through `JSON.parse` and the full checks, which accept or name it.
+   */
+  #parseCanonical(s: string, line: number): TraceEvent | undefined {
+    if (!s.startsWith('{"i":')) return undefined;
+    let p = parseUint(s, 5);
+    const i = scanned;
+    if (p < 0 || i !== this.#nextIndex || !s.startsWith(',"hart":', p)) return undefined;
+    p = parseUint(s, p + 8);
+    const hart = scanned;
+    if (
+      p < 0 || !(hart < 0x10000 ? this.#hartTable[hart] === 1 : this.#harts.has(hart)) ||
+      !s.startsWith(',"op":"', p)
+    ) {
+      return undefined;
+    }
+    p += 7;
+    let op: TraceOp;
+    if (s.startsWith('read"', p)) {
+      op = "read";
+      p += 5;
+    } else if (s.startsWith('write"', p)) {
+      op = "write";
+      p += 6;
+    } else if (s.startsWith('set"', p)) {
+      op = "set";
+      p += 4;
+    } else if (s.startsWith('clear"', p)) {
+      op = "clear";
+      p += 6;
+    } else {
+      return undefined;
+    }
+    if (!s.startsWith(',"csr":"', p)) return undefined;
+    const nameStart = p + 8;
+    const nameEnd = s.indexOf('"', nameStart);
+    if (nameEnd < 0 || !s.startsWith(',"num":"0x', nameEnd + 1)) return undefined;
+    p = nameEnd + 11;
+    let csr = 0;
+    const numStart = p;
+    for (let d = hexDigit(s.charCodeAt(p)); d >= 0; d = hexDigit(s.charCodeAt(++p))) {
+      csr = csr * 16 + d;
+    }
+    if (p === numStart || p - numStart > 3 || s.charCodeAt(p) !== 0x22) return undefined;
+    const name = CSR_NAMES[csr]!;
+    if (nameEnd - nameStart !== name.length || !s.startsWith(name, nameStart)) return undefined;
+    p++;
+    let arg: bigint | undefined;
+    if (op !== "read") {
+      if (!s.startsWith(',"arg":"0x', p)) return undefined;
+      p = parseHexValue(s, p + 10);
+      if (p < 0 || s.charCodeAt(p) !== 0x22) return undefined;
+      arg = scannedValue;
+      p++;
+    }
+    let ret: bigint | undefined;
+    let trap: number | undefined;
+    if (s.startsWith(',"ret":"0x', p)) {
+      p = parseHexValue(s, p + 10);
+      if (p < 0 || s.charCodeAt(p) !== 0x22) return undefined;
+      ret = scannedValue;
+      p++;
+    } else if (s.startsWith(',"trap":', p)) {
+      p = parseUint(s, p + 8);
+      if (p < 0 || scanned > 63) return undefined;
+      trap = scanned;
+    } else {
+      return undefined;
+    }
+    if (p !== s.length - 1 || s.charCodeAt(p) !== 0x7d) return undefined;
+    this.#nextIndex++;
+    return { i, hart, op, csr, arg, ret, trap, line };
   }
 
   #parseEvent(text: string, line: number): TraceEvent {

@@ -217,6 +217,30 @@ Deno.test("TraceReader names the file and the 1-based line of every malformed li
   });
 });
 
+Deno.test("TraceReader reads lines the writer would not write (spaces, key order, escapes) the same", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/loose.jsonl`;
+    await Deno.writeTextFile(
+      path,
+      [
+        JSON.stringify(header()),
+        '{"i":0,"hart":1,"op":"write","csr":"hedeleg","num":"0x602","arg":"0xB10D","ret":"0x0"}',
+        '{ "i": 1, "hart": 1, "op": "write", "csr": "hedeleg", "num": "0x602", "arg": "0xb10d", "ret": "0x0" }',
+        '{"op":"write","hart":1,"i":2,"num":"0x602","csr":"h\\u0065deleg","ret":"0x0","arg":"0x000000000000000000b10d"}',
+        '{"i":3,"hart":1,"op":"write","csr":"csr0x602","num":"0X602","arg":"0xb10d","ret":"0x0","note":"x"}',
+        '{"i":4,"hart":1,"op":"read","csr":"hgatp","num":"0x680","trap":2.0}',
+      ].join("\n") + "\n",
+    );
+    using reader = TraceReader.open(path);
+    const events = [...reader];
+    deepStrictEqual(
+      events.slice(0, 4).map((e) => [e.i, e.hart, e.op, e.csr, e.arg, e.ret, e.trap]),
+      [0, 1, 2, 3].map((i) => [i, 1, "write", 0x602, 0xb10dn, 0n, undefined]),
+    );
+    deepStrictEqual([events[4]!.op, events[4]!.csr, events[4]!.trap], ["read", 0x680, 2]);
+  });
+});
+
 Deno.test("TraceReader.open() rejects a missing file with NotFound", () => {
   throws(
     () => TraceReader.open("/nonexistent/run.jsonl"),

@@ -20,7 +20,7 @@
 import { AxError } from "../../hal/errors.ts";
 import { csrName } from "../../hal/csr_numbers.ts";
 import type { CsrNum, HartId } from "../../hal/types.ts";
-import { csrHex, TRACE_OPS, type TraceHeader, traceHex, type TraceOp } from "./trace_format.ts";
+import { csrHex, TRACE_OPS, type TraceHeader, type TraceOp } from "./trace_format.ts";
 
 /** How many events the writer buffers before it writes them out. */
 export const FLUSH_EVENTS = 8192;
@@ -28,15 +28,90 @@ export const FLUSH_EVENTS = 8192;
 /** The exit code of a recording process stopped by SIGINT (128 + 2). */
 export const SIGINT_EXIT_CODE = 130;
 
-const OP_CODE: Readonly<Record<TraceOp, number>> = { read: 0, write: 1, set: 2, clear: 3 };
-/** Per (op, CSR): `"op":"…","csr":"…","num":"…"`. */
-const OP_CSR_PREFIX: readonly string[] = Array.from(
-  { length: 4 * 0x1000 },
-  (_, slot) =>
-    `"op":"${TRACE_OPS[slot >> 12]}","csr":"${csrName(slot & 0xfff)}","num":"${
-      csrHex(slot & 0xfff)
-    }"`,
-);
+/** The write buffer: 8192 lines of up to 128 bytes. */
+const BUFFER_BYTES = 1024 * 1024;
+/** More bytes than any line takes (two 20-digit numbers, the longest CSR name, two values). */
+const LINE_MAX_BYTES = 256;
+/** (op, CSR) pairs: `op << 12 | csr`. */
+const SLOTS = 4 * 0x1000;
+/** Cached line suffixes per slot. */
+const WAYS = 4;
+const MAX_U64 = (1n << 64n) - 1n;
+const ENCODER = new TextEncoder();
+const HART_KEY: Uint8Array = ENCODER.encode(',"hart":');
+const ARG_KEY: Uint8Array = ENCODER.encode(',"arg":"');
+const RET_KEY: Uint8Array = ENCODER.encode(',"ret":"');
+const TRAP_KEY: Uint8Array = ENCODER.encode(',"trap":');
+/** Per slot, once used: the bytes of `"op":"…","csr":"…","num":"…"`. */
+const OP_CSR_BYTES: (Uint8Array | undefined)[] = new Array(SLOTS).fill(undefined);
+
+function opCode(op: TraceOp): number {
+  return op === "read" ? 0 : op === "write" ? 1 : op === "set" ? 2 : 3;
+}
+
+function opCsrBytes(slot: number): Uint8Array {
+  const csr = slot & 0xfff;
+  return OP_CSR_BYTES[slot] ??= ENCODER.encode(
+    `"op":"${TRACE_OPS[slot >> 12]}","csr":"${csrName(csr)}","num":"${csrHex(csr)}"`,
+  );
+}
+
+/** Writes `"op":…,"csr":…,"num":…[,"arg":…],"ret":…}` or `…,"trap":N}` and the newline. */
+function putSuffix(
+  buf: Uint8Array,
+  pos: number,
+  slot: number,
+  arg: bigint | undefined,
+  ret: bigint | undefined,
+  trap: number | undefined,
+): number {
+  const prefix = opCsrBytes(slot);
+  buf.set(prefix, pos);
+  pos += prefix.length;
+  if (arg !== undefined) {
+    buf.set(ARG_KEY, pos);
+    pos = putHex(buf, pos + ARG_KEY.length, arg);
+    buf[pos++] = 0x22; // "
+  }
+  if (trap === undefined) {
+    buf.set(RET_KEY, pos);
+    pos = putHex(buf, pos + RET_KEY.length, ret!);
+    buf[pos++] = 0x22; // "
+  } else {
+    buf.set(TRAP_KEY, pos);
+    pos = putUint(buf, pos + TRAP_KEY.length, trap);
+  }
+  buf[pos] = 0x7d; // }
+  buf[pos + 1] = 0x0a; // newline
+  return pos + 2;
+}
+
+/** Writes `0x` and the lowercase hex digits of a value folded to 64 bits. */
+function putHex(buf: Uint8Array, pos: number, value: bigint): number {
+  const digits = (value >= 0n && value <= MAX_U64 ? value : BigInt.asUintN(64, value)).toString(16);
+  buf[pos] = 0x30; // 0
+  buf[pos + 1] = 0x78; // x
+  pos += 2;
+  for (let k = 0; k < digits.length; k++) buf[pos + k] = digits.charCodeAt(k);
+  return pos + digits.length;
+}
+
+/** Writes the decimal digits of a non-negative integer at `pos`; returns the position after. */
+function putUint(buf: Uint8Array, pos: number, n: number): number {
+  if (n < 10) {
+    buf[pos] = 48 + n;
+    return pos + 1;
+  }
+  let digits = 1;
+  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  const end = pos + digits;
+  for (let at = end - 1; at >= pos; at--) {
+    const next = Math.floor(n / 10);
+    buf[at] = 48 + n - next * 10;
+    n = next;
+  }
+  return end;
+}
 
 /** Options of {@linkcode TraceWriter.create}. */
 export interface TraceWriterOptions {
@@ -111,8 +186,9 @@ export class TraceWriter {
   /** Whether SIGINT finishes this trace and exits. */
   readonly handlesSigint: boolean;
   #file: Deno.FsFile | undefined;
-  #encoder: TextEncoder = new TextEncoder();
-  #chunk = "";
+  /** The buffered lines, as bytes: no string per event, nothing to encode at a flush. */
+  #buf: Uint8Array = new Uint8Array(BUFFER_BYTES);
+  #pos = 0;
   #buffered = 0;
   #events = 0;
   #finished = false;
@@ -122,11 +198,16 @@ export class TraceWriter {
     this.#timer = undefined;
     this.flushQuietly();
   };
-  // Per (op, CSR): the last operand and outcome, and the line suffix they gave.
-  #lastArg: (bigint | undefined)[] = new Array(4 * 0x1000).fill(undefined);
-  #lastRet: (bigint | undefined)[] = new Array(4 * 0x1000).fill(undefined);
-  #lastTrap: Int16Array = new Int16Array(4 * 0x1000);
-  #lastSuffix: (string | undefined)[] = new Array(4 * 0x1000).fill(undefined);
+  // Per (op, CSR), a few recent (operand, outcome) pairs and the line suffix each gave: the
+  // set-up reads a CSR before and after writing it, so one entry per slot would always miss.
+  #cacheArg: (bigint | undefined)[] = new Array(SLOTS * WAYS).fill(undefined);
+  #cacheRet: (bigint | undefined)[] = new Array(SLOTS * WAYS).fill(undefined);
+  #cacheTrap: Int16Array = new Int16Array(SLOTS * WAYS);
+  #cacheSuffix: (Uint8Array | undefined)[] = new Array(SLOTS * WAYS).fill(undefined);
+  #cacheNext: Uint8Array = new Uint8Array(SLOTS);
+  /** Per slot, hits and misses: a slot whose values keep changing is not cached. */
+  #cacheHits: Uint16Array = new Uint16Array(SLOTS);
+  #cacheMisses: Uint16Array = new Uint16Array(SLOTS);
 
   private constructor(path: string, file: Deno.FsFile, handleSigint: boolean) {
     this.path = path;
@@ -160,7 +241,7 @@ export class TraceWriter {
     }
     const writer = new TraceWriter(path, file, options.handleSigint ?? true);
     try {
-      writeAll(file, writer.#encoder.encode(JSON.stringify(header) + "\n"));
+      writeAll(file, ENCODER.encode(JSON.stringify(header) + "\n"));
     } catch (error) {
       file.close();
       throw new AxError("Io", `Cannot write trace ${partial}: ${(error as Error).message}`, {
@@ -206,22 +287,57 @@ export class TraceWriter {
     if (this.#finished) {
       throw new AxError("BadState", `Cannot record to trace ${this.path}: it is finished`);
     }
-    const slot = (OP_CODE[op] << 12) | csr;
+    const slot = (opCode(op) << 12) | csr;
     const trapCode = trap === undefined ? -1 : trap;
-    let suffix = this.#lastSuffix[slot];
-    if (
-      suffix === undefined || this.#lastArg[slot] !== arg || this.#lastRet[slot] !== ret ||
-      this.#lastTrap[slot] !== trapCode
-    ) {
-      suffix = OP_CSR_PREFIX[slot]! +
-        (arg === undefined ? "" : `,"arg":"${traceHex(arg)}"`) +
-        (trap === undefined ? `,"ret":"${traceHex(ret!)}"}\n` : `,"trap":${trap}}\n`);
-      this.#lastSuffix[slot] = suffix;
-      this.#lastArg[slot] = arg;
-      this.#lastRet[slot] = ret;
-      this.#lastTrap[slot] = trapCode;
+    const base = slot * WAYS;
+    let suffix: Uint8Array | undefined;
+    const misses = this.#cacheMisses[slot]!;
+    const caching = misses < 64 || this.#cacheHits[slot]! * 4 >= misses;
+    if (caching) {
+      for (let way = base; way < base + WAYS; way++) {
+        if (
+          this.#cacheArg[way] === arg && this.#cacheRet[way] === ret &&
+          this.#cacheTrap[way] === trapCode && this.#cacheSuffix[way] !== undefined
+        ) {
+          suffix = this.#cacheSuffix[way];
+          break;
+        }
+      }
+      if (suffix !== undefined) {
+        if (++this.#cacheHits[slot]! === 0xffff) this.#decay(slot);
+      } else if (++this.#cacheMisses[slot]! === 0xffff) {
+        this.#decay(slot);
+      }
     }
-    this.#chunk += '{"i":' + this.#events + ',"hart":' + hart + "," + suffix;
+    if (this.#pos + LINE_MAX_BYTES > this.#buf.length) this.flush();
+    // {"i":<i>,"hart":<hart>,<suffix>
+    const buf = this.#buf;
+    let pos = this.#pos;
+    buf[pos] = 0x7b; // {
+    buf[pos + 1] = 0x22; // "
+    buf[pos + 2] = 0x69; // i
+    buf[pos + 3] = 0x22; // "
+    buf[pos + 4] = 0x3a; // :
+    pos = putUint(buf, pos + 5, this.#events);
+    buf.set(HART_KEY, pos);
+    pos = putUint(buf, pos + HART_KEY.length, hart);
+    buf[pos++] = 0x2c; // ,
+    if (suffix !== undefined) {
+      buf.set(suffix, pos);
+      pos += suffix.length;
+    } else if (!caching) {
+      pos = putSuffix(buf, pos, slot, arg, ret, trap);
+    } else {
+      const start = pos;
+      pos = putSuffix(buf, pos, slot, arg, ret, trap);
+      const way = base + this.#cacheNext[slot]!;
+      this.#cacheNext[slot] = (this.#cacheNext[slot]! + 1) % WAYS;
+      this.#cacheArg[way] = arg;
+      this.#cacheRet[way] = ret;
+      this.#cacheTrap[way] = trapCode;
+      this.#cacheSuffix[way] = buf.slice(start, pos);
+    }
+    this.#pos = pos;
     this.#events++;
     if (++this.#buffered >= FLUSH_EVENTS) {
       this.flush();
@@ -232,6 +348,12 @@ export class TraceWriter {
     }
   }
 
+  /** Halves a slot's counters, so it can start (or stop) being cached again. */
+  #decay(slot: number): void {
+    this.#cacheHits[slot] = this.#cacheHits[slot]! >> 1;
+    this.#cacheMisses[slot] = this.#cacheMisses[slot]! >> 1;
+  }
+
   /**
    * Writes the buffered events to the partial file.
    *
@@ -239,9 +361,9 @@ export class TraceWriter {
    */
   flush(): void {
     if (this.#failure !== undefined) throw this.#failure;
-    if (this.#buffered === 0 || this.#file === undefined) return;
-    const bytes = this.#encoder.encode(this.#chunk);
-    this.#chunk = "";
+    if (this.#pos === 0 || this.#file === undefined) return;
+    const bytes = this.#buf.subarray(0, this.#pos);
+    this.#pos = 0;
     this.#buffered = 0;
     try {
       writeAll(this.#file, bytes);
