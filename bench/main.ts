@@ -4,10 +4,11 @@
  * readable table on stderr.
  */
 
+import { benchReplay } from "./replay_bench.ts";
 import { benchSetup } from "./setup_bench.ts";
 import type { Figure } from "./figure.ts";
 
-const figures: Figure[] = [...await benchSetup()];
+const figures: Figure[] = [...await benchSetup(), ...await benchReplay()];
 for (const figure of figures) {
   console.log(JSON.stringify({ ...figure, value: Number(figure.value.toFixed(3)) }));
 }
