@@ -177,8 +177,10 @@ class ReplayCsrPort implements CsrPort {
  * order is strict; harts may interleave differently from the recording) by
  * operation, CSR and operand; the event's value (or trap) is the answer. The
  * first request that differs rejects with `TraceDivergence` and consumes
- * nothing. Harts and `info()` come from the trace's header; frames come from
- * a local allocator over the emulator's default RAM region.
+ * nothing; its `index` is the `i` of the event the trace holds next for that
+ * hart, or the trace's event count when it holds nothing more for it. Harts
+ * and `info()` come from the trace's header; frames come from a local
+ * allocator over the emulator's default RAM region.
  */
 export class ReplayHal implements AxVCpuHal {
   /** The harts of the recorded backend. */
