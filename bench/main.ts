@@ -5,10 +5,11 @@
  */
 
 import { benchHttp } from "./http_bench.ts";
+import { benchReplay } from "./replay_bench.ts";
 import { benchSetup } from "./setup_bench.ts";
 import type { Figure } from "./figure.ts";
 
-const figures: Figure[] = [...await benchSetup(), ...await benchHttp()];
+const figures: Figure[] = [...await benchSetup(), ...await benchReplay(), ...await benchHttp()];
 for (const figure of figures) {
   console.log(JSON.stringify({ ...figure, value: Number(figure.value.toFixed(3)) }));
 }

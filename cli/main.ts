@@ -3,14 +3,19 @@
  * The `rvhv` command line: `deno run cli/main.ts <command>`.
  *
  * Commands: `up` (set up every hart and print what each kept), `detect`
- * (probe each hart for H), `route` (where each trap goes) and `serve` (the
- * harts over HTTP). Data goes to stdout, progress and errors to stderr. Exit codes: 0 ok, 1 difference or failed check, 2 usage or
- * manifest error, 3 backend failure.
+ * (probe each hart for H), `verify` (live CSRs against the policy), `record`
+ * (run a manifest with every CSR access recorded to a trace), `replay` (re-run
+ * a trace's manifest against the trace), `diff` (two traces, or two
+ * manifests' live CSRs), `route` (where each trap goes) and `serve` (the harts
+ * over HTTP). Data goes to stdout, progress and errors to stderr. Exit codes:
+ * 0 ok, 1 difference or failed check, 2 usage or manifest error, 3 backend
+ * failure.
  *
- * Needs `--allow-read` (manifests) and `--allow-env=LOG_TOKENS,LOG_STREAM`
- * (the YAML parser), plus the chosen backend's permissions; `serve` also
- * needs `--allow-net=<host>:<port>` (and `--allow-env=RVHV_TOKEN` to read a
- * token from the environment).
+ * Needs `--allow-read` (manifests, traces) and
+ * `--allow-env=LOG_TOKENS,LOG_STREAM` (the YAML parser), plus the chosen
+ * backend's permissions; `record` also needs `--allow-write` for the trace;
+ * `serve` needs `--allow-net=<host>:<port>` (and `--allow-env=RVHV_TOKEN` to
+ * read a token from the environment).
  *
  * @module
  */
@@ -20,11 +25,24 @@ import { VERSION } from "../version.ts";
 import { detectCommand } from "./commands/detect.ts";
 import { routeCommand } from "./commands/route.ts";
 import { serveCommand } from "./commands/serve.ts";
+import { diffCommand } from "./commands/diff.ts";
+import { recordCommand } from "./commands/record.ts";
+import { replayCommand } from "./commands/replay.ts";
 import { upCommand } from "./commands/up.ts";
+import { verifyCommand } from "./commands/verify.ts";
 import { type CliIo, type Command, EXIT, exitCodeOf, UsageError } from "./io.ts";
 
 const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [upCommand, detectCommand, routeCommand, serveCommand].map((command) => [command.name, command]),
+  [
+    upCommand,
+    detectCommand,
+    verifyCommand,
+    recordCommand,
+    replayCommand,
+    diffCommand,
+    routeCommand,
+    serveCommand,
+  ].map((command) => [command.name, command]),
 );
 
 function mainHelp(): string {
@@ -33,6 +51,7 @@ function mainHelp(): string {
   return `rvhv ${VERSION}: run the per-CPU RISC-V hypervisor set-up against swappable backends
 
 Usage: deno run --allow-read --allow-env=LOG_TOKENS,LOG_STREAM cli/main.ts <command> [options]
+       (record also needs --allow-write for its trace)
 
 Commands:
 ${list.join("\n")}

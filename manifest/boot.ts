@@ -32,12 +32,51 @@ export interface System {
 export interface BootOptions {
   /** Set the harts up but do not enable them, whatever the manifest says. */
   noEnable?: boolean;
+  /** Create the backend only; skip the per-CPU set-up (`percpus` is empty). */
+  halOnly?: boolean;
+  /**
+   * Record every CSR access to this trace, in place of the manifest's
+   * `record:` (what `rvhv record -o` uses).
+   */
+  record?: string;
 }
 
 function optionPath(error: unknown): string[] | undefined {
   if (error === null || typeof error !== "object") return undefined;
   const path = (error as { path?: unknown }).path;
   return Array.isArray(path) ? path.map(String) : undefined;
+}
+
+/** Throws a `ManifestError` at the first listed hart the backend does not have. */
+function checkHarts(manifest: Manifest, hal: AxVCpuHal): void {
+  const wanted = manifest.percpu.harts;
+  if (wanted === "all") return;
+  const known = new Set(hal.harts);
+  const missing = wanted.findIndex((hart) => !known.has(hart));
+  if (missing >= 0) {
+    throw manifestError(
+      manifest,
+      ["percpu", "harts", missing],
+      `hart ${wanted[missing]} does not exist; the backend has harts ${
+        hal.harts.length > 8 ? `${hal.harts[0]} to ${hal.harts.at(-1)}` : hal.harts.join(", ")
+      }`,
+    );
+  }
+}
+
+/**
+ * Closes a backend after a failed boot step without hiding that step's
+ * error: a failure to close is attached to it as `rollbackErrors`.
+ */
+async function closeAfterFailure(hal: AxVCpuHal, error: unknown): Promise<void> {
+  try {
+    await hal.close();
+  } catch (closeError) {
+    if (error !== null && typeof error === "object") {
+      const info = error as { rollbackErrors?: unknown[] };
+      info.rollbackErrors = [...(info.rollbackErrors ?? []), closeError];
+    }
+  }
 }
 
 /**
@@ -78,7 +117,15 @@ export async function createBackend(
  * `enable: false`). Nothing starts when the manifest is invalid, and nothing
  * is left running when a later step fails.
  *
- * Needs the permissions of the chosen plugin.
+ * With `record: <path>` (or the `record` option) the backend is wrapped by
+ * the replay plugin's `recordHal` once the manifest is known to be valid:
+ * every CSR access of the run goes to `<path>.partial`, and the system's
+ * `close()` (also after a failed set-up) renames it to `<path>`. The trace's
+ * header records the manifest, so `rvhv replay` can re-run it. Relative
+ * paths resolve against the working directory.
+ *
+ * Needs the permissions of the chosen plugin; recording also needs
+ * `--allow-write` and `--allow-read` for the trace's folder.
  *
  * @example Usage
  * ```ts
@@ -94,41 +141,46 @@ export async function createBackend(
  * @param manifest A manifest from `parseManifest`/`loadManifest`.
  * @param options Boot variations.
  * @returns The system.
- * @throws {ManifestError} For an unknown plugin, invalid plugin options or hart ids the backend lacks.
+ * @throws {ManifestError} For an unknown plugin, invalid plugin options, hart ids the backend
+ *   lacks, or a `record:` path that cannot be written.
  * @throws {AxError} From the backend or the set-up (after closing the backend).
  */
 export async function boot(manifest: Manifest, options: BootOptions = {}): Promise<System> {
-  if (manifest.record !== undefined) {
-    throw manifestError(
-      manifest,
-      ["record"],
-      "recording needs the replay plugin, which this release does not include yet",
-    );
+  const created = await createBackend(manifest);
+  const { plugin } = created;
+  let hal = created.hal;
+  try {
+    checkHarts(manifest, hal);
+  } catch (error) {
+    await closeAfterFailure(hal, error);
+    throw error;
   }
-  const { plugin, hal } = await createBackend(manifest);
+  const record = options.record ?? manifest.record;
+  if (record !== undefined) {
+    try {
+      const { recordHal } = await import("../plugins/replay/recorder.ts");
+      hal = await recordHal(hal, { path: record, manifest });
+    } catch (error) {
+      await closeAfterFailure(hal, error);
+      if (options.record !== undefined) throw error;
+      throw manifestError(
+        manifest,
+        ["record"],
+        `cannot record to "${record}": ${(error as Error).message}`,
+        error,
+      );
+    }
+  }
   let percpus: PerCpuSet;
   try {
     const wanted = manifest.percpu.harts;
-    if (wanted !== "all") {
-      const known = new Set(hal.harts);
-      const missing = wanted.findIndex((hart) => !known.has(hart));
-      if (missing >= 0) {
-        throw manifestError(
-          manifest,
-          ["percpu", "harts", missing],
-          `hart ${wanted[missing]} does not exist; the backend has harts ${
-            hal.harts.length > 8 ? `${hal.harts[0]} to ${hal.harts.at(-1)}` : hal.harts.join(", ")
-          }`,
-        );
-      }
-    }
     percpus = await PerCpuSet.init(hal, {
-      harts: wanted === "all" ? hal.harts : wanted,
+      harts: options.halOnly ? [] : wanted === "all" ? hal.harts : wanted,
       policy: manifest.percpu.policy,
     });
     if (manifest.percpu.enable && !options.noEnable) await percpus.enableAll();
   } catch (error) {
-    await hal.close();
+    await closeAfterFailure(hal, error);
     throw error;
   }
   let closing: Promise<void> | undefined;

@@ -129,11 +129,88 @@ Deno.test("boot(): a module that is not a plugin, or cannot be imported, is a ma
   );
 });
 
-Deno.test("boot() refuses record: until the replay plugin exists", async () => {
-  await rejects(
-    boot(parseManifest("version: 1\nbackend: { plugin: emulator }\nrecord: run.jsonl\n")),
-    manifestError(3, ["record"], /replay plugin/),
-  );
+Deno.test("boot() records every CSR access to record: and close() finishes the trace", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "rvhv_boot_" });
+  try {
+    await t.step("the trace holds the manifest and the set-up, restore included", async () => {
+      const path = `${dir}/run.jsonl`;
+      const system = await boot(parseManifest(
+        `version: 1\nbackend: { plugin: emulator, options: { harts: 2 } }\nrecord: "${path}"\n`,
+        { file: "rec.yaml" },
+      ));
+      strictEqual(await system.hal.csr.read(1, CSR.hedeleg), 0xb10dn);
+      await rejects(Deno.stat(path), Deno.errors.NotFound, "not renamed before close()");
+      await system.close();
+      const lines = (await Deno.readTextFile(path)).trimEnd().split("\n");
+      const header = JSON.parse(lines[0]!);
+      strictEqual(header.format, "rvhv-trace");
+      strictEqual(header.manifest.file, "rec.yaml");
+      deepStrictEqual(header.manifest.backend, { plugin: "emulator", options: { harts: 2 } });
+      ok(!("record" in header.manifest), "the header's manifest does not record again");
+      const events = lines.slice(1).map((line) => JSON.parse(line));
+      // Per hart: 7 probe/prior reads, 9 set-up operations, 5 read-backs, 6 restores; and our read.
+      strictEqual(events.length, 2 * 27 + 1);
+      deepStrictEqual(
+        events.filter((e) => e.csr === "hedeleg" && e.op === "write").map((e) => [e.hart, e.arg]),
+        [[0, "0xb10d"], [1, "0xb10d"], [0, "0x0"], [1, "0x0"]],
+      );
+    });
+    await t.step(
+      "a set-up that fails still finishes the trace and closes the backend",
+      async () => {
+        const path = `${dir}/no_h.jsonl`;
+        const before = { ...counts() };
+        await rejects(
+          boot(parseManifest(
+            `version: 1\nbackend: { plugin: "${FIXTURE_PLUGIN}", options: { harts: 2, isa: rv64imac } }\nrecord: "${path}"\n`,
+          )),
+          (e) => e instanceof AxError && e.kind === "Unsupported" && e.hart === 0,
+        );
+        strictEqual(counts().closed - before.closed, 1);
+        const events = (await Deno.readTextFile(path)).trimEnd().split("\n").slice(1)
+          .map((line) => JSON.parse(line));
+        deepStrictEqual(events[0], {
+          i: 0,
+          hart: 0,
+          op: "read",
+          csr: "hgatp",
+          num: "0x680",
+          trap: 2,
+        });
+      },
+    );
+    await t.step(
+      "a record: path that cannot be written is a manifest error; nothing runs",
+      async () => {
+        const before = { ...counts() };
+        await rejects(
+          boot(parseManifest(
+            `version: 1\nbackend: { plugin: "${FIXTURE_PLUGIN}" }\nrecord: ${dir}/missing/run.jsonl\n`,
+            { file: "bad.yaml" },
+          )),
+          manifestError(
+            3,
+            ["record"],
+            /bad\.yaml:3:9 \(record\): cannot record to ".*missing\/run\.jsonl"/,
+          ),
+        );
+        strictEqual(counts().closed - before.closed, 1, "the backend was closed again");
+      },
+    );
+    await t.step("an invalid hart list fails before any trace is written", async () => {
+      const path = `${dir}/never.jsonl`;
+      await rejects(
+        boot(parseManifest(
+          `version: 1\nbackend: { plugin: emulator }\npercpu: { harts: [3] }\nrecord: "${path}"\n`,
+        )),
+        manifestError(3, ["percpu", "harts", 0], /hart 3 does not exist/),
+      );
+      await rejects(Deno.stat(`${path}.partial`), Deno.errors.NotFound);
+      await rejects(Deno.stat(path), Deno.errors.NotFound);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("loadManifest() names a file it cannot read", async () => {

@@ -21,14 +21,28 @@ export interface ConformanceSkip {
   tests: readonly string[];
 }
 
+/**
+ * What `create` is told about the case it makes a backend for. Backends that
+ * replay a recording use it to record the case on a reference backend first.
+ */
+export interface ConformanceContext {
+  /** The case's name, as listed in {@linkcode CONFORMANCE_CASES}. */
+  readonly name: string;
+  /**
+   * Runs the case against another backend, then closes that backend (as the
+   * suite does). Rejects when the case fails there.
+   */
+  runCase(hal: AxVCpuHal): Promise<void>;
+}
+
 /** What {@linkcode runHalConformance} needs. */
 export interface HalConformanceOptions {
   /** The backend's name in test names. */
   name: string;
   /** Creates a fresh backend whose harts all have H (at least 2 harts). */
-  create(): AxVCpuHal | Promise<AxVCpuHal>;
+  create(context: ConformanceContext): AxVCpuHal | Promise<AxVCpuHal>;
   /** Creates a backend whose hart 0 has no H; without it the no-H cases are skipped. */
-  createWithoutH?(): AxVCpuHal | Promise<AxVCpuHal>;
+  createWithoutH?(context: ConformanceContext): AxVCpuHal | Promise<AxVCpuHal>;
   /** Cases this backend cannot pass, each with a reason. */
   skip?: readonly ConformanceSkip[];
   /** Whether Deno's resource and op sanitizers run (turn on for socket/process backends). */
@@ -285,7 +299,18 @@ export function runHalConformance(options: HalConformanceOptions): void {
       sanitizeResources: sanitize,
       sanitizeOps: sanitize,
       async fn() {
-        const hal = await (testCase.needsNoH ? options.createWithoutH!() : options.create());
+        const context: ConformanceContext = {
+          name: testCase.name,
+          async runCase(other: AxVCpuHal): Promise<void> {
+            try {
+              await testCase.run(other, options);
+            } finally {
+              await other.close();
+            }
+          },
+        };
+        const hal =
+          await (testCase.needsNoH ? options.createWithoutH!(context) : options.create(context));
         try {
           await testCase.run(hal, options);
         } finally {

@@ -22,6 +22,7 @@
 
 export {
   CONFORMANCE_CASES,
+  type ConformanceContext,
   type ConformanceSkip,
   type HalConformanceOptions,
   runHalConformance,

@@ -110,7 +110,10 @@ Deno.test("rvhv --help, --version and usage errors", async () => {
   strictEqual(version.stdout, `rvhv ${denoJson.version}\n`);
   const unknown = await rvhv("frobnicate");
   strictEqual(unknown.code, 2);
-  match(unknown.stderr, /unknown command "frobnicate"; commands: up, detect/);
+  match(
+    unknown.stderr,
+    /unknown command "frobnicate"; commands: up, detect, verify, record, replay, diff/,
+  );
   const badFlag = await rvhv("up", "--bogus", "examples/emulator.yaml");
   strictEqual(badFlag.code, 2);
   match(badFlag.stderr, /--bogus/);

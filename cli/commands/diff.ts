@@ -1,0 +1,243 @@
+/**
+ * `diff`: compare two traces event by event, or two manifests' live CSRs.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { hex } from "../../hal/hex.ts";
+import { boot, type System } from "../../manifest/boot.ts";
+import { loadManifest } from "../../manifest/parse.ts";
+import { diffStates, diffTraces, type TraceSide } from "../../plugins/replay/diff.ts";
+import { describeEvent } from "../../plugins/replay/trace_format.ts";
+import { csrHex, TRACE_FORMAT } from "../../plugins/replay/trace_format.ts";
+import { type CliIo, type Command, EXIT, renderTable, UsageError } from "../io.ts";
+import { describeBackend, eventJson, resultText, traceErrorExit } from "./_report.ts";
+
+const HELP = `Usage: rvhv diff <a> <b> [--json] [--lookahead N]
+
+Compares two traces, or two manifests.
+
+Two traces: event by event in per-hart order (harts interleaved differently
+are not a difference). Prints the first event where they part, with both
+sides, and per CSR how many accesses are the same, changed, or only in one
+trace (the nth access of a hart to a CSR is paired with the other's nth).
+
+Two manifests: boots both (set-up and enable, as "up" does), reads the live
+CSRs of every hart both have (medeleg, mideleg, hstatus, hedeleg, hideleg,
+hvip, hcounteren, hgatp, sie, vsie) and prints the values that differ, e.g.
+the spec profile against qemu-7.2, or the arceos policy against kvm. Both
+systems are then disabled and closed.
+
+Options:
+  --json           print JSON instead of text
+  --lookahead N    traces: how many unmatched events may be held (default 65536)
+  -h, --help       show this help
+
+Exit codes: 0 no difference, 1 a difference, 2 usage error (a trace against a
+manifest), a malformed trace or a manifest error, 3 backend failure.
+`;
+
+/** Whether a file is an rvhv trace (its first line is a trace header). */
+async function isTrace(path: string): Promise<boolean> {
+  let text: string;
+  try {
+    using file = await Deno.open(path);
+    const buffer = new Uint8Array(64 * 1024);
+    const n = await file.read(buffer);
+    text = new TextDecoder().decode(buffer.subarray(0, n ?? 0));
+  } catch (error) {
+    throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
+  }
+  const first = text.split("\n", 1)[0]!.trim();
+  if (!first.startsWith("{")) return false;
+  try {
+    return JSON.parse(first)?.format === TRACE_FORMAT;
+  } catch {
+    // A header cut by the 64 KiB read, or a JSON-style manifest: decide on the text.
+    return first.includes(`"format":"${TRACE_FORMAT}"`);
+  }
+}
+
+function sideText(label: string, side: TraceSide): string {
+  const harts = side.header.harts;
+  return `${label}: ${side.file}  ${describeBackend(side.header.info)}, ` +
+    `harts ${harts.length > 4 ? `${harts[0]}-${harts.at(-1)}` : harts.join(", ")}, ` +
+    `${side.events} events\n`;
+}
+
+async function diffTraceFiles(
+  a: string,
+  b: string,
+  json: boolean,
+  lookahead: number | undefined,
+  io: CliIo,
+): Promise<number> {
+  const diff = await diffTraces(a, b, lookahead === undefined ? {} : { lookahead });
+  if (json) {
+    io.out(
+      JSON.stringify(
+        {
+          kind: "traces",
+          equal: diff.equal,
+          a: { file: diff.a.file, events: diff.a.events, header: diff.a.header },
+          b: { file: diff.b.file, events: diff.b.events, header: diff.b.header },
+          header: diff.header,
+          first: diff.first === undefined ? null : {
+            hart: diff.first.hart,
+            a: diff.first.a === undefined ? null : eventJson(diff.first.a),
+            b: diff.first.b === undefined ? null : eventJson(diff.first.b),
+          },
+          csrs: diff.csrs.map((c) => ({ ...c, num: csrHex(c.num) })),
+        },
+        null,
+        2,
+      ) + "\n",
+    );
+    return diff.equal ? EXIT.ok : EXIT.check;
+  }
+  let text = sideText("a", diff.a) + sideText("b", diff.b);
+  if (diff.header.length > 0) text += `headers differ in: ${diff.header.join(", ")}\n`;
+  if (diff.first !== undefined) {
+    const { hart, a: eventA, b: eventB } = diff.first;
+    const side = (label: string, event: typeof eventA) =>
+      event === undefined
+        ? `  ${label}: no more events for hart ${hart}\n`
+        : `  ${label} event ${event.i} (line ${event.line}): ${describeEvent(event)}\n`;
+    text += `\nfirst difference, hart ${hart}:\n${side("a", eventA)}${side("b", eventB)}\n`;
+  } else {
+    text += "\n";
+  }
+  text += renderTable(
+    ["csr", "a", "b", "same", "changed", "only-a", "only-b"],
+    diff.csrs.map((c) => [
+      c.csr,
+      String(c.a),
+      String(c.b),
+      String(c.same),
+      String(c.changed),
+      String(c.onlyA),
+      String(c.onlyB),
+    ]),
+  );
+  text += diff.equal ? "\nthe traces are equal\n" : "\nthe traces differ\n";
+  io.out(text);
+  return diff.equal ? EXIT.ok : EXIT.check;
+}
+
+async function diffManifests(a: string, b: string, json: boolean, io: CliIo): Promise<number> {
+  const manifestA = await loadManifest(a);
+  const manifestB = await loadManifest(b);
+  io.err(`rvhv: booting ${manifestA.file} and ${manifestB.file}\n`);
+  const systemA = await boot(manifestA);
+  let systemB: System;
+  try {
+    systemB = await boot(manifestB);
+  } catch (error) {
+    await systemA.close();
+    throw error;
+  }
+  try {
+    const diff = await diffStates(systemA, systemB);
+    if (json) {
+      io.out(
+        JSON.stringify(
+          {
+            kind: "states",
+            equal: diff.equal,
+            a: { file: a, backend: systemA.hal.info(), policy: systemA.percpus.policy.name },
+            b: { file: b, backend: systemB.hal.info(), policy: systemB.percpus.policy.name },
+            onlyA: diff.onlyA,
+            onlyB: diff.onlyB,
+            harts: diff.harts.map((hart) => ({
+              hart: hart.hart,
+              equal: hart.equal,
+              csrs: Object.fromEntries(
+                hart.csrs.map((c) => [c.csr, {
+                  a: resultText(c.a),
+                  b: resultText(c.b),
+                  equal: c.equal,
+                }]),
+              ),
+            })),
+          },
+          null,
+          2,
+        ) + "\n",
+      );
+      return diff.equal ? EXIT.ok : EXIT.check;
+    }
+    const describe = (label: string, file: string, system: System) =>
+      `${label}: ${file}  ${describeBackend(system.hal.info())}, ${system.hal.harts.length} ` +
+      `hart(s), policy ${system.percpus.policy.name}\n`;
+    let text = describe("a", a, systemA) + describe("b", b, systemB) + "\n";
+    const rows = diff.harts.flatMap((hart) =>
+      hart.csrs.filter((c) => !c.equal).map((c) => [
+        String(hart.hart),
+        c.csr,
+        resultText(c.a),
+        resultText(c.b),
+        c.a.ok && c.b.ok ? hex(c.a.value ^ c.b.value) : "-",
+      ])
+    );
+    if (rows.length > 0) text += renderTable(["hart", "csr", "a", "b", "xor"], rows);
+    for (const hart of diff.onlyA) text += `hart ${hart} only in a\n`;
+    for (const hart of diff.onlyB) text += `hart ${hart} only in b\n`;
+    const compared = diff.harts.reduce((n, hart) => n + hart.csrs.length, 0);
+    text += diff.equal
+      ? `the live CSRs are equal (${compared} values on ${diff.harts.length} harts)\n`
+      : `\n${rows.length} of ${compared} CSR values differ\n`;
+    io.out(text);
+    return diff.equal ? EXIT.ok : EXIT.check;
+  } finally {
+    await Promise.allSettled([systemA.close(), systemB.close()]);
+  }
+}
+
+/** The `diff` command. */
+export const diffCommand: Command = {
+  name: "diff",
+  summary: "compare two traces (first difference, per-CSR summary) or two manifests' live CSRs",
+  help: HELP,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const { values, positionals } = parseArgs({
+      args,
+      options: {
+        json: { type: "boolean", default: false },
+        lookahead: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+    if (values.help) {
+      io.out(HELP);
+      return EXIT.ok;
+    }
+    if (positionals.length !== 2) throw new UsageError("diff takes exactly two paths");
+    let lookahead: number | undefined;
+    if (values.lookahead !== undefined) {
+      lookahead = Number(values.lookahead);
+      if (!Number.isSafeInteger(lookahead) || lookahead < 1) {
+        throw new UsageError(`--lookahead needs a positive integer, got "${values.lookahead}"`);
+      }
+    }
+    const [a, b] = positionals as [string, string];
+    const [traceA, traceB] = [await isTrace(a), await isTrace(b)];
+    if (traceA !== traceB) {
+      throw new UsageError(
+        `cannot compare a trace with a manifest: ${traceA ? a : b} is a trace, ` +
+          `${traceA ? b : a} is not; give two traces or two manifests`,
+      );
+    }
+    try {
+      return traceA
+        ? await diffTraceFiles(a, b, values.json, lookahead, io)
+        : await diffManifests(a, b, values.json, io);
+    } catch (error) {
+      const code = traceErrorExit(error, io);
+      if (code !== undefined) return code;
+      throw error;
+    }
+  },
+};

@@ -1,0 +1,126 @@
+/**
+ * `record`: boot a manifest with every CSR access recorded to a trace.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { boot, type System } from "../../manifest/boot.ts";
+import { loadManifest } from "../../manifest/parse.ts";
+import { describePolicy } from "../../percpu/policy.ts";
+import { type CliIo, type Command, EXIT, UsageError } from "../io.ts";
+import { describeBackend, hartsJson, hartTable } from "./_report.ts";
+
+const HELP = `Usage: rvhv record <manifest> -o <trace> [--json] [--no-enable]
+
+Boots the manifest's backend with every CSR access recorded to <trace>, runs
+the per-CPU set-up on every hart and enables them (as "up" does), prints what
+each hart kept, then disables the harts (restoring the priors) and closes the
+backend. The restore is recorded too. Events go to <trace>.partial while the
+run lasts; it is renamed to <trace> when the run ends (also on Ctrl-C). The
+trace's header records the manifest, so "rvhv replay <trace>" re-runs it.
+
+A run whose set-up fails (e.g. a hart without H) is recorded as well: the
+trace is finished and the command exits 1.
+
+Options:
+  -o, --output <trace>  where the trace goes (default: the manifest's "record:")
+  --json                print JSON ({ trace, events, backend, policy, harts })
+  --no-enable           set the harts up but leave them initialized
+  -h, --help            show this help
+
+Needs --allow-write (and --allow-read) for the trace's folder.
+
+Exit codes: 0 recorded, 1 the recorded run failed a check (e.g. no H; the
+trace is still written), 2 usage or manifest error, 3 backend failure.
+
+Example:
+  deno run --allow-read --allow-write --allow-env=LOG_TOKENS,LOG_STREAM \\
+    cli/main.ts record examples/emulator.yaml -o run.jsonl
+`;
+
+/** The `record` command. */
+export const recordCommand: Command = {
+  name: "record",
+  summary: "run a manifest's set-up and record every CSR access to a trace",
+  help: HELP,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const { values, positionals } = parseArgs({
+      args,
+      options: {
+        output: { type: "string", short: "o" },
+        json: { type: "boolean", default: false },
+        "no-enable": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+    if (values.help) {
+      io.out(HELP);
+      return EXIT.ok;
+    }
+    if (positionals.length !== 1) throw new UsageError("record takes exactly one manifest path");
+    const manifest = await loadManifest(positionals[0]!);
+    const trace = values.output ?? manifest.record;
+    if (trace === undefined) {
+      throw new UsageError(
+        `record needs a trace path: give "-o <trace>" or add "record: <trace>" to ${manifest.file}`,
+      );
+    }
+    const permission = Deno.permissions.querySync({ name: "write", path: `${trace}.partial` });
+    if (permission.state !== "granted") {
+      throw new UsageError(
+        `recording to ${trace} needs write access: run with --allow-write (or --allow-write=<folder>)`,
+      );
+    }
+    io.err(
+      `rvhv: booting ${manifest.file} (backend ${manifest.backend.plugin}), recording to ${trace}\n`,
+    );
+    let system: System;
+    try {
+      system = await boot(manifest, {
+        noEnable: values["no-enable"],
+        // The manifest's own record: path keeps its manifest error positions.
+        ...(values.output === undefined ? {} : { record: values.output }),
+      });
+    } catch (error) {
+      if (await exists(trace)) io.err(`rvhv: the run failed; its trace is in ${trace}\n`);
+      throw error;
+    }
+    let harts;
+    const info = system.hal.info();
+    try {
+      io.err(
+        `rvhv: ${describeBackend(info)}, ${system.hal.harts.length} hart(s); ` +
+          `policy ${describePolicy(system.percpus.policy)}\n`,
+      );
+      harts = values.json ? hartsJson(system.percpus) : hartTable(system.percpus);
+    } finally {
+      await system.close();
+    }
+    const events = (system.hal as { events?: number }).events ?? 0;
+    if (values.json) {
+      io.out(
+        JSON.stringify(
+          { trace, events, backend: info, policy: system.percpus.policy.name, harts },
+          null,
+          2,
+        ) + "\n",
+      );
+    } else {
+      io.out(harts as string);
+    }
+    io.err(`rvhv: recorded ${events} events (set-up and restore) to ${trace}\n`);
+    return EXIT.ok;
+  },
+};
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

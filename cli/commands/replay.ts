@@ -1,0 +1,151 @@
+/**
+ * `replay`: re-run the manifest recorded in a trace's header against the
+ * trace itself.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import type { Manifest } from "../../manifest/schema.ts";
+import { boot, type System } from "../../manifest/boot.ts";
+import { parseManifest } from "../../manifest/parse.ts";
+import { describePolicy } from "../../percpu/policy.ts";
+import type { ReplayHal } from "../../plugins/replay/replay_hal.ts";
+import { readTraceHeader } from "../../plugins/replay/trace_reader.ts";
+import { AxError, ManifestError } from "../../hal/errors.ts";
+import { type CliIo, type Command, EXIT, exitCodeOf, UsageError } from "../io.ts";
+import { describeBackend, hartsJson, hartTable, traceErrorExit } from "./_report.ts";
+
+const HELP = `Usage: rvhv replay <trace> [--json] [--no-strict]
+
+Re-runs the manifest recorded in the trace's header (its "percpu" section:
+harts, policy, enable) with the backend replaced by the trace itself
+(plugin: replay; no emulator or QEMU): the same set-up, enable and restore.
+Every CSR access must match the recording in per-hart order. The first that
+differs stops the run, naming the event, hart and CSR, what the trace holds
+and what the run asked. With strict replay (the default) events the run did
+not consume are a difference too.
+
+Options:
+  --json        print JSON ({ trace, events, backend, policy, harts })
+  --no-strict   do not treat events left unconsumed as a difference
+  -h, --help    show this help
+
+Exit codes: 0 the run matches the trace, 1 the run departs from the trace (or
+a hart cannot be set up, as in the recording), 2 usage error, a malformed
+trace or a trace without a manifest, 3 backend failure.
+
+Example:
+  deno run --allow-read --allow-env=LOG_TOKENS,LOG_STREAM \\
+    cli/main.ts replay tests/fixtures/traces/qemu72_4harts_opensbi.jsonl
+`;
+
+/**
+ * The manifest a trace's header recorded, with the backend replaced by the
+ * trace itself.
+ *
+ * @param trace The trace file.
+ * @param strict Whether unconsumed events are a difference.
+ * @returns The manifest.
+ * @throws {UsageError} When the header has no manifest.
+ */
+export function replayManifest(trace: string, strict: boolean): Manifest {
+  const header = readTraceHeader(trace);
+  const recorded = header.manifest as { percpu?: unknown } | undefined;
+  if (recorded === undefined) {
+    throw new UsageError(
+      `cannot replay ${trace}: its header records no manifest (it was recorded from code); ` +
+        `replay it from code with createReplayHal, or from a manifest with "plugin: replay"`,
+    );
+  }
+  // JSON is YAML: the header's manifest is validated like any manifest.
+  return parseManifest(
+    JSON.stringify({
+      version: 1,
+      backend: { plugin: "replay", options: { path: trace, strict } },
+      ...(recorded.percpu === undefined ? {} : { percpu: recorded.percpu }),
+    }),
+    { file: `${trace} (header manifest)` },
+  );
+}
+
+/** The `replay` command. */
+export const replayCommand: Command = {
+  name: "replay",
+  summary: "re-run a trace's recorded manifest against the trace; exit 1 where it departs",
+  help: HELP,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const { values, positionals } = parseArgs({
+      args,
+      options: {
+        json: { type: "boolean", default: false },
+        "no-strict": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+    if (values.help) {
+      io.out(HELP);
+      return EXIT.ok;
+    }
+    if (positionals.length !== 1) throw new UsageError("replay takes exactly one trace path");
+    const trace = positionals[0]!;
+    try {
+      const manifest = replayManifest(trace, !values["no-strict"]);
+      const header = readTraceHeader(trace);
+      io.err(
+        `rvhv: replaying ${trace} (recorded from ${header.backend}${
+          header.profile === undefined ? "" : ` ${header.profile}`
+        }, ${header.created || "unknown date"})\n`,
+      );
+      let system: System;
+      try {
+        system = await boot(manifest);
+      } catch (error) {
+        const code = traceErrorExit(error, io);
+        if (code !== undefined) return code;
+        if (!(error instanceof AxError) || error instanceof ManifestError) throw error;
+        io.err(`rvhv: ${error.message}\n`);
+        io.err(
+          `rvhv: the run matches ${trace} up to this failure: the recorded run failed the same way\n`,
+        );
+        return exitCodeOf(error);
+      }
+      const hal = system.hal as ReplayHal;
+      let harts;
+      try {
+        io.err(
+          `rvhv: ${describeBackend(hal.info())}, ${hal.harts.length} hart(s); ` +
+            `policy ${describePolicy(system.percpus.policy)}\n`,
+        );
+        harts = values.json ? hartsJson(system.percpus) : hartTable(system.percpus);
+      } finally {
+        await system.close();
+      }
+      if (values.json) {
+        io.out(
+          JSON.stringify(
+            {
+              trace,
+              events: hal.consumed,
+              backend: hal.info(),
+              policy: system.percpus.policy.name,
+              harts,
+            },
+            null,
+            2,
+          ) + "\n",
+        );
+      } else {
+        io.out(harts as string);
+      }
+      io.err(`rvhv: replayed ${hal.consumed} events: the run matches ${trace}\n`);
+      return EXIT.ok;
+    } catch (error) {
+      const code = traceErrorExit(error, io);
+      if (code !== undefined) return code;
+      throw error;
+    }
+  },
+};

@@ -1,0 +1,214 @@
+/**
+ * `verify`: compare the live CSRs of a manifest's harts with its policy.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { CSR } from "../../hal/csr_numbers.ts";
+import { hex } from "../../hal/hex.ts";
+import type { AxVCpuHal, CsrOp, HartId } from "../../hal/types.ts";
+import { boot, type System } from "../../manifest/boot.ts";
+import { loadManifest } from "../../manifest/parse.ts";
+import { describePolicy, type PerCpuPolicy, resolvePolicy } from "../../percpu/policy.ts";
+import { type CliIo, type Command, EXIT, renderTable, UsageError } from "../io.ts";
+import { describeBackend, traceErrorExit } from "./_report.ts";
+
+const HELP = `Usage: rvhv verify <manifest> [--json] [--no-setup]
+
+Boots the manifest (sets the harts up, and enables them as the manifest
+says), then reads every set-up hart's CSRs afresh and compares them with the
+policy: hedeleg and hideleg must equal the policy's values, hvip must have
+the VS bits (0x444) clear, hcounteren and sie must hold the policy's bits.
+Bits the hart refused during the set-up (e.g. the upper half of a 32-bit
+hcounteren) are facts of the hart: reported as "refused", not as drift.
+Anything else that differs is drift. The harts are then disabled and closed.
+
+With --no-setup the backend is only created, nothing is written: for a
+system someone else set up (a QEMU attached to a running hypervisor, a
+replayed trace). Each hart's live CSRs are compared with the policy as they
+are, and a hart without H is drift.
+
+Options:
+  --json        print JSON ({ policy, drift, harts: [{ hart, csrs }] })
+  --no-setup    compare the backend as it is, without running the set-up
+  -h, --help    show this help
+
+Exit codes: 0 no drift, 1 drift (or a hart cannot be set up), 2 usage or
+manifest error, 3 backend failure.
+`;
+
+const ALL_ONES = (1n << 64n) - 1n;
+const VS_INTERRUPTS = 0x444n;
+const VERIFIED = ["hedeleg", "hideleg", "hvip", "hcounteren", "sie"] as const;
+const READS: readonly CsrOp[] = VERIFIED.map((name): CsrOp => ({ op: "read", csr: CSR[name] }));
+
+/** What the policy asks of one CSR, and which refused bits are the hart's own. */
+interface Expectation {
+  name: (typeof VERIFIED)[number];
+  asked: bigint;
+  mask: bigint;
+  /** Bits the hart refused at set-up (not drift). */
+  refused: bigint;
+}
+
+/** One verified CSR. */
+interface CsrVerdict {
+  csr: string;
+  policy: string;
+  mask: string;
+  live: string;
+  refused: string;
+  drift: string;
+  status: "ok" | "refused" | "drift";
+}
+
+function expectationsOf(policy: PerCpuPolicy): Expectation[] {
+  const sie = policy.sie.reduce((mask, cause) => mask | (1n << BigInt(cause)), 0n);
+  return [
+    { name: "hedeleg", asked: policy.hedeleg, mask: ALL_ONES, refused: 0n },
+    { name: "hideleg", asked: policy.hideleg, mask: ALL_ONES, refused: 0n },
+    { name: "hvip", asked: 0n, mask: VS_INTERRUPTS, refused: 0n },
+    { name: "hcounteren", asked: policy.hcounteren, mask: ALL_ONES, refused: 0n },
+    { name: "sie", asked: sie, mask: sie, refused: 0n },
+  ];
+}
+
+async function verifyHart(
+  hal: AxVCpuHal,
+  hart: HartId,
+  expectations: readonly Expectation[],
+): Promise<{ hart: HartId; h: boolean; drift: boolean; csrs: CsrVerdict[] }> {
+  const results = await hal.csr.batch(hart, READS);
+  const csrs = expectations.map((expect, k): CsrVerdict => {
+    const result = results[k]!;
+    const base = { csr: expect.name, policy: hex(expect.asked), mask: hex(expect.mask) };
+    if (!result.ok) {
+      return {
+        ...base,
+        live: `trap ${result.trapCause}`,
+        refused: "0x0",
+        drift: hex(expect.mask),
+        status: "drift",
+      };
+    }
+    const differs = (result.value ^ expect.asked) & expect.mask;
+    const drift = differs & ~expect.refused;
+    return {
+      ...base,
+      live: hex(result.value),
+      refused: hex(differs & expect.refused),
+      drift: hex(drift),
+      status: drift !== 0n ? "drift" : differs !== 0n ? "refused" : "ok",
+    };
+  });
+  return {
+    hart,
+    h: results[0]!.ok,
+    drift: csrs.some((c) => c.status === "drift"),
+    csrs,
+  };
+}
+
+/** The `verify` command. */
+export const verifyCommand: Command = {
+  name: "verify",
+  summary: "compare the live CSRs of a manifest's harts with its policy; exit 1 on drift",
+  help: HELP,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const { values, positionals } = parseArgs({
+      args,
+      options: {
+        json: { type: "boolean", default: false },
+        "no-setup": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+    if (values.help) {
+      io.out(HELP);
+      return EXIT.ok;
+    }
+    if (positionals.length !== 1) throw new UsageError("verify takes exactly one manifest path");
+    const manifest = await loadManifest(positionals[0]!);
+    const noSetup = values["no-setup"];
+    io.err(
+      `rvhv: booting ${manifest.file} (backend ${manifest.backend.plugin})${
+        noSetup ? " without the set-up" : ""
+      }\n`,
+    );
+    let system: System;
+    try {
+      system = await boot(manifest, { halOnly: noSetup });
+    } catch (error) {
+      const code = traceErrorExit(error, io);
+      if (code !== undefined) return code;
+      throw error;
+    }
+    try {
+      const policy = noSetup ? resolvePolicy(manifest.percpu.policy) : system.percpus.policy;
+      io.err(
+        `rvhv: ${describeBackend(system.hal.info())}; verifying against ${
+          describePolicy(policy)
+        }\n`,
+      );
+      const harts = noSetup
+        ? (manifest.percpu.harts === "all" ? system.hal.harts : manifest.percpu.harts)
+        : system.percpus.harts;
+      const verdicts = [];
+      for (const hart of harts) {
+        const expectations = expectationsOf(policy);
+        if (!noSetup) {
+          // What the hart refused at set-up is a fact of the hart, not drift.
+          for (const entry of system.percpus.get(hart).csrReport()) {
+            const expect = expectations.find((e) => e.name === entry.name)!;
+            if (entry.name !== "hedeleg" && entry.name !== "hideleg") {
+              expect.refused = entry.refused;
+            }
+          }
+        }
+        verdicts.push(await verifyHart(system.hal, hart, expectations));
+      }
+      const drift = verdicts.some((v) => v.drift);
+      if (values.json) {
+        io.out(JSON.stringify({ policy: policy.name, drift, harts: verdicts }, null, 2) + "\n");
+      } else {
+        const rows = verdicts.flatMap((v) =>
+          v.csrs.map((c) => [
+            String(v.hart),
+            c.csr,
+            c.policy,
+            c.live,
+            c.status === "ok"
+              ? "ok"
+              : c.status === "refused"
+              ? `refused ${c.refused}`
+              : `DRIFT ${c.drift}`,
+          ])
+        );
+        let text = renderTable(["hart", "csr", "policy", "live", "status"], rows);
+        const drifting = verdicts.filter((v) => v.drift);
+        text += drift
+          ? `\ndrift on hart${drifting.length === 1 ? "" : "s"} ${
+            drifting.map((v) =>
+              `${v.hart} (${
+                v.csrs.filter((c) => c.status === "drift").map((c) => c.csr).join(", ")
+              })`
+            ).join(", ")
+          }\n`
+          : `\nno drift on ${verdicts.length} hart${verdicts.length === 1 ? "" : "s"}\n`;
+        io.out(text);
+      }
+      return drift ? EXIT.check : EXIT.ok;
+    } catch (error) {
+      const code = traceErrorExit(error, io);
+      if (code !== undefined) return code;
+      throw error;
+    } finally {
+      await system.close().catch((error) => {
+        if (traceErrorExit(error, io) === undefined) throw error;
+      });
+    }
+  },
+};

@@ -1,0 +1,111 @@
+/**
+ * Record and replay: write every CSR access of a run on any backend to a
+ * trace (`recordHal`), answer a later run from that trace with no emulator
+ * or QEMU behind it (`createReplayHal`, `plugin: replay`), and say exactly
+ * where a run departs from its recording (`TraceDivergence`), where two
+ * recordings part (`diffTraces`) and how two live systems differ
+ * (`diffStates`).
+ *
+ * Traces are JSON Lines (`rvhv-trace` version 1): a header on line 1, one
+ * event per CSR access after it, values as lowercase `0x…` strings. Matching
+ * is by hart, operation, CSR and operand, in per-hart order; harts may
+ * interleave differently from the recording within the lookahead bound
+ * ({@linkcode DEFAULT_LOOKAHEAD} events held in memory at most), which keeps
+ * memory constant whatever the trace's length.
+ *
+ * Permissions: replaying and diffing need `--allow-read` for the trace
+ * files; recording needs `--allow-write` (and `--allow-read`) for the
+ * trace's folder. `diffStates` needs only what its backends need.
+ *
+ * @example Record a run, then replay it strictly
+ * ```ts ignore
+ * import { createReplayHal, recordHal } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { CSR, PerCpuSet } from "@rvhv/percpu";
+ *
+ * const recording = await recordHal(await createEmulatorHal({ harts: 4 }), { path: "run.jsonl" });
+ * await (await PerCpuSet.init(recording)).enableAll();
+ * await recording.close();
+ *
+ * const replay = await createReplayHal({ path: "run.jsonl", strict: true });
+ * const harts = await PerCpuSet.init(replay, { policy: "kvm" }); // rejects: TraceDivergence
+ * ```
+ *
+ * @module
+ */
+
+import type { HalPlugin } from "../../hal/types.ts";
+import { parseReplayOptions, type ResolvedReplayOptions } from "./options.ts";
+import { createReplayHal, type ReplayHal } from "./replay_hal.ts";
+
+export { headerFor, recordHal, RecordingHal, type RecordOptions } from "./recorder.ts";
+export {
+  createReplayHal,
+  DEFAULT_LOOKAHEAD,
+  ReplayHal,
+  type ReplayHalOptions,
+} from "./replay_hal.ts";
+export {
+  type CsrStateDiff,
+  type CsrTraceSummary,
+  diffStates,
+  type DiffStatesOptions,
+  diffTraces,
+  type DiffTracesOptions,
+  type HartStateDiff,
+  STATE_CSRS,
+  type StateDiff,
+  type StateSource,
+  type TraceDiff,
+  type TraceDifference,
+  type TraceSide,
+} from "./diff.ts";
+export {
+  csrHex,
+  describeEvent,
+  describeOutcome,
+  describeRequest,
+  jsonSafe,
+  TRACE_FORMAT,
+  TRACE_OPS,
+  TRACE_VERSION,
+  type TraceEvent,
+  type TraceHeader,
+  traceHex,
+  type TraceOp,
+} from "./trace_format.ts";
+export { MAX_LINE_CHARS, readTraceHeader, TraceReader } from "./trace_reader.ts";
+export {
+  FLUSH_EVENTS,
+  SIGINT_EXIT_CODE,
+  TraceWriter,
+  type TraceWriterOptions,
+} from "./trace_writer.ts";
+export { parseReplayOptions, type ReplayOptions, type ResolvedReplayOptions } from "./options.ts";
+
+/**
+ * Replay as a plugin: what `backend.plugin: replay` loads. Options: `path`
+ * (the trace, required), `strict` (default `true`), `lookahead` (default
+ * 65536).
+ *
+ * Requires `--allow-read` for the trace file.
+ *
+ * @example Usage
+ * ```ts
+ * import replayPlugin from "@rvhv/percpu/replay";
+ * import { throws } from "node:assert/strict";
+ *
+ * throws(() => replayPlugin.parseOptions({}), /needs "path"/);
+ * ```
+ */
+export const replayPlugin: HalPlugin<ResolvedReplayOptions> = Object.freeze({
+  name: "replay",
+  describe: "answers every CSR access from a recorded trace; no emulator or QEMU needed",
+  permissions: Object.freeze(["--allow-read"]) as readonly string[],
+  parseOptions: parseReplayOptions,
+  create(options: ResolvedReplayOptions): Promise<ReplayHal> {
+    return createReplayHal(options);
+  },
+});
+
+export default replayPlugin;

@@ -1,0 +1,79 @@
+/**
+ * The replay plugin's options and their validation.
+ *
+ * @module
+ */
+
+import {
+  describeValue,
+  integerOption,
+  objectOption,
+  rejectUnknownKeys,
+} from "../../hal/_options.ts";
+import { invalidOption } from "../../hal/errors.ts";
+import { DEFAULT_LOOKAHEAD } from "./replay_hal.ts";
+
+/** Options of `plugin: replay`, as written in code or YAML. */
+export interface ReplayOptions {
+  /** The trace file (relative paths resolve against the working directory). */
+  path: string;
+  /** Whether events left unconsumed at `close()` are an error. Default `true`. */
+  strict?: boolean;
+  /** How many events replay may hold in memory at once. Default 65536. */
+  lookahead?: number;
+}
+
+/** Validated replay options with every default filled in. */
+export interface ResolvedReplayOptions {
+  /** The trace file. */
+  readonly path: string;
+  /** Whether unconsumed events are an error. */
+  readonly strict: boolean;
+  /** The lookahead bound. */
+  readonly lookahead: number;
+}
+
+const OPTION_KEYS = ["path", "strict", "lookahead"];
+
+/**
+ * Validates replay options and fills in the defaults.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseReplayOptions } from "@rvhv/percpu/replay";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * deepStrictEqual(parseReplayOptions({ path: "run.jsonl" }), {
+ *   path: "run.jsonl", strict: true, lookahead: 65536,
+ * });
+ * ```
+ *
+ * @param raw Options from code or from a manifest's `backend.options`.
+ * @returns The resolved options.
+ * @throws {TypeError} With a `path` naming the offending option.
+ */
+export function parseReplayOptions(raw: unknown): ResolvedReplayOptions {
+  const options = objectOption(raw, []);
+  rejectUnknownKeys(options, OPTION_KEYS, []);
+  if (typeof options.path !== "string" || options.path === "") {
+    throw invalidOption(
+      ["path"],
+      options.path === undefined
+        ? 'the replay plugin needs "path", the trace file to replay'
+        : `expected a trace file path, got ${describeValue(options.path)}`,
+    );
+  }
+  if (options.strict !== undefined && typeof options.strict !== "boolean") {
+    throw invalidOption(["strict"], `expected true or false, got ${describeValue(options.strict)}`);
+  }
+  return {
+    path: options.path,
+    strict: options.strict ?? true,
+    lookahead: integerOption(
+      options.lookahead,
+      ["lookahead"],
+      { min: 1, max: 1 << 30 },
+      DEFAULT_LOOKAHEAD,
+    ),
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * The `rvhv-trace` format: JSON Lines, a header on line 1 and one CSR
+ * access per following line.
+ *
+ * ```text
+ * {"format":"rvhv-trace","version":1,"backend":"emulator","isa":"rv64imafdch","harts":[0,1],…}
+ * {"i":0,"hart":0,"op":"read","csr":"hgatp","num":"0x680","ret":"0x0"}
+ * {"i":1,"hart":0,"op":"write","csr":"hedeleg","num":"0x602","arg":"0xb10d","ret":"0x0"}
+ * {"i":2,"hart":1,"op":"read","csr":"hgatp","num":"0x680","trap":2}
+ * ```
+ *
+ * Values are lowercase `0x…` strings (a `bigint` is not JSON). `i` counts
+ * the events from 0 in file order; `num` is the CSR's address and what
+ * matching uses, `csr` its name for the reader. `arg` is present for
+ * `write`, `set` and `clear`; `ret` (the value the instruction read) and
+ * `trap` (the exception cause the hart raised instead) exclude each other.
+ *
+ * @module
+ */
+
+import { csrName } from "../../hal/csr_numbers.ts";
+import type { CsrNum, HalInfo, HartId } from "../../hal/types.ts";
+
+/** The `format` value of a trace header. */
+export const TRACE_FORMAT = "rvhv-trace";
+
+/** The trace format version this release writes and reads. */
+export const TRACE_VERSION = 1;
+
+/** A CSR operation: `csrr`, `csrrw`, `csrrs` or `csrrc`. */
+export type TraceOp = "read" | "write" | "set" | "clear";
+
+/** The operations, indexed by their internal code. */
+export const TRACE_OPS: readonly TraceOp[] = Object.freeze(["read", "write", "set", "clear"]);
+
+/** Line 1 of a trace. */
+export interface TraceHeader {
+  /** Always `"rvhv-trace"`. */
+  readonly format: typeof TRACE_FORMAT;
+  /** The format version: 1. */
+  readonly version: typeof TRACE_VERSION;
+  /** The recorded backend's name (`info().backend`). */
+  readonly backend: string;
+  /** The recorded backend's ISA string. */
+  readonly isa: string;
+  /** The recorded backend's profile, when it has one. */
+  readonly profile?: string;
+  /** The recorded backend's firmware, when it says. */
+  readonly firmware?: string;
+  /** The harts of the recorded backend, ascending. */
+  readonly harts: readonly HartId[];
+  /** The recorded backend's whole `info()`, `bigint`s as `0x…` strings. */
+  readonly info: Readonly<HalInfo>;
+  /** The manifest the run was booted from, when there was one (without `record`). */
+  readonly manifest?: Readonly<Record<string, unknown>>;
+  /** When the recording started (ISO 8601). */
+  readonly created: string;
+  /** The tool that wrote the trace: `@rvhv/percpu@<version>`. */
+  readonly tool: string;
+}
+
+/** One CSR access of a trace. */
+export interface TraceEvent {
+  /** The event's index: 0 for the first event, counting in file order. */
+  readonly i: number;
+  /** The hart the access ran on. */
+  readonly hart: HartId;
+  /** The operation. */
+  readonly op: TraceOp;
+  /** The CSR's address. */
+  readonly csr: CsrNum;
+  /** The operand of `write`/`set`/`clear`; `undefined` for `read`. */
+  readonly arg: bigint | undefined;
+  /** The value the instruction read; `undefined` when it trapped. */
+  readonly ret: bigint | undefined;
+  /** The exception cause the hart raised; `undefined` when it did not trap. */
+  readonly trap: number | undefined;
+  /** The 1-based line of the event in its file (the header is line 1). */
+  readonly line: number;
+}
+
+const MAX_U64 = (1n << 64n) - 1n;
+
+/**
+ * A CSR value as trace text: lowercase `0x…`, folded to 64 bits.
+ *
+ * @param value The value.
+ * @returns The text.
+ */
+export function traceHex(value: bigint): string {
+  return value >= 0n && value <= MAX_U64
+    ? `0x${value.toString(16)}`
+    : `0x${BigInt.asUintN(64, value).toString(16)}`;
+}
+
+/**
+ * A CSR address as trace text: `0x` and three lowercase hex digits.
+ *
+ * @param csr The address.
+ * @returns The text.
+ */
+export function csrHex(csr: CsrNum): string {
+  return `0x${csr.toString(16).padStart(3, "0")}`;
+}
+
+/**
+ * Describes a request in divergence messages: `write hedeleg 0xb10d`,
+ * `read hgatp`.
+ *
+ * @param op The operation.
+ * @param csr The CSR.
+ * @param arg The operand (ignored for reads).
+ * @returns The text.
+ */
+export function describeRequest(op: TraceOp, csr: CsrNum, arg: bigint | undefined): string {
+  const name = csrName(csr);
+  return op === "read" || arg === undefined ? `read ${name}` : `${op} ${name} ${traceHex(arg)}`;
+}
+
+/**
+ * Describes an event's outcome: `→ 0xb10d` or `→ trap 2`.
+ *
+ * @param event The event.
+ * @returns The text.
+ */
+export function describeOutcome(event: TraceEvent): string {
+  return event.trap === undefined ? `→ ${traceHex(event.ret!)}` : `→ trap ${event.trap}`;
+}
+
+/**
+ * Describes an event as a request and its outcome: `write hedeleg 0xb10d → 0x0`.
+ *
+ * @param event The event.
+ * @returns The text.
+ */
+export function describeEvent(event: TraceEvent): string {
+  return `${describeRequest(event.op, event.csr, event.arg)} ${describeOutcome(event)}`;
+}
+
+/**
+ * Converts a value for the header: `bigint`s become `0x…` strings, other
+ * values are kept; functions and symbols are dropped.
+ *
+ * @param value Anything from `info()` or a manifest.
+ * @returns A JSON-safe copy.
+ */
+export function jsonSafe(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value, (_key, v) => typeof v === "bigint" ? traceHex(v) : v));
+}

@@ -1,0 +1,434 @@
+/**
+ * The trace writer: appends events to `<path>.partial` in batches and
+ * renames it to `<path>` when the recording finishes (on `finish()` or on
+ * SIGINT).
+ *
+ * Every flush writes whole lines, so the partial file is a valid trace up
+ * to its last event at any time. Buffered events are written when a batch
+ * is full and, at the latest, when the event loop next turns (an unref'd
+ * zero-delay timer), so a run that stops on an exception finds every event
+ * it recorded in the partial file. While a writer is open the process's
+ * `unload`, `error` and `unhandledrejection` events flush it too, so a
+ * process that dies of an uncaught exception (or exits without closing)
+ * loses nothing either.
+ *
+ * Requires `--allow-write` (and `--allow-read`) for the trace's folder.
+ *
+ * @module
+ */
+
+import { AxError } from "../../hal/errors.ts";
+import { csrName } from "../../hal/csr_numbers.ts";
+import type { CsrNum, HartId } from "../../hal/types.ts";
+import { csrHex, TRACE_OPS, type TraceHeader, type TraceOp } from "./trace_format.ts";
+
+/** How many events the writer buffers before it writes them out. */
+export const FLUSH_EVENTS = 8192;
+
+/** The exit code of a recording process stopped by SIGINT (128 + 2). */
+export const SIGINT_EXIT_CODE = 130;
+
+/** The write buffer: 8192 lines of up to 128 bytes. */
+const BUFFER_BYTES = 1024 * 1024;
+/** More bytes than any line takes (two 20-digit numbers, the longest CSR name, two values). */
+const LINE_MAX_BYTES = 256;
+/** (op, CSR) pairs: `op << 12 | csr`. */
+const SLOTS = 4 * 0x1000;
+/** Cached line suffixes per slot. */
+const WAYS = 4;
+const MAX_U64 = (1n << 64n) - 1n;
+const ENCODER = new TextEncoder();
+const HART_KEY: Uint8Array = ENCODER.encode(',"hart":');
+const ARG_KEY: Uint8Array = ENCODER.encode(',"arg":"');
+const RET_KEY: Uint8Array = ENCODER.encode(',"ret":"');
+const TRAP_KEY: Uint8Array = ENCODER.encode(',"trap":');
+/** Per slot, once used: the bytes of `"op":"…","csr":"…","num":"…"`. */
+const OP_CSR_BYTES: (Uint8Array | undefined)[] = new Array(SLOTS).fill(undefined);
+
+function opCode(op: TraceOp): number {
+  return op === "read" ? 0 : op === "write" ? 1 : op === "set" ? 2 : 3;
+}
+
+function opCsrBytes(slot: number): Uint8Array {
+  const csr = slot & 0xfff;
+  return OP_CSR_BYTES[slot] ??= ENCODER.encode(
+    `"op":"${TRACE_OPS[slot >> 12]}","csr":"${csrName(csr)}","num":"${csrHex(csr)}"`,
+  );
+}
+
+/** Writes `"op":…,"csr":…,"num":…[,"arg":…],"ret":…}` or `…,"trap":N}` and the newline. */
+function putSuffix(
+  buf: Uint8Array,
+  pos: number,
+  slot: number,
+  arg: bigint | undefined,
+  ret: bigint | undefined,
+  trap: number | undefined,
+): number {
+  const prefix = opCsrBytes(slot);
+  buf.set(prefix, pos);
+  pos += prefix.length;
+  if (arg !== undefined) {
+    buf.set(ARG_KEY, pos);
+    pos = putHex(buf, pos + ARG_KEY.length, arg);
+    buf[pos++] = 0x22; // "
+  }
+  if (trap === undefined) {
+    buf.set(RET_KEY, pos);
+    pos = putHex(buf, pos + RET_KEY.length, ret!);
+    buf[pos++] = 0x22; // "
+  } else {
+    buf.set(TRAP_KEY, pos);
+    pos = putUint(buf, pos + TRAP_KEY.length, trap);
+  }
+  buf[pos] = 0x7d; // }
+  buf[pos + 1] = 0x0a; // newline
+  return pos + 2;
+}
+
+/** Writes `0x` and the lowercase hex digits of a value folded to 64 bits. */
+function putHex(buf: Uint8Array, pos: number, value: bigint): number {
+  const digits = (value >= 0n && value <= MAX_U64 ? value : BigInt.asUintN(64, value)).toString(16);
+  buf[pos] = 0x30; // 0
+  buf[pos + 1] = 0x78; // x
+  pos += 2;
+  for (let k = 0; k < digits.length; k++) buf[pos + k] = digits.charCodeAt(k);
+  return pos + digits.length;
+}
+
+/** Writes the decimal digits of a non-negative integer at `pos`; returns the position after. */
+function putUint(buf: Uint8Array, pos: number, n: number): number {
+  if (n < 10) {
+    buf[pos] = 48 + n;
+    return pos + 1;
+  }
+  let digits = 1;
+  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  const end = pos + digits;
+  for (let at = end - 1; at >= pos; at--) {
+    const next = Math.floor(n / 10);
+    buf[at] = 48 + n - next * 10;
+    n = next;
+  }
+  return end;
+}
+
+/** Options of {@linkcode TraceWriter.create}. */
+export interface TraceWriterOptions {
+  /**
+   * Finish the trace (flush, rename) and exit the process with code 130 on
+   * SIGINT. Default `true`.
+   */
+  handleSigint?: boolean;
+}
+
+/** The writers that are open, for the process hooks. */
+const open: Set<TraceWriter> = new Set();
+let hooked = false;
+let sigintHooked = false;
+
+function flushAll(): void {
+  for (const writer of open) writer.flushQuietly();
+}
+
+function onSigint(): void {
+  for (const writer of [...open]) writer.finishQuietly();
+  Deno.exit(SIGINT_EXIT_CODE);
+}
+
+function updateHooks(): void {
+  const wantHooks = open.size > 0;
+  if (wantHooks !== hooked) {
+    for (const type of ["unload", "error", "unhandledrejection"]) {
+      if (wantHooks) globalThis.addEventListener(type, flushAll);
+      else globalThis.removeEventListener(type, flushAll);
+    }
+    hooked = wantHooks;
+  }
+  const wantSigint = [...open].some((writer) => writer.handlesSigint);
+  if (wantSigint !== sigintHooked) {
+    try {
+      if (wantSigint) Deno.addSignalListener("SIGINT", onSigint);
+      else Deno.removeSignalListener("SIGINT", onSigint);
+      sigintHooked = wantSigint;
+    } catch {
+      // A platform without SIGINT: close() still finishes the trace.
+    }
+  }
+}
+
+function writeAll(file: Deno.FsFile, bytes: Uint8Array): void {
+  let offset = 0;
+  while (offset < bytes.length) offset += file.writeSync(bytes.subarray(offset));
+}
+
+/**
+ * Writes one trace: the header at once, then events in batches of
+ * {@linkcode FLUSH_EVENTS}, to `<path>.partial`; {@linkcode TraceWriter.finish}
+ * renames it to `<path>`.
+ *
+ * Requires `--allow-write` and `--allow-read` for the trace's folder.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { TraceWriter } from "@rvhv/percpu/replay";
+ *
+ * const writer = TraceWriter.create("run.jsonl", header);
+ * writer.append(0, "write", 0x602, 0xb10dn, 0n, undefined);
+ * writer.finish(); // run.jsonl.partial → run.jsonl
+ * ```
+ */
+export class TraceWriter {
+  /** The trace's final path. */
+  readonly path: string;
+  /** Where events go until the trace is finished: `<path>.partial`. */
+  readonly partialPath: string;
+  /** Whether SIGINT finishes this trace and exits. */
+  readonly handlesSigint: boolean;
+  #file: Deno.FsFile | undefined;
+  /** The buffered lines, as bytes: no string per event, nothing to encode at a flush. */
+  #buf: Uint8Array = new Uint8Array(BUFFER_BYTES);
+  #pos = 0;
+  #buffered = 0;
+  #events = 0;
+  #finished = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #failure: AxError | undefined;
+  #idleFlush = (): void => {
+    this.#timer = undefined;
+    this.flushQuietly();
+  };
+  // Per (op, CSR), a few recent (operand, outcome) pairs and the line suffix each gave: the
+  // set-up reads a CSR before and after writing it, so one entry per slot would always miss.
+  #cacheArg: (bigint | undefined)[] = new Array(SLOTS * WAYS).fill(undefined);
+  #cacheRet: (bigint | undefined)[] = new Array(SLOTS * WAYS).fill(undefined);
+  #cacheTrap: Int16Array = new Int16Array(SLOTS * WAYS);
+  #cacheSuffix: (Uint8Array | undefined)[] = new Array(SLOTS * WAYS).fill(undefined);
+  #cacheNext: Uint8Array = new Uint8Array(SLOTS);
+  /** Per slot, hits and misses: a slot whose values keep changing is not cached. */
+  #cacheHits: Uint16Array = new Uint16Array(SLOTS);
+  #cacheMisses: Uint16Array = new Uint16Array(SLOTS);
+
+  private constructor(path: string, file: Deno.FsFile, handleSigint: boolean) {
+    this.path = path;
+    this.partialPath = `${path}.partial`;
+    this.#file = file;
+    this.handlesSigint = handleSigint;
+  }
+
+  /**
+   * Creates (or truncates) `<path>.partial` and writes the header line.
+   *
+   * @param path The trace's final path.
+   * @param header The header.
+   * @param options SIGINT handling.
+   * @returns The writer.
+   * @throws {AxError} Kind `"NotFound"` when the folder does not exist, `"Io"`
+   *   when the file cannot be created or written.
+   */
+  static create(path: string, header: TraceHeader, options: TraceWriterOptions = {}): TraceWriter {
+    const partial = `${path}.partial`;
+    let file: Deno.FsFile;
+    try {
+      file = Deno.openSync(partial, { write: true, create: true, truncate: true });
+    } catch (error) {
+      const kind = error instanceof Deno.errors.NotFound ? "NotFound" : "Io";
+      throw new AxError(
+        kind,
+        `Cannot record trace ${path}: cannot create ${partial}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    const writer = new TraceWriter(path, file, options.handleSigint ?? true);
+    try {
+      writeAll(file, ENCODER.encode(JSON.stringify(header) + "\n"));
+    } catch (error) {
+      file.close();
+      throw new AxError("Io", `Cannot write trace ${partial}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    open.add(writer);
+    updateHooks();
+    return writer;
+  }
+
+  /** How many events were appended. */
+  get events(): number {
+    return this.#events;
+  }
+
+  /** Whether the trace is finished (renamed) or abandoned. */
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  /**
+   * Appends one event. `arg` is `undefined` for reads; exactly one of `ret`
+   * and `trap` is given.
+   *
+   * @param hart The hart.
+   * @param op The operation.
+   * @param csr The CSR.
+   * @param arg The operand of `write`/`set`/`clear`.
+   * @param ret The value the instruction read.
+   * @param trap The exception cause the hart raised instead.
+   * @throws {AxError} Kind `"BadState"` after {@linkcode TraceWriter.finish};
+   *   `"Io"` when a flush fails.
+   */
+  append(
+    hart: HartId,
+    op: TraceOp,
+    csr: CsrNum,
+    arg: bigint | undefined,
+    ret: bigint | undefined,
+    trap: number | undefined,
+  ): void {
+    if (this.#finished) {
+      throw new AxError("BadState", `Cannot record to trace ${this.path}: it is finished`);
+    }
+    const slot = (opCode(op) << 12) | csr;
+    const trapCode = trap === undefined ? -1 : trap;
+    const base = slot * WAYS;
+    let suffix: Uint8Array | undefined;
+    const misses = this.#cacheMisses[slot]!;
+    const caching = misses < 64 || this.#cacheHits[slot]! * 4 >= misses;
+    if (caching) {
+      for (let way = base; way < base + WAYS; way++) {
+        if (
+          this.#cacheArg[way] === arg && this.#cacheRet[way] === ret &&
+          this.#cacheTrap[way] === trapCode && this.#cacheSuffix[way] !== undefined
+        ) {
+          suffix = this.#cacheSuffix[way];
+          break;
+        }
+      }
+      if (suffix !== undefined) {
+        if (++this.#cacheHits[slot]! === 0xffff) this.#decay(slot);
+      } else if (++this.#cacheMisses[slot]! === 0xffff) {
+        this.#decay(slot);
+      }
+    }
+    if (this.#pos + LINE_MAX_BYTES > this.#buf.length) this.flush();
+    // {"i":<i>,"hart":<hart>,<suffix>
+    const buf = this.#buf;
+    let pos = this.#pos;
+    buf[pos] = 0x7b; // {
+    buf[pos + 1] = 0x22; // "
+    buf[pos + 2] = 0x69; // i
+    buf[pos + 3] = 0x22; // "
+    buf[pos + 4] = 0x3a; // :
+    pos = putUint(buf, pos + 5, this.#events);
+    buf.set(HART_KEY, pos);
+    pos = putUint(buf, pos + HART_KEY.length, hart);
+    buf[pos++] = 0x2c; // ,
+    if (suffix !== undefined) {
+      buf.set(suffix, pos);
+      pos += suffix.length;
+    } else if (!caching) {
+      pos = putSuffix(buf, pos, slot, arg, ret, trap);
+    } else {
+      const start = pos;
+      pos = putSuffix(buf, pos, slot, arg, ret, trap);
+      const way = base + this.#cacheNext[slot]!;
+      this.#cacheNext[slot] = (this.#cacheNext[slot]! + 1) % WAYS;
+      this.#cacheArg[way] = arg;
+      this.#cacheRet[way] = ret;
+      this.#cacheTrap[way] = trapCode;
+      this.#cacheSuffix[way] = buf.slice(start, pos);
+    }
+    this.#pos = pos;
+    this.#events++;
+    if (++this.#buffered >= FLUSH_EVENTS) {
+      this.flush();
+    } else if (this.#timer === undefined) {
+      const timer = setTimeout(this.#idleFlush, 0);
+      Deno.unrefTimer(timer);
+      this.#timer = timer;
+    }
+  }
+
+  /** Halves a slot's counters, so it can start (or stop) being cached again. */
+  #decay(slot: number): void {
+    this.#cacheHits[slot] = this.#cacheHits[slot]! >> 1;
+    this.#cacheMisses[slot] = this.#cacheMisses[slot]! >> 1;
+  }
+
+  /**
+   * Writes the buffered events to the partial file.
+   *
+   * @throws {AxError} Kind `"Io"` when the write fails.
+   */
+  flush(): void {
+    if (this.#failure !== undefined) throw this.#failure;
+    if (this.#pos === 0 || this.#file === undefined) return;
+    const bytes = this.#buf.subarray(0, this.#pos);
+    this.#pos = 0;
+    this.#buffered = 0;
+    try {
+      writeAll(this.#file, bytes);
+    } catch (error) {
+      // The trace cannot be trusted any more: every later flush and finish() says so.
+      this.#failure = new AxError(
+        "Io",
+        `Cannot write trace ${this.partialPath}: ${(error as Error).message}`,
+        { cause: error },
+      );
+      throw this.#failure;
+    }
+  }
+
+  /**
+   * {@linkcode TraceWriter.flush}, ignoring failures (for timers and process
+   * hooks; a failure is reported by the next `flush()` or `finish()`).
+   */
+  flushQuietly(): void {
+    try {
+      this.flush();
+    } catch {
+      // Kept in #failure for finish() to report.
+    }
+  }
+
+  /**
+   * Flushes, closes the partial file and renames it to the final path.
+   * Idempotent.
+   *
+   * @throws {AxError} Kind `"Io"` when the last write or the rename fails.
+   */
+  finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    open.delete(this);
+    updateHooks();
+    const file = this.#file!;
+    try {
+      this.flush();
+    } finally {
+      this.#file = undefined;
+      file.close();
+    }
+    try {
+      Deno.renameSync(this.partialPath, this.path);
+    } catch (error) {
+      throw new AxError(
+        "Io",
+        `Cannot finish trace ${this.path}: cannot rename ${this.partialPath}: ${
+          (error as Error).message
+        }`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** {@linkcode TraceWriter.finish}, ignoring failures (for SIGINT). */
+  finishQuietly(): void {
+    try {
+      this.finish();
+    } catch {
+      // The partial file stays behind; nothing can be reported now.
+    }
+  }
+}

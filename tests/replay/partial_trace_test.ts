@@ -1,0 +1,152 @@
+/**
+ * What a recording leaves behind when the run does not end with close():
+ * an exception mid-run, an uncaught exception that kills the process, and
+ * Ctrl-C (SIGINT).
+ */
+
+import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
+import { CSR } from "../../hal/csr_numbers.ts";
+import { AxError } from "../../hal/errors.ts";
+import type { AxVCpuHal, CsrOp, CsrPort, CsrResult, HartId } from "../../hal/types.ts";
+import { PerCpuSet } from "../../percpu/percpu_set.ts";
+import { createEmulatorHal } from "../../plugins/emulator/mod.ts";
+import { recordHal, SIGINT_EXIT_CODE, TraceReader } from "../../plugins/replay/mod.ts";
+import { withTempDir } from "../_helpers/traces.ts";
+
+const REPLAY_MOD = new URL("../../plugins/replay/mod.ts", import.meta.url).href;
+const EMULATOR_MOD = new URL("../../plugins/emulator/mod.ts", import.meta.url).href;
+const PERCPU_MOD = new URL("../../percpu/mod.ts", import.meta.url).href;
+
+/** Every event of a trace file, as "hart op csr". */
+function readEvents(path: string): string[] {
+  using reader = TraceReader.open(path);
+  return [...reader].map((e) => `${e.hart} ${e.op} ${e.csr.toString(16)}`);
+}
+
+/** A backend whose `failAt`th batch fails with an I/O error. */
+function failingAfter(inner: AxVCpuHal, failAt: number): AxVCpuHal {
+  let batches = 0;
+  const batch = (hart: HartId, ops: readonly CsrOp[]): Promise<CsrResult[]> =>
+    ++batches === failAt
+      ? Promise.reject(new AxError("Io", "Cannot reach the hart: the connection dropped"))
+      : inner.csr.batch(hart, ops);
+  const port: CsrPort = {
+    read: (hart, csr) => inner.csr.read(hart, csr),
+    write: (hart, csr, value) => inner.csr.write(hart, csr, value),
+    set: (hart, csr, mask) => inner.csr.set(hart, csr, mask),
+    clear: (hart, csr, mask) => inner.csr.clear(hart, csr, mask),
+    batch,
+  };
+  return {
+    harts: inner.harts,
+    csr: port,
+    info: () => inner.info(),
+    allocFrame: () => inner.allocFrame(),
+    deallocFrame: (pa) => inner.deallocFrame(pa),
+    physToVirt: (pa) => inner.physToVirt(pa),
+    virtToPhys: (va) => inner.virtToPhys(va),
+    irqFetch: () => inner.irqFetch(),
+    close: () => inner.close(),
+  };
+}
+
+Deno.test("an exception mid-recording leaves a valid partial trace up to its last event", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/broken.jsonl`;
+    const inner = await createEmulatorHal({ harts: 2 });
+    const hal = await recordHal(failingAfter(inner, 3), { path, handleSigint: false });
+    // Hart 0's two batches succeed (probe and priors, set-up and read-back); hart 1's first
+    // fails, and hart 0 is rolled back.
+    await rejects(
+      PerCpuSet.init(hal, { concurrency: 1 }),
+      (e) => e instanceof AxError && e.kind === "Io",
+    );
+    // No close(). Once the event loop has turned, the partial file holds everything.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await rejects(Deno.stat(path), Deno.errors.NotFound);
+    const events = readEvents(`${path}.partial`);
+    strictEqual(events.length, 7 + 14 + 6, "probe and priors, set-up and read-back, restore");
+    deepStrictEqual(events.slice(0, 2), ["0 read 680", "0 read 602"]);
+    ok(events.every((e) => e.startsWith("0 ")), "hart 1 reached no hart: nothing recorded");
+    strictEqual(
+      events.at(-1),
+      "0 write 104",
+      "the rollback's last restore (sie) is the last event",
+    );
+    await hal.close();
+    strictEqual(readEvents(path).length, events.length);
+  });
+});
+
+/** Runs a script in a child Deno with read and write access to `dir`. */
+function child(dir: string, script: string): Deno.ChildProcess {
+  const file = `${dir}/child.ts`;
+  Deno.writeTextFileSync(file, script);
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-config", `--allow-read`, `--allow-write=${dir}`, file],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+}
+
+const RECORD_FIVE_THOUSAND = (path: string) => `
+import { recordHal } from "${REPLAY_MOD}";
+import { createEmulatorHal } from "${EMULATOR_MOD}";
+const hal = await recordHal(await createEmulatorHal({ harts: 2 }), { path: ${
+  JSON.stringify(path)
+} });
+// Fewer events than one flush batch: only the process hooks can save them.
+for (let k = 0; k < 5000; k++) await hal.csr.write(k % 2, ${CSR.sscratch}, BigInt(k));
+`;
+
+Deno.test("a process killed by an uncaught exception leaves every recorded event in <path>.partial", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/crash.jsonl`;
+    const process = child(
+      dir,
+      RECORD_FIVE_THOUSAND(path) + `throw new Error("the run crashed");\n`,
+    );
+    const { code, stderr } = await process.output();
+    strictEqual(code, 1);
+    ok(new TextDecoder().decode(stderr).includes("the run crashed"));
+    await rejects(Deno.stat(path), Deno.errors.NotFound, "not renamed: the run did not finish");
+    const events = readEvents(`${path}.partial`);
+    strictEqual(events.length, 5000);
+    strictEqual(events.at(-1), "1 write 140");
+  });
+});
+
+Deno.test({
+  name: "SIGINT finishes the trace (renamed to <path>) and exits with 130",
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    await withTempDir(async (dir) => {
+      const path = `${dir}/interrupted.jsonl`;
+      const process = child(
+        dir,
+        RECORD_FIVE_THOUSAND(path) +
+          `import { PerCpuSet } from "${PERCPU_MOD}";\n` +
+          `await PerCpuSet.init(hal);\n` +
+          `console.log("ready");\n` +
+          `await new Promise((resolve) => setTimeout(resolve, 60_000));\n`,
+      );
+      const reader = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let seen = "";
+      while (!seen.includes("ready")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        seen += value;
+      }
+      ok(seen.includes("ready"), "the child got ready");
+      process.kill("SIGINT");
+      const status = await process.status;
+      await reader.cancel();
+      await process.stderr.cancel();
+      strictEqual(status.code, SIGINT_EXIT_CODE);
+      await rejects(Deno.stat(`${path}.partial`), Deno.errors.NotFound);
+      const events = readEvents(path);
+      strictEqual(events.length, 5000 + 2 * 21, "the writes, then two harts' set-up");
+    });
+  },
+});
