@@ -4,6 +4,7 @@
  * @module
  */
 
+import { dirname, isAbsolute, join } from "node:path";
 import { AxError } from "../hal/errors.ts";
 import type { AxVCpuHal, HalPlugin } from "../hal/types.ts";
 import { PerCpuSet } from "../percpu/percpu_set.ts";
@@ -39,6 +40,12 @@ export interface BootOptions {
    * `record:` (what `rvhv record -o` uses).
    */
   record?: string;
+  /**
+   * Whether a recording finishes its trace and exits the process (code 130)
+   * on SIGINT. Default `true`; a caller that closes the system on SIGINT
+   * itself (as `serve` does) passes `false`, so the close is recorded too.
+   */
+  recordExitsOnSigint?: boolean;
 }
 
 function optionPath(error: unknown): string[] | undefined {
@@ -62,6 +69,12 @@ function checkHarts(manifest: Manifest, hal: AxVCpuHal): void {
       }`,
     );
   }
+}
+
+/** A path written in a manifest, resolved against the manifest's folder. */
+function manifestRelative(manifest: Manifest, path: string | undefined): string | undefined {
+  if (path === undefined || isAbsolute(path) || manifest.file.startsWith("<")) return path;
+  return join(dirname(manifest.file), path);
 }
 
 /**
@@ -121,8 +134,9 @@ export async function createBackend(
  * the replay plugin's `recordHal` once the manifest is known to be valid:
  * every CSR access of the run goes to `<path>.partial`, and the system's
  * `close()` (also after a failed set-up) renames it to `<path>`. The trace's
- * header records the manifest, so `rvhv replay` can re-run it. Relative
- * paths resolve against the working directory.
+ * header records the manifest, so `rvhv replay` can re-run it. A relative
+ * `record:` resolves against the manifest's folder (as `plugin:` does); the
+ * `record` option against the working directory.
  *
  * Needs the permissions of the chosen plugin; recording also needs
  * `--allow-write` and `--allow-read` for the trace's folder.
@@ -155,11 +169,15 @@ export async function boot(manifest: Manifest, options: BootOptions = {}): Promi
     await closeAfterFailure(hal, error);
     throw error;
   }
-  const record = options.record ?? manifest.record;
+  const record = options.record ?? manifestRelative(manifest, manifest.record);
   if (record !== undefined) {
     try {
       const { recordHal } = await import("../plugins/replay/recorder.ts");
-      hal = await recordHal(hal, { path: record, manifest });
+      hal = await recordHal(hal, {
+        path: record,
+        manifest,
+        handleSigint: options.recordExitsOnSigint ?? true,
+      });
     } catch (error) {
       await closeAfterFailure(hal, error);
       if (options.record !== undefined) throw error;

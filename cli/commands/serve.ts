@@ -11,6 +11,7 @@
  */
 
 import { parseArgs } from "node:util";
+import type { RecordingHal } from "../../plugins/replay/recorder.ts";
 import { createApp } from "../../http/app.ts";
 import { boot } from "../../manifest/boot.ts";
 import { loadManifest } from "../../manifest/parse.ts";
@@ -18,6 +19,9 @@ import { type CliIo, type Command, EXIT, UsageError } from "../io.ts";
 
 /** Where `serve` listens when neither `--listen` nor the manifest says. */
 export const DEFAULT_LISTEN = "127.0.0.1:8787";
+
+/** How many of the most recent trace events `GET /api/trace` returns. */
+const TRACE_EVENTS_SERVED = 10_000;
 
 const LISTEN_REGEXP = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+):(\d{1,5})$/i;
 
@@ -168,7 +172,8 @@ export const serveCommand: Command = {
     checkExposure(address, token, unreadable);
 
     io.err(`rvhv: booting ${manifest.file} (backend ${manifest.backend.plugin})\n`);
-    const system = await boot(manifest);
+    // serve closes the system on SIGINT itself, so a recording also gets the close.
+    const system = await boot(manifest, { recordExitsOnSigint: false });
     const stop = new AbortController();
     const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
     let received: Deno.Signal | undefined;
@@ -192,9 +197,13 @@ export const serveCommand: Command = {
       const hosts = address.loopback
         ? [...new Set([where, `127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`])]
         : undefined;
+      const recording = system.hal as Partial<RecordingHal>;
       const app = createApp(system, {
         ...(token === undefined ? {} : { token }),
         ...(hosts === undefined ? {} : { hosts }),
+        ...(typeof recording.readEvents === "function"
+          ? { trace: () => recording.readEvents!(TRACE_EVENTS_SERVED) }
+          : {}),
       });
       handle = (request, info) => app.fetch(request, info);
       const url = `http://${where}/`;

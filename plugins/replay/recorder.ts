@@ -313,6 +313,23 @@ export class RecordingHal implements AxVCpuHal {
     return this.#writer.events;
   }
 
+  /**
+   * The events recorded so far, as the trace lines' JSON objects (what
+   * `GET /api/trace` serves). Flushes first, then reads the partial file.
+   *
+   * Requires `--allow-read` for the trace.
+   *
+   * @param limit At most this many, the most recent.
+   * @returns The events in recording order.
+   */
+  async readEvents(limit = Infinity): Promise<Record<string, unknown>[]> {
+    const writer = this.#writer;
+    if (!writer.finished) writer.flush();
+    const text = await Deno.readTextFile(writer.finished ? writer.path : writer.partialPath);
+    const lines = text.split("\n").slice(1).filter((line) => line !== "");
+    return lines.slice(Math.max(0, lines.length - limit)).map((line) => JSON.parse(line));
+  }
+
   /** The inner backend's `info()`. */
   info(): HalInfo {
     return this.inner.info();

@@ -12,6 +12,7 @@ const ROOT = new URL("../../", import.meta.url);
 const MAIN = new URL("cli/main.ts", ROOT).pathname;
 const PERMISSIONS = [
   "--allow-read",
+  "--allow-write",
   "--allow-env=LOG_TOKENS,LOG_STREAM,RVHV_TOKEN",
   "--allow-net=127.0.0.1",
 ];
@@ -261,4 +262,53 @@ Deno.test("parseListen(), resolveToken() and checkExposure() decide where serve 
   checkExposure(parseListen("127.0.0.1:8787"), undefined, false);
   deepStrictEqual(resolveToken("abc"), { token: "abc", unreadable: false });
   throws(() => resolveToken(" "), /--token needs a non-empty value/);
+});
+
+Deno.test("rvhv serve with record: serves the events recorded so far at /api/trace", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const manifest = `${dir}/recorded.yaml`;
+    await Deno.writeTextFile(
+      manifest,
+      "version: 1\nbackend: { plugin: emulator, options: { harts: 2 } }\nrecord: run.jsonl\n",
+    );
+    const served = await serve([manifest, "--listen", "127.0.0.1:0"]);
+    try {
+      const first = await (await fetch(`${served.url}api/trace`)).json();
+      // Per hart: the probe and 6 prior reads, 9 operations and 5 read-backs.
+      strictEqual(first.events.length, 2 * 21);
+      deepStrictEqual(first.events[7], {
+        i: 7,
+        hart: 0,
+        op: "write",
+        csr: "hedeleg",
+        num: "0x602",
+        arg: "0xb10d",
+        ret: "0x0",
+      });
+      const disabled = await fetch(`${served.url}api/harts/1/disable`, POST);
+      strictEqual(disabled.status, 200);
+      await disabled.body?.cancel();
+      const after = await (await fetch(`${served.url}api/trace`)).json();
+      // Disable restores six CSRs in KVM's order (the response then reads the live values).
+      const restored = after.events.slice(first.events.length)
+        .filter((e: { op: string }) => e.op === "write")
+        .map((e: { hart: number; csr: string }) => `${e.hart}:${e.csr}`);
+      deepStrictEqual(
+        restored,
+        ["vsie", "hvip", "hedeleg", "hideleg", "hcounteren", "sie"].map((c) => `1:${c}`),
+      );
+    } finally {
+      const { code, stderr } = await stop(served, "SIGINT");
+      strictEqual(code, 0, stderr);
+    }
+    const trace = (await Deno.readTextFile(`${dir}/run.jsonl`)).trim().split("\n");
+    // The close disabled hart 0, and the trace (renamed from .partial) holds it.
+    deepStrictEqual(
+      trace.slice(-6).map((line) => JSON.parse(line)).map((e) => `${e.hart}:${e.op}:${e.csr}`),
+      ["vsie", "hvip", "hedeleg", "hideleg", "hcounteren", "sie"].map((c) => `0:write:${c}`),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
