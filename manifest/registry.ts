@@ -27,6 +27,10 @@ export const BUILTIN_PLUGINS: ReadonlyMap<string, () => Promise<HalPlugin<unknow
     "emulator",
     async () => (await import("../plugins/emulator/mod.ts")).default as HalPlugin<unknown>,
   ],
+  [
+    "qemu",
+    async () => (await import("../plugins/qemu/mod.ts")).default as HalPlugin<unknown>,
+  ],
 ]);
 
 const SPECIFIER_REGEXP = /^(?:\.{1,2}\/|\/|file:|npm:|jsr:|https?:)/;
