@@ -302,7 +302,7 @@ export class GdbClient {
   #waiting: Waiting[] = [];
   #head = 0;
   #out: string[] = [];
-  #flushScheduled = false;
+  #writerActive = false;
   #writing: Promise<void> = Promise.resolve();
   #rx = "";
   #pump: Promise<void> | undefined;
@@ -637,27 +637,37 @@ export class GdbClient {
     });
   }
 
+  /**
+   * Starts the writer unless it runs: it first lets the current tick queue
+   * everything it wants (so pipelined exchanges share one write), then
+   * writes whatever accumulated, one write at a time, until nothing is left.
+   * Acknowledgements ride along with requests instead of costing writes.
+   */
   #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
+    if (this.#writerActive) return;
+    this.#writerActive = true;
     queueMicrotask(() => {
-      this.#flushScheduled = false;
-      if (this.#out.length === 0 || this.#closeReason !== undefined) {
-        this.#out.length = 0;
-        return;
-      }
-      const data = this.#encoder.encode(this.#out.join(""));
-      this.#out.length = 0;
-      this.#writing = this.#writing
-        .then(() => writeAll(this.#transport, data))
-        .catch((error) => {
-          this.#end(
-            new AxError("Io", `the gdb connection failed on write: ${(error as Error).message}`, {
-              cause: error,
-            }),
-          );
-        });
+      this.#writing = this.#drainOut();
     });
+  }
+
+  async #drainOut(): Promise<void> {
+    try {
+      while (this.#out.length > 0 && this.#closeReason === undefined) {
+        const data = this.#encoder.encode(this.#out.join(""));
+        this.#out.length = 0;
+        await writeAll(this.#transport, data);
+      }
+    } catch (error) {
+      this.#end(
+        new AxError("Io", `the gdb connection failed on write: ${(error as Error).message}`, {
+          cause: error,
+        }),
+      );
+    } finally {
+      this.#out.length = 0;
+      this.#writerActive = false;
+    }
   }
 
   async #readLoop(): Promise<void> {

@@ -74,7 +74,12 @@ export {
   type GdbRegister,
   parseTargetRegisters,
 } from "./gdb_client.ts";
-export { QemuProcess, type QemuSpawnOptions } from "./qemu_process.ts";
+export {
+  qemuArguments,
+  QemuProcess,
+  type QemuSpawnOptions,
+  VIRT_MTIMECMP_BASE,
+} from "./qemu_process.ts";
 export { type ByteTransport, type ConnectUnixOptions, connectUnixSocket } from "./transport.ts";
 
 /**

@@ -23,7 +23,7 @@ import type {
 } from "../../hal/types.ts";
 import { checkWriteReply, decodeLe64, encodeLe64, GdbClient } from "./gdb_client.ts";
 import { parseQemuOptions, type QemuOptions, type ResolvedQemuOptions } from "./options.ts";
-import { QemuProcess } from "./qemu_process.ts";
+import { QemuProcess, VIRT_MTIMECMP_BASE } from "./qemu_process.ts";
 import { QmpClient } from "./qmp_client.ts";
 import { connectUnixSocket } from "./transport.ts";
 
@@ -186,7 +186,7 @@ export class QemuHal implements AxVCpuHal {
     const session = await openSession(options);
     try {
       const firmware = firmwareFor(options, session.version);
-      await applyFirmware(session, firmware);
+      await applyFirmware(session, firmware, options);
       return new QemuHal(options, session, firmware);
     } catch (error) {
       await closeSession(session);
@@ -225,9 +225,11 @@ export class QemuHal implements AxVCpuHal {
         ? { attached: true, sockets: { qmp: options.attach!.qmp, gdb: options.attach!.gdb } }
         : { attached: false, cpu: options.cpu, binary: options.qemu }),
       csrRegnumBase: session.gdb.csrBase,
-      // The CLINT is MMIO, which gdb memory writes skip: a preset's mtimecmp
-      // cannot be applied, so mip.MTIP stays pending as at reset.
-      ...(this.#firmware.mtimecmp === undefined ? {} : { mtimecmp: "not applied" }),
+      // A started QEMU gets the preset's mtimecmp from loader devices; the
+      // CLINT is MMIO, which gdb memory writes skip, so an attached one cannot.
+      ...(this.#firmware.mtimecmp === undefined
+        ? {}
+        : { mtimecmp: attached ? "not applied" : hex(this.#firmware.mtimecmp) }),
     });
   }
 
@@ -538,7 +540,7 @@ export class QemuHal implements AxVCpuHal {
             `Cannot reset QEMU: the relaunched machine has ${session.harts.length} harts, not ${this.#harts.length}`,
           );
         }
-        await applyFirmware(session, this.#firmware);
+        await applyFirmware(session, this.#firmware, this.#options);
       } catch (error) {
         await closeSession(session);
         this.#closed = true;
@@ -578,15 +580,69 @@ export class QemuHal implements AxVCpuHal {
   }
 }
 
+/**
+ * The mtimecmp the loader devices write at start-up: the preset's. Both
+ * OpenSBI presets program all ones, so the value is known before the QEMU
+ * version (which picks between them) is.
+ */
+function spawnMtimecmp(options: ResolvedQemuOptions): bigint | undefined {
+  const name = options.firmware ?? "opensbi";
+  return resolveFirmware(name, "opensbi-1.1").mtimecmp;
+}
+
+/** Reads every hart's mtimecmp from the CLINT (gdb memory reads do reach MMIO). */
+async function readMtimecmp(session: Session): Promise<bigint[]> {
+  const replies = await session.gdb.exchangeOnHart(
+    session.harts[0]!,
+    session.harts.map((hart) => `m${(VIRT_MTIMECMP_BASE + 8n * BigInt(hart)).toString(16)},8`),
+  );
+  return replies.map((reply, i) => {
+    if (reply.length !== 16) {
+      throw new GdbProtocolError(
+        `Cannot read mtimecmp of hart ${session.harts[i]}: the gdbstub answered "${reply}"`,
+      );
+    }
+    return decodeLe64(reply);
+  });
+}
+
 /** Chooses the firmware preset for these options and this QEMU. */
 function firmwareFor(options: ResolvedQemuOptions, version: string): FirmwarePreset {
   const name = options.firmware ?? (options.attach !== undefined ? "none" : "opensbi");
   return resolveFirmware(name, opensbiOf(version));
 }
 
-/** Writes a firmware preset into every hart (mideleg first: it gates sie). */
-async function applyFirmware(session: Session, firmware: FirmwarePreset): Promise<void> {
+/**
+ * Writes a firmware preset into every hart (mideleg first: it gates sie)
+ * and checks the mtimecmp the loader devices wrote.
+ */
+async function applyFirmware(
+  session: Session,
+  firmware: FirmwarePreset,
+  options: ResolvedQemuOptions,
+): Promise<void> {
   const gdb = session.gdb;
+  if (session.process !== undefined) {
+    const expected = spawnMtimecmp(options) ?? 0n;
+    if ((firmware.mtimecmp ?? 0n) !== expected) {
+      throw new AxError(
+        "InvalidData",
+        `Cannot apply firmware "${firmware.name}": its mtimecmp ${
+          hex(firmware.mtimecmp ?? 0n)
+        } differs from the ${hex(expected)} QEMU was started with`,
+      );
+    }
+    const found = await readMtimecmp(session);
+    const wrong = found.findIndex((value) => value !== expected);
+    if (wrong >= 0) {
+      throw new AxError(
+        "InvalidData",
+        `Cannot apply firmware "${firmware.name}": hart ${session.harts[wrong]} has mtimecmp ${
+          hex(found[wrong]!)
+        }, not ${hex(expected)}`,
+      );
+    }
+  }
   await Promise.all(session.harts.map(async (hart, i) => {
     const writes = firmware.writes(session.hasH[i]!);
     if (writes.length === 0) return;
@@ -614,6 +670,7 @@ async function openSession(options: ResolvedQemuOptions): Promise<Session> {
         harts: options.harts,
         cpu: options.cpu,
         memory: RAM_ARG,
+        mtimecmp: spawnMtimecmp(options),
       });
       const started = process;
       started.status.then(async () => {

@@ -27,15 +27,49 @@ export interface QemuSpawnOptions {
   cpu: string;
   /** Guest RAM (`-m`). Default `"128M"`. */
   memory?: string;
+  /**
+   * Each hart's ACLINT `mtimecmp` at reset, written through MMIO by a
+   * `-device loader` per hart (the gdbstub cannot: its memory writes skip
+   * MMIO). `undefined` keeps QEMU's reset value 0.
+   */
+  mtimecmp?: bigint | undefined;
 }
 
-/** The arguments that hold the machine at reset with nothing attached but the two sockets. */
+/** Where hart 0's `mtimecmp` sits on `virt` (CLINT base 0x200_0000 + 0x4000; 8 bytes per hart). */
+export const VIRT_MTIMECMP_BASE = 0x200_4000n;
+
+/**
+ * The arguments that hold the machine at reset with nothing attached but
+ * the two sockets (and, with `mtimecmp`, one loader device per hart).
+ *
+ * @example Usage
+ * ```ts
+ * import { qemuArguments } from "@rvhv/percpu/qemu";
+ * import { ok } from "node:assert/strict";
+ *
+ * const args = qemuArguments({ binary: "qemu-system-riscv64", harts: 2, cpu: "rv64,h=true" }, "/t/q", "/t/g");
+ * ok(args.includes("-S") && args.includes("unix:/t/q,server=on,wait=off"));
+ * ```
+ *
+ * @param options Harts, `-cpu`, RAM, mtimecmp.
+ * @param qmpPath The QMP socket.
+ * @param gdbPath The gdbstub socket.
+ * @returns The command line after the binary.
+ */
 export function qemuArguments(
   options: QemuSpawnOptions,
   qmpPath: string,
   gdbPath: string,
 ): string[] {
   const escape = (path: string) => path.replaceAll(",", ",,");
+  const loaders: string[] = [];
+  if (options.mtimecmp !== undefined) {
+    const data = `0x${BigInt.asUintN(64, options.mtimecmp).toString(16)}`;
+    for (let hart = 0; hart < options.harts; hart++) {
+      const addr = `0x${(VIRT_MTIMECMP_BASE + 8n * BigInt(hart)).toString(16)}`;
+      loaders.push("-device", `loader,addr=${addr},data=${data},data-len=8`);
+    }
+  }
   return [
     "-machine",
     "virt",
@@ -65,6 +99,7 @@ export function qemuArguments(
     `unix:${escape(qmpPath)},server=on,wait=off`,
     "-gdb",
     `unix:${escape(gdbPath)},server=on,wait=off`,
+    ...loaders,
   ];
 }
 
