@@ -303,6 +303,8 @@ export class GdbClient {
   #head = 0;
   #out: string[] = [];
   #writerActive = false;
+  #sent = 0;
+  #received = 0;
   #writing: Promise<void> = Promise.resolve();
   #rx = "";
   #pump: Promise<void> | undefined;
@@ -387,6 +389,11 @@ export class GdbClient {
   /** The register number of CSR 0: `regnum(sstatus) - 0x100`. */
   get csrBase(): number {
     return this.#csrBase;
+  }
+
+  /** Packets sent and replies received on this connection (stop packets excluded). */
+  get stats(): { packets: number; replies: number } {
+    return { packets: this.#sent, replies: this.#received };
   }
 
   /** Whether the connection is up. */
@@ -633,6 +640,7 @@ export class GdbClient {
         this.#log?.(`> ${packet}`);
         this.#out.push(packet);
       }
+      this.#sent += payloads.length;
       this.#scheduleFlush();
     });
   }
@@ -756,6 +764,7 @@ export class GdbClient {
       );
     }
     this.#head++;
+    this.#received++;
     if (this.#head > 1024 && this.#head * 2 > this.#waiting.length) {
       this.#waiting = this.#waiting.slice(this.#head);
       this.#head = 0;

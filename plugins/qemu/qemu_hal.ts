@@ -459,6 +459,16 @@ export class QemuHal implements AxVCpuHal {
     return results;
   }
 
+  /**
+   * gdb traffic of the current connection: packets sent and replies
+   * received (a diagnostic: how many exchanges an operation cost).
+   *
+   * @returns The counters.
+   */
+  stats(): { packets: number; replies: number } {
+    return this.#session.gdb.stats;
+  }
+
   /** Allocates one 4 KiB frame of the guest RAM; `undefined` when none is left. */
   allocFrame(): bigint | undefined {
     return this.#frames.alloc();
@@ -785,11 +795,11 @@ async function closeSession(session: Session): Promise<void> {
   // Closing the gdb socket leaves the run state alone; `D` would resume the VM.
   await gdb.close();
   if (process !== undefined) {
-    if (process.exitStatus === undefined && qmp.runstate === "running") {
-      await qmp.execute("quit", undefined, { timeoutMs: 1000 }).catch(() => {});
-    }
+    // Ask politely when QMP is up; otherwise signal at once.
+    const asked = process.exitStatus === undefined && qmp.runstate === "running" &&
+      await qmp.execute("quit", undefined, { timeoutMs: 1000 }).then(() => true, () => false);
     await qmp.close();
-    await process.stop(1000);
+    await process.stop(asked ? 1000 : 0);
   } else {
     if (session.wasRunning && qmp.runstate === "running" && session.lost === undefined) {
       await qmp.execute("cont").catch(() => {});

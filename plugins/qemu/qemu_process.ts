@@ -33,6 +33,8 @@ export interface QemuSpawnOptions {
    * MMIO). `undefined` keeps QEMU's reset value 0.
    */
   mtimecmp?: bigint | undefined;
+  /** More arguments, appended as given (e.g. `-device loader,…` to place guest code). */
+  extraArgs?: readonly string[];
 }
 
 /** Where hart 0's `mtimecmp` sits on `virt` (CLINT base 0x200_0000 + 0x4000; 8 bytes per hart). */
@@ -100,6 +102,7 @@ export function qemuArguments(
     "-gdb",
     `unix:${escape(gdbPath)},server=on,wait=off`,
     ...loaders,
+    ...(options.extraArgs ?? []),
   ];
 }
 
@@ -270,6 +273,8 @@ export class QemuProcess {
         if (signal !== undefined && this.#exit === undefined) {
           try {
             this.#child.kill(signal);
+            // A stopped (SIGSTOP) QEMU would hold SIGTERM until continued.
+            if (signal === "SIGTERM") this.#child.kill("SIGCONT");
           } catch {
             // Already gone.
           }
