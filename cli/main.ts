@@ -8,7 +8,10 @@
  * manifest error, 3 backend failure.
  *
  * Needs `--allow-read` (manifests) and `--allow-env=LOG_TOKENS,LOG_STREAM`
- * (the YAML parser), plus the chosen backend's permissions.
+ * (the YAML parser), plus the chosen backend's permissions (QEMU:
+ * `--allow-run=qemu-system-riscv64 --allow-write --allow-net`, and
+ * `RVHV_QEMU,RVHV_DEBUG` in `--allow-env`). SIGINT and SIGTERM restore the
+ * harts and end QEMU before exiting (130, 143).
  *
  * @module
  */
@@ -18,6 +21,7 @@ import { VERSION } from "../version.ts";
 import { detectCommand } from "./commands/detect.ts";
 import { upCommand } from "./commands/up.ts";
 import { type CliIo, type Command, EXIT, exitCodeOf, UsageError } from "./io.ts";
+import { installSignalHandlers } from "./signals.ts";
 
 const COMMANDS: ReadonlyMap<string, Command> = new Map(
   [upCommand, detectCommand].map((command) => [command.name, command]),
@@ -38,7 +42,10 @@ Options:
   -V, --version  print the version
 
 Exit codes: 0 ok, 1 difference/drift/failed check, 2 usage or manifest error,
-3 backend failure.
+3 backend failure; 130/143 after SIGINT/SIGTERM (harts restored, QEMU ended).
+
+The qemu backend also needs --allow-write --allow-net
+--allow-run=qemu-system-riscv64 (see "deno task demo:qemu").
 `;
 }
 
@@ -96,5 +103,6 @@ if (import.meta.main) {
     out: (text) => Deno.stdout.writeSync(encoder.encode(text)),
     err: (text) => Deno.stderr.writeSync(encoder.encode(text)),
   };
+  installSignalHandlers(io);
   Deno.exit(await main(Deno.args, io));
 }

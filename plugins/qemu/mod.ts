@@ -78,6 +78,7 @@ export {
   qemuArguments,
   QemuProcess,
   type QemuSpawnOptions,
+  stopAllQemuProcesses,
   VIRT_MTIMECMP_BASE,
 } from "./qemu_process.ts";
 export { type ByteTransport, type ConnectUnixOptions, connectUnixSocket } from "./transport.ts";

@@ -362,7 +362,7 @@ export class QemuHal implements AxVCpuHal {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         process.status,
-        new Promise((resolve) => (timer = setTimeout(resolve, 200))),
+        new Promise((resolve) => (timer = setTimeout(resolve, 1000))),
       ]);
       clearTimeout(timer);
       if (process.exitStatus !== undefined) await process.describeExit();

@@ -120,6 +120,25 @@ function hookUnload(): void {
 
 const STDERR_LIMIT = 64 * 1024;
 
+/**
+ * Ends every QEMU this program started and has not ended yet, and waits
+ * until each is reaped and its directory removed: what a CLI does on SIGINT
+ * or SIGTERM before exiting, so not even a QEMU that was still starting is
+ * left behind (or left as a zombie).
+ *
+ * @example Usage
+ * ```ts
+ * import { stopAllQemuProcesses } from "@rvhv/percpu/qemu";
+ *
+ * await stopAllQemuProcesses(); // nothing running: resolves at once
+ * ```
+ *
+ * @returns When every process has ended.
+ */
+export async function stopAllQemuProcesses(): Promise<void> {
+  await Promise.all([...LIVE].map((process) => process.stop(0)));
+}
+
 /** Describes how a process ended. */
 function describeStatus(status: Deno.CommandStatus): string {
   return status.signal !== null

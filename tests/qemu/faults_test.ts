@@ -134,13 +134,21 @@ qemuTest(
     const took = performance.now() - started;
     ok(error instanceof AxError, String(error));
     strictEqual(error.kind, "Io");
-    match(error.message, /Cannot access hart 1: QEMU \(pid \d+\) was killed by SIGKILL/);
-    ok(took < 5000, `rejected after ${took} ms`);
-    // Later calls reject at once with Io too.
-    await rejects(
-      hal.csr.write(0, CSR.sscratch, 1n),
-      (e) => e instanceof AxError && e.kind === "Io" && /was killed by SIGKILL/.test(e.message),
+    // Usually the process is reaped in time to say how it died; under heavy load
+    // the socket error may be all there is yet.
+    match(
+      error.message,
+      /^Cannot access hart 1: (QEMU \(pid \d+\) was killed by SIGKILL|the gdb connection to QEMU ended)/,
     );
+    ok(took < 5000, `rejected after ${took} ms`);
+    // Later calls reject at once with Io too, and (once QEMU is reaped) say why.
+    for (let waited = 0;; waited += 20) {
+      const later = await hal.csr.write(0, CSR.sscratch, 1n).then(() => undefined, (e) => e);
+      ok(later instanceof AxError && later.kind === "Io", String(later));
+      if (/QEMU \(pid \d+\) was killed by SIGKILL/.test(later.message)) break;
+      ok(waited < 3000, `still no exit status: ${later.message}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     await hal.close();
     await hal.close();
     strictEqual(alive(pid), false, "QEMU must be reaped");
