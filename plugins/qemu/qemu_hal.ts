@@ -697,8 +697,9 @@ async function openSession(options: ResolvedQemuOptions): Promise<Session> {
       qmpPath = options.attach.qmp;
       gdbPath = options.attach.gdb;
     }
-    // A starting QEMU creates its sockets within tens of ms; allow the time-out.
-    const retryForMs = process === undefined ? 0 : timeoutMs;
+    // A starting QEMU creates its sockets within tens of ms (and an attached
+    // one may have been started just now): retry for up to the time-out.
+    const retryForMs = timeoutMs;
     qmp = await QmpClient.connect(
       await connectUnixSocket(qmpPath, { retryForMs, signal: exitAbort.signal }),
       { timeoutMs },
