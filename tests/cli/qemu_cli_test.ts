@@ -168,3 +168,23 @@ qemuTest(
     }
   },
 );
+
+qemuTest("RVHV_DEBUG=qmp,rsp logs every QMP line and gdb packet to stderr", async () => {
+  const output = await command(["detect", "examples/qemu.yaml"], { RVHV_DEBUG: "qmp,rsp" })
+    .output();
+  const stderr = decoder.decode(output.stderr);
+  strictEqual(output.code, 0, stderr);
+  match(stderr, /^\[rvhv qmp\] < \{"QMP": \{"version"/m);
+  match(stderr, /^\[rvhv qmp\] > \{"execute":"qmp_capabilities","id":"__rvhv#00001"\}$/m);
+  match(stderr, /^\[rvhv qmp\] > \{"execute":"query-cpus-fast"/m);
+  match(stderr, /^\[rvhv rsp\] > \$qSupported:multiprocess\+;xmlRegisters=riscv#[0-9a-f]{2}$/m);
+  match(stderr, /^\[rvhv rsp\] < PacketSize=1000;qXfer:features:read\+/m);
+  match(stderr, /^\[rvhv rsp\] > \$qXfer:features:read:target\.xml:0,ffb#[0-9a-f]{2}$/m);
+  match(stderr, /^\[rvhv rsp\] > \$Hgp1\.4#[0-9a-f]{2}$/m);
+  match(stderr, /^\[rvhv rsp\] > \$p6c2#[0-9a-f]{2}$/m); // the hgatp probe: 66 + 0x680
+  match(stderr, /^\[rvhv qmp\] > \{"execute":"quit"/m);
+  ok(!/\[rvhv rsp\] > \$D/.test(stderr), "never detach");
+  // Without the variable nothing is logged.
+  const quiet = await command(["detect", "examples/qemu.yaml"]).output();
+  ok(!decoder.decode(quiet.stderr).includes("[rvhv"));
+});
