@@ -518,11 +518,14 @@ export class QemuHal implements AxVCpuHal {
   /**
    * Returns every hart to the firmware preset's state by relaunching QEMU
    * (`system_reset` would keep the H CSRs and mstatus.MPP), then applying
-   * the preset again. Operations started before wait for nothing; operations
-   * started during the reset run on the new QEMU.
+   * the preset again. Operations already in flight finish on the old QEMU
+   * first; operations started during the reset wait and run on the new one.
+   * When the relaunch fails, later operations reject with kind `"Io"` saying
+   * why.
    *
    * @throws {AxError} Kind `"Unsupported"` for an attached QEMU (it is not
-   *   ours to relaunch), `"BadState"` after `close()`.
+   *   ours to relaunch), `"BadState"` after `close()`, `"Io"` (or
+   *   `"NotFound"`) when QEMU cannot be started again.
    */
   reset(): Promise<void> {
     if (this.#closed) {
@@ -542,8 +545,9 @@ export class QemuHal implements AxVCpuHal {
       const old = this.#session;
       old.closing = true;
       await closeSession(old);
-      const session = await openSession(this.#options);
+      let session: Session | undefined;
       try {
+        session = await openSession(this.#options);
         if (session.harts.length !== this.#harts.length) {
           throw new AxError(
             "InvalidData",
@@ -552,8 +556,10 @@ export class QemuHal implements AxVCpuHal {
         }
         await applyFirmware(session, this.#firmware, this.#options);
       } catch (error) {
-        await closeSession(session);
-        this.#closed = true;
+        if (session !== undefined) await closeSession(session);
+        old.lost = new AxError("Io", `relaunching QEMU failed: ${(error as Error).message}`, {
+          cause: error,
+        });
         throw error;
       }
       this.#session = session;

@@ -304,3 +304,26 @@ qemuTest(
     strictEqual(alive(pid), false);
   },
 );
+
+qemuTest("a reset that cannot relaunch QEMU rejects, and later calls say why", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rvhv-vanishing-" });
+  const wrapper = `${dir}/qemu-system-riscv64`;
+  await Deno.writeTextFile(wrapper, `#!/bin/sh\nexec ${QEMU_BINARY} "$@"\n`);
+  await Deno.chmod(wrapper, 0o755);
+  const hal = await createQemuHal({ harts: 2, qemu: wrapper });
+  try {
+    const pid = hal.info().pid as number;
+    await Deno.remove(dir, { recursive: true });
+    await rejects(hal.reset(), (e) => e instanceof AxError && e.kind === "NotFound");
+    ok(!alive(pid), "the old QEMU was ended before the relaunch");
+    await rejects(
+      hal.csr.read(0, CSR.misa),
+      (e) =>
+        e instanceof AxError && e.kind === "Io" &&
+        /relaunching QEMU failed: Cannot start QEMU: .* was not found/.test(e.message),
+    );
+  } finally {
+    await hal.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
