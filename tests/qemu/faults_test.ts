@@ -231,6 +231,9 @@ qemuTest("reset() relaunches QEMU and returns every hart to the preset state", a
     strictEqual(await hal.csr.read(1, CSR.hedeleg), 0n);
     strictEqual(await hal.csr.read(1, CSR.medeleg), 0xf0b509n);
     strictEqual(await hal.csr.read(1, CSR.mideleg), 0x1666n);
+    // The preset's mtimecmp (all ones) came from the loader devices: no machine timer pending.
+    strictEqual(hal.info().mtimecmp, "0xffffffffffffffff");
+    strictEqual(await hal.csr.read(1, CSR.mip), 0n);
   } finally {
     await hal.close();
   }
