@@ -497,6 +497,11 @@ export class GdbClient {
    * Sends packets back to back and resolves to their replies, in order.
    * Packets from calls made in the same tick share one write.
    *
+   * @example Usage
+   * ```ts ignore
+   * const [misa, mhartid] = await gdb.exchange(["p343", "pf56"]); // CSR base 66
+   * ```
+   *
    * @param payloads The packets' payloads.
    * @param options Time-out.
    * @returns One decoded reply per packet.
@@ -510,6 +515,12 @@ export class GdbClient {
   /**
    * Like {@linkcode GdbClient.exchange}, on one hart: `Hg` goes first when
    * the stream's current selection is another hart.
+   *
+   * @example Usage
+   * ```ts ignore
+   * // Read hedeleg, write it, read it back: one round trip on hart 3.
+   * const [old, ok, now] = await gdb.exchangeOnHart(3, ["p644", "P644=0db1000000000000", "p644"]);
+   * ```
    *
    * @param hart The hart (thread id `hart + 1`).
    * @param payloads The packets' payloads.
@@ -829,6 +840,16 @@ export class GdbClient {
 /**
  * Interprets the reply to a CSR read (`p`).
  *
+ * @example Usage
+ * ```ts
+ * import { parseCsrReply } from "@rvhv/percpu/qemu";
+ * import { CsrTrap } from "@rvhv/percpu";
+ * import { strictEqual, throws } from "node:assert/strict";
+ *
+ * strictEqual(parseCsrReply(2, 0x602, "0db1000000000000", "read"), 0xb10dn);
+ * throws(() => parseCsrReply(2, 0x602, "E14", "read"), CsrTrap);
+ * ```
+ *
  * @param hart The hart.
  * @param csr The CSR.
  * @param reply The reply.
@@ -864,6 +885,16 @@ function trap(hart: HartId, csr: CsrNum, op: "read" | "write" | "set" | "clear")
 
 /**
  * Checks the reply to a CSR write (`P`): QEMU answers `OK`.
+ *
+ * @example Usage
+ * ```ts
+ * import { checkWriteReply } from "@rvhv/percpu/qemu";
+ * import { GdbProtocolError } from "@rvhv/percpu";
+ * import { throws } from "node:assert/strict";
+ *
+ * checkWriteReply(0, 0x140, "OK");
+ * throws(() => checkWriteReply(0, 0x140, "E01"), GdbProtocolError);
+ * ```
  *
  * @param hart The hart.
  * @param csr The CSR.

@@ -64,6 +64,7 @@ export {
   type QmpVersion,
 } from "./qmp_client.ts";
 export {
+  checkWriteReply,
   decodeGdbPayload,
   decodeLe64,
   encodeGdbPacket,
@@ -72,6 +73,7 @@ export {
   type GdbClientOptions,
   type GdbExchangeOptions,
   type GdbRegister,
+  parseCsrReply,
   parseTargetRegisters,
 } from "./gdb_client.ts";
 export {
@@ -81,7 +83,12 @@ export {
   stopAllQemuProcesses,
   VIRT_MTIMECMP_BASE,
 } from "./qemu_process.ts";
-export { type ByteTransport, type ConnectUnixOptions, connectUnixSocket } from "./transport.ts";
+export {
+  type ByteTransport,
+  type ConnectUnixOptions,
+  connectUnixSocket,
+  writeAll,
+} from "./transport.ts";
 
 /**
  * The QEMU backend as a plugin: what `backend.plugin: qemu` loads.

@@ -2,6 +2,9 @@
  * The QEMU backend's options, their defaults and their validation, and the
  * `-cpu` string an ISA string maps to.
  *
+ * Needs no permissions; with `--allow-env=RVHV_QEMU` the `RVHV_QEMU`
+ * variable names the default binary.
+ *
  * @module
  */
 

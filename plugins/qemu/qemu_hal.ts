@@ -3,6 +3,10 @@
  * `qemu-system-riscv64`, reached through QMP (life cycle, discovery) and the
  * gdbstub (every CSR access).
  *
+ * Needs `--allow-run` for the QEMU binary, `--allow-read`, `--allow-write`
+ * and `--allow-net` for its unix sockets, and optionally
+ * `--allow-env=RVHV_QEMU,RVHV_DEBUG`.
+ *
  * @module
  */
 
@@ -122,6 +126,20 @@ interface CheckedOp {
 
 /**
  * The harts of a real QEMU as an {@linkcode AxVCpuHal}.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createQemuHal } from "@rvhv/percpu/qemu";
+ * import { CSR } from "@rvhv/percpu";
+ *
+ * await using hal = await createQemuHal({ harts: 2, firmware: "none" });
+ * const [old, kept] = await hal.csr.batch(1, [
+ *   { op: "write", csr: CSR.hedeleg, value: -1n },
+ *   { op: "read", csr: CSR.hedeleg },
+ * ]);
+ * console.log(old, kept); // { ok: true, value: 0n } { ok: true, value: 0xb1ffn }
+ * console.log(hal.stats()); // packets sent and replies received so far
+ * ```
  *
  * CSR semantics over the debugger:
  * - `read` is one `p`. `E14` is the hart refusing the access (`CsrTrap`, cause 2).

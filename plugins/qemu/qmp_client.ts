@@ -485,11 +485,13 @@ export class QmpClient {
     const waiter = this.#greetingWaiter;
     this.#greetingWaiter = undefined;
     waiter?.reject(
-      reason instanceof AxError ? reason : new AxError(
-        "Io",
-        `Cannot connect to QMP: ${reason.message}`,
-        { cause: reason },
-      ),
+      reason instanceof QmpProtocolError || reason.message.startsWith("Cannot ")
+        ? reason
+        : new AxError(
+          reason instanceof AxError ? reason.kind : "Io",
+          `Cannot connect to QMP: ${reason.message}`,
+          { cause: reason },
+        ),
     );
     const pending = [...this.#pending.values()];
     this.#pending.clear();

@@ -34,6 +34,21 @@ export interface ByteTransport {
 /**
  * Writes all of `data`, looping over short writes.
  *
+ * @example Usage
+ * ```ts
+ * import { type ByteTransport, writeAll } from "@rvhv/percpu/qemu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const chunks: number[] = [];
+ * const twoBytesAtATime: ByteTransport = {
+ *   read: () => Promise.resolve(null),
+ *   write: (data) => (chunks.push(Math.min(2, data.length)), Promise.resolve(Math.min(2, data.length))),
+ *   close: () => {},
+ * };
+ * await writeAll(twoBytesAtATime, new Uint8Array(5));
+ * strictEqual(chunks.join(","), "2,2,1");
+ * ```
+ *
  * @param transport The stream.
  * @param data The bytes.
  */
