@@ -696,6 +696,8 @@ async function openSession(options: ResolvedQemuOptions): Promise<Session> {
   let qmp: QmpClient | undefined;
   let gdb: GdbClient | undefined;
   const exitAbort = new AbortController();
+  // Attach mode: whether this start-up stopped a running VM (to undo on failure).
+  let stoppedHere = false;
   try {
     let qmpPath: string;
     let gdbPath: string;
@@ -725,10 +727,22 @@ async function openSession(options: ResolvedQemuOptions): Promise<Session> {
     // A starting QEMU creates its sockets within tens of ms (and an attached
     // one may have been started just now): retry for up to the time-out.
     const retryForMs = timeoutMs;
+    // QEMU serves one client per socket: an attached QEMU whose QMP or gdb
+    // socket already has a client never answers this one.
+    const busy = (what: string) => (error: unknown) => {
+      if (options.attach !== undefined && error instanceof AxError && error.kind === "Timeout") {
+        throw new AxError(
+          "Timeout",
+          `${error.message} (QEMU serves one client per socket: is another ${what} client connected to it?)`,
+          { cause: error },
+        );
+      }
+      throw error;
+    };
     qmp = await QmpClient.connect(
       await connectUnixSocket(qmpPath, { retryForMs, signal: exitAbort.signal }),
       { timeoutMs },
-    );
+    ).catch(busy("QMP"));
     const status = await qmp.execute<StatusInfo>("query-status");
     const wasRunning = status.running;
     let running = status.running;
@@ -740,6 +754,7 @@ async function openSession(options: ResolvedQemuOptions): Promise<Session> {
     if (running) {
       await qmp.execute("stop");
       running = false;
+      stoppedHere = true;
     }
     const cpus = await qmp.execute<CpuInfoFast[]>("query-cpus-fast");
     cpus.sort((a, b) => a["cpu-index"] - b["cpu-index"]);
@@ -761,7 +776,7 @@ async function openSession(options: ResolvedQemuOptions): Promise<Session> {
           }
         },
       },
-    );
+    ).catch(busy("gdb"));
     const misa = await gdb.readCsr(harts[0]!, CSR.misa);
     if (process !== undefined && harts.length !== options.harts) {
       throw new AxError(
@@ -808,6 +823,8 @@ async function openSession(options: ResolvedQemuOptions): Promise<Session> {
         );
       }
     } else {
+      // An attached QEMU is left as it was found.
+      if (stoppedHere && qmp?.runstate === "running") await qmp.execute("cont").catch(() => {});
       await qmp?.close();
     }
     throw error;

@@ -330,3 +330,55 @@ qemuTest("a reset that cannot relaunch QEMU rejects, and later calls say why", a
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+qemuTest("a failed attach says why and leaves the VM as it was found", async (t) => {
+  const qemu = await QemuProcess.spawn({
+    binary: QEMU_BINARY,
+    harts: 1,
+    cpu: "rv64,h=true",
+    extraArgs: ["-device", "loader,addr=0x80000000,data=0xffdff06f10500073,data-len=8"],
+  });
+  const qmpDo = async (command: string) => {
+    const qmp = await QmpClient.connect(
+      await connectUnixSocket(qemu.qmpPath, { retryForMs: 2000 }),
+    );
+    try {
+      return await qmp.execute<{ status: string }>(command);
+    } finally {
+      await qmp.close();
+    }
+  };
+  try {
+    await t.step("the gdb socket is missing: the running VM is resumed", async () => {
+      await qmpDo("cont");
+      await rejects(
+        createQemuHal({
+          attach: { qmp: qemu.qmpPath, gdb: `${qemu.socketDir}/nope.sock` },
+          timeoutMs: 200,
+        }),
+        (e) => e instanceof AxError && e.kind === "Io" && /nope\.sock/.test(e.message),
+      );
+      strictEqual((await qmpDo("query-status")).status, "running");
+    });
+    await t.step(
+      "another gdb client holds the socket: the time-out names the likely cause",
+      async () => {
+        // That client's connection alone pauses the VM (QEMU pauses on a gdb connect).
+        const other = await connectUnixSocket(qemu.gdbPath, { retryForMs: 2000 });
+        try {
+          await rejects(
+            createQemuHal({ attach: { qmp: qemu.qmpPath, gdb: qemu.gdbPath }, timeoutMs: 300 }),
+            (e) =>
+              e instanceof AxError && e.kind === "Timeout" &&
+              /is another gdb client connected to it\?/.test(e.message),
+          );
+        } finally {
+          other.close();
+        }
+      },
+    );
+    ok(alive(qemu.pid), "an attached QEMU is never killed, not even on failure");
+  } finally {
+    await qemu.stop(0);
+  }
+});
