@@ -16,7 +16,9 @@
  * writer with menvcfg.STCE=1 cannot change STIP/VSTIP through mip or hvip;
  * time reads 0 (the machine never runs), so a stimecmp/vstimecmp write at or
  * below 0 (+ htimedelta) raises the timer, and a vstimecmp write in the
- * future also clears a VSTIP stored through hvip or mip.
+ * future also clears a VSTIP stored through hvip or mip; without H, mtval2 and
+ * mtinst trap (7.2 gates them on H) while vstimecmp still works (its only
+ * predicate is Sstc).
  *
  * Source: riscv-facts.md §4 and qemu-bridge.md §4.5 (verified on 7.2.22), and
  * `tests/differential/qemu72_test.ts`, which checks this profile against a
@@ -39,7 +41,7 @@ import { causeMask } from "../../hal/trap_bits.ts";
 import { defineIdentity, definePlainStorage, unmodelledCsrs } from "./common.ts";
 import { ATP_MODE, ENVCFG, HSTATUS, IP, M_INTERRUPTS, STATUS, VS_INTERRUPTS } from "./fields.ts";
 import type { EmulatorProfile } from "./profile.ts";
-import { needsH, needsSstc, needsSstcAndH } from "./profile.ts";
+import { needsH, needsSstc } from "./profile.ts";
 import { FLAG, SLOT } from "./slots.ts";
 
 /** SSIP|STIP|SEIP|LCOFIP (7.2's S_MODE_INTERRUPTS). */
@@ -344,8 +346,9 @@ export function createQemu72Profile(): EmulatorProfile {
   file.define(CSR.sepc, new MaskedCsr(SLOT.sepc, ALL_ONES));
   file.define(CSR.vsepc, new MaskedCsr(SLOT.vsepc, ALL_ONES), needsH);
   file.define(CSR.htval, new MaskedCsr(SLOT.htval, ALL_ONES), needsH);
-  file.define(CSR.mtval2, new MaskedCsr(SLOT.mtval2, ALL_ONES));
-  file.define(CSR.mtinst, new MaskedCsr(SLOT.mtinst, ALL_ONES));
+  // 7.2 gates mtval2 and mtinst on H (predicate hmode), unlike the spec.
+  file.define(CSR.mtval2, new MaskedCsr(SLOT.mtval2, ALL_ONES), needsH);
+  file.define(CSR.mtinst, new MaskedCsr(SLOT.mtinst, ALL_ONES), needsH);
   // htinst ignores writes: it only shows what a trap wrote (0 after reset).
   file.define(CSR.htinst, new MaskedCsr(SLOT.htinst, 0n), needsH);
 
@@ -386,7 +389,8 @@ export function createQemu72Profile(): EmulatorProfile {
         if (!fires) hart.put(SLOT.mip, hart.get(SLOT.mip) & ~IP.VSTIP);
       },
     }),
-    needsSstcAndH,
+    // 7.2's predicate for vstimecmp is sstc alone: it exists without H.
+    needsSstc,
   );
   file.define(CSR.htimedelta, new MaskedCsr(SLOT.htimedelta, ALL_ONES), needsH);
 

@@ -374,3 +374,22 @@ Deno.test("qemu-7.2 profile: Sstc timers as QEMU 7.2.22 showed them (time is 0 a
     await hal.close();
   });
 });
+
+Deno.test("qemu-7.2 profile: a hart without H as QEMU 7.2.22 showed it (-cpu rv64,h=false)", async () => {
+  // Found by tests/differential/qemu72_test.ts: 7.2 gates mtval2 and mtinst on H
+  // (predicate hmode) but not vstimecmp (predicate sstc); the profile had it the other way.
+  const hal = await createEmulatorHal({ profile: "qemu-7.2", firmware: "none", isa: "rv64imafdc" });
+  for (const name of ["mtval2", "mtinst"] as const) {
+    deepStrictEqual(await hal.csr.batch(0, [{ op: "read", csr: CSR[name] }]), [
+      { ok: false, trapCause: 2 },
+    ], name);
+  }
+  strictEqual(await hal.csr.read(0, CSR.vstimecmp), 0n);
+  strictEqual(await hal.csr.read(0, CSR.mip), 0x80n);
+  // The VS timer still fires (against htimedelta 0) and shows in mip.
+  await hal.csr.write(0, CSR.vstimecmp, 0n);
+  deepStrictEqual([await hal.csr.read(0, CSR.mip), await hal.csr.read(0, CSR.sip)], [0xc0n, 0n]);
+  await hal.csr.write(0, CSR.vstimecmp, 9n);
+  strictEqual(await hal.csr.read(0, CSR.mip), 0x80n);
+  await hal.close();
+});

@@ -180,17 +180,21 @@ function isQemu72(): boolean {
   return qemuStatus().available && qemuMajorMinor() === "7.2";
 }
 
-async function bothBackends(firmware: FirmwareName): Promise<[QemuHal, AxVCpuHal]> {
+async function bothBackends(
+  firmware: FirmwareName,
+  isa = "rv64imafdch",
+): Promise<[QemuHal, AxVCpuHal]> {
   if (!isQemu72()) {
     throw new Error(
       `The differential test needs QEMU 7.2 (the qemu-7.2 profile models it), found ${qemuStatus().version}`,
     );
   }
-  const qemu = await createQemuHal({ harts: HARTS.length, qemu: QEMU_BINARY, firmware });
+  const qemu = await createQemuHal({ harts: HARTS.length, qemu: QEMU_BINARY, firmware, isa });
   const emulator = await createEmulatorHal({
     harts: HARTS.length,
     profile: "qemu-7.2",
     firmware,
+    isa,
   });
   return [qemu, emulator];
 }
@@ -227,6 +231,30 @@ for (const firmware of ["none", "opensbi"] as const) {
     },
   );
 }
+
+qemuTest(
+  "qemu-7.2 profile equals QEMU 7.2 on harts without H (h=false): traps included",
+  async () => {
+    const [qemu, emulator] = await bothBackends("opensbi", "rv64imafdc");
+    try {
+      strictEqual(qemu.info().h, false);
+      const found = [
+        ...await differences(qemu, emulator, plan(LISTED, SEED ^ 0x4eedn)),
+        ...await differences(qemu, emulator, plan(EXTRAS, SEED ^ 0x4eeen)),
+      ];
+      deepStrictEqual(found, [], report(found));
+      // Every H and VS CSR traps on both.
+      for (const name of ["hedeleg", "hgatp", "vsatp", "hvip"] as const) {
+        deepStrictEqual(await qemu.csr.batch(0, [{ op: "read", csr: CSR[name] }]), [
+          { ok: false, trapCause: 2 },
+        ]);
+      }
+    } finally {
+      await qemu.close();
+      await emulator.close();
+    }
+  },
+);
 
 /** CSRs whose values feed each other: delegation, enables, pending views, timers, envcfg. */
 const COUPLED: readonly CsrName[] = [
@@ -269,11 +297,17 @@ function coupledValue(random: Generator<bigint, never>): bigint {
   }
 }
 
-for (const firmware of ["none", "opensbi"] as const) {
+for (
+  const [firmware, isa] of [
+    ["none", "rv64imafdch"],
+    ["opensbi", "rv64imafdch"],
+    ["opensbi", "rv64imafdc"],
+  ] as const
+) {
   qemuTest(
-    `qemu-7.2 profile equals QEMU 7.2 on coupled CSRs: every view read after each write, firmware ${firmware}`,
+    `qemu-7.2 profile equals QEMU 7.2 on coupled CSRs: every view read after each write, firmware ${firmware}, ${isa}`,
     async () => {
-      const [qemu, emulator] = await bothBackends(firmware);
+      const [qemu, emulator] = await bothBackends(firmware, isa);
       try {
         const found: string[] = [];
         for (const hart of HARTS) {
