@@ -112,8 +112,17 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     const stdout = collect(child.stdout);
     const stderr = collect(child.stderr);
     using _ = killOnExit(child);
-    await until("the hold message", () => stderr.text().includes("holding the system up"));
-    const pid = JSON.parse(stdout.text()).backend.pid as number;
+    // stdout and stderr are separate pipes: wait for both the report and the message.
+    let report: { backend: { pid: number } } | undefined;
+    await until("the report and the hold message", () => {
+      try {
+        report = JSON.parse(stdout.text());
+      } catch {
+        return false;
+      }
+      return stderr.text().includes("holding the system up");
+    });
+    const pid = report!.backend.pid;
     ok(alive(pid));
     child.kill(signal);
     const status = await child.status;
