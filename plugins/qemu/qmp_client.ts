@@ -285,7 +285,7 @@ export class QmpClient {
    * @throws {AxError} Kind `"BadState"` unless `idle`.
    */
   async connect(options: QmpCallOptions = {}): Promise<QmpGreeting> {
-    if (this.#runstate !== "idle" || this.#pump !== undefined) {
+    if (this.#runstate !== "idle" || this.#pump !== undefined || this.#closeReason !== undefined) {
       throw new AxError(
         "BadState",
         `Cannot connect the QMP client: it is ${this.#runstate}, and connect needs idle (a client connects once)`,
@@ -469,11 +469,15 @@ export class QmpClient {
       }
       if (this.#runstate !== "idle") this.#runstate = "disconnecting";
       this.#failAll(this.#closeReason);
-      try {
-        this.#transport.close();
-      } catch {
-        // Already closed.
-      }
+    }
+    if (this.#closeReason === undefined) {
+      // Closed before it ever connected: nothing was pending.
+      this.#closeReason = reason ?? new Error("the client closed the connection");
+    }
+    try {
+      this.#transport.close();
+    } catch {
+      // Already closed.
     }
     const pump = this.#pump;
     if (pump !== undefined) await pump;

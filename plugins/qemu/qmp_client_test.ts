@@ -269,3 +269,16 @@ Deno.test(
     await qmp.close();
   },
 );
+
+Deno.test(
+  "QmpClient.close() before connect() closes the transport and refuses later calls",
+  opts,
+  async () => {
+    const transport = new MemoryTransport();
+    const qmp = new QmpClient(transport, { debug: false });
+    await qmp.close();
+    strictEqual(transport.closed, true);
+    strictEqual(qmp.runstate, "idle");
+    await rejects(qmp.execute("query-status"), (e) => e instanceof AxError && e.kind === "Io");
+  },
+);
