@@ -280,5 +280,6 @@ Deno.test(
     strictEqual(transport.closed, true);
     strictEqual(qmp.runstate, "idle");
     await rejects(qmp.execute("query-status"), (e) => e instanceof AxError && e.kind === "Io");
+    await rejects(qmp.connect(), (e) => e instanceof AxError && e.kind === "BadState");
   },
 );
