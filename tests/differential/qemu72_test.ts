@@ -133,8 +133,8 @@ function show(result: CsrResult | undefined): string {
 }
 
 /**
- * Runs the plan on both backends (harts in parallel on QEMU, where they
- * are independent) and lists every difference.
+ * Runs the plan on both backends, in the same order (hart by hart, CSR by
+ * CSR, one batch per CSR), and lists every difference.
  */
 async function differences(
   qemu: AxVCpuHal,
@@ -142,16 +142,10 @@ async function differences(
   work: Map<HartId, [CsrNum, CsrOp[]][]>,
 ): Promise<string[]> {
   const found: string[] = [];
-  const perHart = await Promise.all(HARTS.map(async (hart) => {
-    const results: CsrResult[][] = [];
-    for (const [, ops] of work.get(hart)!) results.push(await qemu.csr.batch(hart, ops));
-    return results;
-  }));
-  for (const [h, hart] of HARTS.entries()) {
-    const steps = work.get(hart)!;
-    for (const [k, [csr, ops]] of steps.entries()) {
+  for (const hart of HARTS) {
+    for (const [csr, ops] of work.get(hart)!) {
+      const actual = await qemu.csr.batch(hart, ops);
       const expected = await emulator.csr.batch(hart, ops);
-      const actual = perHart[h]![k]!;
       for (let i = 0; i < ops.length; i += 2) {
         const op = ops[i] as { value: bigint };
         const [oldE, readE] = [expected[i], expected[i + 1]];
