@@ -1,15 +1,23 @@
 /**
  * `deno task bench`: every benchmark, one JSON line per figure on stdout
  * (name, value, unit, and the floor/target where there is one), and a
- * readable table on stderr.
+ * readable table on stderr. The QEMU figures need `qemu-system-riscv64`
+ * (and `gdb-multiarch` for the comparison); without them they are skipped
+ * with the reason printed.
  */
 
 import { benchHttp } from "./http_bench.ts";
+import { benchQemu } from "./qemu_bench.ts";
 import { benchReplay } from "./replay_bench.ts";
 import { benchSetup } from "./setup_bench.ts";
 import type { Figure } from "./figure.ts";
 
-const figures: Figure[] = [...await benchSetup(), ...await benchReplay(), ...await benchHttp()];
+const figures: Figure[] = [
+  ...await benchSetup(),
+  ...await benchReplay(),
+  ...await benchQemu(),
+  ...await benchHttp(),
+];
 for (const figure of figures) {
   console.log(JSON.stringify({ ...figure, value: Number(figure.value.toFixed(3)) }));
 }

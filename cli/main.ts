@@ -13,9 +13,12 @@
  *
  * Needs `--allow-read` (manifests, traces) and
  * `--allow-env=LOG_TOKENS,LOG_STREAM` (the YAML parser), plus the chosen
- * backend's permissions; `record` also needs `--allow-write` for the trace;
- * `serve` needs `--allow-net=<host>:<port>` (and `--allow-env=RVHV_TOKEN` to
- * read a token from the environment).
+ * backend's permissions (QEMU: `--allow-run=qemu-system-riscv64
+ * --allow-write --allow-net`, and `RVHV_QEMU,RVHV_DEBUG` in `--allow-env`);
+ * `record` also needs `--allow-write` for the trace; `serve` needs
+ * `--allow-net=<host>:<port>` (and `--allow-env=RVHV_TOKEN` to read a token
+ * from the environment). SIGINT and SIGTERM restore the harts and end QEMU
+ * before exiting (130, 143).
  *
  * @module
  */
@@ -31,6 +34,7 @@ import { replayCommand } from "./commands/replay.ts";
 import { upCommand } from "./commands/up.ts";
 import { verifyCommand } from "./commands/verify.ts";
 import { type CliIo, type Command, EXIT, exitCodeOf, UsageError } from "./io.ts";
+import { installSignalHandlers } from "./signals.ts";
 
 const COMMANDS: ReadonlyMap<string, Command> = new Map(
   [
@@ -61,9 +65,11 @@ Options:
   -V, --version  print the version
 
 Exit codes: 0 ok, 1 difference/drift/failed check, 2 usage or manifest error,
-3 backend failure.
+3 backend failure; 130/143 after SIGINT/SIGTERM (harts restored, QEMU ended).
 
 "serve" also needs --allow-net=<host>:<port> (and --allow-env=RVHV_TOKEN).
+The qemu backend also needs --allow-write --allow-net
+--allow-run=qemu-system-riscv64 (see "deno task demo:qemu").
 `;
 }
 
@@ -121,5 +127,6 @@ if (import.meta.main) {
     out: (text) => Deno.stdout.writeSync(encoder.encode(text)),
     err: (text) => Deno.stderr.writeSync(encoder.encode(text)),
   };
+  installSignalHandlers(io);
   Deno.exit(await main(Deno.args, io));
 }

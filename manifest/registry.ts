@@ -31,6 +31,10 @@ export const BUILTIN_PLUGINS: ReadonlyMap<string, () => Promise<HalPlugin<unknow
     "replay",
     async () => (await import("../plugins/replay/mod.ts")).default as HalPlugin<unknown>,
   ],
+  [
+    "qemu",
+    async () => (await import("../plugins/qemu/mod.ts")).default as HalPlugin<unknown>,
+  ],
 ]);
 
 const SPECIFIER_REGEXP = /^(?:\.{1,2}\/|\/|file:|npm:|jsr:|https?:)/;

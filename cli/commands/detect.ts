@@ -9,6 +9,7 @@ import { detectReport } from "../../detect/h_extension.ts";
 import { createBackend } from "../../manifest/boot.ts";
 import { loadManifest } from "../../manifest/parse.ts";
 import { type CliIo, type Command, EXIT, renderTable, UsageError } from "../io.ts";
+import { onInterrupt } from "../signals.ts";
 
 const HELP = `Usage: rvhv detect <manifest> [--json] [--hart N]
 
@@ -55,6 +56,7 @@ export const detectCommand: Command = {
     }
     const manifest = await loadManifest(positionals[0]!);
     const { hal } = await createBackend(manifest);
+    const unregister = onInterrupt(() => hal.close());
     try {
       const harts = only === undefined ? hal.harts : [only];
       if (only !== undefined && !hal.harts.includes(only)) {
@@ -79,6 +81,7 @@ export const detectCommand: Command = {
       return reports.every((r) => r.present && r.agree) ? EXIT.ok : EXIT.check;
     } finally {
       await hal.close();
+      unregister();
     }
   },
 };

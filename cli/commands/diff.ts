@@ -6,7 +6,8 @@
 
 import { parseArgs } from "node:util";
 import { hex } from "../../hal/hex.ts";
-import { boot, type System } from "../../manifest/boot.ts";
+import type { System } from "../../manifest/boot.ts";
+import { bootForCli } from "../boot.ts";
 import { loadManifest } from "../../manifest/parse.ts";
 import { diffStates, diffTraces, type TraceSide } from "../../plugins/replay/diff.ts";
 import { describeEvent } from "../../plugins/replay/trace_format.ts";
@@ -129,10 +130,10 @@ async function diffManifests(a: string, b: string, json: boolean, io: CliIo): Pr
   const manifestA = await loadManifest(a);
   const manifestB = await loadManifest(b);
   io.err(`rvhv: booting ${manifestA.file} and ${manifestB.file}\n`);
-  const systemA = await boot(manifestA);
+  const systemA = await bootForCli(manifestA);
   let systemB: System;
   try {
-    systemB = await boot(manifestB);
+    systemB = await bootForCli(manifestB);
   } catch (error) {
     await systemA.close();
     throw error;

@@ -5,7 +5,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { boot, type System } from "../../manifest/boot.ts";
+import type { System } from "../../manifest/boot.ts";
+import { bootForCli } from "../boot.ts";
 import { loadManifest } from "../../manifest/parse.ts";
 import { describePolicy } from "../../percpu/policy.ts";
 import { type CliIo, type Command, EXIT, UsageError } from "../io.ts";
@@ -79,7 +80,7 @@ export const recordCommand: Command = {
     );
     let system: System;
     try {
-      system = await boot(manifest, {
+      system = await bootForCli(manifest, {
         noEnable: values["no-enable"],
         // The manifest's own record: path keeps its manifest error positions.
         ...(values.output === undefined ? {} : { record: values.output }),

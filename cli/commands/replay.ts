@@ -7,7 +7,8 @@
 
 import { parseArgs } from "node:util";
 import type { Manifest } from "../../manifest/schema.ts";
-import { boot, type System } from "../../manifest/boot.ts";
+import type { System } from "../../manifest/boot.ts";
+import { bootForCli } from "../boot.ts";
 import { parseManifest } from "../../manifest/parse.ts";
 import { describePolicy } from "../../percpu/policy.ts";
 import type { ReplayHal } from "../../plugins/replay/replay_hal.ts";
@@ -101,7 +102,7 @@ export const replayCommand: Command = {
       );
       let system: System;
       try {
-        system = await boot(manifest);
+        system = await bootForCli(manifest);
       } catch (error) {
         const code = traceErrorExit(error, io);
         if (code !== undefined) return code;

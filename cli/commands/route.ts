@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import { hex } from "../../hal/hex.ts";
 import { causeNumber, Exception, Interrupt } from "../../hal/trap_bits.ts";
-import { boot } from "../../manifest/boot.ts";
+import { bootForCli } from "../boot.ts";
 import { loadManifest } from "../../manifest/parse.ts";
 import {
   describeRoutes,
@@ -181,7 +181,7 @@ export const routeCommand: Command = {
     const kind = values.interrupt ? true : values.exception ? false : picked.interrupt;
     const manifest = await loadManifest(positionals[0]!);
     io.err(`rvhv: booting ${manifest.file} (backend ${manifest.backend.plugin})\n`);
-    const system = await boot(manifest);
+    const system = await bootForCli(manifest);
     try {
       const harts = system.percpus.harts;
       if (only !== undefined && !harts.includes(only)) {

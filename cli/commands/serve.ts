@@ -13,7 +13,8 @@
 import { parseArgs } from "node:util";
 import type { RecordingHal } from "../../plugins/replay/recorder.ts";
 import { createApp } from "../../http/app.ts";
-import { boot } from "../../manifest/boot.ts";
+import { bootForCli } from "../boot.ts";
+import { nextInterrupt } from "../signals.ts";
 import { loadManifest } from "../../manifest/parse.ts";
 import { type CliIo, type Command, EXIT, UsageError } from "../io.ts";
 
@@ -173,17 +174,13 @@ export const serveCommand: Command = {
 
     io.err(`rvhv: booting ${manifest.file} (backend ${manifest.backend.plugin})\n`);
     // serve closes the system on SIGINT itself, so a recording also gets the close.
-    const system = await boot(manifest, { recordExitsOnSigint: false });
+    const system = await bootForCli(manifest);
     const stop = new AbortController();
-    const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
     let received: Deno.Signal | undefined;
-    const handlers = signals.map((signal) => {
-      const handler = () => {
-        received ??= signal;
-        stop.abort();
-      };
-      Deno.addSignalListener(signal, handler);
-      return [signal, handler] as const;
+    // While serving, SIGINT/SIGTERM stop the server instead of exiting the CLI.
+    void nextInterrupt().then((signal) => {
+      received = signal;
+      stop.abort();
     });
     try {
       let handle: (request: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response> =
@@ -215,7 +212,6 @@ export const serveCommand: Command = {
       await server.finished;
       io.err(`rvhv: ${received ?? "signal"} received; server stopped\n`);
     } finally {
-      for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
       await system.close();
       io.err("rvhv: closed (enabled harts disabled, prior values restored, backend closed)\n");
     }

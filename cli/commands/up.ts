@@ -7,13 +7,14 @@
 
 import { parseArgs } from "node:util";
 import { hex } from "../../hal/hex.ts";
-import { boot } from "../../manifest/boot.ts";
+import { bootForCli } from "../boot.ts";
 import { loadManifest } from "../../manifest/parse.ts";
 import { describePolicy } from "../../percpu/policy.ts";
 import { describeHart } from "../../percpu/report.ts";
 import { type CliIo, type Command, EXIT, renderTable, UsageError } from "../io.ts";
+import { nextInterrupt } from "../signals.ts";
 
-const HELP = `Usage: rvhv up <manifest> [--json] [--no-enable]
+const HELP = `Usage: rvhv up <manifest> [--json] [--no-enable] [--hold]
 
 Boots the manifest's backend, runs the per-CPU hypervisor set-up on every
 hart (probe for H, keep the prior values, the policy's nine operations in the
@@ -25,6 +26,8 @@ backend is closed.
 Options:
   --json        print JSON (one object with a "harts" list) instead of a table
   --no-enable   set the harts up but leave them initialized
+  --hold        keep the system up after printing (e.g. to inspect a QEMU with
+                other tools) until SIGINT or SIGTERM, then restore and close
   -h, --help    show this help
 
 Exit codes: 0 ok, 1 a hart cannot be set up (e.g. no H extension),
@@ -45,6 +48,7 @@ export const upCommand: Command = {
       options: {
         json: { type: "boolean", default: false },
         "no-enable": { type: "boolean", default: false },
+        hold: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
       allowPositionals: true,
@@ -57,7 +61,7 @@ export const upCommand: Command = {
     if (positionals.length !== 1) throw new UsageError("up takes exactly one manifest path");
     const manifest = await loadManifest(positionals[0]!);
     io.err(`rvhv: booting ${manifest.file} (backend ${manifest.backend.plugin})\n`);
-    const system = await boot(manifest, { noEnable: values["no-enable"] });
+    const system = await bootForCli(manifest, { noEnable: values["no-enable"] });
     try {
       const info = system.hal.info();
       io.err(
@@ -94,6 +98,11 @@ export const upCommand: Command = {
           ["hart", "state", "H", "hedeleg", "hideleg", "hvip", "hcounteren", "sie", "refused"],
           rows,
         ));
+      }
+      if (values.hold) {
+        io.err("rvhv: holding the system up; SIGINT or SIGTERM restores and closes it\n");
+        const signal = await nextInterrupt();
+        io.err(`rvhv: ${signal}: closing\n`);
       }
     } finally {
       await system.close();

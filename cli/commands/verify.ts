@@ -8,7 +8,8 @@ import { parseArgs } from "node:util";
 import { CSR } from "../../hal/csr_numbers.ts";
 import { hex } from "../../hal/hex.ts";
 import type { AxVCpuHal, CsrOp, HartId } from "../../hal/types.ts";
-import { boot, type System } from "../../manifest/boot.ts";
+import type { System } from "../../manifest/boot.ts";
+import { bootForCli } from "../boot.ts";
 import { loadManifest } from "../../manifest/parse.ts";
 import { describePolicy, type PerCpuPolicy, resolvePolicy } from "../../percpu/policy.ts";
 import { type CliIo, type Command, EXIT, renderTable, UsageError } from "../io.ts";
@@ -140,7 +141,7 @@ export const verifyCommand: Command = {
     );
     let system: System;
     try {
-      system = await boot(manifest, { halOnly: noSetup });
+      system = await bootForCli(manifest, { halOnly: noSetup });
     } catch (error) {
       const code = traceErrorExit(error, io);
       if (code !== undefined) return code;

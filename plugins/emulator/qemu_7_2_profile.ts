@@ -13,9 +13,16 @@
  * hip, sip, vsip and mip are views of one pending store; vsip reads only
  * SSIP; htinst ignores writes; satp/stvec/mtvec drop writes with an invalid
  * mode; mstatus/sstatus/vsstatus keep UXL when written with UXL=0; an M-mode
- * writer with menvcfg.STCE=1 cannot change STIP/VSTIP through mip or hvip.
+ * writer with menvcfg.STCE=1 cannot change STIP/VSTIP through mip or hvip;
+ * time reads 0 (the machine never runs), so a stimecmp/vstimecmp write at or
+ * below 0 (+ htimedelta) raises the timer, and a vstimecmp write in the
+ * future also clears a VSTIP stored through hvip or mip; without H, mtval2 and
+ * mtinst trap (7.2 gates them on H) while vstimecmp still works (its only
+ * predicate is Sstc).
  *
- * Source: riscv-facts.md §4 and qemu-bridge.md §4.5 (verified on 7.2.22).
+ * Source: riscv-facts.md §4 and qemu-bridge.md §4.5 (verified on 7.2.22), and
+ * `tests/differential/qemu72_test.ts`, which checks this profile against a
+ * real QEMU 7.2 bit for bit.
  *
  * @module
  */
@@ -43,7 +50,7 @@ import {
   withSd,
 } from "./fields.ts";
 import type { EmulatorProfile } from "./profile.ts";
-import { needsH, needsSstc, needsSstcAndH } from "./profile.ts";
+import { needsH, needsSstc } from "./profile.ts";
 import { FLAG, SLOT } from "./slots.ts";
 
 /** SSIP|STIP|SEIP|LCOFIP (7.2's S_MODE_INTERRUPTS). */
@@ -341,8 +348,9 @@ export function createQemu72Profile(): EmulatorProfile {
   file.define(CSR.sepc, new MaskedCsr(SLOT.sepc, ALL_ONES));
   file.define(CSR.vsepc, new MaskedCsr(SLOT.vsepc, ALL_ONES), needsH);
   file.define(CSR.htval, new MaskedCsr(SLOT.htval, ALL_ONES), needsH);
-  file.define(CSR.mtval2, new MaskedCsr(SLOT.mtval2, ALL_ONES));
-  file.define(CSR.mtinst, new MaskedCsr(SLOT.mtinst, ALL_ONES));
+  // 7.2 gates mtval2 and mtinst on H (predicate hmode), unlike the spec.
+  file.define(CSR.mtval2, new MaskedCsr(SLOT.mtval2, ALL_ONES), needsH);
+  file.define(CSR.mtinst, new MaskedCsr(SLOT.mtinst, ALL_ONES), needsH);
   // htinst ignores writes: it only shows what a trap wrote (0 after reset).
   file.define(CSR.htinst, new MaskedCsr(SLOT.htinst, 0n), needsH);
 
@@ -371,14 +379,20 @@ export function createQemu72Profile(): EmulatorProfile {
     CSR.vstimecmp,
     new FunctionCsr({
       read: (hart) => hart.get(SLOT.vstimecmp),
+      // 7.2's riscv_timer_write_timecmp: a compare in the past raises vstime_irq
+      // and leaves the stored mip alone (riscv_cpu_update_mip drops a VSTIP-only
+      // mask while vstime_irq is set); one in the future clears vstime_irq and
+      // also the stored VSTIP, so a VSTIP written through hvip or mip is lost.
       write: (hart, value) => {
         hart.put(SLOT.vstimecmp, value);
         const fires = value <= hart.get(SLOT.htimedelta);
         const flags = hart.get(SLOT.flags);
         hart.put(SLOT.flags, fires ? flags | FLAG.vstimeIrq : flags & ~FLAG.vstimeIrq);
+        if (!fires) hart.put(SLOT.mip, hart.get(SLOT.mip) & ~IP.VSTIP);
       },
     }),
-    needsSstcAndH,
+    // 7.2's predicate for vstimecmp is sstc alone: it exists without H.
+    needsSstc,
   );
   file.define(CSR.htimedelta, new MaskedCsr(SLOT.htimedelta, ALL_ONES), needsH);
 

@@ -286,3 +286,108 @@ Deno.test("qemu-7.2 profile: the ArceOS set-up under OpenSBI ends as on QEMU 7.2
   }
   await hal.close();
 });
+
+Deno.test("qemu-7.2 profile: Sstc timers as QEMU 7.2.22 showed them (time is 0 at -S)", async (t) => {
+  // Observed over the gdbstub on a fresh `-cpu rv64,h=true -S` machine, firmware none.
+  const read = (hal: EmulatorHal, name: CsrName) => hal.csr.read(1, CSR[name]);
+  const write = (hal: EmulatorHal, name: CsrName, value: bigint) =>
+    hal.csr.write(1, CSR[name], value);
+  await t.step(
+    "stimecmp: a compare at or before time 0 raises STIP, a later one clears it",
+    async () => {
+      const hal = await freshQemu();
+      strictEqual(await read(hal, "time"), 0n);
+      strictEqual(await read(hal, "stimecmp"), 0n);
+      strictEqual(await read(hal, "mip"), 0x80n); // only MTIP: the reset value of stimecmp does not fire
+      const seen: bigint[] = [];
+      for (const value of [0n, 1n, ONES, 0n]) {
+        await write(hal, "stimecmp", value);
+        seen.push(await read(hal, "mip"));
+      }
+      deepStrictEqual(seen, [0xa0n, 0x80n, 0x80n, 0xa0n]);
+      // A STIP written through mip is cleared by a compare in the future.
+      await write(hal, "stimecmp", 7n);
+      await write(hal, "mip", 0x20n);
+      strictEqual(await read(hal, "mip"), 0xa0n);
+      await write(hal, "stimecmp", 7n);
+      strictEqual(await read(hal, "mip"), 0x80n);
+      await hal.close();
+    },
+  );
+  await t.step(
+    "stimecmp with menvcfg.STCE: the M-mode writer cannot clear STIP through mip",
+    async () => {
+      const hal = await freshQemu();
+      await write(hal, "menvcfg", 1n << 63n);
+      await write(hal, "stimecmp", 0n);
+      strictEqual(await read(hal, "mip"), 0xa0n);
+      await write(hal, "mip", 0n);
+      strictEqual(await read(hal, "mip"), 0xa0n);
+      await hal.close();
+    },
+  );
+  await t.step(
+    "vstimecmp fires against time + htimedelta, seen in hip and mip, not in hvip",
+    async () => {
+      const hal = await freshQemu();
+      await write(hal, "vstimecmp", 0n);
+      deepStrictEqual(
+        [
+          await read(hal, "mip"),
+          await read(hal, "hip"),
+          await read(hal, "hvip"),
+          await read(hal, "vsip"),
+        ],
+        [0xc0n, 0x40n, 0n, 0n],
+      );
+      await write(hal, "vstimecmp", 5n);
+      deepStrictEqual([await read(hal, "mip"), await read(hal, "hip")], [0x80n, 0n]);
+      // An htimedelta write does not re-evaluate the timer in 7.2 …
+      await write(hal, "htimedelta", 5n);
+      strictEqual(await read(hal, "hip"), 0n);
+      // … the next vstimecmp write does.
+      await write(hal, "vstimecmp", 4n);
+      strictEqual(await read(hal, "hip"), 0x40n);
+      await write(hal, "vstimecmp", 6n);
+      strictEqual(await read(hal, "hip"), 0n);
+      await hal.close();
+    },
+  );
+  await t.step("a vstimecmp in the future also clears a VSTIP written through hvip", async () => {
+    // Found by tests/differential/qemu72_test.ts: the profile used to keep hvip.VSTIP here.
+    const hal = await freshQemu();
+    await write(hal, "hvip", 0x40n);
+    deepStrictEqual([await read(hal, "hvip"), await read(hal, "mip")], [0x40n, 0xc0n]);
+    await write(hal, "vstimecmp", 5n);
+    deepStrictEqual(
+      [await read(hal, "hvip"), await read(hal, "mip"), await read(hal, "hip")],
+      [0n, 0x80n, 0n],
+    );
+    // A compare in the past leaves the stored VSTIP alone; the timer keeps hip.VSTIP up.
+    await write(hal, "hvip", 0x40n);
+    await write(hal, "vstimecmp", 0n);
+    deepStrictEqual([await read(hal, "hvip"), await read(hal, "hip")], [0x40n, 0x40n]);
+    await write(hal, "hvip", 0n);
+    deepStrictEqual([await read(hal, "hvip"), await read(hal, "hip")], [0n, 0x40n]);
+    await hal.close();
+  });
+});
+
+Deno.test("qemu-7.2 profile: a hart without H as QEMU 7.2.22 showed it (-cpu rv64,h=false)", async () => {
+  // Found by tests/differential/qemu72_test.ts: 7.2 gates mtval2 and mtinst on H
+  // (predicate hmode) but not vstimecmp (predicate sstc); the profile had it the other way.
+  const hal = await createEmulatorHal({ profile: "qemu-7.2", firmware: "none", isa: "rv64imafdc" });
+  for (const name of ["mtval2", "mtinst"] as const) {
+    deepStrictEqual(await hal.csr.batch(0, [{ op: "read", csr: CSR[name] }]), [
+      { ok: false, trapCause: 2 },
+    ], name);
+  }
+  strictEqual(await hal.csr.read(0, CSR.vstimecmp), 0n);
+  strictEqual(await hal.csr.read(0, CSR.mip), 0x80n);
+  // The VS timer still fires (against htimedelta 0) and shows in mip.
+  await hal.csr.write(0, CSR.vstimecmp, 0n);
+  deepStrictEqual([await hal.csr.read(0, CSR.mip), await hal.csr.read(0, CSR.sip)], [0xc0n, 0n]);
+  await hal.csr.write(0, CSR.vstimecmp, 9n);
+  strictEqual(await hal.csr.read(0, CSR.mip), 0x80n);
+  await hal.close();
+});

@@ -1,0 +1,90 @@
+/**
+ * SIGINT/SIGTERM for the CLI: a signal closes whatever a command registered
+ * (the booted system: harts restored, QEMU ended) and exits 130 or 143; a
+ * command holding the system open (`up --hold`) receives the signal instead
+ * and ends normally. Anything a signal interrupts before a command could
+ * register it (a QEMU still starting) is ended and reaped through
+ * `stopAllQemuProcesses`; the QEMU plugin's exit hook kills anything left
+ * when `Deno.exit` runs.
+ *
+ * @module
+ */
+
+import type { CliIo } from "./io.ts";
+
+/** The signals that end the CLI. */
+export const END_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM"];
+
+const cleanups = new Set<() => Promise<void>>();
+const waiters = new Set<(signal: Deno.Signal) => void>();
+/** How long a signal waits for the cleanups before exiting anyway. */
+const CLEANUP_LIMIT_MS = 5000;
+
+/**
+ * Registers what a signal must close before the CLI exits.
+ *
+ * @param cleanup Closes the resource.
+ * @returns A function that unregisters it.
+ */
+export function onInterrupt(cleanup: () => Promise<void>): () => void {
+  cleanups.add(cleanup);
+  return () => cleanups.delete(cleanup);
+}
+
+/**
+ * Resolves on the next SIGINT or SIGTERM; while someone waits, the signal
+ * does not exit the CLI.
+ *
+ * @returns The signal.
+ */
+export function nextInterrupt(): Promise<Deno.Signal> {
+  return new Promise((resolve) => {
+    const waiter = (signal: Deno.Signal) => {
+      waiters.delete(waiter);
+      resolve(signal);
+    };
+    waiters.add(waiter);
+  });
+}
+
+/**
+ * Installs the handlers (once, by the CLI entry point).
+ *
+ * @param io Where to say what happens.
+ */
+export function installSignalHandlers(io: CliIo): void {
+  for (const signal of END_SIGNALS) {
+    try {
+      Deno.addSignalListener(signal, () => void handle(signal, io));
+    } catch {
+      // Signals are not available on this platform.
+    }
+  }
+}
+
+let ending = false;
+
+async function handle(signal: Deno.Signal, io: CliIo): Promise<void> {
+  if (waiters.size > 0) {
+    for (const waiter of [...waiters]) waiter(signal);
+    return;
+  }
+  if (ending) {
+    io.err(`rvhv: ${signal} again: exiting now\n`);
+    Deno.exit(signal === "SIGINT" ? 130 : 143);
+  }
+  ending = true;
+  io.err(`rvhv: ${signal}: closing the backend\n`);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    (async () => {
+      await Promise.allSettled([...cleanups].map((cleanup) => cleanup()));
+      // A QEMU still starting belongs to no system yet: end and reap it too.
+      const { stopAllQemuProcesses } = await import("../plugins/qemu/qemu_process.ts");
+      await stopAllQemuProcesses();
+    })(),
+    new Promise((resolve) => (timer = setTimeout(resolve, CLEANUP_LIMIT_MS))),
+  ]);
+  clearTimeout(timer);
+  Deno.exit(signal === "SIGINT" ? 130 : 143);
+}

@@ -1,0 +1,281 @@
+import { deepStrictEqual, match, ok, rejects, strictEqual, throws } from "node:assert/strict";
+import { AxError, CsrTrap, GdbProtocolError } from "../../hal/errors.ts";
+import { FakeGdbStub } from "../../tests/_helpers/fake_gdb_stub.ts";
+import {
+  decodeGdbPayload,
+  decodeLe64,
+  encodeGdbPacket,
+  encodeLe64,
+  GdbClient,
+  parseTargetRegisters,
+} from "./gdb_client.ts";
+
+const opts = { sanitizeOps: true, sanitizeResources: true };
+const SSCRATCH = 0x140;
+const HEDELEG = 0x602;
+
+Deno.test("encodeGdbPacket() frames, escapes and checksums", () => {
+  strictEqual(encodeGdbPacket("p644"), "$p644#0e");
+  strictEqual(encodeGdbPacket("Hgp1.3"), "$Hgp1.3#b1");
+  strictEqual(encodeGdbPacket(""), "$#00");
+  // '#' (0x23) is sent as '}' 0x03; the checksum covers the escaped bytes.
+  strictEqual(
+    encodeGdbPacket("a#b"),
+    `$a}\x03b#${((0x61 + 0x7d + 0x03 + 0x62) & 0xff).toString(16)}`,
+  );
+});
+
+Deno.test("decodeGdbPayload() undoes escapes and run-length encoding", () => {
+  strictEqual(decodeGdbPayload("0* "), "0000");
+  strictEqual(decodeGdbPayload('ff*"00'), "fffffff00");
+  strictEqual(decodeGdbPayload('ad11140*"0080'), "ad11140000000080");
+  strictEqual(decodeGdbPayload("x}\x5dy"), "x}y");
+  throws(() => decodeGdbPayload("*!"), GdbProtocolError);
+  throws(() => decodeGdbPayload("ab}"), GdbProtocolError);
+});
+
+Deno.test("encodeLe64() and decodeLe64() use 16 digits, least significant byte first", () => {
+  strictEqual(encodeLe64(0x80000000001411adn), "ad11140000000080");
+  strictEqual(encodeLe64(-1n), "ffffffffffffffff");
+  strictEqual(encodeLe64(0n), "0000000000000000");
+  strictEqual(decodeLe64("ffb1000000000000"), 0xb1ffn);
+  strictEqual(decodeLe64("AABBCCDDEEFF0011"), 0x1100ffeeddccbbaan);
+  throws(() => decodeLe64("ffffffff"), GdbProtocolError);
+});
+
+Deno.test("parseTargetRegisters() numbers registers as gdb does", () => {
+  const regs = parseTargetRegisters([
+    ["cpu.xml", `<reg name="zero" bitsize="64"/><reg name="ra" bitsize="64"/>`],
+    ["virtual.xml", `<reg name="priv" bitsize="64"/>`],
+    ["csr.xml", `<reg name="sstatus" bitsize="64" regnum="290"/><reg name="sie" bitsize="64"/>`],
+  ]);
+  deepStrictEqual([...regs.values()].map((r) => [r.name, r.regnum, r.file]), [
+    ["zero", 0, "cpu.xml"],
+    ["ra", 1, "cpu.xml"],
+    ["priv", 2, "virtual.xml"],
+    ["sstatus", 290, "csr.xml"],
+    ["sie", 291, "csr.xml"],
+  ]);
+  throws(() => parseTargetRegisters([["x.xml", `<reg bitsize="64"/>`]]), GdbProtocolError);
+});
+
+Deno.test(
+  "GdbClient.connect() reads target.xml first, loops over chunks, and derives the CSR base",
+  opts,
+  async () => {
+    const stub = new FakeGdbStub({ packetSize: "40" });
+    const gdb = await GdbClient.connect(stub.transport, { debug: false });
+    strictEqual(stub.packets[0], "qSupported:multiprocess+;xmlRegisters=riscv");
+    match(stub.packets[1]!, /^qXfer:features:read:target\.xml:0,/);
+    // Every file is read in chunks of PacketSize - 5 = 0x3b bytes, advancing by what arrived.
+    const xfers = stub.packets.filter((p) => p.startsWith("qXfer"));
+    const targetChunks = xfers.filter((p) => p.includes("target.xml"));
+    ok(targetChunks.length > 1, "target.xml should take several chunks");
+    deepStrictEqual(
+      targetChunks.map((p) => parseInt(p.split(":")[4]!.split(",")[0]!, 16)),
+      targetChunks.map((_, i) => i * 0x3b),
+    );
+    deepStrictEqual(gdb.targetFiles, ["target.xml", "cpu.xml", "virtual.xml", "csr.xml"]);
+    // Base from the XML: sstatus is regnum 290, so CSR 0 is 34 (not QEMU's usual 66).
+    strictEqual(gdb.csrBase, 34);
+    strictEqual(gdb.registers.get("priv")!.regnum, 33);
+    strictEqual(gdb.csrRegnum(HEDELEG), 34 + 0x602);
+    ok(gdb.multiprocess);
+    // Every reply was acknowledged.
+    await new Promise((r) => setTimeout(r, 0));
+    strictEqual(stub.acks, stub.packets.length);
+    await gdb.close();
+    ok(!stub.packets.some((p) => p.startsWith("D")), "never detach");
+  },
+);
+
+Deno.test(
+  "GdbClient.connect() fails clearly without a usable target description",
+  opts,
+  async (t) => {
+    await t.step("no sstatus or mstatus", async () => {
+      const stub = new FakeGdbStub({ csrs: new Map([[0x140, 0n]]) });
+      await rejects(
+        GdbClient.connect(stub.transport, { debug: false }),
+        (e) => e instanceof GdbProtocolError && /neither sstatus nor mstatus/.test(e.message),
+      );
+      ok(stub.transport.closed);
+    });
+    await t.step("an include that cannot be read", async () => {
+      const stub = new FakeGdbStub();
+      stub.files.delete("csr.xml");
+      await rejects(
+        GdbClient.connect(stub.transport, { debug: false }),
+        (e) =>
+          e instanceof GdbProtocolError && /"csr\.xml": the stub answered "E00"/.test(e.message),
+      );
+    });
+  },
+);
+
+Deno.test("GdbClient reads and writes CSRs on the selected hart, caching Hg", opts, async () => {
+  const stub = new FakeGdbStub({ harts: 3 });
+  const gdb = await GdbClient.connect(stub.transport, { debug: false });
+  stub.packets.length = 0;
+  strictEqual(await gdb.readCsr(2, 0xf14), 2n);
+  strictEqual(await gdb.readCsr(2, 0x301), 0x80000000001411adn);
+  await gdb.writeCsr(1, SSCRATCH, 0x1122334455667788n);
+  strictEqual(await gdb.readCsr(1, SSCRATCH), 0x1122334455667788n);
+  strictEqual(await gdb.readCsr(2, SSCRATCH), 0n);
+  deepStrictEqual(stub.packets, [
+    "Hgp1.3",
+    `p${(34 + 0xf14).toString(16)}`,
+    `p${(34 + 0x301).toString(16)}`,
+    "Hgp1.2",
+    `P${(34 + 0x140).toString(16)}=8877665544332211`,
+    `p${(34 + 0x140).toString(16)}`,
+    "Hgp1.3",
+    `p${(34 + 0x140).toString(16)}`,
+  ]);
+  await gdb.close();
+});
+
+Deno.test("GdbClient maps E14 to CsrTrap and E22 on Hg to NotFound", opts, async () => {
+  const stub = new FakeGdbStub({ harts: 2 });
+  const gdb = await GdbClient.connect(stub.transport, { debug: false });
+  const trap = await gdb.readCsr(0, 0x000).then(() => undefined, (e) => e);
+  ok(trap instanceof CsrTrap);
+  strictEqual(trap.trapCause, 2);
+  strictEqual(trap.csr, 0);
+  strictEqual(trap.hart, 0);
+  const missing = await gdb.readCsr(5, 0xf14).then(() => undefined, (e) => e);
+  ok(missing instanceof AxError && missing.kind === "NotFound", String(missing));
+  match(missing.message, /Cannot select hart 5: the gdbstub has no thread p1\.6 \(E22\)/);
+  // Packets pipelined behind a failed Hg may have gone to another hart: the session ends.
+  ok(!gdb.connected);
+  await rejects(gdb.readCsr(0, 0xf14), (e) => e instanceof AxError && e.kind === "Io");
+  await gdb.close();
+});
+
+Deno.test(
+  "GdbClient skips unsolicited stop packets and decodes run-length replies",
+  opts,
+  async () => {
+    const stub = new FakeGdbStub({ rle: true });
+    const gdb = await GdbClient.connect(stub.transport, { debug: false });
+    stub.injectBeforeNextReply.push("T02thread:p01.01;");
+    // 0x8000000000000000 is sent as "00*+80"-style run-length encoding.
+    stub.values.get(1)!.set(SSCRATCH, 0x8000000000000000n);
+    strictEqual(await gdb.readCsr(0, SSCRATCH), 0x8000000000000000n);
+    stub.injectBeforeNextReply.push("S05");
+    strictEqual(await gdb.readCsr(0, 0x301), 0x80000000001411adn);
+    await gdb.close();
+  },
+);
+
+Deno.test("GdbClient pipelines: packets queued in one tick go out in one write", opts, async () => {
+  const stub = new FakeGdbStub({ harts: 4 });
+  const gdb = await GdbClient.connect(stub.transport, { debug: false });
+  await new Promise((r) => setTimeout(r, 0));
+  const before = stub.transport.writes.length;
+  const values = await Promise.all([0, 1, 2, 3].map((hart) => gdb.readCsr(hart, 0xf14)));
+  deepStrictEqual(values, [0n, 1n, 2n, 3n]);
+  const writes = stub.transport.writes.slice(before).filter((w) => w.includes("$"));
+  strictEqual(writes.length, 1, `expected one write, got ${JSON.stringify(writes)}`);
+  strictEqual(writes[0]!.match(/\$/g)!.length, 8); // Hg + p for each of the 4 harts
+  const replies = await gdb.exchangeOnHart(1, [
+    "p" + (34 + 0x140).toString(16),
+    "P" + (34 + 0x140).toString(16) + "=0100000000000000",
+    "p" + (34 + 0x140).toString(16),
+  ]);
+  deepStrictEqual(replies, ["0000000000000000", "OK", "0100000000000000"]);
+  await gdb.close();
+});
+
+Deno.test(
+  "GdbClient: a bad checksum or a NAK is a protocol error that ends the session",
+  opts,
+  async (t) => {
+    await t.step("bad checksum", async () => {
+      const stub = new FakeGdbStub();
+      const gdb = await GdbClient.connect(stub.transport, { debug: false });
+      stub.hook = () => {
+        stub.transport.serverSend("$OK#00");
+        return null;
+      };
+      await rejects(
+        gdb.readCsr(0, SSCRATCH),
+        (e) => e instanceof GdbProtocolError && /checksum should be 9a/.test(e.message),
+      );
+      ok(!gdb.connected);
+      await gdb.close();
+    });
+    await t.step("NAK", async () => {
+      const stub = new FakeGdbStub();
+      const gdb = await GdbClient.connect(stub.transport, { debug: false });
+      stub.hook = () => {
+        stub.transport.serverSend("-");
+        return null;
+      };
+      await rejects(
+        gdb.readCsr(0, SSCRATCH),
+        (e) => e instanceof GdbProtocolError && /NAK/.test(e.message),
+      );
+      await gdb.close();
+    });
+  },
+);
+
+Deno.test("GdbClient: time-outs and hang-ups reject every pending exchange", opts, async (t) => {
+  await t.step("time-out", async () => {
+    const stub = new FakeGdbStub();
+    const gdb = await GdbClient.connect(stub.transport, { debug: false, timeoutMs: 20 });
+    stub.hook = () => null;
+    const [a, b] = [gdb.readCsr(0, SSCRATCH), gdb.readCsr(0, 0x301)];
+    await rejects(
+      a,
+      (e) => e instanceof AxError && e.kind === "Timeout" && /within 20 ms/.test(e.message),
+    );
+    await rejects(b, (e) => e instanceof AxError && (e.kind === "Timeout" || e.kind === "Io"));
+    const reason = await gdb.closed;
+    ok(reason instanceof AxError && /time-out/.test(reason.message));
+    await rejects(gdb.readCsr(0, SSCRATCH), (e) => e instanceof AxError && e.kind === "Io");
+    await gdb.close();
+  });
+  await t.step("hang-up mid-exchange", async () => {
+    const stub = new FakeGdbStub();
+    const gdb = await GdbClient.connect(stub.transport, { debug: false });
+    stub.hook = () => {
+      stub.transport.serverClose();
+      return null;
+    };
+    await rejects(
+      gdb.readCsr(1, SSCRATCH),
+      (e) => e instanceof AxError && e.kind === "Io" && /closed the connection/.test(e.message),
+    );
+    await gdb.close();
+  });
+});
+
+Deno.test("GdbClient: beforeSend can refuse, and nothing is written then", opts, async () => {
+  let running = false;
+  const stub = new FakeGdbStub();
+  const gdb = await GdbClient.connect(stub.transport, {
+    debug: false,
+    beforeSend: () => {
+      if (running) throw new AxError("BadState", "the VM is running");
+    },
+  });
+  const count = stub.packets.length;
+  running = true;
+  await rejects(gdb.readCsr(0, SSCRATCH), (e) => e instanceof AxError && e.kind === "BadState");
+  await new Promise((r) => setTimeout(r, 0));
+  strictEqual(stub.packets.length, count);
+  running = false;
+  strictEqual(await gdb.readCsr(0, SSCRATCH), 0n);
+  await gdb.close();
+});
+
+Deno.test("GdbClient without multiprocess selects with plain thread ids", opts, async () => {
+  const stub = new FakeGdbStub({ multiprocess: false, harts: 3 });
+  const gdb = await GdbClient.connect(stub.transport, { debug: false });
+  ok(!gdb.multiprocess);
+  strictEqual(await gdb.readCsr(2, 0xf14), 2n);
+  ok(stub.packets.includes("Hg3"));
+  await gdb.close();
+});

@@ -1,0 +1,122 @@
+/**
+ * The QEMU backend: the harts of a real `qemu-system-riscv64 -machine virt`,
+ * held at reset (`-S`, nothing runs), with QMP for the life cycle and
+ * discovery and the gdbstub for every CSR access.
+ *
+ * ```
+ * createQemuHal ─┬─ QemuProcess   spawns QEMU, sockets in a private temp dir
+ *                ├─ QmpClient     greeting, ids, events, query-cpus-fast, qom-get h, stop, quit
+ *                └─ GdbClient     target.xml → register map, Hg, pipelined p/P
+ * ```
+ *
+ * The same `RISCVPerCpu` code that runs on the emulator runs here; the
+ * emulator's `qemu-7.2` profile is checked against this backend bit for bit
+ * (`tests/differential/qemu72_test.ts`).
+ *
+ * Permissions: `--allow-run=qemu-system-riscv64` (or the binary given),
+ * `--allow-read`, `--allow-write` and `--allow-net` for the unix sockets in
+ * the temporary directory (Deno 2.9 checks all three for a unix-socket
+ * connect), and optionally `--allow-env=RVHV_QEMU,RVHV_DEBUG`
+ * (`RVHV_DEBUG=qmp,rsp` logs every exchange to stderr). Install QEMU with
+ * `apt-get install --no-install-recommends qemu-system-misc`.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createQemuHal } from "@rvhv/percpu/qemu";
+ * import { CSR, PerCpuSet } from "@rvhv/percpu";
+ *
+ * const hal = await createQemuHal({ harts: 4, firmware: "opensbi" });
+ * const harts = await PerCpuSet.init(hal);
+ * console.log(await hal.csr.read(3, CSR.hedeleg)); // 0xb10dn
+ * await harts.disableAll();
+ * await hal.close(); // quits QEMU, removes its sockets
+ * ```
+ *
+ * @module
+ */
+
+import type { HalPlugin } from "../../hal/types.ts";
+import { QemuHal } from "./qemu_hal.ts";
+import { parseQemuOptions, type ResolvedQemuOptions } from "./options.ts";
+
+export { createQemuHal, QemuHal } from "./qemu_hal.ts";
+export {
+  cpuArgument,
+  DEFAULT_QEMU_BINARY,
+  DEFAULT_QEMU_ISA,
+  DEFAULT_QEMU_TIMEOUT_MS,
+  MAX_QEMU_HARTS,
+  parseQemuOptions,
+  type QemuAttachOptions,
+  type QemuOptions,
+  type ResolvedQemuOptions,
+} from "./options.ts";
+export {
+  QMP_ID_PREFIX,
+  type QmpCallOptions,
+  QmpClient,
+  type QmpClientOptions,
+  type QmpEvent,
+  type QmpEventListener,
+  type QmpGreeting,
+  QmpProtocolError,
+  type QmpRunstate,
+  type QmpVersion,
+} from "./qmp_client.ts";
+export {
+  checkWriteReply,
+  decodeGdbPayload,
+  decodeLe64,
+  encodeGdbPacket,
+  encodeLe64,
+  GdbClient,
+  type GdbClientOptions,
+  type GdbExchangeOptions,
+  type GdbRegister,
+  parseCsrReply,
+  parseTargetRegisters,
+} from "./gdb_client.ts";
+export {
+  qemuArguments,
+  QemuProcess,
+  type QemuSpawnOptions,
+  stopAllQemuProcesses,
+  VIRT_MTIMECMP_BASE,
+} from "./qemu_process.ts";
+export {
+  type ByteTransport,
+  type ConnectUnixOptions,
+  connectUnixSocket,
+  writeAll,
+} from "./transport.ts";
+
+/**
+ * The QEMU backend as a plugin: what `backend.plugin: qemu` loads.
+ *
+ * @example Usage
+ * ```ts
+ * import qemuPlugin from "@rvhv/percpu/qemu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const options = qemuPlugin.parseOptions({ harts: 2, firmware: "opensbi" });
+ * strictEqual(options.harts, 2);
+ * strictEqual(qemuPlugin.name, "qemu");
+ * ```
+ */
+export const qemuPlugin: HalPlugin<ResolvedQemuOptions> = Object.freeze({
+  name: "qemu",
+  describe: "the harts of a real qemu-system-riscv64 (virt, held at -S), over QMP and the gdbstub",
+  permissions: Object.freeze([
+    "--allow-run=qemu-system-riscv64",
+    "--allow-read",
+    "--allow-write",
+    "--allow-net",
+    "--allow-env=RVHV_QEMU,RVHV_DEBUG",
+  ]) as readonly string[],
+  parseOptions: parseQemuOptions,
+  create(options: ResolvedQemuOptions): Promise<QemuHal> {
+    return QemuHal.start(options);
+  },
+});
+
+export default qemuPlugin;

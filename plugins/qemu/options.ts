@@ -1,0 +1,290 @@
+/**
+ * The QEMU backend's options, their defaults and their validation, and the
+ * `-cpu` string an ISA string maps to.
+ *
+ * Needs no permissions; with `--allow-env=RVHV_QEMU` the `RVHV_QEMU`
+ * variable names the default binary.
+ *
+ * @module
+ */
+
+import {
+  choiceOption,
+  describeValue,
+  integerOption,
+  objectOption,
+  rejectUnknownKeys,
+} from "../../hal/_options.ts";
+import { invalidOption } from "../../hal/errors.ts";
+import { FIRMWARE_NAMES, type FirmwareName } from "../../hal/firmware.ts";
+import { type IsaSpec, parseIsa } from "../../hal/isa.ts";
+
+/** The most harts QEMU 7.2's `virt` machine accepts. */
+export const MAX_QEMU_HARTS = 512;
+
+/** The default binary, overridden by `RVHV_QEMU` or the `qemu` option. */
+export const DEFAULT_QEMU_BINARY = "qemu-system-riscv64";
+
+/** The default ISA string (what `-cpu rv64` of QEMU 7.2 is, with H). */
+export const DEFAULT_QEMU_ISA = "rv64imafdch";
+
+/** The default time-out of one exchange with QEMU, in ms. */
+export const DEFAULT_QEMU_TIMEOUT_MS = 2000;
+
+/** A running QEMU to use instead of starting one. */
+export interface QemuAttachOptions {
+  /** Path of its QMP unix socket (`-qmp unix:<path>,server=on,wait=off`). */
+  qmp: string;
+  /** Path of its gdbstub unix socket (`-gdb unix:<path>,server=on,wait=off`). */
+  gdb: string;
+}
+
+/** Options of `createQemuHal`, as written in code or YAML. */
+export interface QemuOptions {
+  /** Number of harts (`-smp`). Default 1. Ignored with `attach` (QEMU says). */
+  harts?: number;
+  /**
+   * The ISA string of every hart, mapped to `-cpu rv64,<letter>=true|false,…`
+   * (`i m a f d c v h`; multi-letter names such as `sstc` become `<name>=true`).
+   * Default `"rv64imafdch"`.
+   */
+  isa?: string;
+  /**
+   * The firmware state written into every hart through M-mode CSR writes:
+   * `"none"`, `"opensbi-1.1"`, `"opensbi-1.6"`, or `"opensbi"` (default: the
+   * version that ships with the connected QEMU, 7.x/8.x → 1.1, ≥ 9 → 1.6).
+   * With `attach` the default is `"none"` (the machine is left as it is).
+   */
+  firmware?: FirmwareName;
+  /** The access path. Only `"debugger"` (gdbstub + QMP) is implemented. */
+  access?: "debugger";
+  /** The QEMU binary. Default `RVHV_QEMU`, else `"qemu-system-riscv64"`. */
+  qemu?: string;
+  /** Extra `-cpu` properties, e.g. `["sscofpmf=true"]` or `{ sscofpmf: true }`. */
+  cpuProps?: readonly string[] | Readonly<Record<string, string | number | boolean>>;
+  /** Use a running QEMU (its QMP and gdb unix sockets) instead of starting one. */
+  attach?: QemuAttachOptions;
+  /** Milliseconds to wait for any one exchange with QEMU. Default 2000. */
+  timeoutMs?: number;
+}
+
+/** Validated QEMU options with every default filled in. */
+export interface ResolvedQemuOptions {
+  /** Number of harts to start (unused with `attach`). */
+  readonly harts: number;
+  /** The parsed ISA. */
+  readonly isa: IsaSpec;
+  /** Whether `isa` was given (with `attach`, the ISA is then read from misa). */
+  readonly isaGiven: boolean;
+  /** The firmware as given (`undefined`: the default for the mode). */
+  readonly firmware: FirmwareName | undefined;
+  /** The access path. */
+  readonly access: "debugger";
+  /** The binary. */
+  readonly qemu: string;
+  /** The `-cpu` argument. */
+  readonly cpu: string;
+  /** The extra `-cpu` properties, `name=value` each. */
+  readonly cpuProps: readonly string[];
+  /** The running QEMU, when attaching. */
+  readonly attach: Readonly<QemuAttachOptions> | undefined;
+  /** The per-exchange time-out. */
+  readonly timeoutMs: number;
+}
+
+const OPTION_KEYS = [
+  "harts",
+  "isa",
+  "firmware",
+  "access",
+  "qemu",
+  "cpuProps",
+  "attach",
+  "timeoutMs",
+];
+
+/** The single-letter extensions QEMU 7.2's `rv64` CPU has a property for. */
+const QEMU_LETTERS = "imafdcvh";
+/** Multi-letter names QEMU 7.2 spells differently, or that it always has. */
+const QEMU_PROPERTY_NAMES: ReadonlyMap<string, string | null> = new Map([
+  ["zicsr", "Zicsr"],
+  ["zifencei", "Zifencei"],
+  ["zfh", "Zfh"],
+  ["zfhmin", "Zfhmin"],
+  ["zve32f", "Zve32f"],
+  ["zve64f", "Zve64f"],
+  // Always present in 7.2; no property.
+  ["zicntr", null],
+  ["zihpm", null],
+]);
+const CPU_PROP_REGEXP = /^[A-Za-z][A-Za-z0-9_.-]*=[A-Za-z0-9_.:-]+$/;
+
+/**
+ * The `-cpu` argument for an ISA string: `rv64`, then `<letter>=true|false`
+ * for each of `i m a f d c v h` (all given explicitly, so QEMU defaults do not
+ * leak in), then `<name>=true` for each multi-letter extension, then the
+ * extra properties.
+ *
+ * @example Usage
+ * ```ts
+ * import { cpuArgument } from "@rvhv/percpu/qemu";
+ * import { parseIsa } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(
+ *   cpuArgument(parseIsa("rv64imafdc_sstc")),
+ *   "rv64,i=true,m=true,a=true,f=true,d=true,c=true,v=false,h=false,sstc=true",
+ * );
+ * ```
+ *
+ * @param isa The parsed ISA string.
+ * @param extra Extra properties, `name=value` each.
+ * @returns The argument.
+ */
+export function cpuArgument(isa: IsaSpec, extra: readonly string[] = []): string {
+  const parts = ["rv64"];
+  for (const letter of QEMU_LETTERS) {
+    parts.push(`${letter}=${isa.extensions.has(letter)}`);
+  }
+  for (const ext of isa.extensions) {
+    if (ext.length === 1) continue;
+    const name = QEMU_PROPERTY_NAMES.has(ext) ? QEMU_PROPERTY_NAMES.get(ext) : ext;
+    if (name !== null && name !== undefined) parts.push(`${name}=true`);
+  }
+  return [...parts, ...extra].join(",");
+}
+
+function envBinary(): string | undefined {
+  try {
+    if (Deno.permissions.querySync({ name: "env", variable: "RVHV_QEMU" }).state !== "granted") {
+      return undefined;
+    }
+    const value = Deno.env.get("RVHV_QEMU");
+    return value === undefined || value === "" ? undefined : value;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseCpuProps(raw: unknown): string[] {
+  if (raw === undefined) return [];
+  const props: string[] = [];
+  if (Array.isArray(raw)) {
+    raw.forEach((prop, i) => {
+      if (typeof prop !== "string" || !CPU_PROP_REGEXP.test(prop)) {
+        throw invalidOption(
+          ["cpuProps", i],
+          `expected a "name=value" -cpu property, got ${describeValue(prop)}`,
+        );
+      }
+      props.push(prop);
+    });
+    return props;
+  }
+  const map = objectOption(raw, ["cpuProps"]);
+  for (const [name, value] of Object.entries(map)) {
+    if (!["string", "number", "boolean"].includes(typeof value)) {
+      throw invalidOption(
+        ["cpuProps", name],
+        `expected a string, number or boolean, got ${describeValue(value)}`,
+      );
+    }
+    const prop = `${name}=${String(value)}`;
+    if (!CPU_PROP_REGEXP.test(prop)) {
+      throw invalidOption(["cpuProps", name], `"${prop}" is not a valid -cpu property`);
+    }
+    props.push(prop);
+  }
+  return props;
+}
+
+function parseAttach(raw: unknown): QemuAttachOptions | undefined {
+  if (raw === undefined) return undefined;
+  const attach = objectOption(raw, ["attach"]);
+  rejectUnknownKeys(attach, ["qmp", "gdb"], ["attach"]);
+  for (const key of ["qmp", "gdb"] as const) {
+    if (typeof attach[key] !== "string" || attach[key] === "") {
+      throw invalidOption(
+        ["attach", key],
+        `expected the path of QEMU's ${key} unix socket, got ${describeValue(attach[key])}`,
+      );
+    }
+  }
+  return Object.freeze({ qmp: attach.qmp as string, gdb: attach.gdb as string });
+}
+
+/**
+ * Validates QEMU options and fills in the defaults.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseQemuOptions } from "@rvhv/percpu/qemu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const options = parseQemuOptions({ harts: 4, isa: "rv64imafdch" });
+ * strictEqual(options.cpu, "rv64,i=true,m=true,a=true,f=true,d=true,c=true,v=false,h=true");
+ * strictEqual(options.timeoutMs, 2000);
+ * ```
+ *
+ * @param raw Options from code or from a manifest's `backend.options`.
+ * @returns The resolved options.
+ * @throws {TypeError} With a `path` naming the offending option.
+ */
+export function parseQemuOptions(raw: unknown): ResolvedQemuOptions {
+  const options = objectOption(raw, []);
+  rejectUnknownKeys(options, OPTION_KEYS, []);
+  const harts = integerOption(options.harts, ["harts"], { min: 1, max: MAX_QEMU_HARTS }, 1);
+  let isa: IsaSpec;
+  if (options.isa !== undefined && typeof options.isa !== "string") {
+    throw invalidOption(
+      ["isa"],
+      Array.isArray(options.isa)
+        ? "expected one ISA string: QEMU gives every hart the same -cpu"
+        : `expected an ISA string such as "rv64imafdch", got ${describeValue(options.isa)}`,
+    );
+  }
+  try {
+    isa = parseIsa((options.isa as string | undefined) ?? DEFAULT_QEMU_ISA);
+  } catch (error) {
+    throw invalidOption(["isa"], (error as Error).message);
+  }
+  const firmware = options.firmware === undefined
+    ? undefined
+    : choiceOption(options.firmware, ["firmware"], FIRMWARE_NAMES, "opensbi");
+  if (options.access === "native") {
+    throw invalidOption(
+      ["access"],
+      `access "native" (booting real OpenSBI) is not implemented yet; use "debugger"`,
+    );
+  }
+  const access = choiceOption(options.access, ["access"], ["debugger"] as const, "debugger");
+  let qemu = envBinary() ?? DEFAULT_QEMU_BINARY;
+  if (options.qemu !== undefined) {
+    if (typeof options.qemu !== "string" || options.qemu === "") {
+      throw invalidOption(
+        ["qemu"],
+        `expected the path or name of the QEMU binary, got ${describeValue(options.qemu)}`,
+      );
+    }
+    qemu = options.qemu;
+  }
+  const cpuProps = parseCpuProps(options.cpuProps);
+  const timeoutMs = integerOption(
+    options.timeoutMs,
+    ["timeoutMs"],
+    { min: 1, max: 600_000 },
+    DEFAULT_QEMU_TIMEOUT_MS,
+  );
+  return Object.freeze({
+    harts,
+    isa,
+    isaGiven: options.isa !== undefined,
+    firmware,
+    access,
+    qemu,
+    cpu: cpuArgument(isa, cpuProps),
+    cpuProps: Object.freeze(cpuProps),
+    attach: parseAttach(options.attach),
+    timeoutMs,
+  });
+}

@@ -1,0 +1,78 @@
+import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
+import { parseIsa } from "../../hal/isa.ts";
+import { cpuArgument, parseQemuOptions } from "./options.ts";
+
+function rejectsAt(raw: unknown, path: string[], message: RegExp): void {
+  throws(
+    () => parseQemuOptions(raw),
+    (e: unknown) => {
+      deepStrictEqual((e as { path?: string[] }).path, path);
+      return e instanceof TypeError && message.test(e.message);
+    },
+  );
+}
+
+Deno.test("parseQemuOptions() fills in the defaults", () => {
+  const options = parseQemuOptions(undefined);
+  strictEqual(options.harts, 1);
+  strictEqual(options.isa.text, "rv64imafdch");
+  strictEqual(options.isaGiven, false);
+  strictEqual(options.firmware, undefined);
+  strictEqual(options.access, "debugger");
+  strictEqual(options.timeoutMs, 2000);
+  strictEqual(options.attach, undefined);
+  strictEqual(options.cpu, "rv64,i=true,m=true,a=true,f=true,d=true,c=true,v=false,h=true");
+  strictEqual(typeof options.qemu, "string");
+});
+
+Deno.test("parseQemuOptions() takes every option", () => {
+  const options = parseQemuOptions({
+    harts: 64,
+    isa: "rv64imac_sstc_zicsr",
+    firmware: "opensbi-1.6",
+    qemu: "/opt/qemu/bin/qemu-system-riscv64",
+    cpuProps: { sscofpmf: true, "x-smaia": false },
+    attach: { qmp: "/run/q.sock", gdb: "/run/g.sock" },
+    timeoutMs: 500,
+  });
+  deepStrictEqual(
+    [options.harts, options.firmware, options.qemu, options.timeoutMs, options.attach],
+    [64, "opensbi-1.6", "/opt/qemu/bin/qemu-system-riscv64", 500, {
+      qmp: "/run/q.sock",
+      gdb: "/run/g.sock",
+    }],
+  );
+  strictEqual(
+    options.cpu,
+    "rv64,i=true,m=true,a=true,f=false,d=false,c=true,v=false,h=false,sstc=true,Zicsr=true,sscofpmf=true,x-smaia=false",
+  );
+  deepStrictEqual(parseQemuOptions({ cpuProps: ["vlen=256"] }).cpuProps, ["vlen=256"]);
+});
+
+Deno.test("parseQemuOptions() rejects bad options with their key path", () => {
+  rejectsAt({ harts: 0 }, ["harts"], /from 1 to 512, got 0/);
+  rejectsAt({ harts: 513 }, ["harts"], /from 1 to 512/);
+  rejectsAt({ isa: ["rv64imafdch", "rv64imafdc"] }, ["isa"], /QEMU gives every hart the same -cpu/);
+  rejectsAt({ isa: "rv32imac" }, ["isa"], /only RV64/);
+  rejectsAt({ firmware: "uboot" }, ["firmware"], /expected one of "none", "opensbi"/);
+  rejectsAt({ access: "native" }, ["access"], /not implemented yet/);
+  rejectsAt({ qemu: "" }, ["qemu"], /path or name of the QEMU binary/);
+  rejectsAt({ cpuProps: ["sscofpmf"] }, ["cpuProps", "0"], /"name=value"/);
+  rejectsAt({ cpuProps: { "a,b": true } }, ["cpuProps", "a,b"], /not a valid -cpu property/);
+  rejectsAt({ attach: { qmp: "/q.sock" } }, ["attach", "gdb"], /gdb unix socket/);
+  rejectsAt({ attach: { qmp: "/q", gdb: "/g", tcp: 1 } }, ["attach", "tcp"], /unknown option/);
+  rejectsAt({ timeoutMs: -1 }, ["timeoutMs"], /from 1 to 600000/);
+  rejectsAt({ profile: "qemu-7.2" }, ["profile"], /unknown option "profile"/);
+});
+
+Deno.test("cpuArgument() sets every letter QEMU has a property for, explicitly", () => {
+  strictEqual(
+    cpuArgument(parseIsa("rv64gc")),
+    "rv64,i=true,m=true,a=true,f=true,d=true,c=true,v=false,h=false,Zicsr=true,Zifencei=true",
+  );
+  // Extensions QEMU 7.2 always has get no property.
+  strictEqual(
+    cpuArgument(parseIsa("rv64imafdch_zicntr_zihpm"), ["pmp=false"]),
+    "rv64,i=true,m=true,a=true,f=true,d=true,c=true,v=false,h=true,pmp=false",
+  );
+});

@@ -1,0 +1,368 @@
+/**
+ * Owning a `qemu-system-riscv64` process: spawning it held at `-S` with QMP
+ * and the gdbstub on unix sockets in a private temporary directory, telling
+ * how it ended, and ending it (politely, then by force) without leaving an
+ * orphan or a socket behind.
+ *
+ * Every live process is also remembered by the module: when the Deno process
+ * exits (`unload`, which `Deno.exit` fires too), any QEMU still running is
+ * killed and its directory removed, so even an interrupted program leaves no
+ * orphan.
+ *
+ * Needs `--allow-run=<binary>` and `--allow-write`/`--allow-read` for the
+ * temporary directory.
+ *
+ * @module
+ */
+
+import { AxError } from "../../hal/errors.ts";
+
+/** What {@linkcode QemuProcess.spawn} starts. */
+export interface QemuSpawnOptions {
+  /** The binary (a name looked up on PATH, or a path). */
+  binary: string;
+  /** Number of harts (`-smp`). */
+  harts: number;
+  /** The `-cpu` argument. */
+  cpu: string;
+  /** Guest RAM (`-m`). Default `"128M"`. */
+  memory?: string;
+  /**
+   * Each hart's ACLINT `mtimecmp` at reset, written through MMIO by a
+   * `-device loader` per hart (the gdbstub cannot: its memory writes skip
+   * MMIO). `undefined` keeps QEMU's reset value 0.
+   */
+  mtimecmp?: bigint | undefined;
+  /** More arguments, appended as given (e.g. `-device loader,…` to place guest code). */
+  extraArgs?: readonly string[];
+}
+
+/** Where hart 0's `mtimecmp` sits on `virt` (CLINT base 0x200_0000 + 0x4000; 8 bytes per hart). */
+export const VIRT_MTIMECMP_BASE = 0x200_4000n;
+
+/**
+ * The arguments that hold the machine at reset with nothing attached but
+ * the two sockets (and, with `mtimecmp`, one loader device per hart).
+ *
+ * @example Usage
+ * ```ts
+ * import { qemuArguments } from "@rvhv/percpu/qemu";
+ * import { ok } from "node:assert/strict";
+ *
+ * const args = qemuArguments({ binary: "qemu-system-riscv64", harts: 2, cpu: "rv64,h=true" }, "/t/q", "/t/g");
+ * ok(args.includes("-S") && args.includes("unix:/t/q,server=on,wait=off"));
+ * ```
+ *
+ * @param options Harts, `-cpu`, RAM, mtimecmp.
+ * @param qmpPath The QMP socket.
+ * @param gdbPath The gdbstub socket.
+ * @returns The command line after the binary.
+ */
+export function qemuArguments(
+  options: QemuSpawnOptions,
+  qmpPath: string,
+  gdbPath: string,
+): string[] {
+  const escape = (path: string) => path.replaceAll(",", ",,");
+  const loaders: string[] = [];
+  if (options.mtimecmp !== undefined) {
+    const data = `0x${BigInt.asUintN(64, options.mtimecmp).toString(16)}`;
+    for (let hart = 0; hart < options.harts; hart++) {
+      const addr = `0x${(VIRT_MTIMECMP_BASE + 8n * BigInt(hart)).toString(16)}`;
+      loaders.push("-device", `loader,addr=${addr},data=${data},data-len=8`);
+    }
+  }
+  return [
+    "-machine",
+    "virt",
+    "-cpu",
+    options.cpu,
+    "-smp",
+    String(options.harts),
+    "-m",
+    options.memory ?? "128M",
+    "-bios",
+    "none",
+    "-S",
+    "-nodefaults",
+    "-display",
+    "none",
+    "-monitor",
+    "none",
+    "-serial",
+    "none",
+    "-parallel",
+    "none",
+    // One TCG thread for every hart: nothing runs at -S, and 64 or 512
+    // vCPU threads only cost start-up time.
+    "-accel",
+    "tcg,thread=single",
+    "-qmp",
+    `unix:${escape(qmpPath)},server=on,wait=off`,
+    "-gdb",
+    `unix:${escape(gdbPath)},server=on,wait=off`,
+    ...loaders,
+    ...(options.extraArgs ?? []),
+  ];
+}
+
+/** The processes not yet reaped, killed on `unload`. */
+const LIVE: Set<QemuProcess> = new Set();
+let unloadHooked = false;
+
+function hookUnload(): void {
+  if (unloadHooked) return;
+  unloadHooked = true;
+  globalThis.addEventListener("unload", () => {
+    for (const process of LIVE) process.killNow();
+  });
+}
+
+const STDERR_LIMIT = 64 * 1024;
+
+/**
+ * Ends every QEMU this program started and has not ended yet, and waits
+ * until each is reaped and its directory removed: what a CLI does on SIGINT
+ * or SIGTERM before exiting, so not even a QEMU that was still starting is
+ * left behind (or left as a zombie).
+ *
+ * @example Usage
+ * ```ts
+ * import { stopAllQemuProcesses } from "@rvhv/percpu/qemu";
+ *
+ * await stopAllQemuProcesses(); // nothing running: resolves at once
+ * ```
+ *
+ * @returns When every process has ended.
+ */
+export async function stopAllQemuProcesses(): Promise<void> {
+  await Promise.all([...LIVE].map((process) => process.stop(0)));
+}
+
+/** Describes how a process ended. */
+function describeStatus(status: Deno.CommandStatus): string {
+  return status.signal !== null
+    ? `was killed by ${status.signal}`
+    : `exited with code ${status.code}`;
+}
+
+/**
+ * A running QEMU this program started.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { QemuProcess } from "@rvhv/percpu/qemu";
+ *
+ * const qemu = await QemuProcess.spawn({ binary: "qemu-system-riscv64", harts: 2, cpu: "rv64,h=true" });
+ * console.log(qemu.pid, qemu.qmpPath, qemu.gdbPath);
+ * await qemu.stop();
+ * ```
+ */
+export class QemuProcess {
+  /** The process id. */
+  readonly pid: number;
+  /** The command line after the binary. */
+  readonly args: readonly string[];
+  /** The binary. */
+  readonly binary: string;
+  /** The private directory holding the sockets. */
+  readonly socketDir: string;
+  /** The QMP socket. */
+  readonly qmpPath: string;
+  /** The gdbstub socket. */
+  readonly gdbPath: string;
+  /** Settles when the process has ended (and has been reaped). */
+  readonly status: Promise<Deno.CommandStatus>;
+  #child: Deno.ChildProcess;
+  #exit: Deno.CommandStatus | undefined;
+  #stderr = "";
+  #stderrDone: Promise<void>;
+  #stopping: Promise<Deno.CommandStatus> | undefined;
+  #dirRemoved = false;
+
+  private constructor(
+    binary: string,
+    args: string[],
+    dir: string,
+    qmpPath: string,
+    gdbPath: string,
+    child: Deno.ChildProcess,
+  ) {
+    this.binary = binary;
+    this.args = Object.freeze(args);
+    this.socketDir = dir;
+    this.qmpPath = qmpPath;
+    this.gdbPath = gdbPath;
+    this.#child = child;
+    this.pid = child.pid;
+    this.#stderrDone = this.#collectStderr(child.stderr);
+    this.status = child.status.then((status) => {
+      this.#exit = status;
+      LIVE.delete(this);
+      return status;
+    });
+    LIVE.add(this);
+    hookUnload();
+  }
+
+  /**
+   * Creates a private directory and starts QEMU in it, held at `-S`.
+   *
+   * Needs `--allow-run` for the binary and write access to the temporary directory.
+   *
+   * @example Usage
+   * ```ts ignore
+   * const qemu = await QemuProcess.spawn({ binary: "qemu-system-riscv64", harts: 4, cpu: "rv64,h=true" });
+   * await qemu.stop();
+   * ```
+   *
+   * @param options Binary, harts, `-cpu`.
+   * @returns The process (not yet known to be listening).
+   * @throws {AxError} Kind `"NotFound"` when the binary does not exist (the
+   *   message says how to install it), `"BadState"` when Deno may not run it,
+   *   `"Io"` for other spawn failures.
+   */
+  static async spawn(options: QemuSpawnOptions): Promise<QemuProcess> {
+    const dir = await Deno.makeTempDir({ prefix: "rvhv-qemu-" });
+    const qmpPath = `${dir}/qmp.sock`;
+    const gdbPath = `${dir}/gdb.sock`;
+    const args = qemuArguments(options, qmpPath, gdbPath);
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(options.binary, {
+        args,
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+    } catch (error) {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      throw spawnError(options.binary, error);
+    }
+    return new QemuProcess(options.binary, args, dir, qmpPath, gdbPath, child);
+  }
+
+  async #collectStderr(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of stream) {
+        if (this.#stderr.length < STDERR_LIMIT) {
+          this.#stderr += decoder.decode(chunk, { stream: true });
+        }
+      }
+    } catch {
+      // The pipe broke: keep what arrived.
+    }
+  }
+
+  /** What QEMU wrote to stderr so far (at most 64 KiB). */
+  get stderr(): string {
+    return this.#stderr;
+  }
+
+  /** How the process ended, or `undefined` while it runs. */
+  get exitStatus(): Deno.CommandStatus | undefined {
+    return this.#exit;
+  }
+
+  /**
+   * Waits until the process has ended and its stderr is read, then says how
+   * it ended, stderr included.
+   *
+   * @returns E.g. `exited with code 1: qemu-system-riscv64: …`.
+   */
+  async describeExit(): Promise<string> {
+    const status = await this.status;
+    await this.#stderrDone;
+    const text = this.#stderr.trim();
+    return `${describeStatus(status)}${text === "" ? "" : `: ${text}`}`;
+  }
+
+  /**
+   * Ends the process: waits up to `graceMs` for it to exit on its own (after a
+   * QMP `quit`, say), then sends SIGTERM, then SIGKILL; reaps it, finishes
+   * reading stderr and removes the socket directory. Idempotent.
+   *
+   * @param graceMs How long to wait before each signal. Default 1000.
+   * @returns How it ended.
+   */
+  stop(graceMs = 1000): Promise<Deno.CommandStatus> {
+    this.#stopping ??= (async () => {
+      for (const signal of [undefined, "SIGTERM", "SIGKILL"] as const) {
+        if (signal !== undefined && this.#exit === undefined) {
+          try {
+            this.#child.kill(signal);
+            // A stopped (SIGSTOP) QEMU would hold SIGTERM until continued.
+            if (signal === "SIGTERM") this.#child.kill("SIGCONT");
+          } catch {
+            // Already gone.
+          }
+        }
+        const ended = await Promise.race([
+          this.status.then(() => true),
+          new Promise<false>((resolve) => {
+            const timer = setTimeout(() => resolve(false), signal === "SIGKILL" ? 10_000 : graceMs);
+            this.status.finally(() => clearTimeout(timer));
+          }),
+        ]);
+        if (ended) break;
+      }
+      const status = await this.status;
+      await this.#stderrDone;
+      await this.#removeDir();
+      return status;
+    })();
+    return this.#stopping;
+  }
+
+  async #removeDir(): Promise<void> {
+    if (this.#dirRemoved) return;
+    this.#dirRemoved = true;
+    await Deno.remove(this.socketDir, { recursive: true }).catch(() => {});
+  }
+
+  /**
+   * Kills the process at once (SIGKILL) and removes its directory,
+   * synchronously: the `unload` path. Prefer {@linkcode QemuProcess.stop}.
+   */
+  killNow(): void {
+    if (this.#exit === undefined) {
+      try {
+        this.#child.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+    if (!this.#dirRemoved) {
+      this.#dirRemoved = true;
+      try {
+        Deno.removeSync(this.socketDir, { recursive: true });
+      } catch {
+        // Already removed.
+      }
+    }
+  }
+}
+
+/** Turns a spawn failure into an error that says what to do. */
+function spawnError(binary: string, error: unknown): AxError {
+  if (error instanceof Deno.errors.NotFound) {
+    return new AxError(
+      "NotFound",
+      `Cannot start QEMU: "${binary}" was not found; install it with ` +
+        `"apt-get install --no-install-recommends qemu-system-misc" (Debian, Ubuntu), ` +
+        `or give its path in the "qemu" option or the RVHV_QEMU environment variable`,
+      { cause: error },
+    );
+  }
+  if (error instanceof Deno.errors.NotCapable) {
+    return new AxError(
+      "BadState",
+      `Cannot start QEMU: Deno may not run "${binary}"; grant --allow-run=${binary}`,
+      { cause: error },
+    );
+  }
+  return new AxError("Io", `Cannot start QEMU "${binary}": ${(error as Error).message}`, {
+    cause: error,
+  });
+}

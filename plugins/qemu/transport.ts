@@ -1,0 +1,128 @@
+/**
+ * The byte streams the QMP and gdb clients talk over, and connecting one to
+ * a unix socket.
+ *
+ * Connecting needs `--allow-read`, `--allow-write` and `--allow-net` for the
+ * socket path (Deno 2.9 checks all three for a unix-socket connect).
+ *
+ * @module
+ */
+
+import { AxError } from "../../hal/errors.ts";
+
+/**
+ * A bidirectional byte stream: the subset of `Deno.Conn` the clients use,
+ * so tests can pass an in-memory transport.
+ */
+export interface ByteTransport {
+  /**
+   * Reads into `buffer`.
+   *
+   * @returns The number of bytes read, or `null` at end of stream.
+   */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /**
+   * Writes some of `data`.
+   *
+   * @returns The number of bytes written.
+   */
+  write(data: Uint8Array): Promise<number>;
+  /** Closes the stream; a pending `read` then rejects or returns `null`. */
+  close(): void;
+}
+
+/**
+ * Writes all of `data`, looping over short writes.
+ *
+ * @example Usage
+ * ```ts
+ * import { type ByteTransport, writeAll } from "@rvhv/percpu/qemu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const chunks: number[] = [];
+ * const twoBytesAtATime: ByteTransport = {
+ *   read: () => Promise.resolve(null),
+ *   write: (data) => (chunks.push(Math.min(2, data.length)), Promise.resolve(Math.min(2, data.length))),
+ *   close: () => {},
+ * };
+ * await writeAll(twoBytesAtATime, new Uint8Array(5));
+ * strictEqual(chunks.join(","), "2,2,1");
+ * ```
+ *
+ * @param transport The stream.
+ * @param data The bytes.
+ */
+export async function writeAll(transport: ByteTransport, data: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < data.length) {
+    offset += await transport.write(data.subarray(offset));
+  }
+}
+
+/** Options of {@linkcode connectUnixSocket}. */
+export interface ConnectUnixOptions {
+  /** Keep retrying a missing or refusing socket until this many ms have passed. Default 0. */
+  retryForMs?: number;
+  /** Pause between attempts. Default 2 ms. */
+  retryDelayMs?: number;
+  /** Stops retrying with this reason (e.g. the server process exited). */
+  signal?: AbortSignal;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Connects to a unix socket, retrying while it does not exist yet or refuses
+ * connections (a server that is still starting).
+ *
+ * Needs `--allow-read`, `--allow-write` and `--allow-net` for the path.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { connectUnixSocket } from "@rvhv/percpu/qemu";
+ *
+ * const conn = await connectUnixSocket("/tmp/qmp.sock", { retryForMs: 1000 });
+ * conn.close();
+ * ```
+ *
+ * @param path The socket path.
+ * @param options Retry policy and abort signal.
+ * @returns The connection.
+ * @throws {AxError} Kind `"Io"` when the socket cannot be reached in time,
+ *   `"BadState"` for missing permissions.
+ */
+export async function connectUnixSocket(
+  path: string,
+  options: ConnectUnixOptions = {},
+): Promise<Deno.UnixConn> {
+  const deadline = performance.now() + (options.retryForMs ?? 0);
+  const pause = options.retryDelayMs ?? 2;
+  for (;;) {
+    if (options.signal?.aborted) throw options.signal.reason;
+    try {
+      return await Deno.connect({ transport: "unix", path });
+    } catch (error) {
+      if (
+        error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied
+      ) {
+        throw new AxError(
+          "BadState",
+          `Cannot connect to socket "${path}": Deno lacks the permission (${
+            (error as Error).message
+          }); unix sockets need --allow-read, --allow-write and --allow-net`,
+          { cause: error },
+        );
+      }
+      const retryable = error instanceof Deno.errors.NotFound ||
+        error instanceof Deno.errors.ConnectionRefused;
+      if (!retryable || performance.now() >= deadline) {
+        throw new AxError("Io", `Cannot connect to socket "${path}": ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+    }
+    await delay(pause);
+  }
+}

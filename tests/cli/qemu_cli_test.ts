@@ -1,0 +1,199 @@
+/**
+ * The CLI on the QEMU backend, run as a user runs it: the demo manifest,
+ * a missing binary, and SIGINT/SIGTERM ending QEMU (during `up --hold`, and
+ * while QEMU is still starting).
+ */
+
+import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
+import { QEMU_BINARY, qemuTest } from "../_helpers/qemu.ts";
+
+const ROOT = new URL("../../", import.meta.url);
+const MAIN = new URL("cli/main.ts", ROOT).pathname;
+const PERMISSIONS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-net",
+  "--allow-run",
+  "--allow-env=LOG_TOKENS,LOG_STREAM,RVHV_QEMU,RVHV_DEBUG",
+];
+const decoder = new TextDecoder();
+
+function command(args: string[], env: Record<string, string> = {}): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMISSIONS, MAIN, ...args],
+    cwd: ROOT.pathname,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", RVHV_QEMU: QEMU_BINARY, ...env },
+  });
+}
+
+function alive(pid: number): boolean {
+  return new Deno.Command("kill", { args: ["-0", String(pid)], stderr: "null" }).outputSync()
+    .success;
+}
+
+/** The children of `pid`. */
+function children(pid: number): number[] {
+  const out = new Deno.Command("pgrep", { args: ["-P", String(pid)], stdout: "piped" })
+    .outputSync();
+  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l !== "").map(Number);
+}
+
+/** Kills the CLI if a failed assertion leaves it running (its QEMU then dies with it). */
+function killOnExit(child: Deno.ChildProcess): Disposable {
+  return {
+    [Symbol.dispose]() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Already exited.
+      }
+    },
+  };
+}
+
+/** Reads a child's stream into a string, exposing what arrived so far. */
+function collect(stream: ReadableStream<Uint8Array>): { text: () => string; done: Promise<void> } {
+  let text = "";
+  const done = (async () => {
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  })();
+  return { text: () => text, done };
+}
+
+async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+qemuTest("rvhv up examples/qemu.yaml sets up 4 QEMU harts and ends QEMU", async () => {
+  const output = await command(["up", "--json", "examples/qemu.yaml"]).output();
+  const stderr = decoder.decode(output.stderr);
+  strictEqual(output.code, 0, stderr);
+  const report = JSON.parse(decoder.decode(output.stdout));
+  strictEqual(report.backend.backend, "qemu");
+  strictEqual(report.backend.firmware, "opensbi-1.1");
+  strictEqual(report.harts.length, 4);
+  for (const hart of report.harts) {
+    deepStrictEqual(
+      [hart.state, hart.h, hart.csrs.hedeleg.value, hart.csrs.hideleg.value, hart.csrs.sie.value],
+      ["enabled", true, "0xb10d", "0x444", "0x222"],
+    );
+  }
+  ok(!alive(report.backend.pid), "QEMU must have ended");
+  match(stderr, /closed \(enabled harts disabled, prior values restored\)/);
+});
+
+Deno.test({
+  name: "rvhv up with a missing QEMU binary says how to install it",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const output = await command(["up", "examples/qemu.yaml"], {
+      RVHV_QEMU: "/nonexistent/qemu-system-riscv64",
+    }).output();
+    strictEqual(output.code, 2);
+    strictEqual(decoder.decode(output.stdout), "");
+    match(
+      decoder.decode(output.stderr),
+      /rvhv: Cannot start QEMU: "\/nonexistent\/qemu-system-riscv64" was not found; install it with "apt-get install --no-install-recommends qemu-system-misc"/,
+    );
+  },
+});
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  qemuTest(`rvhv up --hold: ${signal} restores the harts, ends QEMU and exits 0`, async () => {
+    const child = command(["up", "--hold", "--json", "examples/qemu.yaml"]).spawn();
+    const stdout = collect(child.stdout);
+    const stderr = collect(child.stderr);
+    using _ = killOnExit(child);
+    // stdout and stderr are separate pipes: wait for both the report and the message.
+    let report: { backend: { pid: number } } | undefined;
+    await until("the report and the hold message", () => {
+      try {
+        report = JSON.parse(stdout.text());
+      } catch {
+        return false;
+      }
+      return stderr.text().includes("holding the system up");
+    });
+    const pid = report!.backend.pid;
+    ok(alive(pid));
+    child.kill(signal);
+    const status = await child.status;
+    await Promise.all([stdout.done, stderr.done]);
+    strictEqual(status.code, 0, stderr.text());
+    match(
+      stderr.text(),
+      new RegExp(`${signal}: closing\\n.*closed \\(enabled harts disabled`, "s"),
+    );
+    ok(!alive(pid), "QEMU must have ended");
+  });
+}
+
+qemuTest(
+  "rvhv: SIGTERM while QEMU is still starting ends it and removes its sockets (exit 143)",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "rvhv-cli-" });
+    try {
+      // A QEMU that takes its time to start: the signal lands before it listens.
+      const slow = `${dir}/slow-qemu`;
+      // Busy-waits in the shell itself, so killing it leaves no grandchild.
+      await Deno.writeTextFile(
+        slow,
+        `#!/bin/sh\ni=0\nwhile [ $i -lt 100000 ]; do i=$((i+1)); done\nexec ${QEMU_BINARY} "$@"\n`,
+      );
+      await Deno.chmod(slow, 0o755);
+      const child = command(["up", "examples/qemu.yaml"], { RVHV_QEMU: slow }).spawn();
+      const stdout = collect(child.stdout);
+      const stderr = collect(child.stderr);
+      using _ = killOnExit(child);
+      let qemu: number[] = [];
+      await until("QEMU to be spawned", () => (qemu = children(child.pid)).length > 0);
+      const args = new TextDecoder().decode(
+        new Deno.Command("ps", { args: ["-o", "args=", "-p", String(qemu[0])], stdout: "piped" })
+          .outputSync().stdout,
+      );
+      const socketDir = /unix:(\S*)\/qmp\.sock,/.exec(args)![1]!;
+      child.kill("SIGTERM");
+      const status = await child.status;
+      await Promise.all([stdout.done, stderr.done]);
+      strictEqual(status.code, 143, stderr.text());
+      match(stderr.text(), /SIGTERM: closing the backend/);
+      for (const pid of qemu) ok(!alive(pid), `QEMU ${pid} must have ended`);
+      await Deno.stat(socketDir).then(
+        () => {
+          throw new Error(`${socketDir} should have been removed`);
+        },
+        (error) => ok(error instanceof Deno.errors.NotFound),
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+qemuTest("RVHV_DEBUG=qmp,rsp logs every QMP line and gdb packet to stderr", async () => {
+  const output = await command(["detect", "examples/qemu.yaml"], { RVHV_DEBUG: "qmp,rsp" })
+    .output();
+  const stderr = decoder.decode(output.stderr);
+  strictEqual(output.code, 0, stderr);
+  match(stderr, /^\[rvhv qmp\] < \{"QMP": \{"version"/m);
+  match(stderr, /^\[rvhv qmp\] > \{"execute":"qmp_capabilities","id":"__rvhv#00001"\}$/m);
+  match(stderr, /^\[rvhv qmp\] > \{"execute":"query-cpus-fast"/m);
+  match(stderr, /^\[rvhv rsp\] > \$qSupported:multiprocess\+;xmlRegisters=riscv#[0-9a-f]{2}$/m);
+  match(stderr, /^\[rvhv rsp\] < PacketSize=1000;qXfer:features:read\+/m);
+  match(stderr, /^\[rvhv rsp\] > \$qXfer:features:read:target\.xml:0,ffb#[0-9a-f]{2}$/m);
+  match(stderr, /^\[rvhv rsp\] > \$Hgp1\.4#[0-9a-f]{2}$/m);
+  match(stderr, /^\[rvhv rsp\] > \$p6c2#[0-9a-f]{2}$/m); // the hgatp probe: 66 + 0x680
+  match(stderr, /^\[rvhv qmp\] > \{"execute":"quit"/m);
+  ok(!/\[rvhv rsp\] > \$D/.test(stderr), "never detach");
+  // Without the variable nothing is logged.
+  const quiet = await command(["detect", "examples/qemu.yaml"]).output();
+  ok(!decoder.decode(quiet.stderr).includes("[rvhv"));
+});

@@ -1,0 +1,53 @@
+/** `plugin: qemu` in manifests: option errors located, and a boot on real QEMU. */
+
+import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
+import { CSR } from "../../hal/csr_numbers.ts";
+import { ManifestError } from "../../hal/errors.ts";
+import { boot } from "../../manifest/boot.ts";
+import { parseManifest } from "../../manifest/parse.ts";
+import { loadPlugin } from "../../manifest/registry.ts";
+import { QEMU_BINARY, qemuTest } from "../_helpers/qemu.ts";
+
+Deno.test("the qemu plugin is built in and loads lazily", async () => {
+  const plugin = await loadPlugin("qemu");
+  strictEqual(plugin.name, "qemu");
+  ok(plugin.permissions.includes("--allow-net"));
+});
+
+Deno.test("a bad qemu option is a ManifestError at its line, and nothing starts", async () => {
+  const manifest = parseManifest(
+    "version: 1\nbackend:\n  plugin: qemu\n  options:\n    harts: 4\n    cpuProps: [sscofpmf]\n",
+    { file: "qemu.yaml" },
+  );
+  await rejects(boot(manifest), (e) => {
+    ok(e instanceof ManifestError, String(e));
+    deepStrictEqual([e.line, e.path], [6, ["backend", "options", "cpuProps", "0"]]);
+    return /expected a "name=value" -cpu property/.test(e.message);
+  });
+});
+
+qemuTest("boot() on plugin: qemu sets up the chosen harts with the kvm policy", async () => {
+  const system = await boot(parseManifest(
+    `version: 1
+backend:
+  plugin: qemu
+  options: { harts: 3, qemu: ${JSON.stringify(QEMU_BINARY)}, firmware: opensbi }
+percpu:
+  harts: [0, 2]
+  policy: kvm
+`,
+    { file: "kvm.yaml" },
+  ));
+  try {
+    deepStrictEqual([...system.percpus].map((p) => [p.cpuId, p.state]), [[0, "enabled"], [
+      2,
+      "enabled",
+    ]]);
+    strictEqual(await system.hal.csr.read(2, CSR.hedeleg), 0xb109n);
+    strictEqual(await system.hal.csr.read(2, CSR.hcounteren), 0x2n);
+    strictEqual(await system.hal.csr.read(1, CSR.hedeleg), 0n, "hart 1 was not asked for");
+  } finally {
+    await system.close();
+  }
+  strictEqual(await system.hal.csr.read(0, CSR.hedeleg).catch((e) => e.kind), "BadState");
+});
