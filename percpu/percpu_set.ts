@@ -9,7 +9,13 @@ import { AxError } from "../hal/errors.ts";
 import type { AxVCpuHal, HartId, PerCpuState } from "../hal/types.ts";
 import type { PerCpuPolicy, PolicySpec } from "./policy.ts";
 import { resolvePolicy } from "./policy.ts";
-import { createPerCpuSync, RISCVPerCpu } from "./riscv_percpu.ts";
+import {
+  type PriorValues,
+  type RISCVPerCpu,
+  type SetUpOutcome,
+  setUpPhases,
+} from "./riscv_percpu.ts";
+import { runSteps, runStepsSync } from "./_steps.ts";
 
 /** Options of {@linkcode PerCpuSet.init}. */
 export interface PerCpuSetOptions {
@@ -30,18 +36,20 @@ export interface RollbackInfo {
 const DEFAULT_CONCURRENCY = 64;
 
 /**
- * Runs `task` over `items`, at most `limit` at a time, stopping new work at
- * the first failure. Resolves to the failures by item index.
+ * Runs `task` over `items`, at most `limit` at a time, in item order (and,
+ * when `stopOnFailure`, starting nothing new after the first failure).
+ * Resolves to the failures by item index.
  */
 async function runBounded<T>(
   items: readonly T[],
   limit: number,
+  stopOnFailure: boolean,
   task: (item: T) => Promise<void>,
 ): Promise<Map<number, unknown>> {
   const failures = new Map<number, unknown>();
   let next = 0;
   async function worker(): Promise<void> {
-    while (failures.size === 0 && next < items.length) {
+    while ((!stopOnFailure || failures.size === 0) && next < items.length) {
       const index = next++;
       try {
         await task(items[index]!);
@@ -107,10 +115,12 @@ export class PerCpuSet implements Iterable<RISCVPerCpu> {
   }
 
   /**
-   * Sets up every hart (or the harts given), a bounded number at a time. If
-   * any hart fails, every hart already set up is restored and the promise
-   * rejects with that hart's own error (its `hart` field set; the lowest hart
-   * when several fail).
+   * Sets up every hart (or the harts given), a bounded number at a time, in
+   * two phases: first every hart is probed for H and its prior values read
+   * (reads only, so a hart without H fails the set before anything is written
+   * on any hart), then the policy runs on each. If a hart fails, every hart
+   * already set up is restored and the promise rejects with that hart's own
+   * error (its `hart` field set; the lowest hart when several fail).
    *
    * @param hal The backend.
    * @param options Harts, policy, concurrency.
@@ -137,14 +147,44 @@ export class PerCpuSet implements Iterable<RISCVPerCpu> {
       seen.add(hart);
     }
     const concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
-    const done = new Map<HartId, RISCVPerCpu>();
-    let failures: Map<number, unknown>;
-    if (hal.csr.batchSync !== undefined) {
+    const port = hal.csr;
+    const { probe, apply, construct } = setUpPhases;
+
+    // Phase 1, reads only: every hart is probed for H and its priors read, so
+    // a hart without H fails the set before anything is written anywhere, and
+    // the accesses do not depend on the backend's timing.
+    const priors = new Map<HartId, PriorValues>();
+    let failures = new Map<number, unknown>();
+    if (port.batchSync !== undefined) {
       // An in-process backend answers at once: no promise per hart.
-      failures = new Map();
-      for (let i = 0; i < harts.length; i++) {
+      harts.forEach((hart, i) => {
         try {
-          done.set(harts[i]!, createPerCpuSync(harts[i]!, hal, policy));
+          priors.set(hart, runStepsSync(port, hart, probe(hal, hart)));
+        } catch (error) {
+          failures.set(i, error);
+        }
+      });
+    } else {
+      failures = await runBounded(
+        harts,
+        concurrency,
+        false,
+        (hart) =>
+          runSteps(port, hart, probe(hal, hart)).then((found) => void priors.set(hart, found)),
+      );
+    }
+    if (failures.size > 0) throw firstFailure(failures, harts, []);
+
+    // Phase 2: the policy on each hart; the first failure stops new harts and
+    // every hart already set up is restored.
+    const done = new Map<HartId, RISCVPerCpu>();
+    const setUpOne = (outcome: SetUpOutcome, hart: HartId) =>
+      done.set(hart, construct(hart, hal, policy, outcome));
+    if (port.batchSync !== undefined) {
+      for (let i = 0; i < harts.length; i++) {
+        const hart = harts[i]!;
+        try {
+          setUpOne(runStepsSync(port, hart, apply(hart, policy, priors.get(hart)!)), hart);
         } catch (error) {
           failures.set(i, error);
           break;
@@ -154,8 +194,11 @@ export class PerCpuSet implements Iterable<RISCVPerCpu> {
       failures = await runBounded(
         harts,
         concurrency,
+        true,
         (hart) =>
-          RISCVPerCpu.create(hart, hal, { policy }).then((percpu) => void done.set(hart, percpu)),
+          runSteps(port, hart, apply(hart, policy, priors.get(hart)!)).then((outcome) =>
+            void setUpOne(outcome, hart)
+          ),
       );
     }
     if (failures.size > 0) {
@@ -220,7 +263,7 @@ export class PerCpuSet implements Iterable<RISCVPerCpu> {
   async enableAll(): Promise<void> {
     const todo = [...this.#percpus.values()].filter((p) => !p.isEnabled());
     const enabled: RISCVPerCpu[] = [];
-    const failures = await runBounded(todo, this.#concurrency, async (percpu) => {
+    const failures = await runBounded(todo, this.#concurrency, true, async (percpu) => {
       await percpu.hardwareEnable();
       enabled.push(percpu);
     });

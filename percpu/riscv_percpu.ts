@@ -20,7 +20,7 @@ import type {
 } from "../hal/types.ts";
 import { hasHardwareSupport, rememberProbe } from "../detect/h_extension.ts";
 import { type PerCpuPolicy, type PolicySpec, resolvePolicy, setupOperations } from "./policy.ts";
-import { type CsrSteps, runSteps, runStepsSync } from "./_steps.ts";
+import { type CsrSteps, runSteps } from "./_steps.ts";
 
 /** The CSRs whose values before the set-up are kept, and restored by disable. */
 export type PriorCsr = "hedeleg" | "hideleg" | "hvip" | "hcounteren" | "sie" | "vsie";
@@ -361,21 +361,32 @@ export class RISCVPerCpu implements AxArchPerCpu {
 }
 
 /**
- * {@linkcode RISCVPerCpu.create} without a promise, for a port with
- * `batchSync` (module-internal: `PerCpuSet` sets up thousands of emulated
- * harts this way).
- *
- * @param cpuId The hart.
- * @param hal A backend whose port has `batchSync`.
- * @param policy The resolved policy.
- * @returns The per-CPU state.
+ * The two phases of a set-up, for `PerCpuSet` (module-internal): `probe`
+ * (the H probe and the prior values: reads only) and `apply` (the policy's
+ * operations and the read-back, restoring the priors on failure), as CSR
+ * steps, and `construct` for the result.
  */
-export function createPerCpuSync(cpuId: HartId, hal: AxVCpuHal, policy: PerCpuPolicy): RISCVPerCpu {
-  return construct(cpuId, hal, policy, runStepsSync(hal.csr, cpuId, setUp(hal, cpuId, policy)));
-}
+export const setUpPhases: {
+  readonly probe: (hal: AxVCpuHal, hart: HartId) => CsrSteps<PriorValues>;
+  readonly apply: (
+    hart: HartId,
+    policy: PerCpuPolicy,
+    priors: PriorValues,
+  ) => CsrSteps<SetUpOutcome>;
+  readonly construct: (
+    cpuId: HartId,
+    hal: AxVCpuHal,
+    policy: PerCpuPolicy,
+    outcome: SetUpOutcome,
+  ) => RISCVPerCpu;
+} = {
+  probe: probePriors,
+  apply: applyPolicy,
+  construct: (cpuId, hal, policy, outcome) => construct(cpuId, hal, policy, outcome),
+};
 
 /** What a set-up found and left. */
-interface SetUpOutcome {
+export interface SetUpOutcome {
   readonly priors: PriorValues;
   readonly readBack: readonly bigint[];
 }
@@ -386,8 +397,21 @@ interface SetUpOutcome {
  * operations and the read-back in a second batch; on failure, restore.
  */
 function* setUp(hal: AxVCpuHal, hart: HartId, policy: PerCpuPolicy): CsrSteps<SetUpOutcome> {
-  const probe = yield PROBE_AND_PRIORS;
-  const priors = parsePriors(hal, hart, probe);
+  const priors = yield* probePriors(hal, hart);
+  return yield* applyPolicy(hart, policy, priors);
+}
+
+/** Phase 1: the H probe and the prior values, in one batch of reads. */
+function* probePriors(hal: AxVCpuHal, hart: HartId): CsrSteps<PriorValues> {
+  return parsePriors(hal, hart, yield PROBE_AND_PRIORS);
+}
+
+/** Phase 2: the policy's operations and the read-back; the priors are restored on failure. */
+function* applyPolicy(
+  hart: HartId,
+  policy: PerCpuPolicy,
+  priors: PriorValues,
+): CsrSteps<SetUpOutcome> {
   const { ops, setupCount, expectations } = compile(policy);
   const results = yield ops;
   const trapped = firstTrap(results);

@@ -47,7 +47,7 @@ const FIXTURES: readonly Fixture[] = [
   },
   {
     name: "qemu72_no_h",
-    describe: "4 harts without H: the set-up stops at hart 0's hgatp probe",
+    describe: "4 harts without H: every hart's hgatp probe traps, nothing is written",
     harts: 4,
     isa: "rv64imafdc",
     firmware: "opensbi",

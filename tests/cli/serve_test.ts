@@ -277,8 +277,9 @@ Deno.test("rvhv serve with record: serves the events recorded so far at /api/tra
       const first = await (await fetch(`${served.url}api/trace`)).json();
       // Per hart: the probe and 6 prior reads, 9 operations and 5 read-backs.
       strictEqual(first.events.length, 2 * 21);
-      deepStrictEqual(first.events[7], {
-        i: 7,
+      // Both harts are probed (7 reads each) before hart 0's first write.
+      deepStrictEqual(first.events[14], {
+        i: 14,
         hart: 0,
         op: "write",
         csr: "hedeleg",

@@ -54,8 +54,8 @@ Deno.test("an exception mid-recording leaves a valid partial trace up to its las
   await withTempDir(async (dir) => {
     const path = `${dir}/broken.jsonl`;
     const inner = await createEmulatorHal({ harts: 2 });
-    const hal = await recordHal(failingAfter(inner, 3), { path, handleSigint: false });
-    // Hart 0's two batches succeed (probe and priors, set-up and read-back); hart 1's first
+    const hal = await recordHal(failingAfter(inner, 4), { path, handleSigint: false });
+    // Both harts are probed (phase 1), hart 0 is set up (phase 2), hart 1's set-up batch
     // fails, and hart 0 is rolled back.
     await rejects(
       PerCpuSet.init(hal, { concurrency: 1 }),
@@ -65,9 +65,17 @@ Deno.test("an exception mid-recording leaves a valid partial trace up to its las
     await new Promise((resolve) => setTimeout(resolve, 0));
     await rejects(Deno.stat(path), Deno.errors.NotFound);
     const events = readEvents(`${path}.partial`);
-    strictEqual(events.length, 7 + 14 + 6, "probe and priors, set-up and read-back, restore");
+    strictEqual(
+      events.length,
+      2 * 7 + 14 + 6,
+      "two probes and priors, hart 0's set-up and read-back, its restore",
+    );
     deepStrictEqual(events.slice(0, 2), ["0 read 680", "0 read 602"]);
-    ok(events.every((e) => e.startsWith("0 ")), "hart 1 reached no hart: nothing recorded");
+    deepStrictEqual(events.slice(7, 9), ["1 read 680", "1 read 602"]);
+    ok(
+      events.slice(14).every((e) => e.startsWith("0 ")),
+      "hart 1's failed set-up batch reached no hart: nothing recorded",
+    );
     strictEqual(
       events.at(-1),
       "0 write 104",
