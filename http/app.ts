@@ -14,8 +14,10 @@ import type { HartDescription } from "../percpu/report.ts";
 import { errorResponse, HttpRefusal } from "./errors.ts";
 import { hartFrom, parseHartId, readLive, routesFrom, type ServedSystem } from "./_live.ts";
 import { renderPage } from "./view.ts";
+import { describeBackend, runRawBatch } from "./_raw_csr.ts";
 
 export type { ServedSystem } from "./_live.ts";
+export type { BackendDescription, WireCsrOp, WireCsrResult } from "./_raw_csr.ts";
 
 /**
  * Where `GET /api/trace` takes its events from: a function returning the
@@ -208,6 +210,8 @@ function nonce(): string {
  * | `POST /api/harts/:id/enable` | enables the hart; the hart object |
  * | `POST /api/harts/:id/disable` | disables the hart; the hart object |
  * | `GET /api/trace` | `{ events }` when recording, else 404 |
+ * | `GET /api/backend` | `{ info, harts }`: the backend's `info()` and every hart it has |
+ * | `POST /api/backend/harts/:id/csr` | `{ ops: [{ op, csr, value? }] }` → `{ results }`: a raw CSR batch (values `0x…`); only with a token |
  *
  * Requests are checked in this order: `Host` (when `hosts` is set) and
  * `Origin` (403); for mutating methods the token (401), the content type
@@ -289,6 +293,13 @@ export function createApp(system: ServedSystem, options: AppOptions = {}): HttpA
       return c.json(hart);
     });
   }
+
+  app.get("/api/backend", (c) => c.json(describeBackend(system.hal)));
+
+  app.post(
+    "/api/backend/harts/:id/csr",
+    async (c) => c.json(await runRawBatch(c, system.hal, token !== undefined)),
+  );
 
   app.get("/api/trace", async (c) => {
     if (options.trace === undefined) {

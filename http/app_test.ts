@@ -527,3 +527,87 @@ Deno.test("createApp() serves the trace when given a source", async () => {
     await system.close();
   }
 });
+
+Deno.test("createApp() serves the backend and raw CSR batches, only with a token", async (t) => {
+  const system = await bootFour();
+  const auth = { ...JSON_HEADERS, Authorization: "Bearer tok" };
+  const csrPost = (hart: number | string, body: unknown, headers: Record<string, string> = auth) =>
+    post(`/api/backend/harts/${hart}/csr`, { headers, body: JSON.stringify(body) });
+  try {
+    await t.step("GET /api/backend gives info() and every hart", async () => {
+      const app = createApp(system);
+      const { status, body } = await call(app, { method: "GET", path: "/api/backend" });
+      strictEqual(status, 200);
+      deepStrictEqual(body.harts, [0, 1, 2, 3]);
+      strictEqual((body.info as { backend: string }).backend, "emulator");
+    });
+    await t.step("a raw batch runs in order with hex values, traps in place", async () => {
+      const app = createApp(system, { token: "tok" });
+      const { status, body } = await call(
+        app,
+        csrPost(2, {
+          ops: [
+            { op: "write", csr: CSR.sscratch, value: "0xdead" },
+            { op: "read", csr: 0 },
+            { op: "set", csr: CSR.sscratch, value: "0x10" },
+            { op: "read", csr: CSR.sscratch },
+          ],
+        }),
+      );
+      strictEqual(status, 200);
+      deepStrictEqual(body.results, [
+        { ok: true, value: "0x0" },
+        { ok: false, trapCause: 2 },
+        { ok: true, value: "0xdead" },
+        { ok: true, value: "0xdebd" },
+      ]);
+      strictEqual(await system.hal.csr.read(2, CSR.sscratch), 0xdebdn);
+    });
+    await t.step(
+      "raw access is refused without a server token, or without the caller's",
+      async () => {
+        await expectError(
+          createApp(system),
+          csrPost(0, { ops: [] }, JSON_HEADERS),
+          501,
+          "Unsupported",
+          /no token; start it with --token/,
+        );
+        await expectError(
+          createApp(system, { token: "tok" }),
+          csrPost(0, { ops: [] }, JSON_HEADERS),
+          401,
+          "Unauthorized",
+          /token/i,
+        );
+      },
+    );
+    await t.step("malformed batches and unknown harts", async () => {
+      const app = createApp(system, { token: "tok" });
+      await expectError(
+        app,
+        csrPost(0, { op: "read" }),
+        400,
+        "InvalidInput",
+        /\{ "ops": \[\.\.\.\] \}/,
+      );
+      await expectError(
+        app,
+        csrPost(0, { ops: [{ op: "poke", csr: 1 }] }),
+        400,
+        "InvalidInput",
+        /operation 0 has op "poke"/,
+      );
+      await expectError(
+        app,
+        csrPost(0, { ops: [{ op: "write", csr: CSR.sscratch, value: "zz" }] }),
+        400,
+        "InvalidInput",
+        /operation 0/,
+      );
+      await expectError(app, csrPost(9, { ops: [] }), 404, "NotFound", /hart 9/);
+    });
+  } finally {
+    await system.close();
+  }
+});
