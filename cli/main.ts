@@ -31,6 +31,7 @@ import { serveCommand } from "./commands/serve.ts";
 import { diffCommand } from "./commands/diff.ts";
 import { recordCommand } from "./commands/record.ts";
 import { replayCommand } from "./commands/replay.ts";
+import { pluginsCommand } from "./commands/plugins.ts";
 import { upCommand } from "./commands/up.ts";
 import { verifyCommand } from "./commands/verify.ts";
 import { type CliIo, type Command, EXIT, exitCodeOf, UsageError } from "./io.ts";
@@ -46,6 +47,7 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map(
     diffCommand,
     routeCommand,
     serveCommand,
+    pluginsCommand,
   ].map((command) => [command.name, command]),
 );
 

@@ -5,6 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { pluginHelp } from "../plugin_help.ts";
 import { detectReport } from "../../detect/h_extension.ts";
 import { createBackend } from "../../manifest/boot.ts";
 import { loadManifest } from "../../manifest/parse.ts";
@@ -43,7 +44,7 @@ export const detectCommand: Command = {
       strict: true,
     });
     if (values.help) {
-      io.out(HELP);
+      io.out(HELP + await pluginHelp(positionals));
       return EXIT.ok;
     }
     if (positionals.length !== 1) throw new UsageError("detect takes exactly one manifest path");

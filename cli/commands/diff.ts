@@ -5,6 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { pluginHelp } from "../plugin_help.ts";
 import { hex } from "../../hal/hex.ts";
 import type { System } from "../../manifest/boot.ts";
 import { bootForCli } from "../boot.ts";
@@ -212,7 +213,7 @@ export const diffCommand: Command = {
       strict: true,
     });
     if (values.help) {
-      io.out(HELP);
+      io.out(HELP + await pluginHelp(positionals));
       return EXIT.ok;
     }
     if (positionals.length !== 2) throw new UsageError("diff takes exactly two paths");

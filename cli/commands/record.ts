@@ -5,6 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { pluginHelp } from "../plugin_help.ts";
 import type { System } from "../../manifest/boot.ts";
 import { bootForCli } from "../boot.ts";
 import { loadManifest } from "../../manifest/parse.ts";
@@ -58,7 +59,7 @@ export const recordCommand: Command = {
       strict: true,
     });
     if (values.help) {
-      io.out(HELP);
+      io.out(HELP + await pluginHelp(positionals));
       return EXIT.ok;
     }
     if (positionals.length !== 1) throw new UsageError("record takes exactly one manifest path");

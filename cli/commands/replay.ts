@@ -6,6 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { pluginHelp } from "../plugin_help.ts";
 import type { Manifest } from "../../manifest/schema.ts";
 import type { System } from "../../manifest/boot.ts";
 import { bootForCli } from "../boot.ts";
@@ -87,7 +88,7 @@ export const replayCommand: Command = {
       strict: true,
     });
     if (values.help) {
-      io.out(HELP);
+      io.out(HELP + await pluginHelp(positionals));
       return EXIT.ok;
     }
     if (positionals.length !== 1) throw new UsageError("replay takes exactly one trace path");

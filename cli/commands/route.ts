@@ -7,6 +7,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { pluginHelp } from "../plugin_help.ts";
 import { hex } from "../../hal/hex.ts";
 import { causeNumber, Exception, Interrupt } from "../../hal/trap_bits.ts";
 import { bootForCli } from "../boot.ts";
@@ -168,7 +169,7 @@ export const routeCommand: Command = {
       strict: true,
     });
     if (values.help) {
-      io.out(HELP);
+      io.out(HELP + await pluginHelp(positionals));
       return EXIT.ok;
     }
     if (positionals.length !== 1) throw new UsageError("route takes exactly one manifest path");

@@ -11,6 +11,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { pluginHelp } from "../plugin_help.ts";
 import type { RecordingHal } from "../../plugins/replay/recorder.ts";
 import { createApp } from "../../http/app.ts";
 import { bootForCli } from "../boot.ts";
@@ -163,7 +164,7 @@ export const serveCommand: Command = {
       strict: true,
     });
     if (values.help) {
-      io.out(HELP);
+      io.out(HELP + await pluginHelp(positionals));
       return EXIT.ok;
     }
     if (positionals.length !== 1) throw new UsageError("serve takes exactly one manifest path");

@@ -6,6 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { pluginHelp } from "../plugin_help.ts";
 import { hex } from "../../hal/hex.ts";
 import { bootForCli } from "../boot.ts";
 import { loadManifest } from "../../manifest/parse.ts";
@@ -55,7 +56,7 @@ export const upCommand: Command = {
       strict: true,
     });
     if (values.help) {
-      io.out(HELP);
+      io.out(HELP + await pluginHelp(positionals));
       return EXIT.ok;
     }
     if (positionals.length !== 1) throw new UsageError("up takes exactly one manifest path");

@@ -5,6 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { pluginHelp } from "../plugin_help.ts";
 import { CSR } from "../../hal/csr_numbers.ts";
 import { hex } from "../../hal/hex.ts";
 import type { AxVCpuHal, CsrOp, HartId } from "../../hal/types.ts";
@@ -128,7 +129,7 @@ export const verifyCommand: Command = {
       strict: true,
     });
     if (values.help) {
-      io.out(HELP);
+      io.out(HELP + await pluginHelp(positionals));
       return EXIT.ok;
     }
     if (positionals.length !== 1) throw new UsageError("verify takes exactly one manifest path");

@@ -100,10 +100,22 @@ Deno.test("rvhv --help, --version and usage errors", async () => {
     help.stdout,
     /Exit codes: 0 ok, 1 difference\/drift\/failed check, 2 usage or manifest error,\s+3 backend failure/,
   );
-  for (const command of ["up", "detect"]) {
+  for (
+    const command of [
+      "up",
+      "detect",
+      "verify",
+      "record",
+      "route",
+      "serve",
+      "diff",
+      "replay",
+      "plugins",
+    ]
+  ) {
     const sub = await rvhv(command, "--help");
-    strictEqual(sub.code, 0);
-    match(sub.stdout, new RegExp(`^Usage: rvhv ${command} <manifest>`));
+    strictEqual(sub.code, 0, `${command} --help`);
+    match(sub.stdout, new RegExp(`^Usage: rvhv ${command}\\b`));
   }
   const version = await rvhv("--version");
   const denoJson = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
@@ -112,7 +124,7 @@ Deno.test("rvhv --help, --version and usage errors", async () => {
   strictEqual(unknown.code, 2);
   match(
     unknown.stderr,
-    /unknown command "frobnicate"; commands: up, detect, verify, record, replay, diff/,
+    /unknown command "frobnicate"; commands: up, detect, verify, record, replay, diff, route, serve, plugins/,
   );
   const badFlag = await rvhv("up", "--bogus", "examples/emulator.yaml");
   strictEqual(badFlag.code, 2);
@@ -122,4 +134,29 @@ Deno.test("rvhv --help, --version and usage errors", async () => {
   const twoManifests = await rvhv("up", "a.yaml", "b.yaml");
   strictEqual(twoManifests.code, 2);
   match(twoManifests.stderr, /exactly one manifest/);
+});
+
+Deno.test("<command> <manifest> --help names the chosen plugin and its permissions; plugins lists them", async () => {
+  const qemu = await rvhv("up", "examples/qemu.yaml", "--help");
+  strictEqual(qemu.code, 0);
+  match(
+    qemu.stdout,
+    /Backend of examples\/qemu\.yaml: qemu: .*\n  permissions it needs: --allow-run=qemu-system-riscv64 /,
+  );
+  match(qemu.stdout, /and the CLI itself: --allow-read --allow-env=LOG_TOKENS,LOG_STREAM\n$/);
+  const emulator = await rvhv("detect", "--help", "examples/emulator.yaml");
+  match(
+    emulator.stdout,
+    /Backend of examples\/emulator\.yaml: emulator: .*\n  permissions it needs: none\n/,
+  );
+  const missing = await rvhv("verify", "--help", "no/such.yaml");
+  strictEqual(missing.code, 0);
+  match(missing.stdout, /Backend of no\/such\.yaml: cannot tell \(.*cannot read the file/);
+  const list = await rvhv("plugins", "--json");
+  strictEqual(list.code, 0);
+  const { plugins } = JSON.parse(list.stdout);
+  const names = plugins.map((p: { name: string }) => p.name).sort();
+  ok(["emulator", "qemu", "replay"].every((name) => names.includes(name)), names.join(", "));
+  const emulatorEntry = plugins.find((p: { name: string }) => p.name === "emulator");
+  strictEqual(emulatorEntry.permissions.length, 0);
 });

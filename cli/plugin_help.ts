@@ -1,0 +1,67 @@
+/**
+ * What `--help` adds when a command is given a manifest (or a trace): the
+ * chosen backend plugin, what it is, and the Deno permissions it needs on
+ * top of the CLI's own.
+ *
+ * @module
+ */
+
+import { loadPlugin } from "../manifest/registry.ts";
+import { loadManifest } from "../manifest/parse.ts";
+import type { Manifest } from "../manifest/schema.ts";
+import { readTraceHeader } from "../plugins/replay/trace_reader.ts";
+import type { HalPlugin } from "../hal/types.ts";
+
+/** The permissions every command needs (manifests and the YAML parser). */
+export const CLI_PERMISSIONS: readonly string[] = Object.freeze([
+  "--allow-read",
+  "--allow-env=LOG_TOKENS,LOG_STREAM",
+]);
+
+/**
+ * One paragraph per plugin: its name, description and permissions.
+ *
+ * @param plugin The plugin.
+ * @param source Where it was chosen (a manifest path).
+ * @returns The text.
+ */
+export function describePlugin(plugin: HalPlugin<unknown>, source?: string): string {
+  const permissions = plugin.permissions.length > 0 ? plugin.permissions.join(" ") : "none";
+  return `${
+    source === undefined ? "" : `Backend of ${source}: `
+  }${plugin.name}: ${plugin.describe}\n` +
+    `  permissions it needs: ${permissions}\n`;
+}
+
+async function manifestOf(path: string): Promise<Manifest> {
+  if (path.endsWith(".jsonl")) {
+    // A trace: its header holds the manifest it was recorded from.
+    const manifest = readTraceHeader(path).manifest as Manifest | undefined;
+    if (manifest === undefined) throw new Error("the trace's header records no manifest");
+    return manifest;
+  }
+  return await loadManifest(path);
+}
+
+/**
+ * The `--help` addendum for the manifests (or traces) on a command line:
+ * each one's backend plugin and the permissions it needs. Problems loading
+ * them are reported in the text, not thrown: help always works.
+ *
+ * @param paths Manifest or trace paths given to the command.
+ * @returns The text (empty without paths).
+ */
+export async function pluginHelp(paths: readonly string[]): Promise<string> {
+  let text = "";
+  for (const path of paths) {
+    try {
+      const manifest = await manifestOf(path);
+      const plugin = await loadPlugin(manifest.backend.plugin, manifest.file);
+      text += "\n" + describePlugin(plugin, path);
+    } catch (error) {
+      text += `\nBackend of ${path}: cannot tell (${(error as Error).message})\n`;
+    }
+  }
+  if (text !== "") text += `  and the CLI itself: ${CLI_PERMISSIONS.join(" ")}\n`;
+  return text;
+}
