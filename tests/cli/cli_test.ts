@@ -141,13 +141,13 @@ Deno.test("<command> <manifest> --help names the chosen plugin and its permissio
   strictEqual(qemu.code, 0);
   match(
     qemu.stdout,
-    /Backend of examples\/qemu\.yaml: qemu: .*\n  permissions it needs: --allow-run=qemu-system-riscv64 /,
+    /Backend of examples\/qemu\.yaml: qemu: .*\n {2}permissions it needs: --allow-run=qemu-system-riscv64 /,
   );
   match(qemu.stdout, /and the CLI itself: --allow-read --allow-env=LOG_TOKENS,LOG_STREAM\n$/);
   const emulator = await rvhv("detect", "--help", "examples/emulator.yaml");
   match(
     emulator.stdout,
-    /Backend of examples\/emulator\.yaml: emulator: .*\n  permissions it needs: none\n/,
+    /Backend of examples\/emulator\.yaml: emulator: .*\n {2}permissions it needs: none\n/,
   );
   const missing = await rvhv("verify", "--help", "no/such.yaml");
   strictEqual(missing.code, 0);
