@@ -61,26 +61,15 @@ export {
   type TraceSide,
 } from "./diff.ts";
 export {
-  csrHex,
   describeEvent,
-  describeOutcome,
-  describeRequest,
-  jsonSafe,
   TRACE_FORMAT,
-  TRACE_OPS,
   TRACE_VERSION,
   type TraceEvent,
   type TraceHeader,
-  traceHex,
   type TraceOp,
 } from "./trace_format.ts";
-export { MAX_LINE_CHARS, readTraceHeader, TraceReader } from "./trace_reader.ts";
-export {
-  FLUSH_EVENTS,
-  SIGINT_EXIT_CODE,
-  TraceWriter,
-  type TraceWriterOptions,
-} from "./trace_writer.ts";
+export { readTraceHeader, TraceReader } from "./trace_reader.ts";
+export { TraceWriter, type TraceWriterOptions } from "./trace_writer.ts";
 export { parseReplayOptions, type ReplayOptions, type ResolvedReplayOptions } from "./options.ts";
 
 /**

@@ -163,8 +163,8 @@ function writeAll(file: Deno.FsFile, bytes: Uint8Array): void {
 }
 
 /**
- * Writes one trace: the header at once, then events in batches of
- * {@linkcode FLUSH_EVENTS}, to `<path>.partial`; {@linkcode TraceWriter.finish}
+ * Writes one trace: the header at once, then events in batches of 8192,
+ * to `<path>.partial`; {@linkcode TraceWriter.finish}
  * renames it to `<path>`.
  *
  * Requires `--allow-write` and `--allow-read` for the trace's folder.
