@@ -9,7 +9,10 @@
  * never loads one you do not use.
  *
  * Permissions: the core needs none; `loadManifest` needs `--allow-read`, and
- * parsing YAML needs `--allow-env=LOG_TOKENS,LOG_STREAM`. Backends state theirs.
+ * parsing YAML needs `--allow-env=LOG_TOKENS,LOG_STREAM`. `boot` needs what
+ * its plugin needs (backends state theirs), plus `--allow-read` and
+ * `--allow-write` for the trace's folder with `record:`, and the permission
+ * to read or fetch a plugin given by module specifier.
  *
  * @example Usage
  * ```ts

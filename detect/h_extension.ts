@@ -49,7 +49,21 @@ export async function detectHExtension(hal: AxVCpuHal, hart: HartId): Promise<bo
   }
 }
 
-/** What {@linkcode detectReport} finds. */
+/**
+ * What {@linkcode detectReport} finds.
+ *
+ * @example Usage
+ * ```ts
+ * import { type DetectReport, detectReport } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal();
+ * const report: DetectReport = await detectReport(hal, 0);
+ * deepStrictEqual(report, { hart: 0, present: true, misaH: true, agree: true });
+ * await hal.close();
+ * ```
+ */
 export interface DetectReport {
   /** The hart probed. */
   hart: HartId;

@@ -13,12 +13,40 @@
 
 import type { CsrNum, HartId } from "./types.ts";
 
-/** All 64 bits set. */
+/**
+ * All 64 bits set: the mask of a full-width write, and what `-1n` folds to
+ * on a 64-bit CSR.
+ *
+ * @example Usage
+ * ```ts
+ * import { ALL_ONES, CSR } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(ALL_ONES, BigInt.asUintN(64, -1n));
+ * const hal = await createEmulatorHal();
+ * await hal.csr.write(0, CSR.sscratch, -1n);
+ * strictEqual(await hal.csr.read(0, CSR.sscratch), ALL_ONES);
+ * await hal.close();
+ * ```
+ */
 export const ALL_ONES: bigint = (1n << 64n) - 1n;
 
 /**
  * The extensions whose presence changes CSR behaviour, as plain booleans so
  * that CSR masks can test them without a set look-up on every access.
+ *
+ * @example Usage
+ * ```ts
+ * import { HartContext, type HartFeatures } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hart = new HartContext(new BigUint64Array(1), 0, 0, new Set(["i", "f", "h", "sstc"]));
+ * const features: HartFeatures = hart.features;
+ * strictEqual(features.h, true);
+ * strictEqual(features.sstc, true);
+ * strictEqual(features.v, false);
+ * ```
  */
 export interface HartFeatures {
   /** Single-precision floating point (mstatus.FS). */
@@ -42,7 +70,21 @@ export interface HartFeatures {
 }
 
 /**
- * The features of a set of extensions.
+ * The features of a set of extensions. Compute them once per ISA and pass
+ * them to every {@linkcode HartContext} of that ISA.
+ *
+ * @example Usage
+ * ```ts
+ * import { featuresOf, HartContext, parseIsa } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const { extensions } = parseIsa("rv64imafdch");
+ * const features = featuresOf(extensions);
+ * const slots = new BigUint64Array(2 * 8); // two harts of 8 slots each
+ * const harts = [0, 1].map((id) => new HartContext(slots, id * 8, id, extensions, features));
+ * strictEqual(harts[1]!.features, harts[0]!.features);
+ * strictEqual(features.h, true);
+ * ```
  *
  * @param extensions Lowercase extension names.
  * @returns The features.
@@ -62,8 +104,22 @@ export function featuresOf(extensions: ReadonlySet<string>): HartFeatures {
 }
 
 /**
- * The state of one hart as CSR blocks see it: a window of `slotCount` slots
- * starting at `base` in a shared `BigUint64Array`, and the hart's features.
+ * The state of one hart as CSR blocks see it: a window of slots starting at
+ * `base` in a shared `BigUint64Array`, and the hart's features.
+ *
+ * @example Usage
+ * ```ts
+ * import { HartContext } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const slots = new BigUint64Array(8);
+ * const hart = new HartContext(slots, 4, 1, new Set(["h"])); // hart 1 owns slots 4 to 7
+ * hart.put(0, 0xb10dn);
+ * strictEqual(slots[4], 0xb10dn);
+ * strictEqual(hart.get(0), 0xb10dn);
+ * strictEqual(hart.hasH, true);
+ * strictEqual(hart.priv, 3); // accesses come from M-mode unless a backend says otherwise
+ * ```
  */
 export class HartContext {
   /** The shared slot storage of every hart of the machine. */
@@ -137,7 +193,24 @@ export class HartContext {
   }
 }
 
-/** A mask that may depend on the hart's state (e.g. `sie` on `mideleg`). */
+/**
+ * A mask that may depend on the hart's state (e.g. `sie` on `mideleg`).
+ *
+ * @example sie shows the mie bits mideleg delegates
+ * ```ts
+ * import { type DynamicMask, HartContext, ViewCsr } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const MIE = 0;
+ * const MIDELEG = 1;
+ * const delegated: DynamicMask = (hart) => hart.get(MIDELEG);
+ * const sie = new ViewCsr(MIE, { readMask: delegated, writeMask: delegated });
+ * const hart = new HartContext(new BigUint64Array(2), 0, 0, new Set());
+ * hart.put(MIDELEG, 0x222n);
+ * sie.write(hart, 0xaaan);
+ * strictEqual(hart.get(MIE), 0x222n);
+ * ```
+ */
 export type DynamicMask = bigint | ((hart: HartContext) => bigint);
 
 function maskOf(mask: DynamicMask, hart: HartContext): bigint {
@@ -297,7 +370,24 @@ export class MaskedCsr extends Csr {
   }
 }
 
-/** How a {@linkcode ViewCsr} maps onto its storage. */
+/**
+ * How a {@linkcode ViewCsr} maps onto its storage.
+ *
+ * @example hvip over mip
+ * ```ts
+ * import { HartContext, ViewCsr, type ViewOptions } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const MIP = 0;
+ * const options: ViewOptions = { readMask: 0x444n, writeMask: 0x444n };
+ * const hvip = new ViewCsr(MIP, options);
+ * const hart = new HartContext(new BigUint64Array(1), 0, 0, new Set(["h"]));
+ * hart.put(MIP, 0x80n); // MTIP pending
+ * hvip.write(hart, 0xfffn);
+ * strictEqual(hart.get(MIP), 0x4c4n);
+ * strictEqual(hvip.read(hart), 0x444n);
+ * ```
+ */
 export interface ViewOptions {
   /** Storage bits the view shows. */
   readMask: DynamicMask;
@@ -376,7 +466,29 @@ export class ViewCsr extends Csr {
   }
 }
 
-/** The hooks of a {@linkcode FunctionCsr}. */
+/**
+ * The hooks of a {@linkcode FunctionCsr}.
+ *
+ * @example A counter that advances on every access
+ * ```ts
+ * import { FunctionCsr, type FunctionCsrHooks, HartContext } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hooks: FunctionCsrHooks = {
+ *   read: (hart) => hart.get(0),
+ *   rmw(hart, _value, _mask) {
+ *     const old = hart.get(0);
+ *     hart.put(0, old + 1n);
+ *     return old;
+ *   },
+ * };
+ * const counter = new FunctionCsr(hooks);
+ * const hart = new HartContext(new BigUint64Array(1), 0, 0, new Set());
+ * strictEqual(counter.rmw(hart, 0n, 0n), 0n);
+ * strictEqual(counter.rmw(hart, 0n, 0n), 1n);
+ * strictEqual(counter.read(hart), 2n);
+ * ```
+ */
 export interface FunctionCsrHooks {
   /** The architectural value. */
   read(hart: HartContext): bigint;
@@ -440,10 +552,35 @@ export class FunctionCsr extends Csr {
 /**
  * Whether a hart may access a CSR at all: 0 when it may, else the exception
  * cause the access raises (2, illegal instruction, for a missing extension).
+ *
+ * @example Usage
+ * ```ts
+ * import { type CsrPredicate, HartContext } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const needsH: CsrPredicate = (hart) => (hart.hasH ? 0 : 2);
+ * strictEqual(needsH(new HartContext(new BigUint64Array(1), 0, 0, new Set(["h"]))), 0);
+ * strictEqual(needsH(new HartContext(new BigUint64Array(1), 0, 0, new Set())), 2);
+ * ```
  */
 export type CsrPredicate = (hart: HartContext) => number;
 
-/** One CSR of a {@linkcode CsrFile}. */
+/**
+ * One CSR of a {@linkcode CsrFile}.
+ *
+ * @example Usage
+ * ```ts
+ * import { CSR, type CsrEntry, CsrFile, MaskedCsr } from "@rvhv/percpu";
+ * import { ok, strictEqual } from "node:assert/strict";
+ *
+ * const file = new CsrFile();
+ * file.define(CSR.sscratch, new MaskedCsr(0));
+ * const entry: CsrEntry | undefined = file.entry(CSR.sscratch);
+ * ok(entry?.block instanceof MaskedCsr);
+ * strictEqual(entry.predicate, undefined); // always accessible
+ * strictEqual(file.entry(CSR.hgatp), undefined);
+ * ```
+ */
 export interface CsrEntry {
   /** The address. */
   readonly csr: CsrNum;

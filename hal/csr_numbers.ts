@@ -296,7 +296,19 @@ export const CSR = {
   mtopi: 0xfb0,
 } as const;
 
-/** The names in {@linkcode CSR}. */
+/**
+ * The names in {@linkcode CSR}.
+ *
+ * @example Usage
+ * ```ts
+ * import { CSR, type CsrName, csrNumber } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const delegation: CsrName[] = ["medeleg", "mideleg", "hedeleg", "hideleg"];
+ * strictEqual(CSR[delegation[2]!], 0x602);
+ * strictEqual(csrNumber(delegation[3]!), 0x603);
+ * ```
+ */
 export type CsrName = keyof typeof CSR;
 
 const NAME_BY_NUMBER: ReadonlyMap<CsrNum, CsrName> = new Map(

@@ -22,7 +22,25 @@ import { csrName } from "./csr_numbers.ts";
 import { exceptionName } from "./trap_bits.ts";
 import type { CsrNum, HartId } from "./types.ts";
 
-/** The kinds of {@linkcode AxError}: ArceOS `axerrno`'s names. */
+/**
+ * The kinds of {@linkcode AxError}: ArceOS `axerrno`'s names. Branch on the
+ * kind, not on the class or the message.
+ *
+ * @example Usage
+ * ```ts
+ * import { AxError, type AxErrorKind, CSR } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal({ harts: 2 });
+ * const kind: AxErrorKind | undefined = await hal.csr.read(5, CSR.sscratch).then(
+ *   () => undefined,
+ *   (error) => error instanceof AxError ? error.kind : undefined,
+ * );
+ * strictEqual(kind, "NotFound"); // there is no hart 5
+ * await hal.close();
+ * ```
+ */
 export type AxErrorKind =
   | "Unsupported"
   | "BadState"
@@ -34,7 +52,21 @@ export type AxErrorKind =
   | "ResourceBusy"
   | "AlreadyExists";
 
-/** Options of {@linkcode AxError}. */
+/**
+ * Options of {@linkcode AxError}.
+ *
+ * @example Usage
+ * ```ts
+ * import { AxError, type AxErrorOptions } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const cause = new Error("connection reset");
+ * const options: AxErrorOptions = { hart: 3, cause };
+ * const error = new AxError("Io", "Cannot read CSR \"sstatus\" on hart 3: the link dropped", options);
+ * strictEqual(error.hart, 3);
+ * strictEqual(error.cause, cause);
+ * ```
+ */
 export interface AxErrorOptions extends ErrorOptions {
   /** The hart the error is about. */
   hart?: HartId;
@@ -74,7 +106,21 @@ export class AxError extends Error {
   }
 }
 
-/** What {@linkcode CsrTrap} is built from. */
+/**
+ * What {@linkcode CsrTrap} is built from.
+ *
+ * @example Usage
+ * ```ts
+ * import { CSR, CsrTrap, type CsrTrapInit } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const init: CsrTrapInit = { hart: 0, csr: CSR.hedeleg, trapCause: 2, op: "write" };
+ * strictEqual(
+ *   new CsrTrap(init).message,
+ *   'Cannot write CSR "hedeleg" (0x602) on hart 0: the hart raised ILLEGAL_INSTRUCTION (cause 2)',
+ * );
+ * ```
+ */
 export interface CsrTrapInit extends ErrorOptions {
   /** The hart that trapped. */
   hart: HartId;
@@ -129,7 +175,23 @@ export class CsrTrap extends AxError {
   }
 }
 
-/** What {@linkcode ManifestError} is built from. */
+/**
+ * What {@linkcode ManifestError} is built from.
+ *
+ * @example Usage
+ * ```ts
+ * import { ManifestError, type ManifestErrorInit } from "@rvhv/percpu";
+ * import { deepStrictEqual, strictEqual } from "node:assert/strict";
+ *
+ * const init: ManifestErrorInit = {
+ *   file: "rvhv.yaml", line: 4, column: 14, path: ["backend", "options", "harts"],
+ *   detail: "expected a positive integer",
+ * };
+ * const error = new ManifestError(init);
+ * deepStrictEqual(error.path, ["backend", "options", "harts"]);
+ * strictEqual(error.line, 4);
+ * ```
+ */
 export interface ManifestErrorInit extends ErrorOptions {
   /** The manifest file (as given to the loader). */
   file: string;
@@ -190,7 +252,21 @@ export class ManifestError extends AxError {
   }
 }
 
-/** What {@linkcode TraceDivergence} is built from. */
+/**
+ * What {@linkcode TraceDivergence} is built from.
+ *
+ * @example Usage
+ * ```ts
+ * import { CSR, TraceDivergence, type TraceDivergenceInit } from "@rvhv/percpu";
+ * import { match } from "node:assert/strict";
+ *
+ * const init: TraceDivergenceInit = {
+ *   file: "run.jsonl", index: 12, hart: 1, csr: CSR.hcounteren,
+ *   expected: "write hcounteren 0xffffffffffffffff", actual: "write hcounteren 0x2",
+ * };
+ * match(new TraceDivergence(init).message, /departs from run\.jsonl at event 12/);
+ * ```
+ */
 export interface TraceDivergenceInit extends ErrorOptions {
   /** The trace file. */
   file: string;
@@ -260,7 +336,20 @@ export class TraceDivergence extends AxError {
   }
 }
 
-/** What {@linkcode TraceFormatError} is built from. */
+/**
+ * What {@linkcode TraceFormatError} is built from.
+ *
+ * @example Usage
+ * ```ts
+ * import { TraceFormatError, type TraceFormatErrorInit } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const init: TraceFormatErrorInit = { file: "run.jsonl", line: 9, detail: "the line is not JSON" };
+ * const error = new TraceFormatError(init);
+ * strictEqual(error.line, 9);
+ * strictEqual(error.kind, "InvalidData");
+ * ```
+ */
 export interface TraceFormatErrorInit extends ErrorOptions {
   /** The trace file. */
   file: string;
@@ -303,7 +392,25 @@ export class TraceFormatError extends AxError {
   }
 }
 
-/** What {@linkcode QmpError} is built from. */
+/**
+ * What {@linkcode QmpError} is built from.
+ *
+ * @example Usage
+ * ```ts
+ * import { QmpError, type QmpErrorInit } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const init: QmpErrorInit = {
+ *   command: "cont", errorClass: "GenericError", desc: "Resetting the Virtual Machine is required",
+ * };
+ * const error = new QmpError(init);
+ * strictEqual(error.desc, "Resetting the Virtual Machine is required");
+ * strictEqual(
+ *   error.message,
+ *   'Cannot execute QMP command "cont": Resetting the Virtual Machine is required (GenericError)',
+ * );
+ * ```
+ */
 export interface QmpErrorInit extends ErrorOptions {
   /** The QMP command that failed. */
   command: string;

@@ -14,13 +14,53 @@ import { CSR } from "./csr_numbers.ts";
 import { exceptionMask, interruptMask } from "./trap_bits.ts";
 import type { CsrNum } from "./types.ts";
 
-/** The names of the presets. */
+/**
+ * The names of the presets.
+ *
+ * @example Usage
+ * ```ts
+ * import { FIRMWARE_PRESETS, type FirmwarePresetName } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const name: FirmwarePresetName = "opensbi-1.6";
+ * strictEqual(FIRMWARE_PRESETS.get(name)!.name, "opensbi-1.6");
+ * ```
+ */
 export type FirmwarePresetName = "none" | "opensbi-1.1" | "opensbi-1.6";
 
-/** What `firmware:` accepts: a preset, or `opensbi` for the matching version. */
+/**
+ * What `firmware:` accepts: a preset, or `opensbi` for the matching version.
+ *
+ * @example Usage
+ * ```ts
+ * import { CSR, type FirmwareName } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const firmware: FirmwareName = "none";
+ * const hal = await createEmulatorHal({ firmware });
+ * strictEqual(await hal.csr.read(0, CSR.medeleg), 0n); // nothing delegated at M-mode reset
+ * await hal.close();
+ * ```
+ */
 export type FirmwareName = FirmwarePresetName | "opensbi";
 
-/** One CSR write of a preset. */
+/**
+ * One CSR write of a preset.
+ *
+ * @example Apply a preset to a hart by hand
+ * ```ts
+ * import { CSR, type FirmwareWrite, resolveFirmware } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal({ firmware: "none" });
+ * const writes: readonly FirmwareWrite[] = resolveFirmware("opensbi-1.1", "opensbi-1.1").writes(true);
+ * for (const { csr, value } of writes) await hal.csr.write(0, csr, value);
+ * strictEqual(await hal.csr.read(0, CSR.medeleg), 0xf0b509n);
+ * await hal.close();
+ * ```
+ */
 export interface FirmwareWrite {
   /** The CSR. */
   readonly csr: CsrNum;
@@ -28,7 +68,20 @@ export interface FirmwareWrite {
   readonly value: bigint;
 }
 
-/** A firmware preset. */
+/**
+ * A firmware preset.
+ *
+ * @example Usage
+ * ```ts
+ * import { CSR, type FirmwarePreset, resolveFirmware } from "@rvhv/percpu";
+ * import { deepStrictEqual, strictEqual } from "node:assert/strict";
+ *
+ * const preset: FirmwarePreset = resolveFirmware("opensbi", "opensbi-1.6");
+ * strictEqual(preset.name, "opensbi-1.6");
+ * deepStrictEqual(preset.writes(false).map((w) => w.csr), [CSR.mideleg, CSR.medeleg]);
+ * strictEqual(preset.mtimecmp, (1n << 64n) - 1n); // no machine timer pending
+ * ```
+ */
 export interface FirmwarePreset {
   /** The preset's name. */
   readonly name: FirmwarePresetName;
@@ -120,7 +173,21 @@ export const FIRMWARE_PRESETS: ReadonlyMap<FirmwarePresetName, FirmwarePreset> =
   ["opensbi-1.6", opensbi("opensbi-1.6", OPENSBI_1_6_EXTRA, "1.6 (QEMU 10.0)")],
 ]);
 
-/** The names `firmware:` accepts. */
+/**
+ * The names `firmware:` accepts.
+ *
+ * @example Validate a name from the command line
+ * ```ts
+ * import { FIRMWARE_NAMES, type FirmwareName } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * function isFirmwareName(text: string): text is FirmwareName {
+ *   return (FIRMWARE_NAMES as readonly string[]).includes(text);
+ * }
+ * strictEqual(isFirmwareName("opensbi-1.1"), true);
+ * strictEqual(isFirmwareName("uboot"), false);
+ * ```
+ */
 export const FIRMWARE_NAMES: readonly FirmwareName[] = Object.freeze([
   "none",
   "opensbi",

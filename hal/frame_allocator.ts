@@ -7,10 +7,36 @@
 import { AxError } from "./errors.ts";
 import { hex } from "./hex.ts";
 
-/** The size of a frame: 4 KiB, the base page size of Sv39/Sv39x4. */
+/**
+ * The size of a frame: 4 KiB, the base page size of Sv39/Sv39x4.
+ *
+ * @example Usage
+ * ```ts
+ * import { FRAME_SIZE } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal();
+ * const frame = hal.allocFrame()!;
+ * strictEqual(frame % BigInt(FRAME_SIZE), 0n);
+ * hal.deallocFrame(frame);
+ * await hal.close();
+ * ```
+ */
 export const FRAME_SIZE = 4096;
 
-/** A RAM region. */
+/**
+ * A RAM region.
+ *
+ * @example Usage
+ * ```ts
+ * import { FrameAllocator, type RamRegion } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const ram: RamRegion = { base: 0x8000_0000n, size: 1n << 20n };
+ * strictEqual(new FrameAllocator(ram).available, 256); // 1 MiB of 4 KiB frames
+ * ```
+ */
 export interface RamRegion {
   /** Physical base address; a multiple of {@linkcode FRAME_SIZE}. */
   base: bigint;

@@ -5,7 +5,22 @@
  * @module
  */
 
-/** A parsed ISA string. */
+/**
+ * A parsed ISA string.
+ *
+ * @example Usage
+ * ```ts
+ * import { type IsaSpec, parseIsa } from "@rvhv/percpu";
+ * import { deepStrictEqual, strictEqual } from "node:assert/strict";
+ *
+ * const isa: IsaSpec = parseIsa("rv64gch");
+ * strictEqual(isa.xlen, 64);
+ * deepStrictEqual(
+ *   [...isa.extensions].sort(),
+ *   ["a", "c", "d", "f", "h", "i", "m", "zicsr", "zifencei"],
+ * );
+ * ```
+ */
 export interface IsaSpec {
   /** The string as given. */
   readonly text: string;

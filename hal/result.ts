@@ -7,7 +7,26 @@
 
 import { AxError } from "./errors.ts";
 
-/** Either the value, or the `AxError` that prevented it. */
+/**
+ * Either the value, or the `AxError` that prevented it.
+ *
+ * @example Usage
+ * ```ts
+ * import { type AxResult, axResult, RISCVPerCpu } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal({ isa: ["rv64imafdch", "rv64imac"], harts: 2 });
+ * const results: AxResult<RISCVPerCpu>[] = await Promise.all(
+ *   hal.harts.map((hart) => axResult(RISCVPerCpu.create(hart, hal))),
+ * );
+ * const outcomes = results.map((result) => result.ok ? result.value.state : result.error.kind);
+ * deepStrictEqual(outcomes, ["initialized", "Unsupported"]); // hart 1 has no H
+ * await hal.close();
+ * ```
+ *
+ * @typeParam T The value's type.
+ */
 export type AxResult<T = void> = { ok: true; value: T } | { ok: false; error: AxError };
 
 /**

@@ -11,7 +11,39 @@ import { assertCsrNumber } from "./csr_numbers.ts";
 import { AxError, CsrTrap } from "./errors.ts";
 import type { CsrNum, CsrOp, CsrPort, CsrResult, HartId } from "./types.ts";
 
-/** What a {@linkcode SyncCsrPort} drives. */
+/**
+ * What a {@linkcode SyncCsrPort} drives: the one method an in-process
+ * backend has to write, plus its hart check.
+ *
+ * @example A backend with one hart and one CSR
+ * ```ts
+ * import { AxError, CSR, CsrTrap, type HartId, type SyncCsrExecutor, SyncCsrPort } from "@rvhv/percpu";
+ * import { rejects, strictEqual } from "node:assert/strict";
+ *
+ * class ScratchOnly implements SyncCsrExecutor {
+ *   trapCause = 0;
+ *   #sscratch = 0n;
+ *   checkHart(hart: HartId): void {
+ *     if (hart !== 0) throw new AxError("NotFound", `Cannot find hart ${hart}: there is only hart 0`);
+ *   }
+ *   execute(_hart: HartId, csr: number, value: bigint, mask: bigint): bigint | undefined {
+ *     if (csr !== CSR.sscratch) {
+ *       this.trapCause = 2; // illegal instruction
+ *       return undefined;
+ *     }
+ *     const old = this.#sscratch;
+ *     this.#sscratch = (old & ~mask) | (value & mask);
+ *     return old;
+ *   }
+ * }
+ *
+ * const port = new SyncCsrPort(new ScratchOnly());
+ * await port.write(0, CSR.sscratch, 7n);
+ * strictEqual(await port.read(0, CSR.sscratch), 7n);
+ * await rejects(port.read(0, CSR.hgatp), CsrTrap);
+ * await rejects(port.read(1, CSR.sscratch), (e) => e instanceof AxError && e.kind === "NotFound");
+ * ```
+ */
 export interface SyncCsrExecutor {
   /**
    * Executes one access on a hart that exists. Returns the value read, or

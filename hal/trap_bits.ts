@@ -87,9 +87,33 @@ export const Interrupt = {
   SUPERVISOR_GUEST_EXTERNEL: 12,
 } as const;
 
-/** A name in {@linkcode Exception}. */
+/**
+ * A name in {@linkcode Exception}.
+ *
+ * @example Usage
+ * ```ts
+ * import { Exception, exceptionMask, type ExceptionName } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const delegated: ExceptionName[] = ["BREAKPOINT", "ENVIRONMENT_CALL_FROM_U_OR_VU"];
+ * strictEqual(Exception[delegated[1]!], 8);
+ * strictEqual(exceptionMask(...delegated), 0x108n);
+ * ```
+ */
 export type ExceptionName = keyof typeof Exception;
-/** A name in {@linkcode Interrupt}. */
+/**
+ * A name in {@linkcode Interrupt}.
+ *
+ * @example Usage
+ * ```ts
+ * import { Interrupt, interruptMask, type InterruptName } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const timer: InterruptName = "SUPERVISOR_TIMER";
+ * strictEqual(Interrupt[timer], 5);
+ * strictEqual(interruptMask(timer), 0x20n);
+ * ```
+ */
 export type InterruptName = keyof typeof Interrupt;
 
 /** Names that are deprecated aliases, left out of reverse look-ups. */

@@ -8,10 +8,36 @@
  * @module
  */
 
-/** A hart's id. It equals the hart's `mhartid`. */
+/**
+ * A hart's id. It equals the hart's `mhartid`.
+ *
+ * @example Usage
+ * ```ts
+ * import { CSR, type HartId } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal({ harts: 4 });
+ * const last: HartId = hal.harts.at(-1)!;
+ * strictEqual(await hal.csr.read(last, CSR.mhartid), 3n);
+ * await hal.close();
+ * ```
+ */
 export type HartId = number;
 
-/** A 12-bit CSR address (`0x000`–`0xfff`). */
+/**
+ * A 12-bit CSR address (`0x000`–`0xfff`).
+ *
+ * @example Usage
+ * ```ts
+ * import { CSR, csrName, type CsrNum } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hedeleg: CsrNum = CSR.hedeleg;
+ * strictEqual(hedeleg, 0x602);
+ * strictEqual(csrName(0x602), "hedeleg");
+ * ```
+ */
 export type CsrNum = number;
 
 /**
@@ -20,6 +46,23 @@ export type CsrNum = number;
  * `read` is `csrr`; `write` is `csrrw`; `set` is `csrrs`; `clear` is `csrrc`.
  * Values are `bigint` because CSRs are 64-bit (JavaScript bitwise operators on
  * `number` are 32-bit).
+ *
+ * @example Usage
+ * ```ts
+ * import { CSR, type CsrOp } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal();
+ * const ops: CsrOp[] = [
+ *   { op: "write", csr: CSR.hedeleg, value: 0xb10dn },
+ *   { op: "read", csr: CSR.hedeleg },
+ * ];
+ * const [write, read] = await hal.csr.batch(0, ops);
+ * deepStrictEqual(write, { ok: true, value: 0n }); // csrrw reads the old value
+ * deepStrictEqual(read, { ok: true, value: 0xb10dn });
+ * await hal.close();
+ * ```
  */
 export type CsrOp =
   & ({ op: "read" } | { op: "write" | "set" | "clear"; value: bigint })
@@ -29,6 +72,21 @@ export type CsrOp =
  * The outcome of one {@linkcode CsrOp} in a batch: the value the instruction
  * read (the old value for `write`/`set`/`clear`), or the trap cause the hart
  * raised instead.
+ *
+ * @example A hart without H traps on hgatp
+ * ```ts
+ * import { CSR, type CsrResult } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal({ isa: "rv64imac" });
+ * const results: CsrResult[] = await hal.csr.batch(0, [
+ *   { op: "read", csr: CSR.hgatp },
+ *   { op: "read", csr: CSR.mhartid },
+ * ]);
+ * deepStrictEqual(results, [{ ok: false, trapCause: 2 }, { ok: true, value: 0n }]);
+ * await hal.close();
+ * ```
  */
 export type CsrResult = { ok: true; value: bigint } | { ok: false; trapCause: number };
 
@@ -40,6 +98,22 @@ export type CsrResult = { ok: true; value: bigint } | { ok: false; trapCause: nu
  * tells what stuck. Single operations reject with `CsrTrap` when the hart
  * refuses the access; a hart id the backend does not have rejects with an
  * `AxError` of kind `"NotFound"` and nothing is sent.
+ *
+ * @example Usage
+ * ```ts
+ * import { CSR, type CsrPort, CsrTrap } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { rejects, strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal({ isa: ["rv64imafdch", "rv64imac"], harts: 2 });
+ * const port: CsrPort = hal.csr;
+ * strictEqual(await port.write(0, CSR.sscratch, 0xf0n), 0n); // each returns the old value
+ * strictEqual(await port.set(0, CSR.sscratch, 0x0fn), 0xf0n);
+ * strictEqual(await port.clear(0, CSR.sscratch, 0xf0n), 0xffn);
+ * strictEqual(await port.read(0, CSR.sscratch), 0x0fn);
+ * await rejects(port.read(1, CSR.hgatp), CsrTrap); // hart 1 has no H
+ * await hal.close();
+ * ```
  */
 export interface CsrPort {
   /** `csrr`: resolves to the CSR's value. */
@@ -63,7 +137,23 @@ export interface CsrPort {
   batchSync?(hart: HartId, ops: readonly CsrOp[]): CsrResult[];
 }
 
-/** What a backend says about itself. */
+/**
+ * What a backend says about itself.
+ *
+ * @example Usage
+ * ```ts
+ * import type { HalInfo } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal({ profile: "qemu-7.2" });
+ * const info: HalInfo = hal.info();
+ * strictEqual(info.backend, "emulator");
+ * strictEqual(info.isa, "rv64imafdch");
+ * strictEqual(info.profile, "qemu-7.2");
+ * await hal.close();
+ * ```
+ */
 export interface HalInfo {
   /** The backend's name (`"emulator"`, `"qemu"`, `"replay"`, …). */
   backend: string;
@@ -87,6 +177,25 @@ export interface HalInfo {
  *
  * This is the TypeScript form of ArceOS's `AxVCpuHal` (axvcpu ≤ 0.2), with the
  * CSR port added so one core can drive many kinds of harts.
+ *
+ * @example Code written once for every backend
+ * ```ts
+ * import { type AxVCpuHal, CSR, hex } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { deepStrictEqual, strictEqual } from "node:assert/strict";
+ *
+ * async function medelegs(hal: AxVCpuHal): Promise<string[]> {
+ *   return await Promise.all(hal.harts.map(async (hart) => hex(await hal.csr.read(hart, CSR.medeleg))));
+ * }
+ *
+ * const hal: AxVCpuHal = await createEmulatorHal({ harts: 2, firmware: "opensbi-1.1" });
+ * deepStrictEqual(await medelegs(hal), ["0xf0b509", "0xf0b509"]);
+ * const frame = hal.allocFrame()!;
+ * strictEqual(hal.virtToPhys(hal.physToVirt(frame)), frame);
+ * hal.deallocFrame(frame);
+ * await hal.close();
+ * await hal.close(); // idempotent
+ * ```
  */
 export interface AxVCpuHal {
   /** The harts this backend has, in ascending order. */
@@ -112,6 +221,34 @@ export interface AxVCpuHal {
 /**
  * A backend as a plugin: what a manifest's `backend.plugin` names.
  *
+ * @example A plugin that wraps the emulator
+ * ```ts
+ * import { type AxVCpuHal, type HalPlugin, invalidOption } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual, throws } from "node:assert/strict";
+ *
+ * const pair: HalPlugin<{ profile: "spec" | "qemu-7.2" }> = {
+ *   name: "pair",
+ *   describe: "two emulated harts",
+ *   permissions: [],
+ *   parseOptions(raw) {
+ *     const profile = (raw as { profile?: unknown } | undefined)?.profile ?? "spec";
+ *     if (profile !== "spec" && profile !== "qemu-7.2") {
+ *       throw invalidOption(["profile"], `expected "spec" or "qemu-7.2", got ${String(profile)}`);
+ *     }
+ *     return { profile };
+ *   },
+ *   create(options): Promise<AxVCpuHal> {
+ *     return createEmulatorHal({ harts: 2, profile: options.profile });
+ *   },
+ * };
+ *
+ * throws(() => pair.parseOptions({ profile: "qemu-9" }), /Invalid option "profile"/);
+ * const hal = await pair.create(pair.parseOptions({ profile: "qemu-7.2" }));
+ * strictEqual(hal.info().profile, "qemu-7.2");
+ * await hal.close();
+ * ```
+ *
  * @typeParam O The plugin's validated options.
  */
 export interface HalPlugin<O = unknown> {
@@ -130,7 +267,26 @@ export interface HalPlugin<O = unknown> {
   create(options: O): AxVCpuHal | Promise<AxVCpuHal>;
 }
 
-/** Where a per-CPU state is in its lifecycle. */
+/**
+ * Where a per-CPU state is in its lifecycle.
+ *
+ * @example Usage
+ * ```ts
+ * import { type PerCpuState, RISCVPerCpu } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal();
+ * const percpu = await RISCVPerCpu.create(0, hal);
+ * const seen: PerCpuState[] = [percpu.state];
+ * await percpu.hardwareEnable();
+ * seen.push(percpu.state);
+ * await percpu.hardwareDisable();
+ * seen.push(percpu.state);
+ * deepStrictEqual(seen, ["initialized", "enabled", "disabled"]);
+ * await hal.close();
+ * ```
+ */
 export type PerCpuState = "initialized" | "enabled" | "disabled";
 
 /**
@@ -138,6 +294,23 @@ export type PerCpuState = "initialized" | "enabled" | "disabled";
  *
  * Created per hart (initialized), then enabled; `hardwareDisable` undoes what
  * the creation and enabling did.
+ *
+ * @example Usage
+ * ```ts
+ * import { type AxArchPerCpu, CSR, RISCVPerCpu } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal({ harts: 2 });
+ * const percpu: AxArchPerCpu = await RISCVPerCpu.create(1, hal);
+ * strictEqual(percpu.cpuId, 1);
+ * strictEqual(percpu.maxGuestPageTableLevels(), 3); // Sv39x4
+ * await percpu.hardwareEnable();
+ * strictEqual(percpu.isEnabled(), true);
+ * await percpu.hardwareDisable(); // restores the values found before the set-up
+ * strictEqual(await hal.csr.read(1, CSR.hedeleg), 0n);
+ * await hal.close();
+ * ```
  */
 export interface AxArchPerCpu {
   /** The hart this state belongs to. */

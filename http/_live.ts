@@ -13,7 +13,25 @@ import type { PerCpuSet } from "../percpu/percpu_set.ts";
 import { csrBitNames, describeHart, type HartDescription } from "../percpu/report.ts";
 import { describeRoutes, firmwareModel, type RoutesDescription } from "../routing/route_table.ts";
 
-/** What the app needs of a booted system (a `System` from `boot()` is one). */
+/**
+ * What the app needs of a booted system (a `System` from `boot()` is one).
+ *
+ * @example Serve harts set up without a manifest
+ * ```ts
+ * import { PerCpuSet } from "@rvhv/percpu";
+ * import { createApp, type ServedSystem } from "@rvhv/percpu/http";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal({ harts: 4 });
+ * const system: ServedSystem = { hal, percpus: await PerCpuSet.init(hal, { harts: [2, 3] }) };
+ * const app = createApp(system);
+ * const { harts } = await (await app.request("/api/harts")).json();
+ * strictEqual(harts.length, 2);
+ * strictEqual((await app.request("/api/harts/0")).status, 404); // not in the set
+ * await hal.close();
+ * ```
+ */
 export interface ServedSystem {
   /** The backend. */
   readonly hal: AxVCpuHal;

@@ -22,10 +22,50 @@ export type { BackendDescription, WireCsrOp, WireCsrResult } from "./_raw_csr.ts
 /**
  * Where `GET /api/trace` takes its events from: a function returning the
  * trace events recorded so far (JSON-ready objects, one per trace line).
+ *
+ * @example Serve a recording's events
+ * ```ts
+ * import { boot, parseManifest } from "@rvhv/percpu";
+ * import { createApp, type TraceSource } from "@rvhv/percpu/http";
+ * import type { RecordingHal } from "@rvhv/percpu/replay";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const system = await boot(
+ *   parseManifest(`version: 1\nbackend: { plugin: emulator }\nrecord: ${dir}/run.jsonl\n`),
+ * );
+ * const recording = system.hal as RecordingHal;
+ * const trace: TraceSource = () => recording.readEvents(10_000);
+ * const app = createApp(system, { trace });
+ * const { events } = await (await app.request("/api/trace")).json();
+ * strictEqual(events.length, recording.events);
+ * await system.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export type TraceSource = () => readonly unknown[] | Promise<readonly unknown[]>;
 
-/** Options of {@linkcode createApp}. */
+/**
+ * Options of {@linkcode createApp}.
+ *
+ * @example Usage
+ * ```ts
+ * import { boot, parseManifest } from "@rvhv/percpu";
+ * import { type AppOptions, createApp } from "@rvhv/percpu/http";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const system = await boot(parseManifest("version: 1\nbackend: { plugin: emulator, options: { harts: 2 } }\n"));
+ * const options: AppOptions = { token: "s3cret", hosts: ["127.0.0.1:8787"] };
+ * const app = createApp(system, options);
+ * const disable = { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" };
+ *
+ * strictEqual((await app.request("http://127.0.0.1:8787/api/harts/1/disable", disable)).status, 401);
+ * const authorized = { ...disable, headers: { ...disable.headers, Authorization: "Bearer s3cret" } };
+ * strictEqual((await app.request("http://127.0.0.1:8787/api/harts/1/disable", authorized)).status, 200);
+ * strictEqual((await app.request("http://rebound.example/api/harts")).status, 403); // another host
+ * await system.close();
+ * ```
+ */
 export interface AppOptions {
   /**
    * When set, every mutating request (any method but GET, HEAD and OPTIONS)
@@ -41,7 +81,23 @@ export interface AppOptions {
   trace?: TraceSource;
 }
 
-/** One entry of `GET /api/harts`. */
+/**
+ * One entry of `GET /api/harts`.
+ *
+ * @example Usage
+ * ```ts
+ * import { boot, parseManifest } from "@rvhv/percpu";
+ * import { createApp, type HartList, type HartSummary } from "@rvhv/percpu/http";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const system = await boot(parseManifest("version: 1\nbackend: { plugin: emulator, options: { harts: 2 } }\n"));
+ * const app = createApp(system);
+ * const list: HartList = await (await app.request("/api/harts")).json();
+ * const second: HartSummary = list.harts[1]!;
+ * deepStrictEqual(second, { id: 1, state: "enabled", h: true });
+ * await system.close();
+ * ```
+ */
 export interface HartSummary {
   /** The hart id. */
   id: HartId;
@@ -51,7 +107,22 @@ export interface HartSummary {
   h: boolean;
 }
 
-/** The body of `GET /api/harts`. */
+/**
+ * The body of `GET /api/harts`.
+ *
+ * @example Usage
+ * ```ts
+ * import { boot, parseManifest } from "@rvhv/percpu";
+ * import { createApp, type HartList } from "@rvhv/percpu/http";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const system = await boot(parseManifest("version: 1\nbackend: { plugin: emulator, options: { harts: 2 } }\n"));
+ * const app = createApp(system);
+ * const list: HartList = await (await app.request("/api/harts")).json();
+ * deepStrictEqual(list.harts.map((hart) => hart.id), [0, 1]);
+ * await system.close();
+ * ```
+ */
 export interface HartList {
   /** Every hart of the set, in set-up order. */
   harts: HartSummary[];
@@ -62,6 +133,21 @@ export interface HartList {
  * here by the two members this package promises (hono's own types are not
  * part of its documented surface). Cast it to `Hono` from `npm:hono` to
  * mount it in a larger app or to add routes.
+ *
+ * @example Usage
+ * ```ts
+ * import { boot, parseManifest } from "@rvhv/percpu";
+ * import { createApp, type HttpApp } from "@rvhv/percpu/http";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const system = await boot(parseManifest("version: 1\nbackend: { plugin: emulator }\n"));
+ * const app: HttpApp = createApp(system);
+ * // request() takes a path; fetch() is what Deno.serve calls with a full Request.
+ * deepStrictEqual(await (await app.request("/healthz")).json(), { status: "ok" });
+ * const response = await app.fetch(new Request("http://127.0.0.1:8787/healthz"));
+ * deepStrictEqual(await response.json(), { status: "ok" });
+ * await system.close();
+ * ```
  */
 export interface HttpApp {
   /**
@@ -84,7 +170,26 @@ export interface HttpApp {
   request(input: string | URL | Request, init?: RequestInit): Response | Promise<Response>;
 }
 
-/** The largest request body accepted (16 KiB); larger is 413. */
+/**
+ * The largest request body accepted (16 KiB); larger is 413.
+ *
+ * @example Usage
+ * ```ts
+ * import { boot, parseManifest } from "@rvhv/percpu";
+ * import { createApp, MAX_BODY_BYTES } from "@rvhv/percpu/http";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const system = await boot(parseManifest("version: 1\nbackend: { plugin: emulator }\n"));
+ * const app = createApp(system);
+ * const response = await app.request("/api/harts/0/disable", {
+ *   method: "POST",
+ *   headers: { "Content-Type": "application/json" },
+ *   body: " ".repeat(MAX_BODY_BYTES + 1),
+ * });
+ * strictEqual(response.status, 413);
+ * await system.close();
+ * ```
+ */
 export const MAX_BODY_BYTES = 16 * 1024;
 
 const SAFE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS"]);

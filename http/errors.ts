@@ -7,7 +7,24 @@
 
 import { AxError, type AxErrorKind } from "../hal/errors.ts";
 
-/** The HTTP status of each `AxError` kind. */
+/**
+ * The HTTP status of each `AxError` kind.
+ *
+ * @example Usage
+ * ```ts
+ * import { boot, parseManifest } from "@rvhv/percpu";
+ * import { createApp, ERROR_STATUS } from "@rvhv/percpu/http";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const system = await boot(parseManifest("version: 1\nbackend: { plugin: emulator }\n"));
+ * const app = createApp(system);
+ * const json = { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" };
+ * strictEqual((await app.request("/api/harts/7")).status, ERROR_STATUS.NotFound);
+ * strictEqual((await app.request("/api/harts/0/enable", json)).status, ERROR_STATUS.BadState); // already enabled
+ * strictEqual(ERROR_STATUS.BadState, 409);
+ * await system.close();
+ * ```
+ */
 export const ERROR_STATUS: Readonly<Record<AxErrorKind, number>> = Object.freeze({
   InvalidInput: 400,
   NotFound: 404,
@@ -23,13 +40,60 @@ export const ERROR_STATUS: Readonly<Record<AxErrorKind, number>> = Object.freeze
 /**
  * The `kind` of a refusal made before a route runs: `Unauthorized` (401),
  * `Forbidden` (403), `PayloadTooLarge` (413), `UnsupportedMediaType` (415).
+ *
+ * @example Usage
+ * ```ts
+ * import { HttpRefusal, type RefusalKind } from "@rvhv/percpu/http";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const kinds: RefusalKind[] = ["Unauthorized", "Forbidden", "PayloadTooLarge", "UnsupportedMediaType"];
+ * deepStrictEqual(kinds.map((kind) => new HttpRefusal(kind, "Cannot serve the request").status), [
+ *   401,
+ *   403,
+ *   413,
+ *   415,
+ * ]);
+ * ```
  */
 export type RefusalKind = "Unauthorized" | "Forbidden" | "PayloadTooLarge" | "UnsupportedMediaType";
 
-/** The `kind` field of an error body. */
+/**
+ * The `kind` field of an error body.
+ *
+ * @example Usage
+ * ```ts
+ * import { boot, parseManifest } from "@rvhv/percpu";
+ * import { createApp, type ErrorKind } from "@rvhv/percpu/http";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const system = await boot(parseManifest("version: 1\nbackend: { plugin: emulator }\n"));
+ * const app = createApp(system);
+ * const response = await app.request("/api/harts/0/disable", { method: "POST", body: "{}" });
+ * const kind: ErrorKind = (await response.json()).error.kind;
+ * strictEqual(kind, "UnsupportedMediaType"); // no Content-Type: application/json
+ * await system.close();
+ * ```
+ */
 export type ErrorKind = AxErrorKind | RefusalKind | "Internal";
 
-/** The JSON body of every error response. */
+/**
+ * The JSON body of every error response.
+ *
+ * @example Usage
+ * ```ts
+ * import { boot, parseManifest } from "@rvhv/percpu";
+ * import { createApp, type ErrorBody } from "@rvhv/percpu/http";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const system = await boot(parseManifest("version: 1\nbackend: { plugin: emulator }\n"));
+ * const app = createApp(system);
+ * const body: ErrorBody = await (await app.request("/api/harts/7")).json();
+ * deepStrictEqual(body, {
+ *   error: { kind: "NotFound", message: "Cannot find hart 7: the set has harts 0" },
+ * });
+ * await system.close();
+ * ```
+ */
 export interface ErrorBody {
   /** What went wrong. */
   error: {

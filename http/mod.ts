@@ -2,13 +2,26 @@
  * The HTTP face of a booted system: a hono app with a JSON API and a
  * server-rendered page of every hart, its CSRs and its trap routing.
  *
- * ```ts ignore
- * const app = createApp(system, { token });
- * Deno.serve({ hostname: "127.0.0.1", port: 8787 }, app.fetch);
- * ```
- *
  * Permissions: `app.request()` needs none beyond the backend's; serving needs
  * `--allow-net=127.0.0.1:<port>`.
+ *
+ * @example Serve a booted system
+ * ```ts
+ * import { boot, parseManifest } from "@rvhv/percpu";
+ * import { createApp } from "@rvhv/percpu/http";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const system = await boot(parseManifest("version: 1\nbackend: { plugin: emulator, options: { harts: 2 } }\n"));
+ * const app = createApp(system, { token: "s3cret" }); // the token guards every POST
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.fetch);
+ *
+ * const response = await fetch(`http://127.0.0.1:${server.addr.port}/api/harts`);
+ * deepStrictEqual(await response.json(), {
+ *   harts: [{ id: 0, state: "enabled", h: true }, { id: 1, state: "enabled", h: true }],
+ * });
+ * await server.shutdown();
+ * await system.close();
+ * ```
  *
  * ## Responses (stable field names)
  *

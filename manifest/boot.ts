@@ -12,7 +12,25 @@ import { loadPlugin } from "./registry.ts";
 import type { Manifest } from "./schema.ts";
 import { manifestError } from "./source.ts";
 
-/** A booted system. */
+/**
+ * A booted system.
+ *
+ * @example Usage
+ * ```ts
+ * import { AxError, boot, CSR, parseManifest, type System } from "@rvhv/percpu";
+ * import { rejects, strictEqual } from "node:assert/strict";
+ *
+ * const system: System = await boot(parseManifest("version: 1\nbackend: { plugin: emulator }\n"));
+ * strictEqual(system.plugin.name, "emulator");
+ * strictEqual(system.percpus.get(0).state, "enabled");
+ * await system.close(); // disables the harts, then closes the backend
+ * await system.close(); // idempotent
+ * await rejects(
+ *   system.hal.csr.read(0, CSR.hedeleg),
+ *   (e) => e instanceof AxError && e.kind === "BadState",
+ * );
+ * ```
+ */
 export interface System {
   /** The backend. */
   readonly hal: AxVCpuHal;
@@ -29,7 +47,26 @@ export interface System {
   close(): Promise<void>;
 }
 
-/** Options of {@linkcode boot}. */
+/**
+ * Options of {@linkcode boot}.
+ *
+ * @example Usage
+ * ```ts
+ * import { boot, type BootOptions, CSR, parseManifest } from "@rvhv/percpu";
+ * import { deepStrictEqual, strictEqual } from "node:assert/strict";
+ *
+ * const manifest = parseManifest("version: 1\nbackend: { plugin: emulator, options: { harts: 2 } }\n");
+ * const held: BootOptions = { noEnable: true };
+ * const system = await boot(manifest, held);
+ * strictEqual(system.percpus.get(1).state, "initialized");
+ * await system.close();
+ *
+ * const bare = await boot(manifest, { halOnly: true }); // the backend alone, nothing written
+ * deepStrictEqual(bare.percpus.harts, []);
+ * strictEqual(await bare.hal.csr.read(1, CSR.hedeleg), 0n);
+ * await bare.close();
+ * ```
+ */
 export interface BootOptions {
   /** Set the harts up but do not enable them, whatever the manifest says. */
   noEnable?: boolean;

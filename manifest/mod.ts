@@ -13,5 +13,5 @@ export {
   type ManifestPerCpu,
   type ManifestServer,
 } from "./schema.ts";
-export { boot, type BootOptions, createBackend, type System } from "./boot.ts";
-export { BUILTIN_PLUGINS, isModuleSpecifier, loadPlugin, whyNotPlugin } from "./registry.ts";
+export { boot, type BootOptions, type System } from "./boot.ts";
+export { BUILTIN_PLUGINS, isModuleSpecifier, loadPlugin } from "./registry.ts";

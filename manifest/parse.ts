@@ -18,7 +18,21 @@ import { BUILTIN_PLUGINS, isModuleSpecifier } from "./registry.ts";
 import { type Manifest, MANIFEST_VERSION, type ManifestPerCpu } from "./schema.ts";
 import { attachSource, ManifestSource } from "./source.ts";
 
-/** Options of {@linkcode parseManifest}. */
+/**
+ * Options of {@linkcode parseManifest}.
+ *
+ * @example Errors name the file
+ * ```ts
+ * import { ManifestError, parseManifest, type ParseManifestOptions } from "@rvhv/percpu";
+ * import { throws } from "node:assert/strict";
+ *
+ * const options: ParseManifestOptions = { file: "lab.yaml" };
+ * throws(
+ *   () => parseManifest("version: 2\nbackend: { plugin: emulator }\n", options),
+ *   (e) => e instanceof ManifestError && e.message.startsWith("Invalid manifest at lab.yaml:1:10"),
+ * );
+ * ```
+ */
 export interface ParseManifestOptions {
   /** The file name errors name. Default `"<manifest>"`. */
   file?: string;
@@ -353,11 +367,17 @@ export function parseManifest(text: string, options: ParseManifestOptions = {}):
  * Requires `--allow-read` for the file and `--allow-env=LOG_TOKENS,LOG_STREAM`.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { loadManifest } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
  *
- * const manifest = await loadManifest("examples/emulator.yaml");
- * console.log(manifest.backend.plugin);
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/rvhv.yaml`;
+ * await Deno.writeTextFile(path, "version: 1\nbackend:\n  plugin: emulator\n  options: { harts: 4 }\n");
+ * const manifest = await loadManifest(path);
+ * strictEqual(manifest.file, path); // errors and relative paths refer to it
+ * strictEqual(manifest.backend.plugin, "emulator");
+ * await Deno.remove(dir, { recursive: true });
  * ```
  *
  * @param path The file.

@@ -20,10 +20,36 @@
 import type { HartId } from "../hal/types.ts";
 import type { CustomPolicySpec } from "../percpu/policy.ts";
 
-/** The manifest format version this release reads. */
+/**
+ * The manifest format version this release reads.
+ *
+ * @example Usage
+ * ```ts
+ * import { MANIFEST_VERSION, parseManifest } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const manifest = parseManifest(`version: ${MANIFEST_VERSION}\nbackend: { plugin: emulator }\n`);
+ * strictEqual(manifest.version, MANIFEST_VERSION);
+ * ```
+ */
 export const MANIFEST_VERSION = 1;
 
-/** The `backend` section. */
+/**
+ * The `backend` section.
+ *
+ * @example Usage
+ * ```ts
+ * import { type ManifestBackend, parseManifest } from "@rvhv/percpu";
+ * import { deepStrictEqual, strictEqual } from "node:assert/strict";
+ *
+ * const { backend } = parseManifest(
+ *   "version: 1\nbackend:\n  plugin: emulator\n  options: { harts: 2, profile: qemu-7.2 }\n",
+ * );
+ * const section: ManifestBackend = backend;
+ * strictEqual(section.plugin, "emulator");
+ * deepStrictEqual(section.options, { harts: 2, profile: "qemu-7.2" }); // checked by the plugin at boot
+ * ```
+ */
 export interface ManifestBackend {
   /** A built-in plugin name or a module specifier. */
   readonly plugin: string;
@@ -31,7 +57,21 @@ export interface ManifestBackend {
   readonly options: unknown;
 }
 
-/** The `percpu` section. */
+/**
+ * The `percpu` section.
+ *
+ * @example Usage
+ * ```ts
+ * import { type ManifestPerCpu, parseManifest } from "@rvhv/percpu";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const text = "version: 1\nbackend: { plugin: emulator }\n";
+ * const defaults: ManifestPerCpu = parseManifest(text).percpu;
+ * deepStrictEqual(defaults, { harts: "all", policy: "arceos", enable: true });
+ * const chosen = parseManifest(`${text}percpu: { harts: [0, 2], policy: kvm, enable: false }\n`);
+ * deepStrictEqual(chosen.percpu, { harts: [0, 2], policy: "kvm", enable: false });
+ * ```
+ */
 export interface ManifestPerCpu {
   /** `"all"` or the hart ids to set up. */
   readonly harts: "all" | readonly HartId[];
@@ -41,13 +81,43 @@ export interface ManifestPerCpu {
   readonly enable: boolean;
 }
 
-/** The `server` section. */
+/**
+ * The `server` section.
+ *
+ * @example Usage
+ * ```ts
+ * import { type ManifestServer, parseManifest } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const manifest = parseManifest(
+ *   'version: 1\nbackend: { plugin: emulator }\nserver: { listen: "127.0.0.1:8787" }\n',
+ * );
+ * const server: ManifestServer | undefined = manifest.server;
+ * strictEqual(server?.listen, "127.0.0.1:8787");
+ * ```
+ */
 export interface ManifestServer {
   /** `host:port` to listen on. */
   readonly listen: string;
 }
 
-/** A validated manifest. */
+/**
+ * A validated manifest.
+ *
+ * @example Usage
+ * ```ts
+ * import { type Manifest, parseManifest } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const manifest: Manifest = parseManifest(
+ *   "version: 1\nbackend: { plugin: emulator }\nrecord: traces/run.jsonl\n",
+ *   { file: "rvhv.yaml" },
+ * );
+ * strictEqual(manifest.file, "rvhv.yaml");
+ * strictEqual(manifest.record, "traces/run.jsonl"); // boot resolves it against the manifest's folder
+ * strictEqual(manifest.server, undefined);
+ * ```
+ */
 export interface Manifest {
   /** Format version: 1. */
   readonly version: 1;

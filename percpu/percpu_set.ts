@@ -17,7 +17,24 @@ import {
 } from "./riscv_percpu.ts";
 import { runSteps, runStepsSync } from "./_steps.ts";
 
-/** Options of {@linkcode PerCpuSet.init}. */
+/**
+ * Options of {@linkcode PerCpuSet.init}.
+ *
+ * @example Set up two harts of four
+ * ```ts
+ * import { CSR, PerCpuSet, type PerCpuSetOptions } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { deepStrictEqual, strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal({ harts: 4 });
+ * const options: PerCpuSetOptions = { harts: [1, 3], policy: "kvm", concurrency: 2 };
+ * const set = await PerCpuSet.init(hal, options);
+ * deepStrictEqual(set.harts, [1, 3]);
+ * strictEqual(await hal.csr.read(3, CSR.hedeleg), 0xb109n);
+ * strictEqual(await hal.csr.read(0, CSR.hedeleg), 0n); // not in the set
+ * await hal.close();
+ * ```
+ */
 export interface PerCpuSetOptions {
   /** The harts to set up. Default: every hart of the backend. */
   harts?: readonly HartId[];
@@ -27,7 +44,23 @@ export interface PerCpuSetOptions {
   concurrency?: number;
 }
 
-/** An error that stopped a multi-hart operation, with what its rollback met. */
+/**
+ * An error that stopped a multi-hart operation, with what its rollback met.
+ *
+ * @example Usage
+ * ```ts
+ * import { AxError, PerCpuSet, type RollbackInfo } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { ok, strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal({ harts: 3, isa: ["rv64imafdch", "rv64imafdch", "rv64imac"] });
+ * const error: unknown = await PerCpuSet.init(hal).then(() => undefined, (e: unknown) => e);
+ * ok(error instanceof AxError);
+ * strictEqual(error.hart, 2); // the hart without H
+ * strictEqual((error as AxError & RollbackInfo).rollbackErrors, undefined); // clean rollback
+ * await hal.close();
+ * ```
+ */
 export interface RollbackInfo {
   /** Errors raised while undoing the harts already done (usually empty). */
   rollbackErrors?: unknown[];

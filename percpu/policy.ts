@@ -17,7 +17,20 @@ import {
 } from "../hal/trap_bits.ts";
 import type { CsrOp } from "../hal/types.ts";
 
-/** A resolved policy. */
+/**
+ * A resolved policy.
+ *
+ * @example Usage
+ * ```ts
+ * import { type PerCpuPolicy, resolvePolicy } from "@rvhv/percpu";
+ * import { deepStrictEqual, strictEqual } from "node:assert/strict";
+ *
+ * const policy: PerCpuPolicy = resolvePolicy("kvm");
+ * strictEqual(policy.hedeleg, 0xb109n);
+ * strictEqual(policy.hideleg, 0x444n);
+ * deepStrictEqual(policy.sie, []); // KVM leaves sie alone
+ * ```
+ */
 export interface PerCpuPolicy {
   /** `"arceos"`, `"kvm"` or `"custom"`. */
   readonly name: string;
@@ -33,7 +46,27 @@ export interface PerCpuPolicy {
   readonly guestPageTableLevels: number;
 }
 
-/** A custom policy as written in a manifest or in code. */
+/**
+ * A custom policy as written in a manifest or in code.
+ *
+ * @example Usage
+ * ```ts
+ * import { type CustomPolicySpec, resolvePolicy } from "@rvhv/percpu";
+ * import { deepStrictEqual, strictEqual } from "node:assert/strict";
+ *
+ * const spec: CustomPolicySpec = {
+ *   hedeleg: ["BREAKPOINT", 8], // names or cause numbers
+ *   hideleg: ["VIRTUAL_SUPERVISOR_TIMER"],
+ *   hcounteren: "0x7",
+ *   sie: ["SUPERVISOR_TIMER"],
+ * };
+ * const policy = resolvePolicy(spec);
+ * strictEqual(policy.name, "custom");
+ * strictEqual(policy.hedeleg, 0x108n);
+ * strictEqual(policy.hcounteren, 0x7n);
+ * deepStrictEqual(policy.sie, [5]);
+ * ```
+ */
 export interface CustomPolicySpec {
   /** Exceptions to delegate to VS: cause numbers or names (`"ILLEGAL_INSTRUCTION"`). */
   hedeleg: readonly (number | string)[];
@@ -47,7 +80,29 @@ export interface CustomPolicySpec {
   guestPageTableLevels?: number;
 }
 
-/** What `policy` accepts. */
+/**
+ * What `policy` accepts: a built-in name, a custom spec, or a resolved policy.
+ *
+ * @example Usage
+ * ```ts
+ * import { KVM_POLICY, PerCpuSet, type PolicySpec } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const specs: PolicySpec[] = [
+ *   "arceos",
+ *   KVM_POLICY,
+ *   { hedeleg: [3], hideleg: [], hcounteren: 0, sie: [] },
+ * ];
+ * const names: string[] = [];
+ * for (const policy of specs) {
+ *   const hal = await createEmulatorHal();
+ *   names.push((await PerCpuSet.init(hal, { policy })).policy.name);
+ *   await hal.close();
+ * }
+ * deepStrictEqual(names, ["arceos", "kvm", "custom"]);
+ * ```
+ */
 export type PolicySpec = "arceos" | "kvm" | CustomPolicySpec | PerCpuPolicy;
 
 /** The VS interrupt bits hvip holds, cleared one by one by the set-up. */

@@ -11,7 +11,27 @@ import { bitNames } from "../hal/trap_bits.ts";
 import type { HartId, PerCpuState } from "../hal/types.ts";
 import type { RISCVPerCpu } from "./riscv_percpu.ts";
 
-/** One CSR of a {@linkcode HartDescription}. */
+/**
+ * One CSR of a {@linkcode HartDescription}.
+ *
+ * @example Usage
+ * ```ts
+ * import { type CsrDescription, describeHart, RISCVPerCpu } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal();
+ * const hideleg: CsrDescription = describeHart(await RISCVPerCpu.create(0, hal)).csrs.hideleg!;
+ * deepStrictEqual(hideleg, {
+ *   value: "0x444",
+ *   asked: "0x444",
+ *   kept: "0x444",
+ *   refused: "0x0",
+ *   bits: ["VIRTUAL_SUPERVISOR_SOFTWARE", "VIRTUAL_SUPERVISOR_TIMER", "VIRTUAL_SUPERVISOR_EXTERNAL"],
+ * });
+ * await hal.close();
+ * ```
+ */
 export interface CsrDescription {
   /** The value (live, or as read back after the set-up). */
   value: string;
@@ -25,7 +45,26 @@ export interface CsrDescription {
   bits: string[];
 }
 
-/** One hart, as the CLI and the HTTP API show it. */
+/**
+ * One hart, as the CLI and the HTTP API show it.
+ *
+ * @example Usage
+ * ```ts
+ * import { describeHart, type HartDescription, PerCpuSet } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { deepStrictEqual, strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal({ harts: 2 });
+ * const set = await PerCpuSet.init(hal);
+ * await set.enableAll();
+ * const view: HartDescription = describeHart(set.get(1));
+ * strictEqual(view.id, 1);
+ * strictEqual(view.state, "enabled");
+ * deepStrictEqual(Object.keys(view.csrs), ["hedeleg", "hideleg", "hvip", "hcounteren", "sie"]);
+ * strictEqual(JSON.parse(JSON.stringify(view)).csrs.hedeleg.value, "0xb10d");
+ * await hal.close();
+ * ```
+ */
 export interface HartDescription {
   /** The hart id. */
   id: HartId;

@@ -22,13 +22,64 @@ import { hasHardwareSupport, rememberProbe } from "../detect/h_extension.ts";
 import { type PerCpuPolicy, type PolicySpec, resolvePolicy, setupOperations } from "./policy.ts";
 import { type CsrSteps, runSteps } from "./_steps.ts";
 
-/** The CSRs whose values before the set-up are kept, and restored by disable. */
+/**
+ * The CSRs whose values before the set-up are kept, and restored by disable.
+ *
+ * @example Usage
+ * ```ts
+ * import { type PriorCsr, RISCVPerCpu } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal();
+ * const percpu = await RISCVPerCpu.create(0, hal);
+ * const kept: PriorCsr[] = ["hedeleg", "hideleg", "hvip", "hcounteren", "sie", "vsie"];
+ * deepStrictEqual(Object.keys(percpu.priors).sort(), [...kept].sort());
+ * await hal.close();
+ * ```
+ */
 export type PriorCsr = "hedeleg" | "hideleg" | "hvip" | "hcounteren" | "sie" | "vsie";
 
-/** The values of the prior CSRs. */
+/**
+ * The values of the prior CSRs.
+ *
+ * @example Disable restores what was there before
+ * ```ts
+ * import { CSR, type PriorValues, RISCVPerCpu } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal();
+ * await hal.csr.write(0, CSR.hedeleg, 0x100n); // left by an earlier owner of the hart
+ * const percpu = await RISCVPerCpu.create(0, hal);
+ * const priors: PriorValues = percpu.priors;
+ * strictEqual(priors.hedeleg, 0x100n);
+ * await percpu.hardwareEnable();
+ * await percpu.hardwareDisable();
+ * strictEqual(await hal.csr.read(0, CSR.hedeleg), 0x100n);
+ * await hal.close();
+ * ```
+ */
 export type PriorValues = Readonly<Record<PriorCsr, bigint>>;
 
-/** One line of {@linkcode RISCVPerCpu.csrReport}. */
+/**
+ * One line of {@linkcode RISCVPerCpu.csrReport}.
+ *
+ * @example The spec profile's hcounteren is 32 bits wide
+ * ```ts
+ * import { type CsrReportEntry, RISCVPerCpu } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal({ profile: "spec" });
+ * const percpu = await RISCVPerCpu.create(0, hal);
+ * const entry: CsrReportEntry = percpu.csrReport().find((e) => e.name === "hcounteren")!;
+ * strictEqual(entry.asked, 0xffff_ffff_ffff_ffffn);
+ * strictEqual(entry.kept, 0xffff_ffffn);
+ * strictEqual(entry.refused, 0xffff_ffff_0000_0000n); // reported, not an error
+ * await hal.close();
+ * ```
+ */
 export interface CsrReportEntry {
   /** The CSR's name. */
   readonly name: string;
@@ -44,7 +95,23 @@ export interface CsrReportEntry {
   readonly refused: bigint;
 }
 
-/** Options of {@linkcode RISCVPerCpu.create}. */
+/**
+ * Options of {@linkcode RISCVPerCpu.create}.
+ *
+ * @example Usage
+ * ```ts
+ * import { CSR, RISCVPerCpu, type RISCVPerCpuOptions } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal();
+ * const options: RISCVPerCpuOptions = { policy: "kvm" };
+ * const percpu = await RISCVPerCpu.create(0, hal, options);
+ * strictEqual(percpu.policy.name, "kvm");
+ * strictEqual(await hal.csr.read(0, CSR.hedeleg), 0xb109n);
+ * await hal.close();
+ * ```
+ */
 export interface RISCVPerCpuOptions {
   /** The set-up policy. Default `"arceos"`. */
   policy?: PolicySpec;

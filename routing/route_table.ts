@@ -20,17 +20,57 @@ import {
   type TrapRoute,
 } from "./route_trap.ts";
 
-/** The exception rows of the grid: causes 0 to 23. */
+/**
+ * The exception rows of the grid: causes 0 to 23.
+ *
+ * @example Usage
+ * ```ts
+ * import { GRID_EXCEPTIONS, routeTable } from "@rvhv/percpu";
+ * import { deepStrictEqual, strictEqual } from "node:assert/strict";
+ *
+ * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n };
+ * strictEqual(GRID_EXCEPTIONS.length, 24);
+ * deepStrictEqual(routeTable(csrs, { interrupt: false }).map((row) => row.cause), GRID_EXCEPTIONS);
+ * ```
+ */
 export const GRID_EXCEPTIONS: readonly number[] = Object.freeze(
   Array.from({ length: 24 }, (_, cause) => cause),
 );
 
-/** The interrupt rows of the grid: the standard interrupts, by cause. */
+/**
+ * The interrupt rows of the grid: the standard interrupts, by cause.
+ *
+ * @example Usage
+ * ```ts
+ * import { GRID_INTERRUPTS, interruptName } from "@rvhv/percpu";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * deepStrictEqual(GRID_INTERRUPTS.slice(0, 3).map(interruptName), [
+ *   "SUPERVISOR_SOFTWARE",
+ *   "VIRTUAL_SUPERVISOR_SOFTWARE",
+ *   "MACHINE_SOFTWARE",
+ * ]);
+ * ```
+ */
 export const GRID_INTERRUPTS: readonly number[] = Object.freeze(
   [...new Set(Object.values(Interrupt))].sort((a, b) => a - b),
 );
 
-/** One row of {@linkcode routeTable}: one trap, routed from each origin. */
+/**
+ * One row of {@linkcode routeTable}: one trap, routed from each origin.
+ *
+ * @example Usage
+ * ```ts
+ * import { type RouteRow, routeTable } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n };
+ * const [row]: RouteRow[] = routeTable(csrs, { cause: 3, interrupt: false });
+ * strictEqual(row!.name, "BREAKPOINT");
+ * strictEqual(row!.routes.VU!.destination, "VS");
+ * strictEqual(row!.routes.HS!.destination, "HS");
+ * ```
+ */
 export interface RouteRow {
   /** Whether the row is an interrupt. */
   readonly interrupt: boolean;
@@ -42,7 +82,26 @@ export interface RouteRow {
   readonly routes: Readonly<Partial<Record<TrapOrigin, TrapRoute>>>;
 }
 
-/** Options of {@linkcode routeTable}. */
+/**
+ * Options of {@linkcode routeTable}.
+ *
+ * @example The interrupts, seen from VS-mode only
+ * ```ts
+ * import { routeTable, type RouteTableOptions } from "@rvhv/percpu";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n };
+ * const options: RouteTableOptions = { origins: ["VS"], interrupt: true, firmware: "opensbi" };
+ * const toVs = routeTable(csrs, options)
+ *   .filter((row) => row.routes.VS!.destination === "VS")
+ *   .map((row) => row.name);
+ * deepStrictEqual(toVs, [
+ *   "VIRTUAL_SUPERVISOR_SOFTWARE",
+ *   "VIRTUAL_SUPERVISOR_TIMER",
+ *   "VIRTUAL_SUPERVISOR_EXTERNAL",
+ * ]);
+ * ```
+ */
 export interface RouteTableOptions {
   /** The origins (columns). Default: all of `TRAP_ORIGINS`. */
   origins?: readonly TrapOrigin[];
@@ -172,7 +231,27 @@ export function firmwareModel(info: HalInfo): FirmwareModel {
     : "none";
 }
 
-/** The JSON form of a hart's routing: what `route --json` and `GET /api/harts/:id/routes` give. */
+/**
+ * The JSON form of a hart's routing: what `route --json` and
+ * `GET /api/harts/:id/routes` give.
+ *
+ * @example Usage
+ * ```ts
+ * import { describeRoutes, firmwareModel, PerCpuSet, readDelegation, type RoutesDescription } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal();
+ * await PerCpuSet.init(hal);
+ * const view: RoutesDescription = describeRoutes(0, await readDelegation(hal, 0), {
+ *   firmware: firmwareModel(hal.info()),
+ * });
+ * strictEqual(view.firmware, "opensbi");
+ * strictEqual(view.csrs.hideleg, "0x444");
+ * strictEqual(view.origins.length, 5);
+ * await hal.close();
+ * ```
+ */
 export interface RoutesDescription {
   /** The hart. */
   id: HartId;

@@ -29,16 +29,72 @@
 
 import { exceptionMask, exceptionName, interruptMask, interruptName } from "../hal/trap_bits.ts";
 
-/** The mode a trap is raised in: U and HS (V=0), VU and VS (V=1), or M. */
+/**
+ * The mode a trap is raised in: U and HS (V=0), VU and VS (V=1), or M.
+ *
+ * @example An environment call, from each mode it can come from
+ * ```ts
+ * import { routeTrap, type TrapOrigin } from "@rvhv/percpu";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n };
+ * const origins: TrapOrigin[] = ["U", "VU"];
+ * deepStrictEqual(
+ *   origins.map((from) => routeTrap(csrs, { cause: 8, interrupt: false, from }).destination),
+ *   ["HS", "VS"],
+ * );
+ * ```
+ */
 export type TrapOrigin = "U" | "HS" | "VU" | "VS" | "M";
 
-/** The mode whose handler takes a trap. */
+/**
+ * The mode whose handler takes a trap.
+ *
+ * @example Usage
+ * ```ts
+ * import { routeTrap, type TrapLevel } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n };
+ * const level: TrapLevel = routeTrap(csrs, { cause: 3, interrupt: false, from: "VU" }).destination;
+ * strictEqual(level, "VS"); // a guest's breakpoint goes to the guest kernel
+ * ```
+ */
 export type TrapLevel = "M" | "HS" | "VS";
 
-/** Every origin, least privileged first within each virtualization mode. */
+/**
+ * Every origin, least privileged first within each virtualization mode.
+ *
+ * @example Where a breakpoint goes from each mode
+ * ```ts
+ * import { routeTrap, TRAP_ORIGINS } from "@rvhv/percpu";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n };
+ * deepStrictEqual(
+ *   TRAP_ORIGINS.map((from) => [from, routeTrap(csrs, { cause: 3, interrupt: false, from }).destination]),
+ *   [["U", "HS"], ["HS", "HS"], ["VU", "VS"], ["VS", "VS"], ["M", "M"]],
+ * );
+ * ```
+ */
 export const TRAP_ORIGINS: readonly TrapOrigin[] = Object.freeze(["U", "HS", "VU", "VS", "M"]);
 
-/** The delegation CSRs a route depends on (values as read from the hart). */
+/**
+ * The delegation CSRs a route depends on (values as read from the hart).
+ *
+ * @example Usage
+ * ```ts
+ * import { type DelegationCsrs, PerCpuSet, readDelegation } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal({ firmware: "opensbi-1.1" });
+ * await PerCpuSet.init(hal);
+ * const csrs: DelegationCsrs = await readDelegation(hal, 0);
+ * deepStrictEqual(csrs, { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n });
+ * await hal.close();
+ * ```
+ */
 export interface DelegationCsrs {
   /** Machine exception delegation. */
   readonly medeleg: bigint;
@@ -50,7 +106,21 @@ export interface DelegationCsrs {
   readonly hideleg: bigint;
 }
 
-/** A trap to route. */
+/**
+ * A trap to route.
+ *
+ * @example Usage
+ * ```ts
+ * import { routeTrap, type TrapInput } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n };
+ * const vsTimer: TrapInput = { cause: 6, interrupt: true, from: "VS" };
+ * const route = routeTrap(csrs, vsTimer);
+ * strictEqual(route.destination, "VS");
+ * strictEqual(route.cause, 5); // VS-mode sees its timer as the supervisor timer
+ * ```
+ */
 export interface TrapInput {
   /** The cause number (0–63), as in `mcause` without the interrupt bit. */
   readonly cause: number;
@@ -63,16 +133,61 @@ export interface TrapInput {
 /**
  * The firmware model for {@linkcode TrapRoute.effective}: `opensbi` models
  * `sbi_trap_redirect`; `none` means M-mode keeps what it receives.
+ *
+ * @example Usage
+ * ```ts
+ * import { type FirmwareModel, firmwareModel, readDelegation, routeTrap } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal({ firmware: "none" });
+ * const firmware: FirmwareModel = firmwareModel(hal.info());
+ * strictEqual(firmware, "none");
+ * const route = routeTrap(await readDelegation(hal, 0), { cause: 5, interrupt: true, from: "HS" }, {
+ *   firmware,
+ * });
+ * strictEqual(route.effective.destination, "M"); // nothing delegated, nobody redirects
+ * await hal.close();
+ * ```
  */
 export type FirmwareModel = "opensbi" | "none";
 
-/** Options of {@linkcode routeTrap}. */
+/**
+ * Options of {@linkcode routeTrap}.
+ *
+ * @example Usage
+ * ```ts
+ * import { routeTrap, type RouteTrapOptions } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n };
+ * const bare: RouteTrapOptions = { firmware: "none" };
+ * const trap = { cause: 2, interrupt: false, from: "VU" } as const; // illegal instruction
+ * strictEqual(routeTrap(csrs, trap).effective.destination, "VS"); // OpenSBI redirects it
+ * strictEqual(routeTrap(csrs, trap, bare).effective.destination, "M");
+ * ```
+ */
 export interface RouteTrapOptions {
   /** The firmware in M-mode. Default `"opensbi"`. */
   firmware?: FirmwareModel;
 }
 
-/** Where a trap ends up once the firmware in M-mode has acted on it. */
+/**
+ * Where a trap ends up once the firmware in M-mode has acted on it.
+ *
+ * @example A guest's illegal instruction: M-mode first, then the guest
+ * ```ts
+ * import { type EffectiveRoute, routeTrap } from "@rvhv/percpu";
+ * import { match, strictEqual } from "node:assert/strict";
+ *
+ * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n };
+ * const route = routeTrap(csrs, { cause: 2, interrupt: false, from: "VU" });
+ * strictEqual(route.destination, "M"); // medeleg[2] = 0
+ * const effective: EffectiveRoute = route.effective;
+ * strictEqual(effective.destination, "VS");
+ * match(effective.reason, /sbi_trap_redirect/);
+ * ```
+ */
 export interface EffectiveRoute {
   /** The mode whose handler finally runs. */
   readonly destination: TrapLevel;
@@ -82,7 +197,23 @@ export interface EffectiveRoute {
   readonly reason: string;
 }
 
-/** The result of {@linkcode routeTrap}. */
+/**
+ * The result of {@linkcode routeTrap}.
+ *
+ * @example Usage
+ * ```ts
+ * import { routeTrap, type TrapRoute } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n };
+ * const route: TrapRoute = routeTrap(csrs, { cause: 8, interrupt: false, from: "VU" });
+ * strictEqual(route.destination, "VS");
+ * strictEqual(route.reason, "medeleg[8] = 1, V=1 and hedeleg[8] = 1: delegated on to VS-mode");
+ * strictEqual(route.arises, true);
+ * // An ecall from U-mode cannot arise in VS-mode.
+ * strictEqual(routeTrap(csrs, { cause: 8, interrupt: false, from: "VS" }).arises, false);
+ * ```
+ */
 export interface TrapRoute {
   /** The mode the hardware delivers the trap to. */
   readonly destination: TrapLevel;
@@ -106,7 +237,21 @@ export interface TrapRoute {
   readonly effective: EffectiveRoute;
 }
 
-/** medeleg bits the spec makes read-only zero (ecall from M, double trap). */
+/**
+ * medeleg bits the spec makes read-only zero (ecall from M, double trap).
+ *
+ * @example Usage
+ * ```ts
+ * import { ALL_ONES, CSR, MEDELEG_READ_ONLY_ZERO } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal();
+ * await hal.csr.write(0, CSR.medeleg, ALL_ONES);
+ * strictEqual((await hal.csr.read(0, CSR.medeleg)) & MEDELEG_READ_ONLY_ZERO, 0n);
+ * await hal.close();
+ * ```
+ */
 export const MEDELEG_READ_ONLY_ZERO: bigint = exceptionMask(
   "ENVIRONMENT_CALL_FROM_M",
   "DOUBLE_TRAP",
@@ -115,6 +260,18 @@ export const MEDELEG_READ_ONLY_ZERO: bigint = exceptionMask(
 /**
  * hedeleg bits the spec makes read-only zero: environment calls from HS, VS
  * and M, double trap, the guest-page faults and virtual instruction.
+ *
+ * @example Usage
+ * ```ts
+ * import { ALL_ONES, CSR, HEDELEG_READ_ONLY_ZERO } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal();
+ * await hal.csr.write(0, CSR.hedeleg, ALL_ONES);
+ * strictEqual((await hal.csr.read(0, CSR.hedeleg)) & HEDELEG_READ_ONLY_ZERO, 0n);
+ * await hal.close();
+ * ```
  */
 export const HEDELEG_READ_ONLY_ZERO: bigint = exceptionMask(
   "ENVIRONMENT_CALL_FROM_HS",
@@ -127,7 +284,21 @@ export const HEDELEG_READ_ONLY_ZERO: bigint = exceptionMask(
   "STORE_AMO_GUEST_PAGE_FAULT",
 );
 
-/** hideleg bits the spec makes read-only zero: the S-level interrupts 1, 5, 9 and 12. */
+/**
+ * hideleg bits the spec makes read-only zero: the S-level interrupts 1, 5, 9 and 12.
+ *
+ * @example Usage
+ * ```ts
+ * import { ALL_ONES, CSR, HIDELEG_READ_ONLY_ZERO } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal();
+ * await hal.csr.write(0, CSR.hideleg, ALL_ONES);
+ * strictEqual((await hal.csr.read(0, CSR.hideleg)) & HIDELEG_READ_ONLY_ZERO, 0n);
+ * await hal.close();
+ * ```
+ */
 export const HIDELEG_READ_ONLY_ZERO: bigint = interruptMask(
   "SUPERVISOR_SOFTWARE",
   "SUPERVISOR_TIMER",

@@ -13,7 +13,27 @@ import { FRAME_SIZE } from "../hal/frame_allocator.ts";
 import { RISCVPerCpu } from "../percpu/riscv_percpu.ts";
 import { hasHardwareSupport } from "../detect/h_extension.ts";
 
-/** Cases to skip, with why. */
+/**
+ * Cases to skip, with why. The reason shows in the test's name; a skip
+ * without one, or naming a case that does not exist, is refused.
+ *
+ * @example Usage
+ * ```ts
+ * import { CONFORMANCE_CASES, type ConformanceSkip, runHalConformance } from "@rvhv/percpu/testing";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { ok, throws } from "node:assert/strict";
+ *
+ * const skip: ConformanceSkip = {
+ *   reason: "", // refused: say why
+ *   tests: ["frames are aligned, distinct, reusable and map both ways"],
+ * };
+ * ok(CONFORMANCE_CASES.includes(skip.tests[0]!));
+ * throws(
+ *   () => runHalConformance({ name: "emulator", create: () => createEmulatorHal({ harts: 2 }), skip: [skip] }),
+ *   { name: "TypeError", message: /a skip needs a reason/ },
+ * );
+ * ```
+ */
 export interface ConformanceSkip {
   /** Why these cases cannot pass on this backend. */
   reason: string;
@@ -24,6 +44,31 @@ export interface ConformanceSkip {
 /**
  * What `create` is told about the case it makes a backend for. Backends that
  * replay a recording use it to record the case on a reference backend first.
+ *
+ * @example Every case recorded on the emulator, then replayed
+ * ```ts
+ * import { CONFORMANCE_CASES, type ConformanceContext, runHalConformance } from "@rvhv/percpu/testing";
+ * import { createReplayHal, recordHal } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import type { AxVCpuHal } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ *
+ * async function replayOf(context: ConformanceContext): Promise<AxVCpuHal> {
+ *   const path = `${dir}/${context.name.replaceAll(/\W+/g, "_")}.jsonl`;
+ *   await context.runCase(await recordHal(await createEmulatorHal({ harts: 2 }), { path }));
+ *   return await createReplayHal({ path }); // strict: the case must use the whole recording
+ * }
+ *
+ * runHalConformance({ name: "replay of the emulator", create: replayOf });
+ *
+ * Deno.test("every case but the no-H one was recorded", async () => {
+ *   const traces = await Array.fromAsync(Deno.readDir(dir));
+ *   strictEqual(traces.length, CONFORMANCE_CASES.length - 1);
+ *   await Deno.remove(dir, { recursive: true });
+ * });
+ * ```
  */
 export interface ConformanceContext {
   /** The case's name, as listed in {@linkcode CONFORMANCE_CASES}. */
@@ -35,7 +80,28 @@ export interface ConformanceContext {
   runCase(hal: AxVCpuHal): Promise<void>;
 }
 
-/** What {@linkcode runHalConformance} needs. */
+/**
+ * What {@linkcode runHalConformance} needs.
+ *
+ * @example A typo in a skip list is caught
+ * ```ts
+ * import { type HalConformanceOptions, runHalConformance } from "@rvhv/percpu/testing";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { throws } from "node:assert/strict";
+ *
+ * const options: HalConformanceOptions = {
+ *   name: "emulator",
+ *   create: () => createEmulatorHal({ harts: 2 }),
+ *   createWithoutH: () => createEmulatorHal({ harts: 2, isa: ["rv64imafdc", "rv64imafdch"] }),
+ *   skip: [{ reason: "harts share their CSRs", tests: ["writes are per-hart"] }],
+ *   sanitize: true,
+ * };
+ * throws(() => runHalConformance(options), {
+ *   name: "TypeError",
+ *   message: 'Cannot skip "writes are per-hart": there is no such conformance case',
+ * });
+ * ```
+ */
 export interface HalConformanceOptions {
   /** The backend's name in test names. */
   name: string;
@@ -258,14 +324,23 @@ export const CONFORMANCE_CASES: readonly string[] = Object.freeze(CASES.map((c) 
  * their reason in the name, so a skip is always visible.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { runHalConformance } from "@rvhv/percpu/testing";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
  *
  * runHalConformance({
  *   name: "emulator",
  *   create: () => createEmulatorHal({ harts: 2 }),
- *   createWithoutH: () => createEmulatorHal({ harts: 2, isa: "rv64imafdc" }),
+ *   // Hart 0 without H, for the no-H cases.
+ *   createWithoutH: () => createEmulatorHal({ harts: 2, isa: ["rv64imafdc", "rv64imafdch"] }),
+ * });
+ *
+ * // What the suite cannot know about a backend goes in tests of its own, beside it.
+ * Deno.test("emulator reports its profile", async () => {
+ *   const hal = await createEmulatorHal({ harts: 2, profile: "qemu-7.2" });
+ *   strictEqual(hal.info().profile, "qemu-7.2");
+ *   await hal.close();
  * });
  * ```
  *

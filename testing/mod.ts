@@ -2,18 +2,25 @@
  * The conformance kit: the one suite every backend (built-in or third-party)
  * runs to show it behaves as rvhv's core expects.
  *
- * Runs under `deno test`; the backend under test decides the permissions.
+ * Runs under `deno test`. The kit itself needs no permissions; the backend
+ * under test decides what the test run needs (none for the emulator;
+ * `--allow-read` for replay; QEMU's for the qemu backend).
  *
- * @example Usage
- * ```ts ignore
- * // my_backend_test.ts
+ * @example Test a backend plugin
+ * ```ts
+ * // my_backend_test.ts: the suite, next to the backend's own tests
  * import { runHalConformance } from "@rvhv/percpu/testing";
- * import { createMyHal } from "./my_backend.ts";
+ * import plugin from "@rvhv/percpu/emulator"; // your plugin's default export
+ * import { deepStrictEqual } from "node:assert/strict";
  *
  * runHalConformance({
- *   name: "my-backend",
- *   create: () => createMyHal({ harts: 2 }),
- *   skip: [{ reason: "frames are managed by the host", tests: ["frames are aligned, distinct, reusable and map both ways"] }],
+ *   name: plugin.name,
+ *   create: () => plugin.create(plugin.parseOptions({ harts: 2 })),
+ *   // Cases a backend cannot pass go in `skip`, each with a reason.
+ * });
+ *
+ * Deno.test(`${plugin.name} plugin asks for no permissions`, () => {
+ *   deepStrictEqual(plugin.permissions, []);
  * });
  * ```
  *

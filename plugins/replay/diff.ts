@@ -14,7 +14,31 @@ import { DEFAULT_LOOKAHEAD } from "./replay_hal.ts";
 import type { TraceEvent, TraceHeader } from "./trace_format.ts";
 import { TraceReader } from "./trace_reader.ts";
 
-/** One side of a difference: an event, or `undefined` when that trace holds nothing there. */
+/**
+ * Where two traces part: each trace's event, or `undefined` when that trace
+ * holds nothing there.
+ *
+ * @example Usage
+ * ```ts
+ * import { diffTraces, recordHal, type TraceDifference } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { CSR, PerCpuSet } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * for (const policy of ["arceos", "kvm"] as const) {
+ *   const hal = await recordHal(await createEmulatorHal(), { path: `${dir}/${policy}.jsonl` });
+ *   await PerCpuSet.init(hal, { policy });
+ *   await hal.close();
+ * }
+ * const first: TraceDifference = (await diffTraces(`${dir}/arceos.jsonl`, `${dir}/kvm.jsonl`)).first!;
+ * strictEqual(first.hart, 0);
+ * strictEqual(first.a!.csr, CSR.hedeleg);
+ * strictEqual(first.a!.arg, 0xb10dn);
+ * strictEqual(first.b!.arg, 0xb109n);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface TraceDifference {
   /** The hart. */
   readonly hart: HartId;
@@ -24,7 +48,31 @@ export interface TraceDifference {
   readonly b: TraceEvent | undefined;
 }
 
-/** Per CSR: how the two traces' accesses to it compare. */
+/**
+ * Per CSR: how the two traces' accesses to it compare.
+ *
+ * @example Usage
+ * ```ts
+ * import { type CsrTraceSummary, diffTraces, recordHal } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { PerCpuSet } from "@rvhv/percpu";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * for (const policy of ["arceos", "kvm"] as const) {
+ *   const hal = await recordHal(await createEmulatorHal(), { path: `${dir}/${policy}.jsonl` });
+ *   await PerCpuSet.init(hal, { policy });
+ *   await hal.close();
+ * }
+ * const diff = await diffTraces(`${dir}/arceos.jsonl`, `${dir}/kvm.jsonl`);
+ * const hedeleg: CsrTraceSummary = diff.csrs.find((summary) => summary.csr === "hedeleg")!;
+ * // Read before, written, read back: the write and the read-back differ.
+ * deepStrictEqual(hedeleg, {
+ *   csr: "hedeleg", num: 0x602, a: 3, b: 3, same: 1, changed: 2, onlyA: 0, onlyB: 0,
+ * });
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface CsrTraceSummary {
   /** The CSR's name. */
   readonly csr: string;
@@ -44,7 +92,30 @@ export interface CsrTraceSummary {
   readonly onlyB: number;
 }
 
-/** One trace as {@linkcode diffTraces} saw it. */
+/**
+ * One trace as {@linkcode diffTraces} saw it.
+ *
+ * @example Usage
+ * ```ts
+ * import { diffTraces, recordHal, type TraceSide } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { PerCpuSet } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * for (const policy of ["arceos", "kvm"] as const) {
+ *   const hal = await recordHal(await createEmulatorHal(), { path: `${dir}/${policy}.jsonl` });
+ *   await PerCpuSet.init(hal, { policy });
+ *   await hal.close();
+ * }
+ * const diff = await diffTraces(`${dir}/arceos.jsonl`, `${dir}/kvm.jsonl`);
+ * const sides: TraceSide[] = [diff.a, diff.b];
+ * strictEqual(sides[0]!.events, 21);
+ * strictEqual(sides[1]!.events, 18); // kvm does not touch sie
+ * strictEqual(sides[1]!.header.backend, "emulator");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface TraceSide {
   /** The file. */
   readonly file: string;
@@ -54,7 +125,32 @@ export interface TraceSide {
   readonly events: number;
 }
 
-/** What {@linkcode diffTraces} finds. */
+/**
+ * What {@linkcode diffTraces} finds.
+ *
+ * @example Usage
+ * ```ts
+ * import { diffTraces, recordHal, type TraceDiff } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { PerCpuSet } from "@rvhv/percpu";
+ * import { deepStrictEqual, strictEqual } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * for (const policy of ["arceos", "kvm"] as const) {
+ *   const hal = await recordHal(await createEmulatorHal(), { path: `${dir}/${policy}.jsonl` });
+ *   await PerCpuSet.init(hal, { policy });
+ *   await hal.close();
+ * }
+ * const diff: TraceDiff = await diffTraces(`${dir}/arceos.jsonl`, `${dir}/kvm.jsonl`);
+ * strictEqual(diff.equal, false);
+ * deepStrictEqual(diff.header, []); // same backend, ISA, profile, firmware and harts
+ * deepStrictEqual(
+ *   diff.csrs.filter((summary) => summary.changed > 0).map((summary) => summary.csr),
+ *   ["sie", "hedeleg", "hcounteren"],
+ * );
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface TraceDiff {
   /** Whether every hart's events are identical in both traces. */
   readonly equal: boolean;
@@ -74,7 +170,23 @@ export interface TraceDiff {
   readonly csrs: readonly CsrTraceSummary[];
 }
 
-/** Options of {@linkcode diffTraces}. */
+/**
+ * Options of {@linkcode diffTraces}.
+ *
+ * @example Usage
+ * ```ts
+ * import { diffTraces, type DiffTracesOptions, recordHal } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/run.jsonl`;
+ * await (await recordHal(await createEmulatorHal({ harts: 8 }), { path })).close();
+ * const options: DiffTracesOptions = { lookahead: 1024 };
+ * strictEqual((await diffTraces(path, path, options)).equal, true);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface DiffTracesOptions {
   /**
    * How many unmatched events may be held in memory at once. Default
@@ -141,11 +253,22 @@ const HEADER_FIELDS = ["backend", "isa", "profile", "firmware", "harts"] as cons
  * Requires `--allow-read` for both files.
  *
  * @example Compare a recording with a re-recording
- * ```ts ignore
- * import { diffTraces } from "@rvhv/percpu/replay";
+ * ```ts
+ * import { diffTraces, recordHal } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { PerCpuSet } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
  *
- * const diff = await diffTraces("before.jsonl", "after.jsonl");
- * if (!diff.equal) console.log(diff.first, diff.csrs.filter((c) => c.changed > 0));
+ * const dir = await Deno.makeTempDir();
+ * for (const name of ["before", "after"]) {
+ *   const hal = await recordHal(await createEmulatorHal({ harts: 2 }), { path: `${dir}/${name}.jsonl` });
+ *   await (await PerCpuSet.init(hal)).enableAll();
+ *   await hal.close();
+ * }
+ * const diff = await diffTraces(`${dir}/before.jsonl`, `${dir}/after.jsonl`);
+ * strictEqual(diff.equal, true);
+ * strictEqual(diff.first, undefined);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  *
  * @param a The first trace file.
@@ -301,6 +424,20 @@ function diffTracesSync(pathA: string, pathB: string, lookahead: number): TraceD
 /**
  * The CSRs {@linkcode diffStates} compares by default: the firmware's
  * delegation, and everything the per-CPU set-up reads or writes.
+ *
+ * @example Usage
+ * ```ts
+ * import { diffStates, STATE_CSRS } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const a = await createEmulatorHal();
+ * const b = await createEmulatorHal();
+ * const diff = await diffStates(a, b);
+ * deepStrictEqual(diff.harts[0]!.csrs.map((entry) => entry.csr), STATE_CSRS);
+ * await a.close();
+ * await b.close();
+ * ```
  */
 export const STATE_CSRS: readonly string[] = Object.freeze([
   "medeleg",
@@ -315,7 +452,26 @@ export const STATE_CSRS: readonly string[] = Object.freeze([
   "vsie",
 ]);
 
-/** One CSR of one hart in {@linkcode diffStates}. */
+/**
+ * One CSR of one hart in {@linkcode diffStates}.
+ *
+ * @example A trap is a result too
+ * ```ts
+ * import { type CsrStateDiff, diffStates } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const withH = await createEmulatorHal();
+ * const withoutH = await createEmulatorHal({ isa: "rv64imac" });
+ * const diff = await diffStates(withH, withoutH, { csrs: ["hgatp"] });
+ * const hgatp: CsrStateDiff = diff.harts[0]!.csrs[0]!;
+ * deepStrictEqual(hgatp, {
+ *   csr: "hgatp", num: 0x680, a: { ok: true, value: 0n }, b: { ok: false, trapCause: 2 }, equal: false,
+ * });
+ * await withH.close();
+ * await withoutH.close();
+ * ```
+ */
 export interface CsrStateDiff {
   /** The CSR's name. */
   readonly csr: string;
@@ -329,7 +485,25 @@ export interface CsrStateDiff {
   readonly equal: boolean;
 }
 
-/** One hart in {@linkcode diffStates}. */
+/**
+ * One hart in {@linkcode diffStates}.
+ *
+ * @example Usage
+ * ```ts
+ * import { diffStates, type HartStateDiff } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { PerCpuSet } from "@rvhv/percpu";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const a = await createEmulatorHal({ harts: 2 });
+ * const b = await createEmulatorHal({ harts: 2 });
+ * await PerCpuSet.init(b, { harts: [1] });
+ * const harts: readonly HartStateDiff[] = (await diffStates(a, b)).harts;
+ * deepStrictEqual(harts.map((hart) => [hart.hart, hart.equal]), [[0, true], [1, false]]);
+ * await a.close();
+ * await b.close();
+ * ```
+ */
 export interface HartStateDiff {
   /** The hart. */
   readonly hart: HartId;
@@ -339,7 +513,25 @@ export interface HartStateDiff {
   readonly equal: boolean;
 }
 
-/** What {@linkcode diffStates} finds. */
+/**
+ * What {@linkcode diffStates} finds.
+ *
+ * @example Usage
+ * ```ts
+ * import { diffStates, type StateDiff } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { deepStrictEqual, strictEqual } from "node:assert/strict";
+ *
+ * const four = await createEmulatorHal({ harts: 4 });
+ * const two = await createEmulatorHal({ harts: 2 });
+ * const diff: StateDiff = await diffStates(four, two);
+ * strictEqual(diff.harts.every((hart) => hart.equal), true);
+ * deepStrictEqual(diff.onlyA, [2, 3]);
+ * strictEqual(diff.equal, false); // the harts differ
+ * await four.close();
+ * await two.close();
+ * ```
+ */
 export interface StateDiff {
   /** Whether both systems have the same harts and every CSR is equal. */
   readonly equal: boolean;
@@ -351,7 +543,30 @@ export interface StateDiff {
   readonly onlyB: readonly HartId[];
 }
 
-/** Options of {@linkcode diffStates}. */
+/**
+ * Options of {@linkcode diffStates}.
+ *
+ * @example Usage
+ * ```ts
+ * import { diffStates, type DiffStatesOptions } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { CSR, PerCpuSet } from "@rvhv/percpu";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const arceos = await createEmulatorHal({ harts: 2 });
+ * const kvm = await createEmulatorHal({ harts: 2 });
+ * await PerCpuSet.init(arceos);
+ * await PerCpuSet.init(kvm, { policy: "kvm" });
+ * const options: DiffStatesOptions = { csrs: ["hedeleg", CSR.hideleg], harts: [1] };
+ * const diff = await diffStates(arceos, kvm, options);
+ * deepStrictEqual(diff.harts[0]!.csrs.map((entry) => [entry.csr, entry.equal]), [
+ *   ["hedeleg", false],
+ *   ["hideleg", true],
+ * ]);
+ * await arceos.close();
+ * await kvm.close();
+ * ```
+ */
 export interface DiffStatesOptions {
   /** The CSRs to compare, by name or address. Default {@linkcode STATE_CSRS}. */
   csrs?: readonly (string | CsrNum)[];
@@ -359,7 +574,28 @@ export interface DiffStatesOptions {
   harts?: readonly HartId[];
 }
 
-/** A backend, or anything that has one (a booted `System`). */
+/**
+ * A backend, or anything that has one (a booted `System`).
+ *
+ * @example Compare a booted system with a bare backend
+ * ```ts
+ * import { diffStates, type StateSource } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { boot, parseManifest } from "@rvhv/percpu";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const system = await boot(parseManifest("version: 1\nbackend: { plugin: emulator }\n"));
+ * const bare = await createEmulatorHal();
+ * const sources: [StateSource, StateSource] = [system, bare];
+ * const diff = await diffStates(...sources);
+ * deepStrictEqual(
+ *   diff.harts[0]!.csrs.filter((entry) => !entry.equal).map((entry) => entry.csr),
+ *   ["hedeleg", "hideleg", "hcounteren", "sie"],
+ * );
+ * await system.close();
+ * await bare.close();
+ * ```
+ */
 export type StateSource = AxVCpuHal | { readonly hal: AxVCpuHal };
 
 function halOf(source: StateSource): AxVCpuHal {

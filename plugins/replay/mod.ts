@@ -18,17 +18,28 @@
  * trace's folder. `diffStates` needs only what its backends need.
  *
  * @example Record a run, then replay it strictly
- * ```ts ignore
+ * ```ts
  * import { createReplayHal, recordHal } from "@rvhv/percpu/replay";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
- * import { CSR, PerCpuSet } from "@rvhv/percpu";
+ * import { PerCpuSet, TraceDivergence } from "@rvhv/percpu";
+ * import { rejects } from "node:assert/strict";
  *
- * const recording = await recordHal(await createEmulatorHal({ harts: 4 }), { path: "run.jsonl" });
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/run.jsonl`;
+ * const recording = await recordHal(await createEmulatorHal({ harts: 4 }), { path });
  * await (await PerCpuSet.init(recording)).enableAll();
  * await recording.close();
  *
- * const replay = await createReplayHal({ path: "run.jsonl", strict: true });
- * const harts = await PerCpuSet.init(replay, { policy: "kvm" }); // rejects: TraceDivergence
+ * // The same code runs against the trace alone, and uses every event of it.
+ * const replay = await createReplayHal({ path, strict: true });
+ * await (await PerCpuSet.init(replay)).enableAll();
+ * await replay.close();
+ *
+ * // Different code departs from the recording at its first different access.
+ * const kvm = await createReplayHal({ path, strict: false });
+ * await rejects(PerCpuSet.init(kvm, { policy: "kvm" }), TraceDivergence);
+ * await kvm.close();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  *
  * @module
@@ -61,26 +72,15 @@ export {
   type TraceSide,
 } from "./diff.ts";
 export {
-  csrHex,
   describeEvent,
-  describeOutcome,
-  describeRequest,
-  jsonSafe,
   TRACE_FORMAT,
-  TRACE_OPS,
   TRACE_VERSION,
   type TraceEvent,
   type TraceHeader,
-  traceHex,
   type TraceOp,
 } from "./trace_format.ts";
-export { MAX_LINE_CHARS, readTraceHeader, TraceReader } from "./trace_reader.ts";
-export {
-  FLUSH_EVENTS,
-  SIGINT_EXIT_CODE,
-  TraceWriter,
-  type TraceWriterOptions,
-} from "./trace_writer.ts";
+export { readTraceHeader, TraceReader } from "./trace_reader.ts";
+export { TraceWriter, type TraceWriterOptions } from "./trace_writer.ts";
 export { parseReplayOptions, type ReplayOptions, type ResolvedReplayOptions } from "./options.ts";
 
 /**

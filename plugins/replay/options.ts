@@ -13,7 +13,20 @@ import {
 import { invalidOption } from "../../hal/errors.ts";
 import { DEFAULT_LOOKAHEAD } from "./replay_hal.ts";
 
-/** Options of `plugin: replay`, as written in code or YAML. */
+/**
+ * Options of `plugin: replay`, as written in code or YAML.
+ *
+ * @example Usage
+ * ```ts
+ * import replayPlugin, { type ReplayOptions } from "@rvhv/percpu/replay";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const options: ReplayOptions = { path: "run.jsonl", lookahead: 4096 };
+ * deepStrictEqual(replayPlugin.parseOptions(options), {
+ *   path: "run.jsonl", strict: true, lookahead: 4096,
+ * });
+ * ```
+ */
 export interface ReplayOptions {
   /** The trace file (relative paths resolve against the working directory). */
   path: string;
@@ -23,7 +36,19 @@ export interface ReplayOptions {
   lookahead?: number;
 }
 
-/** Validated replay options with every default filled in. */
+/**
+ * Validated replay options with every default filled in.
+ *
+ * @example Usage
+ * ```ts
+ * import { DEFAULT_LOOKAHEAD, parseReplayOptions, type ResolvedReplayOptions } from "@rvhv/percpu/replay";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const resolved: ResolvedReplayOptions = parseReplayOptions({ path: "run.jsonl", strict: false });
+ * strictEqual(resolved.strict, false);
+ * strictEqual(resolved.lookahead, DEFAULT_LOOKAHEAD);
+ * ```
+ */
 export interface ResolvedReplayOptions {
   /** The trace file. */
   readonly path: string;

@@ -27,7 +27,27 @@ import {
 } from "./trace_format.ts";
 import { TraceWriter } from "./trace_writer.ts";
 
-/** Options of {@linkcode recordHal}. */
+/**
+ * Options of {@linkcode recordHal}.
+ *
+ * @example Usage
+ * ```ts
+ * import { readTraceHeader, recordHal, type RecordOptions } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const options: RecordOptions = {
+ *   path: `${dir}/run.jsonl`,
+ *   manifest: { version: 1, backend: { plugin: "emulator" }, record: "run.jsonl" },
+ *   handleSigint: false, // this script finishes the trace itself
+ * };
+ * await (await recordHal(await createEmulatorHal(), options)).close();
+ * // The header keeps the manifest, without its "record" key.
+ * deepStrictEqual(readTraceHeader(options.path).manifest, { version: 1, backend: { plugin: "emulator" } });
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface RecordOptions {
   /** Where the trace goes; events are written to `<path>.partial` until `close()`. */
   path: string;
@@ -55,7 +75,24 @@ function isTrapOf(error: unknown, hart: HartId, csr: CsrNum): error is CsrTrap {
 }
 
 /**
- * The header for a recording of `inner`.
+ * The header for a recording of `inner`: what {@linkcode recordHal} writes
+ * on line 1, and what a hand-written trace ({@linkcode TraceWriter}) starts
+ * with.
+ *
+ * @example Usage
+ * ```ts
+ * import { headerFor } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal({ harts: 2, profile: "qemu-7.2" });
+ * const header = headerFor(hal);
+ * strictEqual(header.backend, "emulator");
+ * strictEqual(header.profile, "qemu-7.2");
+ * deepStrictEqual(header.harts, [0, 1]);
+ * match(header.tool, /^@rvhv\/percpu@/);
+ * await hal.close();
+ * ```
  *
  * @param inner The recorded backend.
  * @param manifest The manifest, if any.
@@ -271,6 +308,25 @@ function accessesOf(
  * Accesses that fail without reaching a hart (an unknown hart, an invalid
  * argument, a backend failure) are not recorded; the trace is flushed when
  * they happen. `close()` closes the inner backend, then finishes the trace.
+ *
+ * @example Usage
+ * ```ts
+ * import { recordHal, type RecordingHal } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { CSR } from "@rvhv/percpu";
+ * import { deepStrictEqual, strictEqual } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const hal: RecordingHal = await recordHal(await createEmulatorHal(), { path: `${dir}/run.jsonl` });
+ * await hal.csr.write(0, CSR.sscratch, 5n);
+ * strictEqual(hal.events, 1);
+ * deepStrictEqual(await hal.readEvents(), [
+ *   { i: 0, hart: 0, op: "write", csr: "sscratch", num: "0x140", arg: "0x5", ret: "0x0" },
+ * ]);
+ * strictEqual(hal.info().backend, "emulator"); // forwarded unchanged
+ * await hal.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export class RecordingHal implements AxVCpuHal {
   /** The recorded backend. */
@@ -395,16 +451,22 @@ export class RecordingHal implements AxVCpuHal {
  * Requires `--allow-write` and `--allow-read` for the trace's folder.
  *
  * @example Record the set-up of two emulated harts
- * ```ts ignore
- * import { recordHal } from "@rvhv/percpu/replay";
+ * ```ts
+ * import { readTraceHeader, recordHal } from "@rvhv/percpu/replay";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { PerCpuSet } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
  *
- * const hal = await recordHal(await createEmulatorHal({ harts: 2 }), { path: "run.jsonl" });
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/run.jsonl`;
+ * const hal = await recordHal(await createEmulatorHal({ harts: 2 }), { path });
  * const harts = await PerCpuSet.init(hal);
  * await harts.enableAll();
  * await harts.disableAll();
  * await hal.close(); // run.jsonl holds every CSR access of the set-up and the restore
+ * strictEqual(hal.events, 54);
+ * strictEqual(readTraceHeader(path).harts.length, 2);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  *
  * @param inner The backend to record.

@@ -32,6 +32,21 @@ import { TraceReader } from "./trace_reader.ts";
  * The default lookahead bound: how many events replay holds in memory at
  * once (read from the file but not yet asked for) while it looks for the
  * next event of the hart a request is for.
+ *
+ * @example Usage
+ * ```ts
+ * import { createReplayHal, DEFAULT_LOOKAHEAD, recordHal } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/run.jsonl`;
+ * await (await recordHal(await createEmulatorHal(), { path })).close();
+ * const replay = await createReplayHal({ path });
+ * strictEqual(replay.lookahead, DEFAULT_LOOKAHEAD);
+ * await replay.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export const DEFAULT_LOOKAHEAD = 65536;
 
@@ -42,7 +57,30 @@ const RAM_SIZE: bigint = 128n << 20n;
 const PHYS_VIRT_OFFSET = 0xffff_ffc0_0000_0000n;
 const XLEN_MASK = (1n << 64n) - 1n;
 
-/** Options of {@linkcode createReplayHal}. */
+/**
+ * Options of {@linkcode createReplayHal}.
+ *
+ * @example Replay part of a trace
+ * ```ts
+ * import { createReplayHal, recordHal, type ReplayHalOptions } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { PerCpuSet } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/run.jsonl`;
+ * const recording = await recordHal(await createEmulatorHal({ harts: 2 }), { path });
+ * await PerCpuSet.init(recording);
+ * await recording.close();
+ *
+ * const options: ReplayHalOptions = { path, strict: false, lookahead: 1024 };
+ * const replay = await createReplayHal(options);
+ * await PerCpuSet.init(replay, { harts: [0] }); // hart 1's events stay unused
+ * strictEqual(replay.consumed, recording.events / 2);
+ * await replay.close(); // not strict: no error for the rest
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface ReplayHalOptions {
   /** The trace file. */
   path: string;
@@ -181,6 +219,29 @@ class ReplayCsrPort implements CsrPort {
  * hart, or the trace's event count when it holds nothing more for it. Harts
  * and `info()` come from the trace's header; frames come from a local
  * allocator over the emulator's default RAM region.
+ *
+ * @example Usage
+ * ```ts
+ * import { createReplayHal, recordHal, type ReplayHal } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { CSR } from "@rvhv/percpu";
+ * import { deepStrictEqual, strictEqual } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/run.jsonl`;
+ * const recording = await recordHal(await createEmulatorHal({ harts: 2 }), { path });
+ * await recording.csr.write(1, CSR.sscratch, 7n);
+ * await recording.close();
+ *
+ * const replay: ReplayHal = await createReplayHal({ path });
+ * deepStrictEqual(replay.harts, [0, 1]);
+ * strictEqual(replay.info().backend, "replay");
+ * strictEqual(replay.info().recorded, "emulator");
+ * strictEqual(await replay.csr.write(1, CSR.sscratch, 7n), 0n); // the recorded answer
+ * strictEqual(replay.consumed, 1);
+ * await replay.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export class ReplayHal implements AxVCpuHal {
   /** The harts of the recorded backend. */
@@ -474,15 +535,24 @@ export class ReplayHal implements AxVCpuHal {
  * Requires `--allow-read` for the trace file.
  *
  * @example Replay a recorded set-up
- * ```ts ignore
- * import { createReplayHal } from "@rvhv/percpu/replay";
+ * ```ts
+ * import { createReplayHal, recordHal } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { PerCpuSet } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
  *
- * const hal = await createReplayHal({ path: "tests/fixtures/traces/qemu72_4harts_opensbi.jsonl" });
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/run.jsonl`;
+ * const recording = await recordHal(await createEmulatorHal({ harts: 4, profile: "qemu-7.2" }), { path });
+ * await (await PerCpuSet.init(recording)).enableAll();
+ * await recording.close();
+ *
+ * const hal = await createReplayHal({ path });
  * const harts = await PerCpuSet.init(hal); // answered from the trace
  * await harts.enableAll();
- * await harts.disableAll();
+ * strictEqual(harts.get(3).csrReport().find((e) => e.name === "hedeleg")!.kept, 0xb10dn);
  * await hal.close(); // strict: rejects if the run left events unconsumed
+ * await Deno.remove(dir, { recursive: true });
  * ```
  *
  * @param options The trace, strictness and the lookahead bound.

@@ -21,19 +21,88 @@
 import { csrName } from "../../hal/csr_numbers.ts";
 import type { CsrNum, HalInfo, HartId } from "../../hal/types.ts";
 
-/** The `format` value of a trace header. */
+/**
+ * The `format` value of a trace header.
+ *
+ * @example Usage
+ * ```ts
+ * import { headerFor, TRACE_FORMAT } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal();
+ * strictEqual(headerFor(hal).format, TRACE_FORMAT);
+ * strictEqual(TRACE_FORMAT, "rvhv-trace");
+ * await hal.close();
+ * ```
+ */
 export const TRACE_FORMAT = "rvhv-trace";
 
-/** The trace format version this release writes and reads. */
+/**
+ * The trace format version this release writes and reads. A trace of
+ * another version is a `TraceFormatError` on line 1.
+ *
+ * @example Usage
+ * ```ts
+ * import { headerFor, TRACE_VERSION } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal();
+ * strictEqual(headerFor(hal).version, TRACE_VERSION);
+ * strictEqual(TRACE_VERSION, 1);
+ * await hal.close();
+ * ```
+ */
 export const TRACE_VERSION = 1;
 
-/** A CSR operation: `csrr`, `csrrw`, `csrrs` or `csrrc`. */
+/**
+ * A CSR operation: `csrr`, `csrrw`, `csrrs` or `csrrc`.
+ *
+ * @example What each CSR access is recorded as
+ * ```ts
+ * import { recordHal, TraceReader, type TraceOp } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { CSR } from "@rvhv/percpu";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const hal = await recordHal(await createEmulatorHal(), { path: `${dir}/run.jsonl` });
+ * await hal.csr.write(0, CSR.sscratch, 0xf0n);
+ * await hal.csr.set(0, CSR.sscratch, 0x0fn);
+ * await hal.csr.clear(0, CSR.sscratch, 0xf0n);
+ * await hal.csr.read(0, CSR.sscratch);
+ * await hal.close();
+ * const reader = TraceReader.open(`${dir}/run.jsonl`);
+ * const ops: TraceOp[] = [...reader].map((event) => event.op);
+ * deepStrictEqual(ops, ["write", "set", "clear", "read"]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export type TraceOp = "read" | "write" | "set" | "clear";
 
 /** The operations, indexed by their internal code. */
 export const TRACE_OPS: readonly TraceOp[] = Object.freeze(["read", "write", "set", "clear"]);
 
-/** Line 1 of a trace. */
+/**
+ * Line 1 of a trace.
+ *
+ * @example Usage
+ * ```ts
+ * import { readTraceHeader, recordHal, type TraceHeader } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { deepStrictEqual, strictEqual } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/run.jsonl`;
+ * await (await recordHal(await createEmulatorHal({ harts: 2, profile: "qemu-7.2" }), { path })).close();
+ * const header: TraceHeader = readTraceHeader(path);
+ * strictEqual(header.backend, "emulator");
+ * strictEqual(header.profile, "qemu-7.2");
+ * deepStrictEqual(header.harts, [0, 1]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface TraceHeader {
   /** Always `"rvhv-trace"`. */
   readonly format: typeof TRACE_FORMAT;
@@ -59,7 +128,30 @@ export interface TraceHeader {
   readonly tool: string;
 }
 
-/** One CSR access of a trace. */
+/**
+ * One CSR access of a trace.
+ *
+ * @example Usage
+ * ```ts
+ * import { recordHal, TraceReader, type TraceEvent } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { CSR } from "@rvhv/percpu";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const hal = await recordHal(await createEmulatorHal({ isa: "rv64imac" }), { path: `${dir}/run.jsonl` });
+ * await hal.csr.write(0, CSR.sscratch, 5n);
+ * await hal.csr.read(0, CSR.hgatp).catch(() => {}); // traps: no H
+ * await hal.close();
+ * const reader = TraceReader.open(`${dir}/run.jsonl`);
+ * const events: TraceEvent[] = [...reader];
+ * deepStrictEqual(events, [
+ *   { i: 0, hart: 0, op: "write", csr: CSR.sscratch, arg: 5n, ret: 0n, trap: undefined, line: 2 },
+ *   { i: 1, hart: 0, op: "read", csr: CSR.hgatp, arg: undefined, ret: undefined, trap: 2, line: 3 },
+ * ]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface TraceEvent {
   /** The event's index: 0 for the first event, counting in file order. */
   readonly i: number;
@@ -129,6 +221,25 @@ export function describeOutcome(event: TraceEvent): string {
 
 /**
  * Describes an event as a request and its outcome: `write hedeleg 0xb10d → 0x0`.
+ *
+ * @example Print where two recordings part
+ * ```ts
+ * import { describeEvent, diffTraces, recordHal } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { PerCpuSet } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * for (const policy of ["arceos", "kvm"] as const) {
+ *   const hal = await recordHal(await createEmulatorHal(), { path: `${dir}/${policy}.jsonl` });
+ *   await PerCpuSet.init(hal, { policy });
+ *   await hal.close();
+ * }
+ * const { first } = await diffTraces(`${dir}/arceos.jsonl`, `${dir}/kvm.jsonl`);
+ * strictEqual(describeEvent(first!.a!), "write hedeleg 0xb10d → 0x0");
+ * strictEqual(describeEvent(first!.b!), "write hedeleg 0xb109 → 0x0");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  *
  * @param event The event.
  * @returns The text.

@@ -109,13 +109,27 @@ function openForReading(path: string): Deno.FsFile {
  *
  * Requires `--allow-read` for the trace file.
  *
- * @example Usage
- * ```ts ignore
- * import { TraceReader } from "@rvhv/percpu/replay";
+ * @example Count the writes of each hart
+ * ```ts
+ * import { recordHal, TraceReader } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { PerCpuSet } from "@rvhv/percpu";
+ * import { deepStrictEqual } from "node:assert/strict";
  *
- * using reader = TraceReader.open("tests/fixtures/traces/qemu72_4harts_opensbi.jsonl");
- * console.log(reader.header.backend, reader.header.harts);
- * for (const event of reader) console.log(event.i, event.hart, event.op, event.csr);
+ * const dir = await Deno.makeTempDir();
+ * const hal = await recordHal(await createEmulatorHal({ harts: 2 }), { path: `${dir}/run.jsonl` });
+ * await PerCpuSet.init(hal);
+ * await hal.close();
+ *
+ * const writes = new Map<number, number>();
+ * {
+ *   using reader = TraceReader.open(`${dir}/run.jsonl`);
+ *   for (const event of reader) {
+ *     if (event.op === "write") writes.set(event.hart, (writes.get(event.hart) ?? 0) + 1);
+ *   }
+ * }
+ * deepStrictEqual([...writes], [[0, 3], [1, 3]]);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export class TraceReader implements Iterable<TraceEvent>, Disposable {
@@ -552,11 +566,18 @@ export class TraceReader implements Iterable<TraceEvent>, Disposable {
  * Requires `--allow-read` for the trace file.
  *
  * @example Usage
- * ```ts ignore
- * import { readTraceHeader } from "@rvhv/percpu/replay";
+ * ```ts
+ * import { readTraceHeader, recordHal } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
  *
- * const header = readTraceHeader("run.jsonl");
- * console.log(header.backend, header.harts.length);
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/run.jsonl`;
+ * await (await recordHal(await createEmulatorHal({ harts: 4 }), { path })).close();
+ * const header = readTraceHeader(path);
+ * strictEqual(header.backend, "emulator");
+ * strictEqual(header.harts.length, 4);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  *
  * @param path The trace file.

@@ -113,7 +113,25 @@ function putUint(buf: Uint8Array, pos: number, n: number): number {
   return end;
 }
 
-/** Options of {@linkcode TraceWriter.create}. */
+/**
+ * Options of {@linkcode TraceWriter.create}.
+ *
+ * @example A caller that handles SIGINT itself
+ * ```ts
+ * import { headerFor, TraceWriter, type TraceWriterOptions } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const hal = await createEmulatorHal();
+ * const options: TraceWriterOptions = { handleSigint: false };
+ * const writer = TraceWriter.create(`${dir}/run.jsonl`, headerFor(hal), options);
+ * strictEqual(writer.handlesSigint, false);
+ * writer.finish();
+ * await hal.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface TraceWriterOptions {
   /**
    * Finish the trace (flush, rename) and exit the process with code 130 on
@@ -163,19 +181,29 @@ function writeAll(file: Deno.FsFile, bytes: Uint8Array): void {
 }
 
 /**
- * Writes one trace: the header at once, then events in batches of
- * {@linkcode FLUSH_EVENTS}, to `<path>.partial`; {@linkcode TraceWriter.finish}
+ * Writes one trace: the header at once, then events in batches of 8192,
+ * to `<path>.partial`; {@linkcode TraceWriter.finish}
  * renames it to `<path>`.
  *
  * Requires `--allow-write` and `--allow-read` for the trace's folder.
  *
- * @example Usage
- * ```ts ignore
- * import { TraceWriter } from "@rvhv/percpu/replay";
+ * @example Write a trace by hand
+ * ```ts
+ * import { headerFor, TraceReader, TraceWriter } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { CSR } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
  *
- * const writer = TraceWriter.create("run.jsonl", header);
- * writer.append(0, "write", 0x602, 0xb10dn, 0n, undefined);
+ * const dir = await Deno.makeTempDir();
+ * const hal = await createEmulatorHal();
+ * const writer = TraceWriter.create(`${dir}/run.jsonl`, headerFor(hal));
+ * writer.append(0, "write", CSR.hedeleg, 0xb10dn, 0n, undefined);
+ * writer.append(0, "read", CSR.hgatp, undefined, undefined, 2); // a trap
  * writer.finish(); // run.jsonl.partial → run.jsonl
+ * const reader = TraceReader.open(`${dir}/run.jsonl`);
+ * strictEqual([...reader].length, 2);
+ * await hal.close();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export class TraceWriter {

@@ -10,7 +10,8 @@ import { AxError } from "../../hal/errors.ts";
 import type { AxVCpuHal, CsrOp, CsrPort, CsrResult, HartId } from "../../hal/types.ts";
 import { PerCpuSet } from "../../percpu/percpu_set.ts";
 import { createEmulatorHal } from "../../plugins/emulator/mod.ts";
-import { recordHal, SIGINT_EXIT_CODE, TraceReader } from "../../plugins/replay/mod.ts";
+import { recordHal, TraceReader } from "../../plugins/replay/mod.ts";
+import { SIGINT_EXIT_CODE } from "../../plugins/replay/trace_writer.ts";
 import { withTempDir } from "../_helpers/traces.ts";
 
 const REPLAY_MOD = new URL("../../plugins/replay/mod.ts", import.meta.url).href;
