@@ -16,6 +16,8 @@
  * runHalConformance({
  *   name: plugin.name,
  *   create: () => plugin.create(plugin.parseOptions({ harts: 2 })),
+ *   // A backend whose hart 0 lacks H, for the no-H cases (skipped, with a reason, without it).
+ *   createWithoutH: () => plugin.create(plugin.parseOptions({ harts: 2, isa: ["rv64imac", "rv64imach"] })),
  *   // Cases a backend cannot pass go in `skip`, each with a reason.
  * });
  *
