@@ -22,13 +22,25 @@ import {
   type SpecParams,
 } from "./spec_profile.ts";
 import { QEMU_7_2_KNOWN_EXTENSIONS } from "./qemu_7_2_profile.ts";
+import { QEMU_10_0_KNOWN_EXTENSIONS } from "./qemu_10_0_profile.ts";
 import type { ProfileName } from "./profile.ts";
 
 /** The most harts one emulated machine may have. */
 export const MAX_HARTS = 65536;
 
 /** The profiles the emulator offers. */
-export const PROFILE_NAMES: readonly ProfileName[] = Object.freeze(["spec", "qemu-7.2"]);
+export const PROFILE_NAMES: readonly ProfileName[] = Object.freeze([
+  "spec",
+  "qemu-7.2",
+  "qemu-10.0",
+]);
+
+/** The multi-letter extensions each profile models. */
+const KNOWN_EXTENSIONS: Readonly<Record<ProfileName, ReadonlySet<string>>> = {
+  "spec": SPEC_KNOWN_EXTENSIONS,
+  "qemu-7.2": QEMU_7_2_KNOWN_EXTENSIONS,
+  "qemu-10.0": QEMU_10_0_KNOWN_EXTENSIONS,
+};
 
 /** Options of `createEmulatorHal`, as written in code or YAML. */
 export interface EmulatorOptions {
@@ -39,7 +51,7 @@ export interface EmulatorOptions {
    * Default `"rv64imafdch"`.
    */
   isa?: string | readonly string[];
-  /** The CSR model: `"spec"` (default) or `"qemu-7.2"`. */
+  /** The CSR model: `"spec"` (default), `"qemu-7.2"` or `"qemu-10.0"`. */
   profile?: ProfileName;
   /**
    * The firmware state the harts start in: `"none"` (M-mode reset),
@@ -167,7 +179,7 @@ export function parseEmulatorOptions(raw: unknown): ResolvedEmulatorOptions {
     throw invalidOption(["ram", "size"], "must be a positive multiple of 4096");
   }
   const profile = choiceOption(options.profile, ["profile"], PROFILE_NAMES, "spec");
-  const known = profile === "spec" ? SPEC_KNOWN_EXTENSIONS : QEMU_7_2_KNOWN_EXTENSIONS;
+  const known = KNOWN_EXTENSIONS[profile];
   isas.forEach((isa, i) => {
     for (const ext of isa.extensions) {
       if (ext.length > 1 && !known.has(ext)) {
