@@ -107,9 +107,10 @@ function isaOfMisa(misa: bigint): string {
   return `rv64${letters}`;
 }
 
-/** The emulator profile that models a QEMU version, when there is one. */
+/** The emulator profile that models a QEMU version (`major.minor` must match), when there is one. */
 function profileOf(version: string): string | undefined {
-  return version.startsWith("7.2.") ? "qemu-7.2" : undefined;
+  const majorMinor = version.split(".").slice(0, 2).join(".");
+  return majorMinor === "7.2" || majorMinor === "10.0" ? `qemu-${majorMinor}` : undefined;
 }
 
 /** The OpenSBI preset that ships with a QEMU version (7.x/8.x → 1.1, ≥ 9 → 1.6). */

@@ -1,13 +1,17 @@
 /**
- * The emulator's `qemu-7.2` profile against a real QEMU 7.2, bit for bit.
+ * Each QEMU profile against its real QEMU, bit for bit: `qemu-7.2` against
+ * QEMU 7.2 and `qemu-10.0` against QEMU 10.0 (the version matrix; the
+ * binaries come from `tests/_helpers/qemu.ts`).
  *
  * A seeded sequence (all ones, zero, walking ones, random 64-bit values from
  * a fixed seed) is written to every CSR of the issue's list on 2 harts of
  * real QEMU and of the emulator, same firmware preset, same order; each write
  * is read back and every old value and read-back must be identical. The
  * sequence runs twice per preset (the second pass meets the random state
- * the first left behind: delegation, envcfg, …). Then the reference set-up
- * under `opensbi` must end in the same state on both.
+ * the first left behind: delegation, envcfg, …). A coupled pass then writes
+ * random values to the CSRs that feed each other and reads every view after
+ * each write. Finally the reference set-up under `opensbi` must end in the
+ * same state on both.
  */
 
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
@@ -18,7 +22,7 @@ import type { AxVCpuHal, CsrNum, CsrOp, CsrResult, HartId } from "../../hal/type
 import { PerCpuSet } from "../../percpu/percpu_set.ts";
 import { createEmulatorHal } from "../../plugins/emulator/mod.ts";
 import { createQemuHal, type QemuHal } from "../../plugins/qemu/mod.ts";
-import { QEMU_BINARY, qemuMajorMinor, qemuStatus, qemuTest } from "../_helpers/qemu.ts";
+import { QEMU_TARGETS, qemuStatus, type QemuTarget, qemuTest } from "../_helpers/qemu.ts";
 
 /** The issue's list, in its order. */
 const LISTED: readonly CsrName[] = [
@@ -163,92 +167,34 @@ async function differences(
   return found;
 }
 
-function report(found: readonly string[]): string {
+function report(found: readonly string[], target: QemuTarget): string {
   const shown = found.slice(0, 40).join("\n  ");
-  return `${found.length} differences between QEMU and the qemu-7.2 profile:\n  ${shown}${
+  return `${found.length} differences between QEMU ${target.version} and the ${target.profile} profile:\n  ${shown}${
     found.length > 40 ? `\n  … and ${found.length - 40} more` : ""
   }`;
 }
 
-function isQemu72(): boolean {
-  return qemuStatus().available && qemuMajorMinor() === "7.2";
-}
-
+/** A QEMU of the target's version and an emulator with its profile: same harts, ISA, firmware. */
 async function bothBackends(
+  target: QemuTarget,
   firmware: FirmwareName,
   isa = "rv64imafdch",
 ): Promise<[QemuHal, AxVCpuHal]> {
-  if (!isQemu72()) {
+  if (!qemuStatus(target).available) {
     throw new Error(
-      `The differential test needs QEMU 7.2 (the qemu-7.2 profile models it), found ${qemuStatus().version}`,
+      `The differential test needs QEMU ${target.version}: ${qemuStatus(target).reason}`,
     );
   }
-  const qemu = await createQemuHal({ harts: HARTS.length, qemu: QEMU_BINARY, firmware, isa });
+  const qemu = await createQemuHal({ harts: HARTS.length, qemu: target.binary, firmware, isa });
+  strictEqual(qemu.info().profile, target.profile, "the QEMU backend names the matching profile");
   const emulator = await createEmulatorHal({
     harts: HARTS.length,
-    profile: "qemu-7.2",
+    profile: target.profile,
     firmware,
     isa,
   });
   return [qemu, emulator];
 }
-
-for (const firmware of ["none", "opensbi"] as const) {
-  qemuTest(
-    `qemu-7.2 profile equals QEMU 7.2 bit for bit: listed CSRs, firmware ${firmware}`,
-    async (t) => {
-      const [qemu, emulator] = await bothBackends(firmware);
-      try {
-        strictEqual(qemu.info().firmware, emulator.info().firmware);
-        for (const pass of [1, 2]) {
-          await t.step(`pass ${pass}`, async () => {
-            const found = await differences(
-              qemu,
-              emulator,
-              plan(LISTED, SEED + BigInt(pass) * 0x1000n),
-            );
-            deepStrictEqual(found, [], report(found));
-          });
-        }
-        await t.step("extra CSRs", async () => {
-          const found = await differences(qemu, emulator, plan(EXTRAS, SEED ^ 0xe0n));
-          deepStrictEqual(found, [], report(found));
-        });
-        await t.step("listed CSRs again, after the extras", async () => {
-          const found = await differences(qemu, emulator, plan(LISTED, SEED + 3n));
-          deepStrictEqual(found, [], report(found));
-        });
-      } finally {
-        await qemu.close();
-        await emulator.close();
-      }
-    },
-  );
-}
-
-qemuTest(
-  "qemu-7.2 profile equals QEMU 7.2 on harts without H (h=false): traps included",
-  async () => {
-    const [qemu, emulator] = await bothBackends("opensbi", "rv64imafdc");
-    try {
-      strictEqual(qemu.info().h, false);
-      const found = [
-        ...await differences(qemu, emulator, plan(LISTED, SEED ^ 0x4eedn)),
-        ...await differences(qemu, emulator, plan(EXTRAS, SEED ^ 0x4eeen)),
-      ];
-      deepStrictEqual(found, [], report(found));
-      // Every H and VS CSR traps on both.
-      for (const name of ["hedeleg", "hgatp", "vsatp", "hvip"] as const) {
-        deepStrictEqual(await qemu.csr.batch(0, [{ op: "read", csr: CSR[name] }]), [
-          { ok: false, trapCause: 2 },
-        ]);
-      }
-    } finally {
-      await qemu.close();
-      await emulator.close();
-    }
-  },
-);
 
 /** CSRs whose values feed each other: delegation, enables, pending views, timers, envcfg. */
 const COUPLED: readonly CsrName[] = [
@@ -291,88 +237,159 @@ function coupledValue(random: Generator<bigint, never>): bigint {
   }
 }
 
-for (
-  const [firmware, isa] of [
-    ["none", "rv64imafdch"],
-    ["opensbi", "rv64imafdch"],
-    ["opensbi", "rv64imafdc"],
-  ] as const
-) {
-  qemuTest(
-    `qemu-7.2 profile equals QEMU 7.2 on coupled CSRs: every view read after each write, firmware ${firmware}, ${isa}`,
-    async () => {
-      const [qemu, emulator] = await bothBackends(firmware, isa);
-      try {
-        const found: string[] = [];
-        for (const hart of HARTS) {
-          const random = splitmix64(SEED ^ (0xc0de0000n + BigInt(hart)));
-          const ops: CsrOp[] = [];
-          const steps: string[] = [];
-          for (let step = 0; step < 1000; step++) {
-            const target = COUPLED[Number(random.next().value % BigInt(COUPLED.length))]!;
-            const value = coupledValue(random);
-            ops.push({ op: "write", csr: CSR[target], value });
-            steps.push(`${target} <- ${hex(value)}`);
-            for (const view of COUPLED) ops.push({ op: "read", csr: CSR[view] });
+/** Registers every differential test for one QEMU version and its profile. */
+function registerDifferentialTests(target: QemuTarget): void {
+  const { profile, version } = target;
+  for (const firmware of ["none", "opensbi"] as const) {
+    qemuTest(
+      `${profile} profile equals QEMU ${version} bit for bit: listed CSRs, firmware ${firmware}`,
+      async (t) => {
+        const [qemu, emulator] = await bothBackends(target, firmware);
+        try {
+          strictEqual(qemu.info().firmware, emulator.info().firmware);
+          for (const pass of [1, 2]) {
+            await t.step(`pass ${pass}`, async () => {
+              const found = await differences(
+                qemu,
+                emulator,
+                plan(LISTED, SEED + BigInt(pass) * 0x1000n),
+              );
+              deepStrictEqual(found, [], report(found, target));
+            });
           }
-          const [onQemu, onEmulator] = [
-            await qemu.csr.batch(hart, ops),
-            await emulator.csr.batch(hart, ops),
-          ];
-          const width = COUPLED.length + 1;
-          for (let i = 0; i < ops.length; i++) {
-            if (show(onQemu[i]) === show(onEmulator[i])) continue;
-            const step = Math.floor(i / width);
-            const what = i % width === 0 ? "old value" : `then ${COUPLED[(i % width) - 1]}`;
-            found.push(
-              `hart ${hart} step ${step} ${steps[step]}: ${what}: QEMU ${
-                show(onQemu[i])
-              }, emulator ${show(onEmulator[i])}`,
-            );
-          }
+          await t.step("extra CSRs", async () => {
+            const found = await differences(qemu, emulator, plan(EXTRAS, SEED ^ 0xe0n));
+            deepStrictEqual(found, [], report(found, target));
+          });
+          await t.step("listed CSRs again, after the extras", async () => {
+            const found = await differences(qemu, emulator, plan(LISTED, SEED + 3n));
+            deepStrictEqual(found, [], report(found, target));
+          });
+        } finally {
+          await qemu.close();
+          await emulator.close();
         }
-        deepStrictEqual(found, [], report(found));
+      },
+      target,
+    );
+  }
+
+  qemuTest(
+    `${profile} profile equals QEMU ${version} on harts without H (h=false): traps included`,
+    async () => {
+      const [qemu, emulator] = await bothBackends(target, "opensbi", "rv64imafdc");
+      try {
+        strictEqual(qemu.info().h, false);
+        const found = [
+          ...await differences(qemu, emulator, plan(LISTED, SEED ^ 0x4eedn)),
+          ...await differences(qemu, emulator, plan(EXTRAS, SEED ^ 0x4eeen)),
+        ];
+        deepStrictEqual(found, [], report(found, target));
+        // Every H and VS CSR traps on both.
+        for (const name of ["hedeleg", "hgatp", "vsatp", "hvip"] as const) {
+          deepStrictEqual(await qemu.csr.batch(0, [{ op: "read", csr: CSR[name] }]), [
+            { ok: false, trapCause: 2 },
+          ]);
+        }
       } finally {
         await qemu.close();
         await emulator.close();
       }
     },
+    target,
+  );
+
+  for (
+    const [firmware, isa] of [
+      ["none", "rv64imafdch"],
+      ["opensbi", "rv64imafdch"],
+      ["opensbi", "rv64imafdc"],
+      ["opensbi", `rv64imafdch_${target.extraExtensions.join("_")}`],
+    ] as const
+  ) {
+    qemuTest(
+      `${profile} profile equals QEMU ${version} on coupled CSRs: every view read after each write, firmware ${firmware}, ${isa}`,
+      async () => {
+        const [qemu, emulator] = await bothBackends(target, firmware, isa);
+        try {
+          const found: string[] = [];
+          for (const hart of HARTS) {
+            const random = splitmix64(SEED ^ (0xc0de0000n + BigInt(hart)));
+            const ops: CsrOp[] = [];
+            const steps: string[] = [];
+            for (let step = 0; step < 1000; step++) {
+              const name = COUPLED[Number(random.next().value % BigInt(COUPLED.length))]!;
+              const value = coupledValue(random);
+              ops.push({ op: "write", csr: CSR[name], value });
+              steps.push(`${name} <- ${hex(value)}`);
+              for (const view of COUPLED) ops.push({ op: "read", csr: CSR[view] });
+            }
+            const [onQemu, onEmulator] = [
+              await qemu.csr.batch(hart, ops),
+              await emulator.csr.batch(hart, ops),
+            ];
+            const width = COUPLED.length + 1;
+            for (let i = 0; i < ops.length; i++) {
+              if (show(onQemu[i]) === show(onEmulator[i])) continue;
+              const step = Math.floor(i / width);
+              const what = i % width === 0 ? "old value" : `then ${COUPLED[(i % width) - 1]}`;
+              found.push(
+                `hart ${hart} step ${step} ${steps[step]}: ${what}: QEMU ${
+                  show(onQemu[i])
+                }, emulator ${show(onEmulator[i])}`,
+              );
+            }
+          }
+          deepStrictEqual(found, [], report(found, target));
+        } finally {
+          await qemu.close();
+          await emulator.close();
+        }
+      },
+      target,
+    );
+  }
+
+  qemuTest(
+    `the reference set-up under opensbi ends identical on QEMU ${version} and ${profile}`,
+    async () => {
+      const [qemu, emulator] = await bothBackends(target, "opensbi");
+      try {
+        const sets = [await PerCpuSet.init(qemu), await PerCpuSet.init(emulator)];
+        for (const set of sets) await set.enableAll();
+        const names = [...LISTED, "mstatus", "sstatus", "vsstatus", "hstatus"] as CsrName[];
+        const dump = async (hal: AxVCpuHal) => {
+          const out: string[] = [];
+          for (const hart of HARTS) {
+            const results = await hal.csr.batch(
+              hart,
+              names.map((name): CsrOp => ({ op: "read", csr: CSR[name] })),
+            );
+            results.forEach((r, i) => out.push(`hart ${hart} ${names[i]} ${show(r)}`));
+          }
+          return out;
+        };
+        const [onQemu, onEmulator] = [await dump(qemu), await dump(emulator)];
+        deepStrictEqual(onQemu, onEmulator);
+        for (const hart of HARTS) {
+          strictEqual(await qemu.csr.read(hart, CSR.hedeleg), 0xb10dn);
+          strictEqual(await qemu.csr.read(hart, CSR.hideleg), 0x444n);
+          deepStrictEqual(
+            sets[0]!.get(hart).csrReport(),
+            sets[1]!.get(hart).csrReport(),
+            `hart ${hart}: csrReport()`,
+          );
+        }
+        // Disabling restores the same priors on both.
+        for (const set of sets) await set.disableAll();
+        deepStrictEqual(await dump(qemu), await dump(emulator));
+      } finally {
+        await qemu.close();
+        await emulator.close();
+      }
+    },
+    target,
   );
 }
 
-qemuTest("the reference set-up under opensbi ends identical on QEMU 7.2 and qemu-7.2", async () => {
-  const [qemu, emulator] = await bothBackends("opensbi");
-  try {
-    const sets = [await PerCpuSet.init(qemu), await PerCpuSet.init(emulator)];
-    for (const set of sets) await set.enableAll();
-    const names = [...LISTED, "mstatus", "sstatus", "vsstatus", "hstatus"] as CsrName[];
-    const dump = async (hal: AxVCpuHal) => {
-      const out: string[] = [];
-      for (const hart of HARTS) {
-        const results = await hal.csr.batch(
-          hart,
-          names.map((name): CsrOp => ({ op: "read", csr: CSR[name] })),
-        );
-        results.forEach((r, i) => out.push(`hart ${hart} ${names[i]} ${show(r)}`));
-      }
-      return out;
-    };
-    const [onQemu, onEmulator] = [await dump(qemu), await dump(emulator)];
-    deepStrictEqual(onQemu, onEmulator);
-    for (const hart of HARTS) {
-      strictEqual(await qemu.csr.read(hart, CSR.hedeleg), 0xb10dn);
-      strictEqual(await qemu.csr.read(hart, CSR.hideleg), 0x444n);
-      deepStrictEqual(
-        sets[0]!.get(hart).csrReport(),
-        sets[1]!.get(hart).csrReport(),
-        `hart ${hart}: csrReport()`,
-      );
-    }
-    // Disabling restores the same priors on both.
-    for (const set of sets) await set.disableAll();
-    deepStrictEqual(await dump(qemu), await dump(emulator));
-  } finally {
-    await qemu.close();
-    await emulator.close();
-  }
-});
+for (const target of QEMU_TARGETS) registerDifferentialTests(target);
