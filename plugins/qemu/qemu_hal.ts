@@ -246,8 +246,9 @@ export class QemuHal implements AxVCpuHal {
         ? { attached: true, sockets: { qmp: options.attach!.qmp, gdb: options.attach!.gdb } }
         : { attached: false, cpu: options.cpu, binary: options.qemu }),
       csrRegnumBase: session.gdb.csrBase,
-      // A started QEMU gets the preset's mtimecmp from loader devices; the
-      // CLINT is MMIO, which gdb memory writes skip, so an attached one cannot.
+      // A started QEMU gets the preset's mtimecmp from loader devices; an
+      // attached one through gdb memory writes, which reach the CLINT on QEMU
+      // 10.0 but not on 7.2.
       ...(session.mtimecmp === undefined ? {} : { mtimecmp: session.mtimecmp }),
     });
   }
@@ -625,11 +626,16 @@ function spawnMtimecmp(options: ResolvedQemuOptions): bigint | undefined {
   return resolveFirmware(name, "opensbi-1.1").mtimecmp;
 }
 
+/** Where a hart's mtimecmp sits in the CLINT of `virt`. */
+function mtimecmpAddress(hart: HartId): bigint {
+  return VIRT_MTIMECMP_BASE + 8n * BigInt(hart);
+}
+
 /** Reads every hart's mtimecmp from the CLINT (gdb memory reads do reach MMIO). */
 async function readMtimecmp(session: Session): Promise<bigint[]> {
   const replies = await session.gdb.exchangeOnHart(
     session.harts[0]!,
-    session.harts.map((hart) => `m${(VIRT_MTIMECMP_BASE + 8n * BigInt(hart)).toString(16)},8`),
+    session.harts.map((hart) => `m${mtimecmpAddress(hart).toString(16)},8`),
   );
   return replies.map((reply, i) => {
     if (reply.length !== 16) {
@@ -677,7 +683,20 @@ async function applyFirmware(
         : `not applied (hart ${session.harts[wrong]} reads ${hex(found[wrong]!)})`;
     }
   } else if (firmware.mtimecmp !== undefined) {
-    session.mtimecmp = "not applied (the CLINT of an attached QEMU cannot be written over gdb)";
+    // An attached QEMU has no loader devices: write the CLINT over gdb. QEMU
+    // 10.0's gdbstub reaches MMIO; 7.2's drops the write silently, so read back.
+    const value = encodeLe64(firmware.mtimecmp);
+    await gdb.exchangeOnHart(
+      session.harts[0]!,
+      session.harts.map((hart) => `M${mtimecmpAddress(hart).toString(16)},8:${value}`),
+    );
+    const found = await readMtimecmp(session);
+    const wrong = found.findIndex((read) => read !== firmware.mtimecmp);
+    session.mtimecmp = wrong < 0
+      ? hex(firmware.mtimecmp)
+      : `not applied (QEMU ${session.version} drops gdb writes to the CLINT; hart ${
+        session.harts[wrong]
+      } reads ${hex(found[wrong]!)})`;
   }
   await Promise.all(session.harts.map(async (hart, i) => {
     const writes = firmware.writes(session.hasH[i]!);
