@@ -31,6 +31,7 @@ import { parseEmulatorOptions, type ResolvedEmulatorOptions } from "./options.ts
 export { createEmulatorHal, EmulatorHal } from "./emulator_hal.ts";
 export { BYTES_PER_HART, EmulatorMachine } from "./machine.ts";
 export {
+  AUTO_PROFILE,
   DEFAULT_ISA,
   DEFAULT_PHYS_VIRT_OFFSET,
   DEFAULT_RAM_BASE,

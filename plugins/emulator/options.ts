@@ -35,6 +35,20 @@ export const PROFILE_NAMES: readonly ProfileName[] = Object.freeze([
   "qemu-10.0",
 ]);
 
+/**
+ * What `profile:` says to take the profile of the QEMU a manifest is
+ * compared with (resolved by `rvhv diff`; refused anywhere else).
+ *
+ * @example Usage
+ * ```ts
+ * import { AUTO_PROFILE, parseEmulatorOptions } from "@rvhv/percpu/emulator";
+ * import { throws } from "node:assert/strict";
+ *
+ * throws(() => parseEmulatorOptions({ profile: AUTO_PROFILE }), /rvhv diff/);
+ * ```
+ */
+export const AUTO_PROFILE = "auto";
+
 /** The multi-letter extensions each profile models. */
 const KNOWN_EXTENSIONS: Readonly<Record<ProfileName, ReadonlySet<string>>> = {
   "spec": SPEC_KNOWN_EXTENSIONS,
@@ -51,8 +65,12 @@ export interface EmulatorOptions {
    * Default `"rv64imafdch"`.
    */
   isa?: string | readonly string[];
-  /** The CSR model: `"spec"` (default), `"qemu-7.2"` or `"qemu-10.0"`. */
-  profile?: ProfileName;
+  /**
+   * The CSR model: `"spec"` (default), `"qemu-7.2"` or `"qemu-10.0"`. In a
+   * manifest compared with a QEMU manifest (`rvhv diff`), `"auto"` takes the
+   * profile that models the connected QEMU's version.
+   */
+  profile?: ProfileName | typeof AUTO_PROFILE;
   /**
    * The firmware state the harts start in: `"none"` (M-mode reset),
    * `"opensbi-1.1"`, `"opensbi-1.6"`, or `"opensbi"` (default: the version
@@ -177,6 +195,15 @@ export function parseEmulatorOptions(raw: unknown): ResolvedEmulatorOptions {
   if (ramBase % 4096n !== 0n) throw invalidOption(["ram", "base"], "must be a multiple of 4096");
   if (ramSize === 0n || ramSize % 4096n !== 0n) {
     throw invalidOption(["ram", "size"], "must be a positive multiple of 4096");
+  }
+  if (options.profile === AUTO_PROFILE) {
+    throw invalidOption(
+      ["profile"],
+      `"auto" takes the profile of the QEMU this manifest is compared with ("rvhv diff" ` +
+        `with a QEMU manifest); to boot it alone, name one of ${
+          PROFILE_NAMES.map((name) => `"${name}"`).join(", ")
+        }`,
+    );
   }
   const profile = choiceOption(options.profile, ["profile"], PROFILE_NAMES, "spec");
   const known = KNOWN_EXTENSIONS[profile];
