@@ -1,6 +1,7 @@
-#!/usr/bin/env -S deno run --allow-read --allow-write=docs --allow-run
+#!/usr/bin/env -S deno run --allow-read --allow-write=docs,README.md --allow-run
 /**
- * Generates the tables of `docs/qemu-versions.md` from the emulator's QEMU
+ * Generates the tables of `docs/qemu-versions.md` (and the short one in the
+ * README's "QEMU versions" section) from the emulator's QEMU
  * profiles themselves (not by hand), so they cannot go stale: the named
  * behaviours of each version, every probe whose read-back differs between
  * `qemu-7.2` and `qemu-10.0` (with the behaviours that explain it, found by
@@ -46,6 +47,15 @@ import { QEMU_10_0_MODEL } from "../plugins/emulator/qemu_10_0_profile.ts";
 
 /** The document the tables live in, relative to the repository root. */
 export const DOC_PATH = "docs/qemu-versions.md";
+
+/** The files with generated sections, and which sections each holds. */
+export const GENERATED_FILES: readonly { path: string; sections: readonly string[] }[] = [
+  { path: DOC_PATH, sections: ["behaviours", "probes", "modes", "setup", "firmware"] },
+  { path: "README.md", sections: ["summary"] },
+];
+
+/** The repository root. */
+const ROOT = new URL("../", import.meta.url);
 
 /** The versions compared, oldest first. */
 export const MODELS: readonly QemuModel[] = [QEMU_7_2_MODEL, QEMU_10_0_MODEL];
@@ -440,9 +450,30 @@ function firmwareSection(): string {
     "QEMU, or, on the QEMU backend, with the connected QEMU (7.x → 1.1, ≥ 9 → 1.6).\n";
 }
 
+/** The README's short table: the differences a hypervisor's set-up meets first. */
+function summarySection(): string {
+  const probes: Probe[] = [
+    after([], "hedeleg", 0xb10dn),
+    after([], "hideleg", 0x444n),
+    after([], "hcounteren", ALL_ONES),
+    after([], "hvip", undefined),
+    after([], "medeleg", undefined, "medeleg", { firmware: "opensbi" }),
+    after([], "hedeleg", ALL_ONES),
+    after([], "hideleg", ALL_ONES),
+    after([], "hgatp", ALL_ONES),
+    after([], "vstvec", ALL_ONES),
+    after([], "mideleg", undefined),
+  ];
+  return table(
+    ["probe (fresh hart; firmware none unless named)", ...MODELS.map((m) => m.name)],
+    probes.map((probe) => [probe.label, ...MODELS.map((model) => runProbe(model, probe))]),
+  );
+}
+
 /** Every generated section, by marker name. */
 export async function generateSections(): Promise<Map<string, string>> {
   return new Map([
+    ["summary", summarySection()],
     ["behaviours", behavioursSection()],
     ["probes", probesSection()],
     ["modes", modesSection()],
@@ -452,31 +483,35 @@ export async function generateSections(): Promise<Map<string, string>> {
 }
 
 /**
- * Replaces every generated section of the document with what the profiles
- * say now.
+ * Replaces generated sections of a document with what the profiles say now.
  *
  * @param text The document.
  * @param sections The sections, from {@linkcode generateSections}.
+ * @param names Which sections the document holds (default: all of `sections`).
+ * @param path The document's name, for errors.
  * @returns The updated document.
  * @throws {Error} When a section's markers are missing.
  */
-export function updateDoc(text: string, sections: ReadonlyMap<string, string>): string {
+export function updateDoc(
+  text: string,
+  sections: ReadonlyMap<string, string>,
+  names: readonly string[] = [...sections.keys()],
+  path: string = DOC_PATH,
+): string {
   let out = text;
-  for (const [name, body] of sections) {
+  for (const name of names) {
+    const body = sections.get(name) ?? "";
     const begin = `<!-- generated:${name} -->\n`;
     const end = `<!-- end generated:${name} -->`;
     const from = out.indexOf(begin);
     const to = out.indexOf(end);
     if (from < 0 || to < from) {
-      throw new Error(`Cannot update ${DOC_PATH}: the markers of section "${name}" are missing`);
+      throw new Error(`Cannot update ${path}: the markers of section "${name}" are missing`);
     }
     out = out.slice(0, from + begin.length) + body + out.slice(to);
   }
   return out;
 }
-
-/** The repository root. */
-const ROOT = new URL("../", import.meta.url);
 
 /**
  * Formats Markdown as `deno fmt` does in this repository (its `deno.json`).
@@ -503,14 +538,19 @@ export async function formatMarkdown(text: string): Promise<string> {
 }
 
 /**
- * The document as it should be: every generated section regenerated, then
- * formatted.
+ * Every file with generated sections as it should be: its sections
+ * regenerated, then formatted.
  *
- * @param text The document as it is.
- * @returns The document as it should be.
+ * @returns Per path: the text as it is and as it should be.
  */
-export async function regenerate(text: string): Promise<string> {
-  return await formatMarkdown(updateDoc(text, await generateSections()));
+export async function regenerateAll(): Promise<{ path: string; now: string; wanted: string }[]> {
+  const sections = await generateSections();
+  const out = [];
+  for (const { path, sections: names } of GENERATED_FILES) {
+    const now = await Deno.readTextFile(new URL(path, ROOT));
+    out.push({ path, now, wanted: await formatMarkdown(updateDoc(now, sections, names, path)) });
+  }
+  return out;
 }
 
 if (import.meta.main) {
@@ -519,19 +559,17 @@ if (import.meta.main) {
     options: { check: { type: "boolean", default: false } },
     strict: true,
   });
-  const path = new URL(DOC_PATH, ROOT);
-  const text = await Deno.readTextFile(path);
-  const updated = await regenerate(text);
-  if (values.check) {
-    if (updated !== text) {
-      console.error(`${DOC_PATH} is stale: run "deno task version-table"`);
-      Deno.exit(1);
+  let stale = false;
+  for (const { path, now, wanted } of await regenerateAll()) {
+    if (wanted === now) {
+      console.log(`${path}: up to date`);
+    } else if (values.check) {
+      console.error(`${path} is stale: run "deno task version-table"`);
+      stale = true;
+    } else {
+      await Deno.writeTextFile(new URL(path, ROOT), wanted);
+      console.log(`${path}: tables regenerated`);
     }
-    console.log(`${DOC_PATH} is up to date`);
-  } else if (updated !== text) {
-    await Deno.writeTextFile(path, updated);
-    console.log(`${DOC_PATH}: tables regenerated`);
-  } else {
-    console.log(`${DOC_PATH}: already up to date`);
   }
+  if (stale) Deno.exit(1);
 }

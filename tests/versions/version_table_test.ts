@@ -1,25 +1,23 @@
 /**
- * docs/qemu-versions.md is generated from the profiles: the committed file
- * must equal what scripts/version_table.ts generates now, so a change to a
- * profile that is not written down fails here.
+ * docs/qemu-versions.md (and the table in the README's "QEMU versions"
+ * section) are generated from the profiles: the committed files must equal
+ * what scripts/version_table.ts generates now, so a change to a profile that
+ * is not written down fails here.
  */
 
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
-import { DOC_PATH, probeDifferences, regenerate, updateDoc } from "../../scripts/version_table.ts";
+import { probeDifferences, regenerateAll, updateDoc } from "../../scripts/version_table.ts";
 
-const DOC = new URL(`../../${DOC_PATH}`, import.meta.url);
-
-Deno.test("docs/qemu-versions.md equals what scripts/version_table.ts generates now", async () => {
-  const committed = await Deno.readTextFile(DOC);
-  const generated = await regenerate(committed);
-  if (generated !== committed) {
-    const a = committed.split("\n");
-    const b = generated.split("\n");
+Deno.test("docs/qemu-versions.md and the README's version table equal what scripts/version_table.ts generates now", async () => {
+  const files = await regenerateAll();
+  deepStrictEqual(files.map((f) => f.path), ["docs/qemu-versions.md", "README.md"]);
+  for (const { path, now, wanted } of files) {
+    if (wanted === now) continue;
+    const a = now.split("\n");
+    const b = wanted.split("\n");
     const line = a.findIndex((text, i) => text !== b[i]);
     throw new Error(
-      `${DOC_PATH} is stale (first difference at line ${
-        line + 1
-      }): run "deno task version-table"\n` +
+      `${path} is stale (first difference at line ${line + 1}): run "deno task version-table"\n` +
         `  committed: ${a[line]}\n  generated: ${b[line]}`,
     );
   }
@@ -32,8 +30,8 @@ Deno.test("the version table's generated sections are between their markers, and
     "intro\n<!-- generated:probes -->\nnew\n<!-- end generated:probes -->\noutro\n",
   );
   throws(
-    () => updateDoc("no markers\n", new Map([["modes", "x\n"]])),
-    /Cannot update docs\/qemu-versions\.md: the markers of section "modes" are missing/,
+    () => updateDoc("no markers\n", new Map([["modes", "x\n"]]), ["modes"], "README.md"),
+    /Cannot update README\.md: the markers of section "modes" are missing/,
   );
 });
 
