@@ -105,13 +105,6 @@ export function qemuStatus(target: QemuTarget = QEMU_7_2): QemuStatus {
   return status;
 }
 
-/** The default binary's version as `major.minor` ("7.2"), when it runs. */
-export function qemuMajorMinor(): string | undefined {
-  qemuStatus(QEMU_7_2);
-  const line = cached.get(QEMU_7_2.binary + QEMU_7_2.version)?.version ?? "";
-  return /version (\d+)\.(\d+)/.exec(line)?.slice(1, 3).join(".");
-}
-
 function printSkip(target: QemuTarget, reason: string): void {
   if (printed.has(target.version)) return;
   printed.add(target.version);
