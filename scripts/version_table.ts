@@ -201,6 +201,7 @@ export const PROBES: readonly Probe[] = [
   after([], "mstatus", 0x300000000n),
   after([], "mstatus", 0x400000000n),
   after([], "mstatus", 2n << 11n),
+  after([["mstatus", (1n << 34n) | (3n << 13n)]], "sstatus", undefined),
   after([], "mstatus", 3n << 9n),
   after([], "vsstatus", 0x300000000n),
   after([], "vsstatus", 1n << 24n),

@@ -11,8 +11,9 @@
  * vsip shows every delegated VS bit; sip hides STIP from M-mode while
  * menvcfg.STCE is set; the counteren registers keep only the implemented
  * counters; menvcfg follows the extensions (Svadu on: ADUE resets to 1) and
- * gates henvcfg; hgatp, vsatp and vstvec drop writes with an invalid mode; UXL
- * is forced to 2; mstatus.VS needs V and MPV/GVA are read-only 0; hstatus
+ * gates henvcfg; hgatp, vsatp and vstvec drop writes with an invalid mode; a
+ * UXL/SXL of 3 becomes 2, SXL is writable and sstatus then puts SD by SXL;
+ * MPP=2 is ignored; mstatus.VS needs V and MPV/GVA are read-only 0; hstatus
  * bits 24 and 49:48 and vsstatus bit 24 read 0; mideleg reads 0x1444 from
  * reset; vstimecmp needs H.
  *
@@ -91,6 +92,7 @@ export const QEMU_10_0_BEHAVIOURS: QemuBehaviours = Object.freeze({
   vstvecDropsInvalidMode: true,
   statusXlRv128To64: true,
   mstatusSxlWritable: true,
+  sstatusSdFollowsSxl: true,
   mstatusMppLegalized: true,
   statusVsNeedsVector: true,
   mstatusVirtBitsWritable: false,

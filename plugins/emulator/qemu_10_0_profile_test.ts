@@ -203,6 +203,15 @@ Deno.test("qemu-10.0 profile: what the notes only sketched, as probed on QEMU 10
     }
     await hal.close();
   });
+  await t.step("sstatus puts SD at bit 31 while SXL is 1 (mstatus keeps it at 63)", async () => {
+    const hal = await freshQemu();
+    await hal.csr.write(0, CSR.mstatus, (1n << 34n) | (3n << 13n));
+    strictEqual(await hal.csr.read(0, CSR.sstatus), 0x280006000n);
+    strictEqual(await hal.csr.read(0, CSR.mstatus), 0x8000000600006000n);
+    await hal.csr.write(0, CSR.mstatus, (2n << 34n) | (3n << 13n));
+    strictEqual(await hal.csr.read(0, CSR.sstatus), 0x8000000200006000n);
+    await hal.close();
+  });
   await t.step("mstatus: MPV and GVA read 0, MPP=2 keeps the old MPP, VS needs V", async () => {
     const hal = await freshQemu();
     await hal.csr.write(0, CSR.mstatus, (1n << 11n) | (1n << 39n) | (1n << 38n) | (3n << 9n));

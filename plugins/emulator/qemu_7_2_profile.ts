@@ -68,6 +68,7 @@ export const QEMU_7_2_BEHAVIOURS: QemuBehaviours = Object.freeze({
   vstvecDropsInvalidMode: false,
   statusXlRv128To64: false,
   mstatusSxlWritable: false,
+  sstatusSdFollowsSxl: false,
   mstatusMppLegalized: false,
   statusVsNeedsVector: false,
   mstatusVirtBitsWritable: true,

@@ -34,7 +34,7 @@ import {
 } from "../../hal/csr_blocks.ts";
 import { CSR } from "../../hal/csr_numbers.ts";
 import type { IsaSpec } from "../../hal/isa.ts";
-import { causeMask } from "../../hal/trap_bits.ts";
+import { causeMask, exceptionMask } from "../../hal/trap_bits.ts";
 import type { CsrNum } from "../../hal/types.ts";
 import { defineIdentity, definePlainStorage, unmodelledCsrs } from "./common.ts";
 import {
@@ -94,6 +94,8 @@ export interface QemuBehaviours {
   readonly mstatusSxlWritable: boolean;
   /** A write of the reserved MPP value 2 leaves mstatus.MPP as it was. */
   readonly mstatusMppLegalized: boolean;
+  /** sstatus shows SD where S-mode's XLEN puts it: bit 31 while mstatus.SXL is 1 (RV32). */
+  readonly sstatusSdFollowsSxl: boolean;
   /** mstatus.VS (and sstatus.VS) is writable only with the V extension. */
   readonly statusVsNeedsVector: boolean;
   /** mstatus.MPV and mstatus.GVA are writable. */
@@ -234,6 +236,12 @@ export const QEMU_BEHAVIOURS: Readonly<Record<QemuBehaviourName, QemuBehaviourDo
       summary: "mstatus.SXL is writable over the debugger (1 or 2; 0 leaves it), not read-only 2",
       matters: "a debugger write of mstatus can switch S-mode to RV32: write SXL=2 or keep it",
     },
+    sstatusSdFollowsSxl: {
+      csrs: ["sstatus"],
+      summary: "sstatus shows SD where S-mode's XLEN puts it: bit 31, not 63, while mstatus.SXL " +
+        "is 1 (RV32); mstatus keeps it at 63",
+      matters: "only after a debugger write of SXL=1 (see mstatusSxlWritable)",
+    },
     mstatusMppLegalized: {
       csrs: ["mstatus"],
       summary: "a write of the reserved MPP value 2 leaves mstatus.MPP as it was",
@@ -300,6 +308,10 @@ export interface QemuModel {
 const DELEGABLE_INTS = S_INTERRUPTS | IP.LCOFIP | VS_INTERRUPTS;
 /** SGEIP|VS interrupts (HS_MODE_INTERRUPTS). */
 const HS_MODE_INTERRUPTS = IP.SGEIP | VS_INTERRUPTS;
+/** XLEN encoding 1 (32-bit) in the SXL field. */
+const SXL_32 = 1n << 34n;
+/** Where a 32-bit status register has SD. */
+const SD_32 = 1n << 31n;
 /** ENVCFG bit 60: CDE (Smcdeleg counter delegation). */
 const ENVCFG_CDE = 1n << 60n;
 /** The menvcfg bits both versions accept whatever the extensions. */
@@ -416,8 +428,9 @@ export function createQemuProfile(model: QemuModel): EmulatorProfile {
   const allInts = M_INTERRUPTS | sModeInts | HS_MODE_INTERRUPTS | b.localInterrupts;
   /** What hideleg keeps (vs_delegable_ints). */
   const vsDelegableInts = VS_INTERRUPTS | b.localInterrupts;
-  const delegableExcps = BASE_DELEGABLE_EXCPS | (b.medelegMEcall ? causeMask([11]) : 0n) |
-    (b.hedelegSoftwareCheck ? causeMask([18]) : 0n);
+  const delegableExcps = BASE_DELEGABLE_EXCPS |
+    (b.medelegMEcall ? exceptionMask("ENVIRONMENT_CALL_FROM_M") : 0n) |
+    (b.hedelegSoftwareCheck ? exceptionMask("SOFTWARE_CHECK") : 0n);
   const vsDelegableExcps = delegableExcps & ~HS_ONLY_EXCPS;
   /** What a write through sip may change (sip_writable_mask, delegable bits only). */
   const sipWritable = IP.SSIP | (b.lcofiInSupervisorViews ? IP.LCOFIP : 0n);
@@ -478,7 +491,13 @@ export function createQemuProfile(model: QemuModel): EmulatorProfile {
   file.define(
     CSR.sstatus,
     new FunctionCsr({
-      read: (hart) => withSd(hart.get(SLOT.mstatus)) & (SSTATUS_MASK | STATUS.UXL),
+      read: (hart) => {
+        const mstatus = hart.get(SLOT.mstatus);
+        const sstatus = withSd(mstatus) & (SSTATUS_MASK | STATUS.UXL);
+        // add_status_sd by SXL: a 32-bit S-mode has SD at bit 31.
+        if (!b.sstatusSdFollowsSxl || (mstatus & STATUS.SXL) !== SXL_32) return sstatus;
+        return (sstatus & STATUS.SD) === 0n ? sstatus : (sstatus & ~STATUS.SD) | SD_32;
+      },
       write: (hart, value) => {
         const mask = (value & STATUS.UXL) !== 0n ? SSTATUS_MASK | STATUS.UXL : SSTATUS_MASK;
         writeMstatus(hart, (hart.get(SLOT.mstatus) & ~mask) | (value & mask));

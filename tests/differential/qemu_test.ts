@@ -216,6 +216,8 @@ const COUPLED: readonly CsrName[] = [
   "htimedelta",
   "hstatus",
   "mstatus",
+  "sstatus",
+  "vsstatus",
 ];
 
 /** Interesting values for the coupled CSRs: all ones, zero, single bits, bit groups, random. */

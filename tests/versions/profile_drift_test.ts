@@ -73,6 +73,7 @@ const EXPECTED_DIFFERENCES: readonly (readonly [string, string, string])[] = [
   ["mstatus ← 0x400000000", "0xa00000000", "0x600000000"],
   ["mstatus ← 0x1000", "0xa00001000", "0xa00000000"],
   ["mstatus ← 0x600", "0x8000000a00000600", "0xa00000000"],
+  ["mstatus ← 0x400006000: sstatus", "0x8000000200006000", "0x280006000"],
   ["vsstatus ← 0x300000000", "0x300000000", "0x200000000"],
   ["vsstatus ← 0x1000000", "0x201000000", "0x200000000"],
   ["vstimecmp ← 0x100, htimedelta ← 0x100: hip", "0x0", "0x40"],
