@@ -24,10 +24,11 @@ if [ -x "$LAUNCHER" ] && "$LAUNCHER" --version 2>/dev/null | grep -q 'version 10
 fi
 
 # The mirror the host already uses (deb822 sources first, then the one-line format).
-MIRROR=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\/debian\)[[:space:]]*$/\1/p' \
+# A trailing slash is allowed ("…/debian/"); debian-security and ports are not the archive.
+MIRROR=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\/debian\)\/\{0,1\}[[:space:]]*$/\1/p' \
   /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1)
 if [ -z "$MIRROR" ]; then
-  MIRROR=$(sed -n 's/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]*\/debian\)[[:space:]].*/\2/p' \
+  MIRROR=$(sed -n 's/^deb[[:space:]]\{1,\}\(\[[^]]*\][[:space:]]\{1,\}\)\{0,1\}\([^[:space:]]*\/debian\)\/\{0,1\}[[:space:]].*/\2/p' \
     /etc/apt/sources.list 2>/dev/null | head -n 1)
 fi
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
@@ -59,9 +60,16 @@ APT_CONFIG="$WORK/apt.conf" apt-get -qq update >&2
 APT_CONFIG="$WORK/apt.conf" apt-get -qq install -d -y qemu-system-riscv >&2
 
 log "unpacking $(ls "$WORK"/archives/*.deb | wc -l) packages into $PREFIX"
+# Unpack next to PREFIX and move it into place only when complete, so an
+# interrupted run never leaves a half-filled prefix behind.
+STAGE="$PREFIX.partial.$$"
+rm -rf "$STAGE"
+mkdir -p "$STAGE"
+trap 'rm -rf "$WORK" "$STAGE"' EXIT INT TERM
+for deb in "$WORK"/archives/*.deb; do dpkg -x "$deb" "$STAGE"; done
 rm -rf "$PREFIX"
+mv "$STAGE" "$PREFIX"
 mkdir -p "$PREFIX/.qemu10-ld"
-for deb in "$WORK"/archives/*.deb; do dpkg -x "$deb" "$PREFIX"; done
 
 # exec'ing trixie's loader through a symlink named like QEMU keeps the process
 # name, and exec keeps the PID: the spawned PID is the QEMU process.

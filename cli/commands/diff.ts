@@ -6,10 +6,15 @@
 
 import { parseArgs } from "node:util";
 import { pluginHelp } from "../plugin_help.ts";
+import { ManifestError } from "../../hal/errors.ts";
 import { hex } from "../../hal/hex.ts";
+import type { HalInfo } from "../../hal/types.ts";
 import type { System } from "../../manifest/boot.ts";
 import { bootForCli } from "../boot.ts";
 import { loadManifest } from "../../manifest/parse.ts";
+import type { Manifest } from "../../manifest/schema.ts";
+import { manifestError } from "../../manifest/source.ts";
+import { AUTO_PROFILE, PROFILE_NAMES } from "../../plugins/emulator/options.ts";
 import { diffStates, diffTraces, type TraceSide } from "../../plugins/replay/diff.ts";
 import { describeEvent } from "../../plugins/replay/trace_format.ts";
 import { csrHex, TRACE_FORMAT } from "../../plugins/replay/trace_format.ts";
@@ -30,6 +35,12 @@ CSRs of every hart both have (medeleg, mideleg, hstatus, hedeleg, hideleg,
 hvip, hcounteren, hgatp, sie, vsie) and prints the values that differ, e.g.
 the spec profile against qemu-7.2, or the arceos policy against kvm. Both
 systems are then disabled and closed.
+
+An emulator manifest against a QEMU manifest: QEMU is booted first, and an
+emulator "profile: auto" becomes the profile that models the connected QEMU's
+version (qemu-7.2 or qemu-10.0; the nearest, with a warning, for a version
+no profile models). A manifest that names a QEMU profile of another version
+than the connected QEMU gets a warning on stderr.
 
 Options:
   --json           print JSON instead of text
@@ -127,18 +138,115 @@ async function diffTraceFiles(
   return diff.equal ? EXIT.ok : EXIT.check;
 }
 
+/** An emulator manifest's `profile` option as written (`undefined` when absent). */
+function profileOption(manifest: Manifest): unknown {
+  const options = manifest.backend.options;
+  return options !== null && typeof options === "object"
+    ? (options as Record<string, unknown>).profile
+    : undefined;
+}
+
+/**
+ * The emulator profile that models a QEMU: the backend's `profile` hint, else
+ * the nearest version (7.x/8.x → qemu-7.2, ≥ 9 → qemu-10.0) with a warning.
+ *
+ * @param info The QEMU backend's `info()`.
+ * @returns The profile, and a warning when it is only the nearest.
+ */
+export function profileForQemu(info: HalInfo): { profile: string; warning?: string } {
+  const hint = info.profile;
+  if (typeof hint === "string" && (PROFILE_NAMES as readonly string[]).includes(hint)) {
+    return { profile: hint };
+  }
+  const major = Number(String(info.version ?? "").split(".")[0]);
+  const profile = major >= 9 ? "qemu-10.0" : "qemu-7.2";
+  return {
+    profile,
+    warning: `no emulator profile models QEMU ${info.version ?? "of an unknown version"}; ` +
+      `"auto" uses the nearest, ${profile}`,
+  };
+}
+
+/** A manifest with its emulator profile replaced (errors still point into the original). */
+function withProfile(manifest: Manifest, profile: string): Manifest {
+  const options = { ...(manifest.backend.options as Record<string, unknown>), profile };
+  return Object.freeze({
+    ...manifest,
+    backend: Object.freeze({ ...manifest.backend, options }),
+  });
+}
+
+/** Boots a manifest rewritten from `original`, reporting manifest errors at the original's lines. */
+async function bootRewritten(original: Manifest, rewritten: Manifest): Promise<System> {
+  try {
+    return await bootForCli(rewritten);
+  } catch (error) {
+    if (error instanceof ManifestError && error.line === 0 && rewritten !== original) {
+      throw manifestError(original, error.path, error.detail, error.cause);
+    }
+    throw error;
+  }
+}
+
+/**
+ * Boots two manifests. For an emulator manifest against a QEMU manifest,
+ * QEMU goes first: its version resolves the emulator's `profile: auto`, and
+ * a named QEMU profile of another version is warned about.
+ */
+async function bootPair(
+  manifests: readonly [Manifest, Manifest],
+  warnings: string[],
+): Promise<[System, System]> {
+  const plugins = manifests.map((m) => m.backend.plugin);
+  const emulatorSide = plugins[0] === "emulator" && plugins[1] === "qemu"
+    ? 0
+    : plugins[0] === "qemu" && plugins[1] === "emulator"
+    ? 1
+    : undefined;
+  if (emulatorSide === undefined) {
+    const first = await bootForCli(manifests[0]);
+    try {
+      return [first, await bootForCli(manifests[1])];
+    } catch (error) {
+      await first.close();
+      throw error;
+    }
+  }
+  const emulator = manifests[emulatorSide]!;
+  const qemu = await bootForCli(manifests[1 - emulatorSide]!);
+  try {
+    const info = qemu.hal.info();
+    const named = profileOption(emulator);
+    let rewritten = emulator;
+    const match = profileForQemu(info);
+    if (named === AUTO_PROFILE) {
+      if (match.warning !== undefined) warnings.push(match.warning);
+      rewritten = withProfile(emulator, match.profile);
+    } else if (
+      typeof named === "string" && named.startsWith("qemu-") && named !== match.profile
+    ) {
+      warnings.push(
+        `${emulator.file} names profile ${named}, but ${
+          manifests[1 - emulatorSide]!.file
+        } runs QEMU ${info.version}, which ${match.profile} models: the differences include ` +
+          `the versions' own (use "profile: auto" to compare like with like)`,
+      );
+    }
+    const booted = await bootRewritten(emulator, rewritten);
+    return emulatorSide === 0 ? [booted, qemu] : [qemu, booted];
+  } catch (error) {
+    await qemu.close();
+    throw error;
+  }
+}
+
 async function diffManifests(a: string, b: string, json: boolean, io: CliIo): Promise<number> {
   const manifestA = await loadManifest(a);
   const manifestB = await loadManifest(b);
   io.err(`rvhv: booting ${manifestA.file} and ${manifestB.file}\n`);
-  const systemA = await bootForCli(manifestA);
-  let systemB: System;
-  try {
-    systemB = await bootForCli(manifestB);
-  } catch (error) {
-    await systemA.close();
-    throw error;
-  }
+  const warnings: string[] = [];
+  const [systemA, systemB] = await bootPair([manifestA, manifestB], warnings);
+  for (const warning of warnings) io.err(`rvhv: warning: ${warning}\n`);
   try {
     const diff = await diffStates(systemA, systemB);
     if (json) {
@@ -149,6 +257,7 @@ async function diffManifests(a: string, b: string, json: boolean, io: CliIo): Pr
             equal: diff.equal,
             a: { file: a, backend: systemA.hal.info(), policy: systemA.percpus.policy.name },
             b: { file: b, backend: systemB.hal.info(), policy: systemB.percpus.policy.name },
+            warnings,
             onlyA: diff.onlyA,
             onlyB: diff.onlyB,
             harts: diff.harts.map((hart) => ({

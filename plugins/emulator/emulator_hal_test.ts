@@ -97,7 +97,7 @@ Deno.test("parseEmulatorOptions() names the offending option", () => {
     optionError(["isa", "1"]),
   );
   throws(() => parseEmulatorOptions({ isa: "rv64imafdch_zzz" }), optionError(["isa"]));
-  throws(() => parseEmulatorOptions({ profile: "qemu-10.0" }), optionError(["profile"]));
+  throws(() => parseEmulatorOptions({ profile: "qemu-9.2" }), optionError(["profile"]));
   throws(() => parseEmulatorOptions({ firmware: "uboot" }), optionError(["firmware"]));
   throws(() => parseEmulatorOptions({ ram: { size: 100 } }), optionError(["ram", "size"]));
   throws(() => parseEmulatorOptions({ spec: { geilen: 64 } }), optionError(["spec", "geilen"]));

@@ -15,6 +15,7 @@ import { misaOf } from "../../hal/isa.ts";
 import type { ResolvedEmulatorOptions } from "./options.ts";
 import type { EmulatorProfile } from "./profile.ts";
 import { createQemu72Profile } from "./qemu_7_2_profile.ts";
+import { createQemu100Profile } from "./qemu_10_0_profile.ts";
 import { IP } from "./fields.ts";
 import { SLOT, SLOT_COUNT } from "./slots.ts";
 import { createSpecProfile } from "./spec_profile.ts";
@@ -42,11 +43,12 @@ export class EmulatorMachine implements SyncCsrExecutor {
    * Builds a machine in its reset state, firmware preset applied.
    *
    * @param options Validated options.
+   * @param profile A profile to use in place of the one `options.profile`
+   *   names (a variant built with `createQemuProfile`, for tools that compare
+   *   behaviours); `options.profile` then only names it.
    */
-  constructor(options: ResolvedEmulatorOptions) {
-    this.profile = options.profile === "qemu-7.2"
-      ? createQemu72Profile()
-      : createSpecProfile(options.spec);
+  constructor(options: ResolvedEmulatorOptions, profile?: EmulatorProfile) {
+    this.profile = profile ?? createProfile(options);
     this.firmware = resolveFirmware(options.firmware, this.profile.opensbi);
     this.slots = new BigUint64Array(options.harts * SLOT_COUNT);
     // Harts with the same ISA share one extension set.
@@ -128,6 +130,18 @@ export class EmulatorMachine implements SyncCsrExecutor {
     const result = file.access(this.harts[hart]!, csr, value, mask);
     if (result === undefined) this.trapCause = file.trapCause;
     return result;
+  }
+}
+
+/** The profile the options name. */
+function createProfile(options: ResolvedEmulatorOptions): EmulatorProfile {
+  switch (options.profile) {
+    case "qemu-7.2":
+      return createQemu72Profile();
+    case "qemu-10.0":
+      return createQemu100Profile();
+    case "spec":
+      return createSpecProfile(options.spec);
   }
 }
 

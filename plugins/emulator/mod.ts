@@ -1,7 +1,9 @@
 /**
  * The emulator backend: harts whose CSRs are modelled in TypeScript, with
  * the spec's WARL masks and illegal-instruction traps (`spec` profile) or
- * exactly what QEMU 7.2 reads back (`qemu-7.2` profile).
+ * exactly what a QEMU version reads back (`qemu-7.2`, `qemu-10.0` profiles,
+ * built from one model whose per-version differences are the named
+ * behaviours of {@linkcode QEMU_BEHAVIOURS}).
  *
  * Needs no permissions.
  *
@@ -29,6 +31,7 @@ import { parseEmulatorOptions, type ResolvedEmulatorOptions } from "./options.ts
 export { createEmulatorHal, EmulatorHal } from "./emulator_hal.ts";
 export { BYTES_PER_HART, EmulatorMachine } from "./machine.ts";
 export {
+  AUTO_PROFILE,
   DEFAULT_ISA,
   DEFAULT_PHYS_VIRT_OFFSET,
   DEFAULT_RAM_BASE,
@@ -40,6 +43,16 @@ export {
   type ResolvedEmulatorOptions,
 } from "./options.ts";
 export type { EmulatorProfile, OpensbiPreset, ProfileName } from "./profile.ts";
+export {
+  createQemuProfile,
+  QEMU_BEHAVIOURS,
+  type QemuBehaviourDoc,
+  type QemuBehaviourName,
+  type QemuBehaviours,
+  type QemuModel,
+} from "./qemu_profile.ts";
+export { QEMU_7_2_BEHAVIOURS, QEMU_7_2_MODEL } from "./qemu_7_2_profile.ts";
+export { QEMU_10_0_BEHAVIOURS, QEMU_10_0_MODEL } from "./qemu_10_0_profile.ts";
 export { DEFAULT_SPEC_PARAMS, type GuestTranslationMode, type SpecParams } from "./spec_profile.ts";
 
 /**
@@ -58,7 +71,7 @@ export { DEFAULT_SPEC_PARAMS, type GuestTranslationMode, type SpecParams } from 
  */
 export const emulatorPlugin: HalPlugin<ResolvedEmulatorOptions> = Object.freeze({
   name: "emulator",
-  describe: "in-process emulated harts (spec or QEMU 7.2 CSR behaviour); no QEMU needed",
+  describe: "in-process emulated harts (spec, QEMU 7.2 or QEMU 10.0 CSR behaviour); no QEMU needed",
   permissions: Object.freeze([]) as readonly string[],
   parseOptions: parseEmulatorOptions,
   create(options: ResolvedEmulatorOptions): EmulatorHal {

@@ -22,13 +22,39 @@ import {
   type SpecParams,
 } from "./spec_profile.ts";
 import { QEMU_7_2_KNOWN_EXTENSIONS } from "./qemu_7_2_profile.ts";
+import { QEMU_10_0_KNOWN_EXTENSIONS } from "./qemu_10_0_profile.ts";
 import type { ProfileName } from "./profile.ts";
 
 /** The most harts one emulated machine may have. */
 export const MAX_HARTS = 65536;
 
 /** The profiles the emulator offers. */
-export const PROFILE_NAMES: readonly ProfileName[] = Object.freeze(["spec", "qemu-7.2"]);
+export const PROFILE_NAMES: readonly ProfileName[] = Object.freeze([
+  "spec",
+  "qemu-7.2",
+  "qemu-10.0",
+]);
+
+/**
+ * What `profile:` says to take the profile of the QEMU a manifest is
+ * compared with (resolved by `rvhv diff`; refused anywhere else).
+ *
+ * @example Usage
+ * ```ts
+ * import { AUTO_PROFILE, parseEmulatorOptions } from "@rvhv/percpu/emulator";
+ * import { throws } from "node:assert/strict";
+ *
+ * throws(() => parseEmulatorOptions({ profile: AUTO_PROFILE }), /rvhv diff/);
+ * ```
+ */
+export const AUTO_PROFILE = "auto";
+
+/** The multi-letter extensions each profile models. */
+const KNOWN_EXTENSIONS: Readonly<Record<ProfileName, ReadonlySet<string>>> = {
+  "spec": SPEC_KNOWN_EXTENSIONS,
+  "qemu-7.2": QEMU_7_2_KNOWN_EXTENSIONS,
+  "qemu-10.0": QEMU_10_0_KNOWN_EXTENSIONS,
+};
 
 /** Options of `createEmulatorHal`, as written in code or YAML. */
 export interface EmulatorOptions {
@@ -39,8 +65,12 @@ export interface EmulatorOptions {
    * Default `"rv64imafdch"`.
    */
   isa?: string | readonly string[];
-  /** The CSR model: `"spec"` (default) or `"qemu-7.2"`. */
-  profile?: ProfileName;
+  /**
+   * The CSR model: `"spec"` (default), `"qemu-7.2"` or `"qemu-10.0"`. In a
+   * manifest compared with a QEMU manifest (`rvhv diff`), `"auto"` takes the
+   * profile that models the connected QEMU's version.
+   */
+  profile?: ProfileName | typeof AUTO_PROFILE;
   /**
    * The firmware state the harts start in: `"none"` (M-mode reset),
    * `"opensbi-1.1"`, `"opensbi-1.6"`, or `"opensbi"` (default: the version
@@ -166,8 +196,17 @@ export function parseEmulatorOptions(raw: unknown): ResolvedEmulatorOptions {
   if (ramSize === 0n || ramSize % 4096n !== 0n) {
     throw invalidOption(["ram", "size"], "must be a positive multiple of 4096");
   }
+  if (options.profile === AUTO_PROFILE) {
+    throw invalidOption(
+      ["profile"],
+      `"auto" takes the profile of the QEMU this manifest is compared with ("rvhv diff" ` +
+        `with a QEMU manifest); to boot it alone, name one of ${
+          PROFILE_NAMES.map((name) => `"${name}"`).join(", ")
+        }`,
+    );
+  }
   const profile = choiceOption(options.profile, ["profile"], PROFILE_NAMES, "spec");
-  const known = profile === "spec" ? SPEC_KNOWN_EXTENSIONS : QEMU_7_2_KNOWN_EXTENSIONS;
+  const known = KNOWN_EXTENSIONS[profile];
   isas.forEach((isa, i) => {
     for (const ext of isa.extensions) {
       if (ext.length > 1 && !known.has(ext)) {

@@ -10,7 +10,7 @@ import type { IsaSpec } from "../../hal/isa.ts";
 import type { CsrNum } from "../../hal/types.ts";
 
 /** The names of the emulator's profiles. */
-export type ProfileName = "spec" | "qemu-7.2";
+export type ProfileName = "spec" | "qemu-7.2" | "qemu-10.0";
 
 /** The OpenSBI preset a profile's `firmware: opensbi` means. */
 export type OpensbiPreset = "opensbi-1.1" | "opensbi-1.6";

@@ -354,7 +354,7 @@ Deno.test("qemu-7.2 profile: Sstc timers as QEMU 7.2.22 showed them (time is 0 a
     },
   );
   await t.step("a vstimecmp in the future also clears a VSTIP written through hvip", async () => {
-    // Found by tests/differential/qemu72_test.ts: the profile used to keep hvip.VSTIP here.
+    // Found by tests/differential/qemu_test.ts: the profile used to keep hvip.VSTIP here.
     const hal = await freshQemu();
     await write(hal, "hvip", 0x40n);
     deepStrictEqual([await read(hal, "hvip"), await read(hal, "mip")], [0x40n, 0xc0n]);
@@ -374,7 +374,7 @@ Deno.test("qemu-7.2 profile: Sstc timers as QEMU 7.2.22 showed them (time is 0 a
 });
 
 Deno.test("qemu-7.2 profile: a hart without H as QEMU 7.2.22 showed it (-cpu rv64,h=false)", async () => {
-  // Found by tests/differential/qemu72_test.ts: 7.2 gates mtval2 and mtinst on H
+  // Found by tests/differential/qemu_test.ts: 7.2 gates mtval2 and mtinst on H
   // (predicate hmode) but not vstimecmp (predicate sstc); the profile had it the other way.
   const hal = await createEmulatorHal({ profile: "qemu-7.2", firmware: "none", isa: "rv64imafdc" });
   for (const name of ["mtval2", "mtinst"] as const) {

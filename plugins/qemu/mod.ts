@@ -10,15 +10,17 @@
  * ```
  *
  * The same `RISCVPerCpu` code that runs on the emulator runs here; the
- * emulator's `qemu-7.2` profile is checked against this backend bit for bit
- * (`tests/differential/qemu72_test.ts`).
+ * emulator's `qemu-7.2` and `qemu-10.0` profiles are checked against this
+ * backend on QEMU 7.2 and 10.0 bit for bit (`tests/differential/qemu_test.ts`).
  *
  * Permissions: `--allow-run=qemu-system-riscv64` (or the binary given),
  * `--allow-read`, `--allow-write` and `--allow-net` for the unix sockets in
  * the temporary directory (Deno 2.9 checks all three for a unix-socket
  * connect), and optionally `--allow-env=RVHV_QEMU,RVHV_DEBUG`
  * (`RVHV_DEBUG=qmp,rsp` logs every exchange to stderr). Install QEMU with
- * `apt-get install --no-install-recommends qemu-system-misc`.
+ * `apt-get install --no-install-recommends qemu-system-misc` (QEMU 7.2 on
+ * Debian 12); QEMU 10.0 installs beside it with the repository's
+ * `scripts/install-qemu10.sh`.
  *
  * @example Usage
  * ```ts ignore

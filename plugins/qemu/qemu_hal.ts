@@ -107,9 +107,10 @@ function isaOfMisa(misa: bigint): string {
   return `rv64${letters}`;
 }
 
-/** The emulator profile that models a QEMU version, when there is one. */
+/** The emulator profile that models a QEMU version (`major.minor` must match), when there is one. */
 function profileOf(version: string): string | undefined {
-  return version.startsWith("7.2.") ? "qemu-7.2" : undefined;
+  const majorMinor = version.split(".").slice(0, 2).join(".");
+  return majorMinor === "7.2" || majorMinor === "10.0" ? `qemu-${majorMinor}` : undefined;
 }
 
 /** The OpenSBI preset that ships with a QEMU version (7.x/8.x → 1.1, ≥ 9 → 1.6). */
@@ -245,8 +246,9 @@ export class QemuHal implements AxVCpuHal {
         ? { attached: true, sockets: { qmp: options.attach!.qmp, gdb: options.attach!.gdb } }
         : { attached: false, cpu: options.cpu, binary: options.qemu }),
       csrRegnumBase: session.gdb.csrBase,
-      // A started QEMU gets the preset's mtimecmp from loader devices; the
-      // CLINT is MMIO, which gdb memory writes skip, so an attached one cannot.
+      // A started QEMU gets the preset's mtimecmp from loader devices; an
+      // attached one through gdb memory writes, which reach the CLINT on QEMU
+      // 10.0 but not on 7.2.
       ...(session.mtimecmp === undefined ? {} : { mtimecmp: session.mtimecmp }),
     });
   }
@@ -624,11 +626,16 @@ function spawnMtimecmp(options: ResolvedQemuOptions): bigint | undefined {
   return resolveFirmware(name, "opensbi-1.1").mtimecmp;
 }
 
+/** Where a hart's mtimecmp sits in the CLINT of `virt`. */
+function mtimecmpAddress(hart: HartId): bigint {
+  return VIRT_MTIMECMP_BASE + 8n * BigInt(hart);
+}
+
 /** Reads every hart's mtimecmp from the CLINT (gdb memory reads do reach MMIO). */
 async function readMtimecmp(session: Session): Promise<bigint[]> {
   const replies = await session.gdb.exchangeOnHart(
     session.harts[0]!,
-    session.harts.map((hart) => `m${(VIRT_MTIMECMP_BASE + 8n * BigInt(hart)).toString(16)},8`),
+    session.harts.map((hart) => `m${mtimecmpAddress(hart).toString(16)},8`),
   );
   return replies.map((reply, i) => {
     if (reply.length !== 16) {
@@ -676,7 +683,20 @@ async function applyFirmware(
         : `not applied (hart ${session.harts[wrong]} reads ${hex(found[wrong]!)})`;
     }
   } else if (firmware.mtimecmp !== undefined) {
-    session.mtimecmp = "not applied (the CLINT of an attached QEMU cannot be written over gdb)";
+    // An attached QEMU has no loader devices: write the CLINT over gdb. QEMU
+    // 10.0's gdbstub reaches MMIO; 7.2's drops the write silently, so read back.
+    const value = encodeLe64(firmware.mtimecmp);
+    await gdb.exchangeOnHart(
+      session.harts[0]!,
+      session.harts.map((hart) => `M${mtimecmpAddress(hart).toString(16)},8:${value}`),
+    );
+    const found = await readMtimecmp(session);
+    const wrong = found.findIndex((read) => read !== firmware.mtimecmp);
+    session.mtimecmp = wrong < 0
+      ? hex(firmware.mtimecmp)
+      : `not applied (QEMU ${session.version} drops gdb writes to the CLINT; hart ${
+        session.harts[wrong]
+      } reads ${hex(found[wrong]!)})`;
   }
   await Promise.all(session.harts.map(async (hart, i) => {
     const writes = firmware.writes(session.hasH[i]!);

@@ -86,7 +86,7 @@ Deno.test("rvhv exits 2 for a manifest error, naming file:line", async () => {
   const { code, stderr } = await rvhv("up", "tests/fixtures/manifests/bad_option.yaml");
   strictEqual(code, 2);
   match(stderr, /tests\/fixtures\/manifests\/bad_option\.yaml:6:14 \(backend\.options\.profile\)/);
-  match(stderr, /expected one of "spec", "qemu-7\.2", got "qemu-9\.9"/);
+  match(stderr, /expected one of "spec", "qemu-7\.2", "qemu-10\.0", got "qemu-9\.9"/);
   const missing = await rvhv("detect", "no/such.yaml");
   strictEqual(missing.code, 2);
   match(missing.stderr, /no\/such\.yaml: cannot read the file/);

@@ -5,7 +5,7 @@
  */
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { QEMU_BINARY, qemuTest } from "../_helpers/qemu.ts";
+import { QEMU_10_0, QEMU_BINARY, QEMU_TARGETS, qemuTest } from "../_helpers/qemu.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const MAIN = new URL("cli/main.ts", ROOT).pathname;
@@ -196,4 +196,64 @@ qemuTest("RVHV_DEBUG=qmp,rsp logs every QMP line and gdb packet to stderr", asyn
   // Without the variable nothing is logged.
   const quiet = await command(["detect", "examples/qemu.yaml"]).output();
   ok(!decoder.decode(quiet.stderr).includes("[rvhv"));
+});
+
+for (const target of QEMU_TARGETS) {
+  qemuTest(
+    `rvhv diff: an emulator with profile auto equals QEMU ${target.version}'s live CSRs`,
+    async () => {
+      const output = await command(
+        ["diff", "tests/fixtures/manifests/emulator_auto.yaml", "examples/qemu.yaml"],
+        { RVHV_QEMU: target.binary },
+      ).output();
+      const [stdout, stderr] = [decoder.decode(output.stdout), decoder.decode(output.stderr)];
+      strictEqual(output.code, 0, stderr + stdout);
+      match(
+        stdout,
+        new RegExp(
+          `^a: tests/fixtures/manifests/emulator_auto\\.yaml  emulator ${target.profile} `,
+        ),
+      );
+      match(stdout, /the live CSRs are equal \(40 values on 4 harts\)\n$/);
+      ok(!stderr.includes("warning"), stderr);
+    },
+    target,
+  );
+}
+
+qemuTest(
+  "rvhv diff warns when the emulator names another version's profile than the QEMU it is compared with",
+  async () => {
+    const output = await command(
+      ["diff", "--json", "tests/fixtures/manifests/emulator_qemu72.yaml", "examples/qemu.yaml"],
+      { RVHV_QEMU: QEMU_10_0.binary },
+    ).output();
+    const [stdout, stderr] = [decoder.decode(output.stdout), decoder.decode(output.stderr)];
+    strictEqual(output.code, 1, stderr);
+    match(
+      stderr,
+      /rvhv: warning: tests\/fixtures\/manifests\/emulator_qemu72\.yaml names profile qemu-7\.2, but examples\/qemu\.yaml runs QEMU 10\.0\.\d+, which qemu-10\.0 models/,
+    );
+    const report = JSON.parse(stdout);
+    strictEqual(report.warnings.length, 1);
+    // The versions' own differences: OpenSBI 1.6's medeleg and 10.0's hcounteren mask.
+    deepStrictEqual(report.harts[0].csrs.medeleg, { a: "0xf0b509", b: "0xf4b509", equal: false });
+    deepStrictEqual(report.harts[0].csrs.hcounteren, {
+      a: "0xffffffffffffffff",
+      b: "0x7ffff",
+      equal: false,
+    });
+  },
+  QEMU_10_0,
+);
+
+qemuTest("rvhv diff refuses profile auto without a QEMU manifest to take it from", async () => {
+  const output = await command(
+    ["diff", "tests/fixtures/manifests/emulator_auto.yaml", "examples/emulator.yaml"],
+  ).output();
+  strictEqual(output.code, 2);
+  match(
+    decoder.decode(output.stderr),
+    /emulator_auto\.yaml:6:\d+ \(backend\.options\.profile\): plugin "emulator" rejected its options: Invalid option "profile": "auto" takes the profile of the QEMU this manifest is compared with/,
+  );
 });

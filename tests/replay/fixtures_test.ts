@@ -10,7 +10,12 @@ import { hex } from "../../hal/hex.ts";
 import { boot } from "../../manifest/boot.ts";
 import { parseManifest } from "../../manifest/parse.ts";
 import { PerCpuSet } from "../../percpu/percpu_set.ts";
-import { createReplayHal, diffTraces, readTraceHeader } from "../../plugins/replay/mod.ts";
+import {
+  createReplayHal,
+  diffTraces,
+  readTraceHeader,
+  type TraceDiff,
+} from "../../plugins/replay/mod.ts";
 
 const TRACES = new URL("../fixtures/traces/", import.meta.url).pathname;
 
@@ -25,16 +30,39 @@ function replayManifest(name: string, policy?: string) {
   }));
 }
 
-for (
-  const [name, sieKept] of [["qemu72_4harts_none", 0x0n], [
-    "qemu72_4harts_opensbi",
-    0x222n,
-  ]] as const
-) {
+/** What the set-up kept on every hart, per QEMU version and firmware. */
+const KEPT: readonly { name: string; profile: string; kept: Record<string, string> }[] = [
+  {
+    name: "qemu72_4harts_none",
+    profile: "qemu-7.2",
+    // QEMU 7.2 keeps all 64 bits of hcounteren; mideleg masks sie and reset delegates nothing.
+    kept: { hvip: "0x0", hcounteren: "0xffffffffffffffff", sie: "0x0" },
+  },
+  {
+    name: "qemu72_4harts_opensbi",
+    profile: "qemu-7.2",
+    kept: { hvip: "0x0", hcounteren: "0xffffffffffffffff", sie: "0x222" },
+  },
+  {
+    name: "qemu10_4harts_none",
+    profile: "qemu-10.0",
+    // QEMU 10.0: hcounteren keeps the implemented counters; hvip reads all of mip, and
+    // without firmware mtimecmp is 0, so MTIP is pending.
+    kept: { hvip: "0x80", hcounteren: "0x7ffff", sie: "0x0" },
+  },
+  {
+    name: "qemu10_4harts_opensbi",
+    profile: "qemu-10.0",
+    // OpenSBI 1.6 programs mtimecmp to all ones: no MTIP, hvip reads 0.
+    kept: { hvip: "0x0", hcounteren: "0x7ffff", sie: "0x222" },
+  },
+];
+
+for (const { name, profile, kept } of KEPT) {
   Deno.test(`fixture ${name} replays strictly: set-up, enable and restore on 4 harts`, async () => {
     const header = readTraceHeader(`${TRACES}${name}.jsonl`);
     deepStrictEqual(header.harts, [0, 1, 2, 3]);
-    strictEqual(header.profile, "qemu-7.2");
+    strictEqual(header.profile, profile);
     const system = await boot(replayManifest(name));
     deepStrictEqual([...system.percpus.states().values()], [
       "enabled",
@@ -43,28 +71,24 @@ for (
       "enabled",
     ]);
     for (const percpu of system.percpus) {
-      const kept = Object.fromEntries(percpu.csrReport().map((e) => [e.name, hex(e.kept)]));
-      deepStrictEqual(kept, {
-        hedeleg: "0xb10d",
-        hideleg: "0x444",
-        hvip: "0x0",
-        hcounteren: "0xffffffffffffffff", // QEMU 7.2 keeps all 64 bits
-        sie: hex(sieKept), // mideleg masks sie: OpenSBI delegates the S interrupts, reset does not
-      });
+      const found = Object.fromEntries(percpu.csrReport().map((e) => [e.name, hex(e.kept)]));
+      deepStrictEqual(found, { hedeleg: "0xb10d", hideleg: "0x444", ...kept });
     }
     await system.close(); // strict: every recorded event was consumed, the restore included
   });
 }
 
-Deno.test("fixture qemu72_no_h replays the H-less CPU: hart 0's probe traps, nothing is written", async () => {
-  await rejects(
-    boot(replayManifest("qemu72_no_h")),
-    (e) =>
-      e instanceof AxError && !(e instanceof TraceDivergence) && e.kind === "Unsupported" &&
-      e.hart === 0 && /the H extension is absent/.test(e.message) &&
-      (e as { rollbackErrors?: unknown[] }).rollbackErrors === undefined,
-  );
-});
+for (const name of ["qemu72_no_h", "qemu10_no_h"]) {
+  Deno.test(`fixture ${name} replays the H-less CPU: hart 0's probe traps, nothing is written`, async () => {
+    await rejects(
+      boot(replayManifest(name)),
+      (e) =>
+        e instanceof AxError && !(e instanceof TraceDivergence) && e.kind === "Unsupported" &&
+        e.hart === 0 && /the H extension is absent/.test(e.message) &&
+        (e as { rollbackErrors?: unknown[] }).rollbackErrors === undefined,
+    );
+  });
+}
 
 Deno.test("the kvm policy diverges from an arceos recording at the hedeleg write", async () => {
   const path = `${TRACES}qemu72_4harts_opensbi.jsonl`;
@@ -99,39 +123,69 @@ Deno.test("a fixture replayed with harts in reverse order still matches (per-har
   await hal.close();
 });
 
-for (const name of ["qemu72_4harts_none", "qemu72_4harts_opensbi", "qemu72_no_h"]) {
-  Deno.test(`fixture ${name}, recorded on QEMU 7.2, equals the emulator's qemu-7.2 run event for event`, async () => {
+/**
+ * Runs a fixture's manifest on the emulator with a profile, recording, and
+ * diffs that recording against the fixture.
+ */
+async function diffWithEmulator(name: string, profile: string): Promise<TraceDiff> {
+  const fixture = `${TRACES}${name}.jsonl`;
+  const recorded = readTraceHeader(fixture).manifest as {
+    backend: { options: Record<string, unknown> };
+    percpu: Record<string, unknown>;
+  };
+  const dir = await Deno.makeTempDir();
+  try {
+    const trace = `${dir}/emulator.jsonl`;
+    const manifest = parseManifest(JSON.stringify({
+      version: 1,
+      backend: { plugin: "emulator", options: { ...recorded.backend.options, profile } },
+      percpu: recorded.percpu,
+      record: trace,
+    }));
+    try {
+      const system = await boot(manifest);
+      await system.close();
+    } catch (error) {
+      // The H-less fixture records a set-up that fails; the emulator's must fail the same way.
+      ok(name.endsWith("_no_h") && error instanceof AxError && error.kind === "Unsupported");
+    }
+    return await diffTraces(fixture, trace);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+for (
+  const [name, profile] of [
+    ["qemu72_4harts_none", "qemu-7.2"],
+    ["qemu72_4harts_opensbi", "qemu-7.2"],
+    ["qemu72_no_h", "qemu-7.2"],
+    ["qemu10_4harts_none", "qemu-10.0"],
+    ["qemu10_4harts_opensbi", "qemu-10.0"],
+    ["qemu10_no_h", "qemu-10.0"],
+  ] as const
+) {
+  Deno.test(`fixture ${name}, recorded on real QEMU, equals the emulator's ${profile} run event for event`, async () => {
     const fixture = `${TRACES}${name}.jsonl`;
     const header = readTraceHeader(fixture);
     strictEqual(header.backend, "qemu", "the fixtures are recordings of real QEMU");
-    const recorded = header.manifest as {
-      backend: { options: Record<string, unknown> };
-      percpu: Record<string, unknown>;
-    };
-    const dir = await Deno.makeTempDir();
-    try {
-      const trace = `${dir}/emulator.jsonl`;
-      const manifest = parseManifest(JSON.stringify({
-        version: 1,
-        backend: {
-          plugin: "emulator",
-          options: { ...recorded.backend.options, profile: "qemu-7.2" },
-        },
-        percpu: recorded.percpu,
-        record: trace,
-      }));
-      try {
-        const system = await boot(manifest);
-        await system.close();
-      } catch (error) {
-        // The H-less fixture records a set-up that fails; the emulator's must fail the same way.
-        ok(name === "qemu72_no_h" && error instanceof AxError && error.kind === "Unsupported");
-      }
-      const diff = await diffTraces(fixture, trace);
-      strictEqual(diff.first, undefined, `first difference: ${JSON.stringify(diff.first)}`);
-      deepStrictEqual(diff.header.filter((field) => field !== "backend" && field !== "info"), []);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    strictEqual(header.profile, profile, "recorded on the QEMU version the profile models");
+    const diff = await diffWithEmulator(name, profile);
+    strictEqual(diff.first, undefined, `first difference: ${JSON.stringify(diff.first)}`);
+    deepStrictEqual(diff.header.filter((field) => field !== "backend" && field !== "info"), []);
   });
 }
+
+Deno.test("the QEMU 10.0 fixtures tell the versions apart: the qemu-7.2 profile departs from them", async () => {
+  // Under OpenSBI the priors agree; the set-up's hcounteren read-back is where
+  // 10.0's 0x7ffff meets 7.2's all ones.
+  const opensbi = await diffWithEmulator("qemu10_4harts_opensbi", "qemu-7.2");
+  strictEqual(opensbi.first?.a?.csr, CSR.hcounteren);
+  strictEqual(opensbi.first?.a?.ret, 0x7ffffn);
+  strictEqual(opensbi.first?.b?.ret, (1n << 64n) - 1n);
+  // Without firmware the first prior read differs: hvip shows MTIP on 10.0.
+  const none = await diffWithEmulator("qemu10_4harts_none", "qemu-7.2");
+  strictEqual(none.first?.a?.csr, CSR.hvip);
+  strictEqual(none.first?.a?.ret, 0x80n);
+  strictEqual(none.first?.b?.ret, 0n);
+});

@@ -1,0 +1,801 @@
+/**
+ * The CSR model shared by the QEMU profiles (`qemu-7.2`, `qemu-10.0`): what
+ * `qemu-system-riscv64 -M virt -cpu rv64` reads back when its CSRs are
+ * accessed from M-mode (the debugger's view of a hart held at `-S`), built
+ * from QEMU's `target/riscv/csr.c` read-modify-write functions.
+ *
+ * Everything the versions share is written once here. Everything that
+ * differs is one named field of {@linkcode QemuBehaviours}, documented in
+ * {@linkcode QEMU_BEHAVIOURS} and read in exactly one place below; each
+ * version file (`qemu_7_2_profile.ts`, `qemu_10_0_profile.ts`) is a value of
+ * that interface, checked bit for bit against the real binary by
+ * `tests/differential/qemu_test.ts`.
+ *
+ * The quirks both versions share, each one line where it is enforced:
+ * hstatus reads force VSXL=2 and VSBE=0; mideleg forces 0x1444 on every
+ * access; sie is mie masked by mideleg; hvip, hip, sip, vsip and mip are views
+ * of one pending store; htinst ignores writes; satp/stvec/mtvec drop writes
+ * with an invalid mode; an M-mode writer with menvcfg.STCE=1 cannot change
+ * STIP/VSTIP through mip or hvip; time reads 0 (the machine never runs), so a
+ * stimecmp/vstimecmp write at or below 0 (+ htimedelta) raises the timer, and
+ * a vstimecmp write in the future also clears a VSTIP stored through hvip or
+ * mip; without H, mtval2 and mtinst trap (QEMU gates them on H).
+ *
+ * @module
+ */
+
+import {
+  ALL_ONES,
+  ConstCsr,
+  CsrFile,
+  FunctionCsr,
+  type HartContext,
+  MaskedCsr,
+} from "../../hal/csr_blocks.ts";
+import { CSR } from "../../hal/csr_numbers.ts";
+import type { IsaSpec } from "../../hal/isa.ts";
+import { causeMask, exceptionMask } from "../../hal/trap_bits.ts";
+import type { CsrNum } from "../../hal/types.ts";
+import { defineIdentity, definePlainStorage, unmodelledCsrs } from "./common.ts";
+import {
+  ATP_MODE,
+  ENVCFG,
+  HSTATUS,
+  IP,
+  M_INTERRUPTS,
+  S_INTERRUPTS,
+  STATUS,
+  VS_INTERRUPTS,
+  withSd,
+} from "./fields.ts";
+import type { EmulatorProfile, OpensbiPreset, ProfileName } from "./profile.ts";
+import { needsH, needsSstc, needsSstcAndH } from "./profile.ts";
+import { FLAG, SLOT } from "./slots.ts";
+
+/**
+ * What one QEMU version does where the versions differ. Each field is one
+ * behaviour, named after what changed; {@linkcode QEMU_BEHAVIOURS} says what
+ * each means and what it means for a hypervisor.
+ */
+export interface QemuBehaviours {
+  /** mideleg's first access after reset reads the stale stored 0 (the HS bits are forced only afterwards). */
+  readonly midelegStaleFirstRead: boolean;
+  /** medeleg bit 11 (ecall from M) is writable. */
+  readonly medelegMEcall: boolean;
+  /** Cause 18 (software check) is delegable in medeleg and hedeleg. */
+  readonly hedelegSoftwareCheck: boolean;
+  /** The local interrupt bits (16–63) mie, hideleg and vsie keep; 0 when there are none. */
+  readonly localInterrupts: bigint;
+  /** LCOFI (bit 13) is part of the supervisor interrupts: mie, sie and sip keep and show it. */
+  readonly lcofiInSupervisorViews: boolean;
+  /** Without H, mie drops every HS-level enable (the VS bits and SGEIE), not only SGEIE. */
+  readonly mieDropsVsWithoutH: boolean;
+  /** An hvip read returns all of mip (hvien is 0, so every bit aliases mip), not only the VS bits. */
+  readonly hvipReadsMip: boolean;
+  /** vsip shows every VS interrupt hideleg delegates (VSSIP, VSTIP, VSEIP), not only VSSIP. */
+  readonly vsipShowsDelegated: boolean;
+  /** With Sstc and menvcfg.STCE=1, an M-mode read of sip does not show STIP. */
+  readonly sipHidesStipUnderStce: boolean;
+  /** The bits mcounteren, scounteren and hcounteren keep. */
+  readonly counterenMask: bigint;
+  /** The bits mcountinhibit keeps. */
+  readonly mcountinhibitMask: bigint;
+  /** menvcfg's PBMTE, STCE and ADUE are writable only with Svpbmt, Sstc and Svadu, CDE always; PBMTE and ADUE reset to 1 with their extension. */
+  readonly menvcfgFollowsExtensions: boolean;
+  /** henvcfg's PBMTE, STCE and ADUE are read-only 0 while the same menvcfg bit is 0. */
+  readonly henvcfgGatedByMenvcfg: boolean;
+  /** hgatp and vsatp drop a write whose MODE is not Bare, Sv39, Sv48 or Sv57 (as satp does). */
+  readonly atpDropsInvalidMode: boolean;
+  /** vstvec drops a write whose mode is 2 or 3 (as stvec does). */
+  readonly vstvecDropsInvalidMode: boolean;
+  /** A UXL or SXL of 3 (RV128) written to mstatus, sstatus or vsstatus becomes 2 (RV64). */
+  readonly statusXlRv128To64: boolean;
+  /** mstatus.SXL is writable (1 or 2; a write with SXL=0 leaves it), not read-only 2. */
+  readonly mstatusSxlWritable: boolean;
+  /** A write of the reserved MPP value 2 leaves mstatus.MPP as it was. */
+  readonly mstatusMppLegalized: boolean;
+  /** sstatus shows SD where S-mode's XLEN puts it: bit 31 while mstatus.SXL is 1 (RV32). */
+  readonly sstatusSdFollowsSxl: boolean;
+  /** mstatus.VS (and sstatus.VS) is writable only with the V extension. */
+  readonly statusVsNeedsVector: boolean;
+  /** mstatus.MPV and mstatus.GVA are writable. */
+  readonly mstatusVirtBitsWritable: boolean;
+  /** hstatus bits that read 0 whatever is written (every other bit is stored). */
+  readonly hstatusReadOnlyZero: bigint;
+  /** vsstatus bits that read 0 whatever is written (every other bit is stored). */
+  readonly vsstatusReadOnlyZero: bigint;
+  /** An htimedelta write re-arms the VS timer against vstimecmp (the VS timer follows the new delta). */
+  readonly htimedeltaRearmsVsTimer: boolean;
+  /** vstimecmp needs H as well as Sstc (otherwise Sstc alone). */
+  readonly vstimecmpNeedsH: boolean;
+  /** A vstimecmp write in the future also clears a VSTIP stored through hvip or mip. */
+  readonly vstimecmpClearsStoredVstip: boolean;
+}
+
+/** The name of one behaviour. */
+export type QemuBehaviourName = keyof QemuBehaviours;
+
+/** What a behaviour is: a summary, and what it means to a hypervisor author. */
+export interface QemuBehaviourDoc {
+  /** The CSRs whose read-back it changes. */
+  readonly csrs: readonly string[];
+  /** What the behaviour is, in one sentence. */
+  readonly summary: string;
+  /** What it means for a hypervisor's per-CPU set-up. */
+  readonly matters: string;
+}
+
+/**
+ * Every behaviour that differs between QEMU versions, documented once: the
+ * version table (`docs/qemu-versions.md`) is generated from this and from
+ * the profiles themselves.
+ *
+ * @example Usage
+ * ```ts
+ * import { QEMU_BEHAVIOURS } from "@rvhv/percpu/emulator";
+ * import { ok } from "node:assert/strict";
+ *
+ * ok(QEMU_BEHAVIOURS.hvipReadsMip.csrs.includes("hvip"));
+ * ```
+ */
+export const QEMU_BEHAVIOURS: Readonly<Record<QemuBehaviourName, QemuBehaviourDoc>> = Object
+  .freeze({
+    midelegStaleFirstRead: {
+      csrs: ["mideleg", "sie"],
+      summary: "the first mideleg access after reset reads 0; the HS bits (0x1444) are forced " +
+        "only by that access",
+      matters: "a firmware model that reads mideleg before writing it sees 0 once",
+    },
+    medelegMEcall: {
+      csrs: ["medeleg"],
+      summary: "medeleg bit 11 (ecall from M) is writable, unlike the spec",
+      matters: "none for the set-up; a probe of medeleg with all ones sees bit 11",
+    },
+    hedelegSoftwareCheck: {
+      csrs: ["medeleg", "hedeleg"],
+      summary: "cause 18 (software check, Zicfilp/Zicfiss) is delegable in medeleg and hedeleg",
+      matters: "hedeleg written with all ones keeps bit 18; OpenSBI 1.6 delegates it in medeleg",
+    },
+    localInterrupts: {
+      csrs: ["mie", "hideleg", "vsie"],
+      summary: "the local interrupt bits 16–63 are writable in mie, hideleg and vsie",
+      matters: "hideleg written with all ones reads 0xffffffffffff0444, not 0x444: write the " +
+        "exact bits (0x444) rather than all ones",
+    },
+    lcofiInSupervisorViews: {
+      csrs: ["mie", "sie", "sip"],
+      summary: "LCOFI (bit 13) is a supervisor interrupt: mie, sie and sip keep and show it",
+      matters: "sie written with all ones under full delegation keeps 0x2222 rather than 0x222",
+    },
+    mieDropsVsWithoutH: {
+      csrs: ["mie"],
+      summary: "without H, mie drops the VS enables and SGEIE, not only SGEIE",
+      matters: "none with H",
+    },
+    hvipReadsMip: {
+      csrs: ["hvip"],
+      summary: "an hvip read returns all of mip while hvien is 0: MTIP (pending until a " +
+        "firmware programs mtimecmp), SSIP set through sip and every other pending bit show",
+      matters: "compare hvip & 0x444 (the VS bits), not the whole value; a hart without " +
+        "firmware reads hvip 0x80",
+    },
+    vsipShowsDelegated: {
+      csrs: ["vsip"],
+      summary: "vsip shows VSSIP, VSTIP and VSEIP as hideleg delegates them; before, only VSSIP",
+      matters: "a VS timer or external interrupt injected through hvip is visible in vsip",
+    },
+    sipHidesStipUnderStce: {
+      csrs: ["sip"],
+      summary: "with Sstc and menvcfg.STCE=1, an M-mode read of sip does not show STIP",
+      matters: "read stimecmp-driven STIP through mip, not sip, from M-mode",
+    },
+    counterenMask: {
+      csrs: ["mcounteren", "scounteren", "hcounteren"],
+      summary: "mcounteren, scounteren and hcounteren keep only the implemented counters " +
+        "(CY, TM, IR, hpmcounter3–18: 0x7ffff)",
+      matters: "hcounteren written with all ones reads 0x7ffff, not all ones: compare the " +
+        "counters you need",
+    },
+    mcountinhibitMask: {
+      csrs: ["mcountinhibit"],
+      summary: "mcountinhibit keeps only the implemented counters, TM hard-wired to 0 (0x7fffd)",
+      matters: "none for the set-up",
+    },
+    menvcfgFollowsExtensions: {
+      csrs: ["menvcfg", "henvcfg"],
+      summary: "menvcfg's PBMTE, STCE and ADUE are writable only with Svpbmt, Sstc and Svadu, " +
+        "and PBMTE and ADUE reset to 1 with their extension (Svadu is on by default); CDE " +
+        "(bit 60) is writable",
+      matters: "menvcfg reads 0x2000000000000000 at reset; PBMTE stays 0 unless svpbmt=true",
+    },
+    henvcfgGatedByMenvcfg: {
+      csrs: ["henvcfg"],
+      summary: "henvcfg's PBMTE, STCE and ADUE are read-only 0 while the same menvcfg bit is " +
+        "0, and clearing the menvcfg bit clears the henvcfg bit",
+      matters: "set menvcfg.STCE before henvcfg.STCE (e.g. for vstimecmp), or it does not stick",
+    },
+    atpDropsInvalidMode: {
+      csrs: ["hgatp", "vsatp"],
+      summary: "hgatp and vsatp drop a whole write whose MODE is not Bare, Sv39(x4), Sv48(x4) " +
+        "or Sv57(x4), as satp does",
+      matters: "probing hgatp with all ones reads 0 (the write is dropped), not all ones",
+    },
+    vstvecDropsInvalidMode: {
+      csrs: ["vstvec"],
+      summary: "vstvec drops a whole write whose mode (bits 1:0) is 2 or 3, as stvec does",
+      matters: "probing vstvec with all ones reads 0",
+    },
+    statusXlRv128To64: {
+      csrs: ["mstatus", "sstatus", "vsstatus"],
+      summary: "a UXL or SXL of 3 (RV128) written to mstatus, sstatus or vsstatus becomes 2 " +
+        "(RV64); a write with UXL=0 still leaves UXL as it was",
+      matters: "status registers written with all ones read UXL=2, not 3",
+    },
+    mstatusSxlWritable: {
+      csrs: ["mstatus"],
+      summary: "mstatus.SXL is writable over the debugger (1 or 2; 0 leaves it), not read-only 2",
+      matters: "a debugger write of mstatus can switch S-mode to RV32: write SXL=2 or keep it",
+    },
+    sstatusSdFollowsSxl: {
+      csrs: ["sstatus"],
+      summary: "sstatus shows SD where S-mode's XLEN puts it: bit 31, not 63, while mstatus.SXL " +
+        "is 1 (RV32); mstatus keeps it at 63",
+      matters: "only after a debugger write of SXL=1 (see mstatusSxlWritable)",
+    },
+    mstatusMppLegalized: {
+      csrs: ["mstatus"],
+      summary: "a write of the reserved MPP value 2 leaves mstatus.MPP as it was",
+      matters: "none for the set-up",
+    },
+    statusVsNeedsVector: {
+      csrs: ["mstatus", "sstatus"],
+      summary: "mstatus.VS (and sstatus.VS) is read-only 0 without the V extension",
+      matters: "none for the set-up",
+    },
+    mstatusVirtBitsWritable: {
+      csrs: ["mstatus"],
+      summary: "mstatus.MPV and mstatus.GVA are writable from M-mode",
+      matters: "an M-mode model cannot fake a trap from V=1 by writing MPV",
+    },
+    hstatusReadOnlyZero: {
+      csrs: ["hstatus"],
+      summary: "hstatus bits that read 0 whatever is written (the others are stored unchecked)",
+      matters: "none for the set-up (ArceOS does not write hstatus)",
+    },
+    vsstatusReadOnlyZero: {
+      csrs: ["vsstatus"],
+      summary: "vsstatus bits that read 0 whatever is written (the others are stored unchecked)",
+      matters: "none for the set-up",
+    },
+    vstimecmpClearsStoredVstip: {
+      csrs: ["vstimecmp", "hvip", "mip", "hip"],
+      summary: "a vstimecmp write in the future clears not only the VS timer but also a VSTIP " +
+        "injected through hvip or mip",
+      matters: "a hypervisor that injects VSTIP through hvip loses it when it reprograms " +
+        "vstimecmp (7.2 only)",
+    },
+    htimedeltaRearmsVsTimer: {
+      csrs: ["htimedelta", "mip", "hip", "vsip"],
+      summary: "an htimedelta write re-evaluates the VS timer: VSTIP from vstimecmp follows " +
+        "the new delta at once",
+      matters: "program htimedelta before vstimecmp on 7.2, where the delta only counts " +
+        "from the next vstimecmp write",
+    },
+    vstimecmpNeedsH: {
+      csrs: ["vstimecmp"],
+      summary: "vstimecmp traps on a hart without H (before, Sstc alone was enough)",
+      matters: "none with H",
+    },
+  });
+
+/** One QEMU version as the emulator models it. */
+export interface QemuModel {
+  /** The profile's name. */
+  readonly name: ProfileName;
+  /** The version, `major.minor`. */
+  readonly version: string;
+  /** The OpenSBI that ships with it. */
+  readonly opensbi: OpensbiPreset;
+  /** Multi-letter extensions `-cpu rv64` turns on by default. */
+  readonly defaultOn: readonly string[];
+  /** Multi-letter extensions the profile models (or that have no CSR effect). */
+  readonly knownExtensions: ReadonlySet<string>;
+  /** Where the version differs from the others. */
+  readonly behaviours: QemuBehaviours;
+}
+
+/** SSIP|STIP|SEIP|LCOFIP: what mideleg and the mip views can hold (delegable_ints). */
+const DELEGABLE_INTS = S_INTERRUPTS | IP.LCOFIP | VS_INTERRUPTS;
+/** SGEIP|VS interrupts (HS_MODE_INTERRUPTS). */
+const HS_MODE_INTERRUPTS = IP.SGEIP | VS_INTERRUPTS;
+/** XLEN encoding 1 (32-bit) in the SXL field. */
+const SXL_32 = 1n << 34n;
+/** Where a 32-bit status register has SD. */
+const SD_32 = 1n << 31n;
+/** ENVCFG bit 60: CDE (Smcdeleg counter delegation). */
+const ENVCFG_CDE = 1n << 60n;
+/** The menvcfg bits both versions accept whatever the extensions. */
+const ENVCFG_BASE = ENVCFG.FIOM | ENVCFG.CBIE | ENVCFG.CBCFE | ENVCFG.CBZE;
+/** The menvcfg bits henvcfg may only hold while menvcfg holds them. */
+const ENVCFG_GATED = ENVCFG.PBMTE | ENVCFG.STCE | ENVCFG.ADUE;
+/** The satp MODE values QEMU accepts on RV64. */
+const VALID_ATP_MODES: ReadonlySet<number> = new Set([
+  ATP_MODE.bare,
+  ATP_MODE.sv39,
+  ATP_MODE.sv48,
+  ATP_MODE.sv57,
+]);
+/** Causes QEMU can delegate in every version: 0–10, 12, 13, 15, 20–23. */
+const BASE_DELEGABLE_EXCPS = causeMask([
+  0,
+  1,
+  2,
+  3,
+  4,
+  5,
+  6,
+  7,
+  8,
+  9,
+  10,
+  12,
+  13,
+  15,
+  20,
+  21,
+  22,
+  23,
+]);
+/** Causes that stay with HS (vs_delegable_excps removes them): 9, 10, 11, 20–23. */
+const HS_ONLY_EXCPS = causeMask([9, 10, 11, 20, 21, 22, 23]);
+
+/** mstatus bits 7.2 and later expose in sstatus (sstatus_v1_10_mask with SD). */
+const SSTATUS_MASK = STATUS.SIE | STATUS.SPIE | STATUS.UIE | STATUS.UPIE | STATUS.SPP | STATUS.FS |
+  STATUS.XS | STATUS.SUM | STATUS.MXR | STATUS.VS | STATUS.SD;
+
+/** Moves the VS bits (2, 6, 10) of a vsie/vsip value up to their hie/hip place. */
+function vsToHs(value: bigint): bigint {
+  const vsBits = value & (VS_INTERRUPTS >> 1n);
+  return (value & ~(VS_INTERRUPTS >> 1n)) | (vsBits << 1n);
+}
+
+/** Moves hie/hip VS bits down to their vsie/vsip place. */
+function hsToVs(value: bigint): bigint {
+  const vsBits = value & VS_INTERRUPTS;
+  return (value & ~VS_INTERRUPTS) | (vsBits >> 1n);
+}
+
+/** A read-modify-write CSR: its `read` is an rmw with an empty mask. */
+function rmwCsr(rmw: (hart: HartContext, value: bigint, mask: bigint) => bigint): FunctionCsr {
+  return new FunctionCsr({ read: (hart) => rmw(hart, 0n, 0n), rmw });
+}
+
+/** A write function that stores the value unless `accept` refuses it. */
+function storedUnless(slot: number, accept: (value: bigint) => boolean): FunctionCsr {
+  return new FunctionCsr({
+    read: (hart) => hart.get(slot),
+    write: (hart, value) => {
+      if (accept(value)) hart.put(slot, value);
+    },
+  });
+}
+
+/** Whether an M-mode writer under Sstc has menvcfg.STCE set (STIP/VSTIP then belong to the timers). */
+function stceOwnsTimers(hart: HartContext): boolean {
+  return hart.features.sstc && hart.priv === 3 && (hart.get(SLOT.menvcfg) & ENVCFG.STCE) !== 0n;
+}
+
+/** A tvec value with a legal mode (0 direct, 1 vectored). */
+function validTvec(value: bigint): boolean {
+  return (value & 3n) < 2n;
+}
+
+/** An atp value with a MODE QEMU accepts. */
+function validAtp(value: bigint): boolean {
+  return VALID_ATP_MODES.has(Number(value >> 60n));
+}
+
+/**
+ * Builds a QEMU profile from a version's model: the shared CSR model with
+ * that version's behaviours.
+ *
+ * @example Usage
+ * ```ts
+ * import { createQemuProfile, QEMU_10_0_MODEL } from "@rvhv/percpu/emulator";
+ * import { HartContext } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const profile = createQemuProfile(QEMU_10_0_MODEL);
+ * const hart = new HartContext(new BigUint64Array(48), 0, 0, profile.extensionsOf({
+ *   text: "rv64imafdch",
+ *   xlen: 64,
+ *   extensions: new Set(["i", "m", "a", "f", "d", "c", "h"]),
+ * }));
+ * profile.reset(hart);
+ * strictEqual(profile.file.access(hart, 0x645, 0n, 0n), 0x80n); // hvip shows MTIP
+ * ```
+ *
+ * @param model The version: name, OpenSBI, default extensions, behaviours.
+ * @returns The profile.
+ */
+export function createQemuProfile(model: QemuModel): EmulatorProfile {
+  const b = model.behaviours;
+  const file = new CsrFile();
+
+  /** The supervisor interrupts of this version (S_MODE_INTERRUPTS). */
+  const sModeInts = S_INTERRUPTS | (b.lcofiInSupervisorViews ? IP.LCOFIP : 0n);
+  /** What mie keeps (all_ints). */
+  const allInts = M_INTERRUPTS | sModeInts | HS_MODE_INTERRUPTS | b.localInterrupts;
+  /** What hideleg keeps (vs_delegable_ints). */
+  const vsDelegableInts = VS_INTERRUPTS | b.localInterrupts;
+  const delegableExcps = BASE_DELEGABLE_EXCPS |
+    (b.medelegMEcall ? exceptionMask("ENVIRONMENT_CALL_FROM_M") : 0n) |
+    (b.hedelegSoftwareCheck ? exceptionMask("SOFTWARE_CHECK") : 0n);
+  const vsDelegableExcps = delegableExcps & ~HS_ONLY_EXCPS;
+  /** What a write through sip may change (sip_writable_mask, delegable bits only). */
+  const sipWritable = IP.SSIP | (b.lcofiInSupervisorViews ? IP.LCOFIP : 0n);
+  /** What vsip shows of the delegated VS bits. */
+  const vsipReadable = b.vsipShowsDelegated ? VS_INTERRUPTS : IP.VSSIP;
+
+  /** An XL field (UXL or SXL) of a written value as stored: RV128 (3) may become RV64 (2). */
+  function legalXl(value: bigint, field: bigint): bigint {
+    if (!b.statusXlRv128To64 || (value & field) !== field) return value;
+    return (value & ~field) | (field & (field << 1n));
+  }
+
+  function writeMstatus(hart: HartContext, value: bigint): void {
+    let mask = STATUS.SIE | STATUS.SPIE | STATUS.MIE | STATUS.MPIE | STATUS.SPP | STATUS.MPRV |
+      STATUS.SUM | STATUS.MXR | STATUS.TVM | STATUS.TSR | STATUS.TW;
+    if (!b.mstatusMppLegalized || (value & STATUS.MPP) !== 1n << 12n) mask |= STATUS.MPP;
+    if (!b.statusVsNeedsVector || hart.features.v) mask |= STATUS.VS;
+    if (hart.features.f) mask |= STATUS.FS;
+    if (b.mstatusVirtBitsWritable) mask |= STATUS.MPV | STATUS.GVA;
+    // UXL (and SXL where writable) is written only when the new value's field is not zero.
+    if ((value & STATUS.UXL) !== 0n) mask |= STATUS.UXL;
+    if (b.mstatusSxlWritable && (value & STATUS.SXL) !== 0n) mask |= STATUS.SXL;
+    let next = (hart.get(SLOT.mstatus) & ~mask) |
+      (legalXl(legalXl(value, STATUS.UXL), STATUS.SXL) & mask);
+    if (!b.mstatusSxlWritable) next = (next & ~STATUS.SXL) | (2n << 34n);
+    hart.put(SLOT.mstatus, next);
+  }
+
+  /**
+   * rmw_mip64: the one store behind mip, sip, hip, hvip and vsip. Returns
+   * the old pending bits (with VSTIP from the VS timer unless the caller is
+   * hvip).
+   */
+  function rmwMip(hart: HartContext, value: bigint, writeMask: bigint, isHvip: boolean): bigint {
+    let mask = writeMask & DELEGABLE_INTS;
+    // Sstc: an M-mode writer with menvcfg.STCE=1 cannot write STIP or VSTIP.
+    if (stceOwnsTimers(hart)) mask &= ~(IP.STIP | IP.VSTIP);
+    let old = hart.get(SLOT.mip);
+    if (mask !== 0n) hart.put(SLOT.mip, (old & ~mask) | (value & mask));
+    if (!isHvip && (hart.get(SLOT.flags) & FLAG.vstimeIrq) !== 0n) old |= IP.VSTIP;
+    return old;
+  }
+
+  /** rmw_mie64. */
+  function rmwMie(hart: HartContext, value: bigint, writeMask: bigint): bigint {
+    let mask = writeMask & allInts;
+    if (!hart.hasH) mask &= b.mieDropsVsWithoutH ? ~HS_MODE_INTERRUPTS : ~IP.SGEIP;
+    const old = hart.get(SLOT.mie);
+    if (mask !== 0n) hart.put(SLOT.mie, (old & ~mask) | (value & mask));
+    return old;
+  }
+
+  // ---- status ------------------------------------------------------------
+  file.define(
+    CSR.mstatus,
+    new FunctionCsr({ read: (hart) => withSd(hart.get(SLOT.mstatus)), write: writeMstatus }),
+  );
+  file.define(
+    CSR.sstatus,
+    new FunctionCsr({
+      read: (hart) => {
+        const mstatus = hart.get(SLOT.mstatus);
+        const sstatus = withSd(mstatus) & (SSTATUS_MASK | STATUS.UXL);
+        // add_status_sd by SXL: a 32-bit S-mode has SD at bit 31.
+        if (!b.sstatusSdFollowsSxl || (mstatus & STATUS.SXL) !== SXL_32) return sstatus;
+        return (sstatus & STATUS.SD) === 0n ? sstatus : (sstatus & ~STATUS.SD) | SD_32;
+      },
+      write: (hart, value) => {
+        const mask = (value & STATUS.UXL) !== 0n ? SSTATUS_MASK | STATUS.UXL : SSTATUS_MASK;
+        writeMstatus(hart, (hart.get(SLOT.mstatus) & ~mask) | (value & mask));
+      },
+    }),
+  );
+  file.define(
+    CSR.vsstatus,
+    new FunctionCsr({
+      read: (hart) => hart.get(SLOT.vsstatus),
+      // Every other bit is kept, except that UXL=0 in the new value leaves UXL alone.
+      write: (hart, value) => {
+        let next = legalXl(value, STATUS.UXL) & ~b.vsstatusReadOnlyZero;
+        if ((value & STATUS.UXL) === 0n) next |= hart.get(SLOT.vsstatus) & STATUS.UXL;
+        hart.put(SLOT.vsstatus, next);
+      },
+    }),
+    needsH,
+  );
+  file.define(
+    CSR.hstatus,
+    new FunctionCsr({
+      // Stored unmasked; reads force VSXL=2 (64-bit only) and VSBE=0 (little endian only).
+      read: (hart) => (hart.get(SLOT.hstatus) & ~(HSTATUS.VSXL | HSTATUS.VSBE)) | (2n << 32n),
+      write: (hart, value) => hart.put(SLOT.hstatus, value & ~b.hstatusReadOnlyZero),
+    }),
+    needsH,
+  );
+
+  // ---- delegation --------------------------------------------------------
+  file.define(CSR.medeleg, new MaskedCsr(SLOT.medeleg, delegableExcps));
+  file.define(
+    CSR.hedeleg,
+    new FunctionCsr({
+      read: (hart) => hart.get(SLOT.hedeleg),
+      write: (hart, value) => hart.put(SLOT.hedeleg, value & vsDelegableExcps),
+    }),
+    needsH,
+  );
+  // rmw_mideleg64 returns the stored value and then forces the HS bits
+  // (whether reset already stored them is midelegStaleFirstRead).
+  file.define(
+    CSR.mideleg,
+    rmwCsr((hart, value, writeMask) => {
+      const old = hart.get(SLOT.mideleg);
+      const mask = writeMask & DELEGABLE_INTS;
+      let next = (old & ~mask) | (value & mask);
+      if (hart.hasH) next |= HS_MODE_INTERRUPTS;
+      hart.put(SLOT.mideleg, next);
+      return old;
+    }),
+  );
+  file.define(
+    CSR.hideleg,
+    rmwCsr((hart, value, writeMask) => {
+      const old = hart.get(SLOT.hideleg);
+      const mask = writeMask & vsDelegableInts;
+      hart.put(SLOT.hideleg, (old & ~mask) | (value & mask));
+      return old & vsDelegableInts;
+    }),
+    needsH,
+  );
+
+  // ---- interrupt enables -------------------------------------------------
+  file.define(CSR.mie, rmwCsr(rmwMie));
+  file.define(
+    CSR.sie,
+    rmwCsr((hart, value, writeMask) => {
+      const mask = hart.get(SLOT.mideleg) & (sModeInts | b.localInterrupts);
+      return rmwMie(hart, value, writeMask & mask) & mask;
+    }),
+  );
+  file.define(
+    CSR.hie,
+    rmwCsr((hart, value, writeMask) =>
+      rmwMie(hart, value, writeMask & HS_MODE_INTERRUPTS) & HS_MODE_INTERRUPTS
+    ),
+    needsH,
+  );
+  file.define(
+    CSR.vsie,
+    rmwCsr((hart, value, writeMask) => {
+      const mask = hart.get(SLOT.hideleg) & (VS_INTERRUPTS | b.localInterrupts);
+      const old = rmwMie(hart, vsToHs(value), vsToHs(writeMask) & mask);
+      return hsToVs(old & mask);
+    }),
+    needsH,
+  );
+
+  // ---- interrupt pending: every view goes through rmw_mip64 --------------
+  file.define(CSR.mip, rmwCsr((hart, value, writeMask) => rmwMip(hart, value, writeMask, false)));
+  file.define(
+    CSR.sip,
+    rmwCsr((hart, value, writeMask) => {
+      const mideleg = hart.get(SLOT.mideleg);
+      const old = rmwMip(hart, value, writeMask & mideleg & sipWritable, false);
+      let visible = mideleg & sModeInts;
+      if (b.sipHidesStipUnderStce && stceOwnsTimers(hart)) visible &= ~IP.STIP;
+      return old & visible;
+    }),
+  );
+  file.define(
+    CSR.hip,
+    rmwCsr((hart, value, writeMask) =>
+      rmwMip(hart, value, writeMask & IP.VSSIP, false) & HS_MODE_INTERRUPTS
+    ),
+    needsH,
+  );
+  file.define(
+    CSR.hvip,
+    rmwCsr((hart, value, writeMask) => {
+      const old = rmwMip(hart, value, writeMask & VS_INTERRUPTS, true);
+      return b.hvipReadsMip ? old : old & VS_INTERRUPTS;
+    }),
+    needsH,
+  );
+  // vsip writes only VSSIP (hideleg & VSSIP); what it shows is vsipShowsDelegated.
+  file.define(
+    CSR.vsip,
+    rmwCsr((hart, value, writeMask) => {
+      const hideleg = hart.get(SLOT.hideleg);
+      const old = rmwMip(hart, vsToHs(value), vsToHs(writeMask) & hideleg & IP.VSSIP, false);
+      return hsToVs(old & hideleg & vsipReadable);
+    }),
+    needsH,
+  );
+  // GEILEN is 0 on virt without AIA: hgeie keeps nothing and hgeip is zero.
+  file.define(CSR.hgeie, new MaskedCsr(SLOT.hgeie, 0n), needsH);
+  file.define(CSR.hgeip, new ConstCsr(0n), needsH);
+
+  // ---- counters, envcfg ----------------------------------------------------
+  file.define(CSR.mcounteren, new MaskedCsr(SLOT.mcounteren, b.counterenMask));
+  file.define(CSR.scounteren, new MaskedCsr(SLOT.scounteren, b.counterenMask));
+  file.define(CSR.hcounteren, new MaskedCsr(SLOT.hcounteren, b.counterenMask), needsH);
+  file.define(CSR.mcountinhibit, new MaskedCsr(SLOT.mcountinhibit, b.mcountinhibitMask));
+  const menvcfgWritable = b.menvcfgFollowsExtensions
+    ? (hart: HartContext) =>
+      ENVCFG_BASE | ENVCFG_CDE | (hart.features.svpbmt ? ENVCFG.PBMTE : 0n) |
+      (hart.features.sstc ? ENVCFG.STCE : 0n) | (hart.has("svadu") ? ENVCFG.ADUE : 0n)
+    : () => ENVCFG_BASE | ENVCFG.PBMTE | ENVCFG.STCE;
+  file.define(
+    CSR.menvcfg,
+    new FunctionCsr({
+      read: (hart) => hart.get(SLOT.menvcfg),
+      write: (hart, value) => {
+        const mask = menvcfgWritable(hart);
+        const next = (hart.get(SLOT.menvcfg) & ~mask) | (value & mask);
+        hart.put(SLOT.menvcfg, next);
+        // A gated henvcfg bit goes with the menvcfg bit that gates it.
+        if (b.henvcfgGatedByMenvcfg) {
+          hart.put(SLOT.henvcfg, hart.get(SLOT.henvcfg) & (~ENVCFG_GATED | next));
+        }
+      },
+    }),
+  );
+  file.define(CSR.senvcfg, new MaskedCsr(SLOT.senvcfg, ENVCFG_BASE));
+  file.define(
+    CSR.henvcfg,
+    b.henvcfgGatedByMenvcfg
+      ? new FunctionCsr({
+        read: (hart) => hart.get(SLOT.henvcfg) & (~ENVCFG_GATED | hart.get(SLOT.menvcfg)),
+        write: (hart, value) => {
+          const mask = ENVCFG_BASE | (hart.get(SLOT.menvcfg) & ENVCFG_GATED);
+          hart.put(SLOT.henvcfg, (hart.get(SLOT.henvcfg) & ~mask) | (value & mask));
+        },
+      })
+      : new MaskedCsr(SLOT.henvcfg, ENVCFG_BASE | ENVCFG.PBMTE | ENVCFG.STCE),
+    needsH,
+  );
+
+  // ---- trap vectors, epc, tval, tinst --------------------------------------
+  file.define(CSR.mtvec, storedUnless(SLOT.mtvec, validTvec));
+  file.define(CSR.stvec, storedUnless(SLOT.stvec, validTvec));
+  file.define(
+    CSR.vstvec,
+    b.vstvecDropsInvalidMode
+      ? storedUnless(SLOT.vstvec, validTvec)
+      : new MaskedCsr(SLOT.vstvec, ALL_ONES),
+    needsH,
+  );
+  file.define(CSR.mepc, new MaskedCsr(SLOT.mepc, ALL_ONES));
+  file.define(CSR.sepc, new MaskedCsr(SLOT.sepc, ALL_ONES));
+  file.define(CSR.vsepc, new MaskedCsr(SLOT.vsepc, ALL_ONES), needsH);
+  file.define(CSR.htval, new MaskedCsr(SLOT.htval, ALL_ONES), needsH);
+  // QEMU gates mtval2 and mtinst on H (predicate hmode), unlike the spec.
+  file.define(CSR.mtval2, new MaskedCsr(SLOT.mtval2, ALL_ONES), needsH);
+  file.define(CSR.mtinst, new MaskedCsr(SLOT.mtinst, ALL_ONES), needsH);
+  // htinst ignores writes: it only shows what a trap wrote (0 after reset).
+  file.define(CSR.htinst, new MaskedCsr(SLOT.htinst, 0n), needsH);
+
+  // ---- address translation ------------------------------------------------
+  file.define(CSR.satp, storedUnless(SLOT.satp, validAtp));
+  for (const [csr, slot] of [[CSR.vsatp, SLOT.vsatp], [CSR.hgatp, SLOT.hgatp]] as const) {
+    file.define(
+      csr,
+      b.atpDropsInvalidMode ? storedUnless(slot, validAtp) : new MaskedCsr(slot, ALL_ONES),
+      needsH,
+    );
+  }
+
+  // ---- Sstc timers (time is 0 while QEMU is held at -S) -------------------
+  file.define(
+    CSR.stimecmp,
+    new FunctionCsr({
+      read: (hart) => hart.get(SLOT.stimecmp),
+      write: (hart, value) => {
+        hart.put(SLOT.stimecmp, value);
+        const mip = hart.get(SLOT.mip);
+        hart.put(SLOT.mip, value <= 0n ? mip | IP.STIP : mip & ~IP.STIP);
+      },
+    }),
+    needsSstc,
+  );
+  /**
+   * riscv_timer_write_timecmp for the VS timer: a compare in the past (time
+   * is 0, plus htimedelta) raises vstime_irq and leaves the stored mip alone;
+   * one in the future clears vstime_irq (and, where
+   * vstimecmpClearsStoredVstip, the VSTIP stored through hvip or mip).
+   */
+  function armVsTimer(hart: HartContext): void {
+    const fires = hart.get(SLOT.vstimecmp) <= hart.get(SLOT.htimedelta);
+    const flags = hart.get(SLOT.flags);
+    hart.put(SLOT.flags, fires ? flags | FLAG.vstimeIrq : flags & ~FLAG.vstimeIrq);
+    if (!fires && b.vstimecmpClearsStoredVstip) {
+      hart.put(SLOT.mip, hart.get(SLOT.mip) & ~IP.VSTIP);
+    }
+  }
+  file.define(
+    CSR.vstimecmp,
+    new FunctionCsr({
+      read: (hart) => hart.get(SLOT.vstimecmp),
+      write: (hart, value) => {
+        hart.put(SLOT.vstimecmp, value);
+        armVsTimer(hart);
+      },
+    }),
+    b.vstimecmpNeedsH ? needsSstcAndH : needsSstc,
+  );
+  file.define(
+    CSR.htimedelta,
+    b.htimedeltaRearmsVsTimer
+      ? new FunctionCsr({
+        read: (hart) => hart.get(SLOT.htimedelta),
+        write: (hart, value) => {
+          hart.put(SLOT.htimedelta, value);
+          if (hart.features.sstc) armVsTimer(hart);
+        },
+      })
+      : new MaskedCsr(SLOT.htimedelta, ALL_ONES),
+    needsH,
+  );
+
+  definePlainStorage(file);
+  defineIdentity(file);
+
+  const notModelled: Map<CsrNum, string> = unmodelledCsrs();
+  for (const csr of [CSR.mvendorid, CSR.marchid, CSR.mimpid]) {
+    notModelled.set(csr, "the identity values depend on the QEMU build");
+  }
+
+  const defaultOn = model.defaultOn;
+  return {
+    name: model.name,
+    describe: `what QEMU ${model.version} (-M virt -cpu rv64) reads back from M-mode, ` +
+      "quirks included",
+    opensbi: model.opensbi,
+    file,
+    notModelled,
+    knownExtensions: model.knownExtensions,
+    params: {
+      geilen: 0,
+      hcounterenBits: b.counterenMask === ALL_ONES ? 64 : 64 - clz64(b.counterenMask),
+      defaultOn,
+    },
+    extensionsOf(isa: IsaSpec): Set<string> {
+      return new Set([...isa.extensions, ...defaultOn, "s", "u"]);
+    },
+    reset(hart: HartContext): void {
+      hart.put(SLOT.mstatus, (2n << 34n) | (2n << 32n));
+      if (hart.hasH) {
+        hart.put(SLOT.vsstatus, (2n << 34n) | (2n << 32n));
+        hart.put(SLOT.hstatus, 2n << 32n);
+        // From QEMU 8, reset stores the HS bits, so even the first read shows them.
+        if (!b.midelegStaleFirstRead) hart.put(SLOT.mideleg, HS_MODE_INTERRUPTS);
+      }
+      if (b.menvcfgFollowsExtensions) {
+        const svadu = hart.has("svadu") ? ENVCFG.ADUE : 0n;
+        hart.put(SLOT.menvcfg, svadu | (hart.features.svpbmt ? ENVCFG.PBMTE : 0n));
+      }
+      hart.put(SLOT.mip, IP.MTIP);
+      hart.put(SLOT.mtimecmp, 0n);
+    },
+  };
+}
+
+/** Leading zero bits of a 64-bit value. */
+function clz64(value: bigint): number {
+  let n = 0;
+  for (let bit = 63n; bit >= 0n && ((value >> bit) & 1n) === 0n; bit--) n++;
+  return n;
+}
