@@ -17,6 +17,7 @@ const ENTRY_POINTS: readonly string[] = [
   "plugins/replay/mod.ts",
   "testing/mod.ts",
   "http/mod.ts",
+  "plugins/emulator/mod.ts",
 ];
 
 /** The parts of `deno doc --json` (format version 2) this test reads. */

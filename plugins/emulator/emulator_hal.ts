@@ -22,6 +22,19 @@ const XLEN_MASK = (1n << 64n) - 1n;
 /**
  * An in-process machine of emulated harts: CSR state per hart, frames from
  * a RAM region, a fixed physical-to-virtual offset, no host interrupts.
+ *
+ * @example Usage
+ * ```ts
+ * import { createEmulatorHal, type EmulatorHal } from "@rvhv/percpu/emulator";
+ * import { CSR } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal: EmulatorHal = await createEmulatorHal({ harts: 2 });
+ * await hal.csr.write(0, CSR.hedeleg, 0x8n);
+ * await hal.reset(); // back to the firmware preset's state
+ * strictEqual(await hal.csr.read(0, CSR.hedeleg), 0n);
+ * await hal.close();
+ * ```
  */
 export class EmulatorHal implements AxVCpuHal {
   /** The harts this backend has. */

@@ -20,11 +20,37 @@ import { IP } from "./fields.ts";
 import { SLOT, SLOT_COUNT } from "./slots.ts";
 import { createSpecProfile } from "./spec_profile.ts";
 
-/** The bytes of CSR state one hart costs. */
+/**
+ * The bytes of CSR state one hart costs.
+ *
+ * @example Usage
+ * ```ts
+ * import { BYTES_PER_HART, createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal({ harts: 1024 });
+ * strictEqual(hal.machine.slots.byteLength, 1024 * BYTES_PER_HART);
+ * await hal.close();
+ * ```
+ */
 export const BYTES_PER_HART: number = SLOT_COUNT * 8;
 
 /**
  * The harts of one emulated machine and the executor behind its CSR port.
+ *
+ * @example Usage
+ * ```ts
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { CSR } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * // The escape hatch under an EmulatorHal: the profile and the raw accesses.
+ * const hal = await createEmulatorHal({ profile: "qemu-7.2" });
+ * strictEqual(hal.machine.profile.name, "qemu-7.2");
+ * strictEqual(hal.machine.execute(0, CSR.hedeleg, (1n << 64n) - 1n, (1n << 64n) - 1n), 0n);
+ * strictEqual(hal.machine.execute(0, CSR.hedeleg, 0n, 0n), 0xb1ffn);
+ * await hal.close();
+ * ```
  */
 export class EmulatorMachine implements SyncCsrExecutor {
   /** The CSR model. */

@@ -25,10 +25,30 @@ import { QEMU_7_2_KNOWN_EXTENSIONS } from "./qemu_7_2_profile.ts";
 import { QEMU_10_0_KNOWN_EXTENSIONS } from "./qemu_10_0_profile.ts";
 import type { ProfileName } from "./profile.ts";
 
-/** The most harts one emulated machine may have. */
+/**
+ * The most harts one emulated machine may have.
+ *
+ * @example Usage
+ * ```ts
+ * import { MAX_HARTS, parseEmulatorOptions } from "@rvhv/percpu/emulator";
+ * import { throws } from "node:assert/strict";
+ *
+ * throws(() => parseEmulatorOptions({ harts: MAX_HARTS + 1 }), TypeError);
+ * ```
+ */
 export const MAX_HARTS = 65536;
 
-/** The profiles the emulator offers. */
+/**
+ * The profiles the emulator offers.
+ *
+ * @example Usage
+ * ```ts
+ * import { PROFILE_NAMES } from "@rvhv/percpu/emulator";
+ * import { ok } from "node:assert/strict";
+ *
+ * ok(PROFILE_NAMES.includes("spec") && PROFILE_NAMES.includes("qemu-7.2"));
+ * ```
+ */
 export const PROFILE_NAMES: readonly ProfileName[] = Object.freeze([
   "spec",
   "qemu-7.2",
@@ -56,7 +76,26 @@ const KNOWN_EXTENSIONS: Readonly<Record<ProfileName, ReadonlySet<string>>> = {
   "qemu-10.0": QEMU_10_0_KNOWN_EXTENSIONS,
 };
 
-/** Options of `createEmulatorHal`, as written in code or YAML. */
+/**
+ * Options of `createEmulatorHal`, as written in code or YAML.
+ *
+ * @example Usage
+ * ```ts
+ * import { createEmulatorHal, type EmulatorOptions } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * // A mixed machine: hart 1 has no H extension.
+ * const options: EmulatorOptions = {
+ *   harts: 2,
+ *   isa: ["rv64imafdch", "rv64imafdc"],
+ *   profile: "spec",
+ *   firmware: "opensbi",
+ * };
+ * const hal = await createEmulatorHal(options);
+ * strictEqual(hal.info().firmware, "opensbi-1.1");
+ * await hal.close();
+ * ```
+ */
 export interface EmulatorOptions {
   /** Number of harts (ids 0 to harts-1). Default 1. */
   harts?: number;
@@ -85,7 +124,19 @@ export interface EmulatorOptions {
   spec?: Partial<SpecParams>;
 }
 
-/** Validated emulator options with every default filled in. */
+/**
+ * Validated emulator options with every default filled in.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseEmulatorOptions, type ResolvedEmulatorOptions } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const resolved: ResolvedEmulatorOptions = parseEmulatorOptions({ harts: 3 });
+ * strictEqual(resolved.isas.length, 3);
+ * strictEqual(resolved.profile, "spec");
+ * ```
+ */
 export interface ResolvedEmulatorOptions {
   /** Number of harts. */
   readonly harts: number;
@@ -105,13 +156,61 @@ export interface ResolvedEmulatorOptions {
   readonly spec: Readonly<SpecParams>;
 }
 
-/** The default ISA string. */
+/**
+ * The default ISA string.
+ *
+ * @example Usage
+ * ```ts
+ * import { createEmulatorHal, DEFAULT_ISA } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal();
+ * strictEqual(hal.info().isa, DEFAULT_ISA);
+ * await hal.close();
+ * ```
+ */
 export const DEFAULT_ISA = "rv64imafdch";
-/** The default RAM base. */
+/**
+ * The default RAM base.
+ *
+ * @example Usage
+ * ```ts
+ * import { createEmulatorHal, DEFAULT_RAM_BASE } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal();
+ * strictEqual(hal.allocFrame(), DEFAULT_RAM_BASE);
+ * await hal.close();
+ * ```
+ */
 export const DEFAULT_RAM_BASE = 0x8000_0000n;
-/** The default RAM size: 128 MiB. */
+/**
+ * The default RAM size: 128 MiB.
+ *
+ * @example Usage
+ * ```ts
+ * import { DEFAULT_RAM_SIZE, parseEmulatorOptions } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(parseEmulatorOptions({}).ramSize, DEFAULT_RAM_SIZE);
+ * strictEqual(DEFAULT_RAM_SIZE, 128n * 1024n * 1024n);
+ * ```
+ */
 export const DEFAULT_RAM_SIZE: bigint = 128n << 20n;
-/** The default physical-to-virtual offset (ArceOS's riscv64 linear map). */
+/**
+ * The default physical-to-virtual offset (ArceOS's riscv64 linear map).
+ *
+ * @example Usage
+ * ```ts
+ * import { createEmulatorHal, DEFAULT_PHYS_VIRT_OFFSET } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal();
+ * const pa = hal.allocFrame()!;
+ * strictEqual(hal.physToVirt(pa), pa + DEFAULT_PHYS_VIRT_OFFSET);
+ * await hal.close();
+ * ```
+ */
 export const DEFAULT_PHYS_VIRT_OFFSET = 0xffff_ffc0_0000_0000n;
 
 const OPTION_KEYS = ["harts", "isa", "profile", "firmware", "ram", "physVirtOffset", "spec"];
@@ -169,6 +268,20 @@ function parseSpec(raw: unknown): SpecParams {
  * @param raw Options from code or from a manifest's `backend.options`.
  * @returns The resolved options.
  * @throws {TypeError} With a `path` naming the offending option.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseEmulatorOptions } from "@rvhv/percpu/emulator";
+ * import { deepStrictEqual, throws } from "node:assert/strict";
+ *
+ * throws(
+ *   () => parseEmulatorOptions({ ram: { size: 100 } }),
+ *   (error: TypeError & { path?: string[] }) => {
+ *     deepStrictEqual(error.path, ["ram", "size"]);
+ *     return true;
+ *   },
+ * );
+ * ```
  */
 export function parseEmulatorOptions(raw: unknown): ResolvedEmulatorOptions {
   const options = objectOption(raw, []);

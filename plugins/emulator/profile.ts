@@ -9,13 +9,54 @@ import type { CsrFile, HartContext } from "../../hal/csr_blocks.ts";
 import type { IsaSpec } from "../../hal/isa.ts";
 import type { CsrNum } from "../../hal/types.ts";
 
-/** The names of the emulator's profiles. */
+/**
+ * The names of the emulator's profiles.
+ *
+ * @example Usage
+ * ```ts
+ * import { createEmulatorHal, type ProfileName } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const profile: ProfileName = "qemu-7.2";
+ * const hal = await createEmulatorHal({ profile });
+ * strictEqual(hal.info().profile, profile);
+ * await hal.close();
+ * ```
+ */
 export type ProfileName = "spec" | "qemu-7.2" | "qemu-10.0";
 
-/** The OpenSBI preset a profile's `firmware: opensbi` means. */
+/**
+ * The OpenSBI preset a profile's `firmware: opensbi` means.
+ *
+ * @example Usage
+ * ```ts
+ * import { createEmulatorHal, type OpensbiPreset } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal({ profile: "spec" });
+ * const preset: OpensbiPreset = hal.machine.profile.opensbi;
+ * strictEqual(preset, "opensbi-1.1");
+ * await hal.close();
+ * ```
+ */
 export type OpensbiPreset = "opensbi-1.1" | "opensbi-1.6";
 
-/** One CSR model of a hart. */
+/**
+ * One CSR model of a hart.
+ *
+ * @example Usage
+ * ```ts
+ * import { createEmulatorHal, type EmulatorProfile } from "@rvhv/percpu/emulator";
+ * import { CSR } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal({ profile: "qemu-7.2" });
+ * const profile: EmulatorProfile = hal.machine.profile;
+ * strictEqual(profile.opensbi, "opensbi-1.1");
+ * strictEqual(profile.notModelled.has(CSR.pmpcfg0), true);
+ * await hal.close();
+ * ```
+ */
 export interface EmulatorProfile {
   /** The profile's name. */
   readonly name: ProfileName;

@@ -56,6 +56,16 @@ import { FLAG, SLOT } from "./slots.ts";
  * What one QEMU version does where the versions differ. Each field is one
  * behaviour, named after what changed; {@linkcode QEMU_BEHAVIOURS} says what
  * each means and what it means for a hypervisor.
+ *
+ * @example Usage
+ * ```ts
+ * import { QEMU_10_0_BEHAVIOURS, QEMU_7_2_BEHAVIOURS, type QemuBehaviours } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const old: QemuBehaviours = QEMU_7_2_BEHAVIOURS;
+ * strictEqual(old.hvipReadsMip, false);
+ * strictEqual(QEMU_10_0_BEHAVIOURS.hvipReadsMip, true);
+ * ```
  */
 export interface QemuBehaviours {
   /** mideleg's first access after reset reads the stale stored 0 (the HS bits are forced only afterwards). */
@@ -112,10 +122,35 @@ export interface QemuBehaviours {
   readonly vstimecmpClearsStoredVstip: boolean;
 }
 
-/** The name of one behaviour. */
+/**
+ * The name of one behaviour.
+ *
+ * @example Usage
+ * ```ts
+ * import { QEMU_10_0_BEHAVIOURS, QEMU_7_2_BEHAVIOURS, type QemuBehaviourName } from "@rvhv/percpu/emulator";
+ * import { ok } from "node:assert/strict";
+ *
+ * // Every behaviour in which the two QEMU versions differ.
+ * const differ = (Object.keys(QEMU_7_2_BEHAVIOURS) as QemuBehaviourName[])
+ *   .filter((name) => QEMU_7_2_BEHAVIOURS[name] !== QEMU_10_0_BEHAVIOURS[name]);
+ * ok(differ.includes("hvipReadsMip"));
+ * ```
+ */
 export type QemuBehaviourName = keyof QemuBehaviours;
 
-/** What a behaviour is: a summary, and what it means to a hypervisor author. */
+/**
+ * What a behaviour is: a summary, and what it means to a hypervisor author.
+ *
+ * @example Usage
+ * ```ts
+ * import { QEMU_BEHAVIOURS, type QemuBehaviourDoc } from "@rvhv/percpu/emulator";
+ * import { ok } from "node:assert/strict";
+ *
+ * const doc: QemuBehaviourDoc = QEMU_BEHAVIOURS.hvipReadsMip;
+ * ok(doc.csrs.includes("hvip"));
+ * ok(doc.summary.length > 0 && doc.matters.length > 0);
+ * ```
+ */
 export interface QemuBehaviourDoc {
   /** The CSRs whose read-back it changes. */
   readonly csrs: readonly string[];
@@ -288,7 +323,21 @@ export const QEMU_BEHAVIOURS: Readonly<Record<QemuBehaviourName, QemuBehaviourDo
     },
   });
 
-/** One QEMU version as the emulator models it. */
+/**
+ * One QEMU version as the emulator models it.
+ *
+ * @example Usage
+ * ```ts
+ * import { createEmulatorHal, QEMU_10_0_MODEL, type QemuModel } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const model: QemuModel = QEMU_10_0_MODEL;
+ * strictEqual(model.opensbi, "opensbi-1.6");
+ * const hal = await createEmulatorHal({ profile: model.name });
+ * strictEqual(hal.info().firmware, "opensbi-1.6");
+ * await hal.close();
+ * ```
+ */
 export interface QemuModel {
   /** The profile's name. */
   readonly name: ProfileName;

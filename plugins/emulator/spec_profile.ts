@@ -58,10 +58,40 @@ import type { EmulatorProfile } from "./profile.ts";
 import { needsH, needsSstc, needsSstcAndH } from "./profile.ts";
 import { SLOT } from "./slots.ts";
 
-/** The stage-2 (guest physical) translation modes a `spec` hart may support. */
+/**
+ * The stage-2 (guest physical) translation modes a `spec` hart may support.
+ *
+ * @example Usage
+ * ```ts
+ * import { createEmulatorHal, type GuestTranslationMode } from "@rvhv/percpu/emulator";
+ * import { CSR } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const modes: GuestTranslationMode[] = ["sv39x4"];
+ * const hal = await createEmulatorHal({ spec: { hgatpModes: modes } });
+ * await hal.csr.write(0, CSR.hgatp, 9n << 60n); // Sv48x4: not supported here
+ * strictEqual(await hal.csr.read(0, CSR.hgatp) >> 60n, 0n);
+ * await hal.close();
+ * ```
+ */
 export type GuestTranslationMode = "sv39x4" | "sv48x4" | "sv57x4";
 
-/** The parameters of the `spec` profile. */
+/**
+ * The parameters of the `spec` profile.
+ *
+ * @example Usage
+ * ```ts
+ * import { createEmulatorHal, type SpecParams } from "@rvhv/percpu/emulator";
+ * import { CSR } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const spec: SpecParams = { geilen: 3, vmidlen: 7, hgatpModes: ["sv39x4", "sv48x4"] };
+ * const hal = await createEmulatorHal({ spec });
+ * await hal.csr.write(0, CSR.hgeie, (1n << 64n) - 1n);
+ * strictEqual(await hal.csr.read(0, CSR.hgeie), 0b1110n);
+ * await hal.close();
+ * ```
+ */
 export interface SpecParams {
   /** Guest external interrupt lines (hgeie/hgeip bits GEILEN:1); 0 to 63. */
   geilen: number;
@@ -71,7 +101,19 @@ export interface SpecParams {
   hgatpModes: readonly GuestTranslationMode[];
 }
 
-/** The defaults of {@linkcode SpecParams}. */
+/**
+ * The defaults of {@linkcode SpecParams}.
+ *
+ * @example Usage
+ * ```ts
+ * import { createEmulatorHal, DEFAULT_SPEC_PARAMS } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal();
+ * strictEqual((hal.info().params as { geilen: number }).geilen, DEFAULT_SPEC_PARAMS.geilen);
+ * await hal.close();
+ * ```
+ */
 export const DEFAULT_SPEC_PARAMS: Readonly<SpecParams> = Object.freeze({
   geilen: 0,
   vmidlen: 14,
