@@ -563,6 +563,23 @@ export class GdbClient {
   }
 
   /**
+   * Forgets which hart the stream has selected, so that the next
+   * {@linkcode GdbClient.exchangeOnHart} sends `Hg` again. Needed after the
+   * VM ran: on every stop QEMU points register and memory access at the
+   * stopping CPU, whatever `Hg` chose before.
+   *
+   * @example Usage
+   * ```ts ignore
+   * await qmp.execute("cont");
+   * await qmp.execute("stop");
+   * gdb.forgetSelection(); // the next exchangeOnHart selects its hart again
+   * ```
+   */
+  forgetSelection(): void {
+    this.#selected = undefined;
+  }
+
+  /**
    * Reads a CSR.
    *
    * @example Usage

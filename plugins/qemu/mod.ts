@@ -43,6 +43,7 @@ export { createQemuHal, QemuHal } from "./qemu_hal.ts";
 export {
   cpuArgument,
   DEFAULT_QEMU_BINARY,
+  DEFAULT_QEMU_BOOT_TIMEOUT_MS,
   DEFAULT_QEMU_ISA,
   DEFAULT_QEMU_TIMEOUT_MS,
   MAX_QEMU_HARTS,
@@ -83,6 +84,8 @@ export {
   stopAllQemuProcesses,
   VIRT_MTIMECMP_BASE,
 } from "./qemu_process.ts";
+export { type CsrAccessPath, csrAccessPath } from "./native/codegen.ts";
+export { type NativeStats, type RoutedCsrResult } from "./native/native_access.ts";
 export {
   type ByteTransport,
   type ConnectUnixOptions,

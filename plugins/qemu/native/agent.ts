@@ -91,6 +91,7 @@ export const MAILBOX: Readonly<{
   hartid: 44;
   startReturn: 48;
   state: 56;
+  startCalled: 60;
   scratch: 64;
 }> = Object.freeze({
   size: 128,
@@ -114,6 +115,8 @@ export const MAILBOX: Readonly<{
   startReturn: 48,
   /** u32, agent: 1 entered, 2 parked. */
   state: 56,
+  /** u32, boot hart: 1 once it called `hart_start` for this hart. */
+  startCalled: 60,
   /** 24 bytes: the result slot used outside batches. */
   scratch: 64,
 });
@@ -382,6 +385,8 @@ export function buildAgent(layout: AgentLayout): Agent {
   a.slli("t1", "s1", 7);
   a.add("t0", "t0", "t1");
   a.sd("a0", MAILBOX.startReturn, "t0");
+  a.li("t1", 1);
+  a.sw("t1", MAILBOX.startCalled, "t0");
   a.li("t0", SBI_ERR_INVALID_PARAM);
   a.beq("a0", "t0", "start_end");
   a.beqz("a0", "start_ok");
