@@ -12,9 +12,12 @@
  *    boot-done word only after its last SBI call, so a stopped VM never
  *    catches a hart inside OpenSBI (M-mode) on the agent's behalf.
  * 3. The host stops the VM, writes per-batch machine code (the CSR number is
- *    an immediate of the instruction) and operands into the hart's work
- *    area, a new sequence number into its mailbox, sets `sip.SSIP` and
- *    `sie.SSIE` through the debugger to wake it, and resumes the VM.
+ *    an immediate of the instruction) into the shared code cache (harts
+ *    that run the same operations share one copy, so QEMU translates it
+ *    once) or the hart's own work area, the operands into the work area,
+ *    a new sequence number and the code's address into its mailbox, sets
+ *    `sip.SSIP` and `sie.SSIE` through the debugger to wake it, and resumes
+ *    the VM.
  * 4. The woken hart runs `fence.i`, installs its own trap handler in
  *    `stvec` (keeping the previous value, which is restored afterwards),
  *    clears the wake bits the host set (as told by the mailbox), calls the
@@ -30,7 +33,8 @@
  * | 0x1000 | 256 B | header (see {@linkcode HEADER}) |
  * | 0x1100 | 4 B per hart | done words: 1 once parked, then the last batch's sequence number |
  * | 0x2000 | 128 B per hart | mailboxes (see {@linkcode MAILBOX}) |
- * | 0x20000 | 9 KiB per hart | work areas: code, operands, results (see {@linkcode WORK}) |
+ * | 0x20000 | 64 × 5 KiB | code cache: batch code shared by every hart that runs it |
+ * | 0x70000 | 9 KiB per hart | work areas: code, operands, results (see {@linkcode WORK}) |
  *
  * Needs no permissions.
  *
@@ -156,7 +160,11 @@ export const RESTORE_SSIE = 2;
 const HEADER_OFFSET = 0x1000;
 const DONE_OFFSET = 0x1100;
 const MAILBOX_OFFSET = 0x2000;
-const WORK_OFFSET = 0x2_0000;
+const CODE_CACHE_OFFSET = 0x2_0000;
+const WORK_OFFSET = 0x7_0000;
+
+/** How many batch programs the shared code cache holds (each {@linkcode WORK}.codeSize bytes). */
+export const CODE_CACHE_SLOTS = 64;
 const CODE_LIMIT = 0x1000;
 
 const SBI_BASE = 0x10;
@@ -188,6 +196,8 @@ export interface AgentLayout {
   readonly mailboxes: number;
   /** The first work area. */
   readonly work: number;
+  /** The shared code cache ({@linkcode CODE_CACHE_SLOTS} slots). */
+  readonly codeCache: number;
   /** The first address after the work areas. */
   readonly end: number;
 }
@@ -254,6 +264,7 @@ export function agentLayout(harts: number, base: number = agentBase(harts)): Age
     done: base + DONE_OFFSET,
     mailboxes: base + MAILBOX_OFFSET,
     work: base + WORK_OFFSET,
+    codeCache: base + CODE_CACHE_OFFSET,
     end: base + WORK_OFFSET + harts * WORK.size,
   });
 }
@@ -285,7 +296,7 @@ export function mailboxOf(layout: AgentLayout, hart: number): number {
  * import { agentLayout, workOf } from "./agent.ts";
  * import { strictEqual } from "node:assert/strict";
  *
- * strictEqual(workOf(agentLayout(4), 1), 0x8022_2400);
+ * strictEqual(workOf(agentLayout(4), 1), 0x8027_2400);
  * ```
  *
  * @param layout The agent's layout.
@@ -294,6 +305,25 @@ export function mailboxOf(layout: AgentLayout, hart: number): number {
  */
 export function workOf(layout: AgentLayout, hart: number): number {
   return layout.work + hart * WORK.size;
+}
+
+/**
+ * Where a slot of the shared code cache is.
+ *
+ * @example Usage
+ * ```ts
+ * import { agentLayout, codeSlotOf } from "./agent.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(codeSlotOf(agentLayout(4), 1), 0x8022_1400);
+ * ```
+ *
+ * @param layout The agent's layout.
+ * @param slot The slot, 0 to {@linkcode CODE_CACHE_SLOTS} − 1.
+ * @returns The address.
+ */
+export function codeSlotOf(layout: AgentLayout, slot: number): number {
+  return layout.codeCache + slot * WORK.codeSize;
 }
 
 /** An assembled agent. */

@@ -5,6 +5,8 @@ import {
   agentBase,
   agentLayout,
   buildAgent,
+  CODE_CACHE_SLOTS,
+  codeSlotOf,
   MAILBOX,
   mailboxOf,
   WORK,
@@ -25,7 +27,8 @@ Deno.test("agentLayout() keeps header, done words, mailboxes and work areas apar
     const layout = agentLayout(harts);
     ok(layout.header >= layout.base + 0x1000, "the header follows the 4 KiB of code");
     ok(layout.done + 4 * AGENT_MAX_HARTS <= layout.mailboxes);
-    ok(mailboxOf(layout, AGENT_MAX_HARTS) <= layout.work);
+    ok(mailboxOf(layout, AGENT_MAX_HARTS) <= layout.codeCache);
+    ok(codeSlotOf(layout, CODE_CACHE_SLOTS) <= layout.work);
     strictEqual(workOf(layout, harts), layout.end);
     // Native access hands out frames from 0x84000000: the agent stays below.
     ok(layout.end <= 0x8400_0000, `agent for ${harts} harts ends at ${layout.end.toString(16)}`);

@@ -36,6 +36,8 @@ import {
   agentLayout,
   BOOT_DONE,
   buildAgent,
+  CODE_CACHE_SLOTS,
+  codeSlotOf,
   HEADER,
   MAILBOX,
   mailboxOf,
@@ -53,7 +55,8 @@ import {
   decodeResults,
   type NativeOp,
 } from "./codegen.ts";
-import { joinReads, readPackets, readWordsOverQmp, writePackets } from "./memory.ts";
+import { CodeCache } from "./code_cache.ts";
+import { bytesToHex, joinReads, readPackets, readWordsOverQmp, writePackets } from "./memory.ts";
 
 /** A CSR operation's outcome and the path that produced it. */
 export type RoutedCsrResult = CsrResult & { readonly via: CsrAccessPath };
@@ -125,6 +128,8 @@ export interface NativeStats {
   debuggerOps: number;
   /** QMP polls of the done words. */
   polls: number;
+  /** Batch programs written into guest memory (harts running the same operations share one). */
+  codeWrites: number;
   /** Interrupts the agent took while running a batch (only if a batch enabled one). */
   interrupts: number;
   /** Per hart: operations by path. */
@@ -229,6 +234,10 @@ interface Slot {
   readonly ops: readonly NativeOp[];
   readonly seq: number;
   readonly work: number;
+  /** Where its batch code runs: a code-cache slot or its own work area. */
+  code: number;
+  /** Memory writes for this round (code, operands), sent with its hart's exchange. */
+  writes: string[];
   restore: number;
   done: boolean;
 }
@@ -262,12 +271,18 @@ export class NativeAccess {
   #irqCounts = new Map<HartId, number>();
   /** Harts that did not finish a round: why, for every later operation. */
   #wedged = new Map<HartId, AxError>();
+  /** Which program each slot of the agent's shared code cache holds. */
+  #cache = new CodeCache(CODE_CACHE_SLOTS);
+  /** What each hart's own code area and operand area hold (hex). */
+  #ownCode = new Map<HartId, string>();
+  #ownOperands = new Map<HartId, string>();
   #stats: NativeStats = {
     rounds: 0,
     resumes: 0,
     nativeOps: 0,
     debuggerOps: 0,
     polls: 0,
+    codeWrites: 0,
     interrupts: 0,
     harts: {},
   };
@@ -500,7 +515,7 @@ export class NativeAccess {
   async #drive(): Promise<void> {
     try {
       // Let every hart that asks in this tick join the first round.
-      await delay(0);
+      for (let i = 0; i < 8; i++) await Promise.resolve();
       while (this.#queue.size > 0) {
         const jobs = [...this.#queue.values()];
         await this.#round(jobs);
@@ -562,6 +577,8 @@ export class NativeAccess {
         ops: job.ops.slice(job.cursor, end),
         seq: seq === PARKED ? 2 : seq,
         work: workOf(this.layout, job.hart),
+        code: 0,
+        writes: [],
         restore: 0,
         done: false,
       });
@@ -574,6 +591,50 @@ export class NativeAccess {
     entry[path] += n;
     if (path === "native") this.#stats.nativeOps += n;
     else this.#stats.debuggerOps += n;
+  }
+
+  /**
+   * Decides where each slot's code runs and what must be written. The
+   * batch code is position-independent, so harts running the same
+   * operations share one copy in the code cache: QEMU then translates it
+   * once for all of them, and not again in later rounds (nothing rewrites
+   * it). Code that finds no free cache slot runs from the hart's own area.
+   * Unchanged code and operands are not written again.
+   */
+  #place(slots: Slot[]): void {
+    const round = this.#stats.rounds;
+    const placed = new Map<string, number>();
+    for (const slot of slots) {
+      const hart = slot.job.hart;
+      const compiled = compileBatch(slot.work + WORK.code, slot.ops);
+      const key = bytesToHex(compiled.code);
+      let address = placed.get(key);
+      if (address === undefined) {
+        const taken = this.#cache.take(key, round);
+        if (taken !== undefined) {
+          address = codeSlotOf(this.layout, taken.slot);
+          placed.set(key, address);
+          if (taken.fresh) {
+            slot.writes.push(...writePackets(address, compiled.code));
+            this.#stats.codeWrites++;
+          }
+        }
+      }
+      if (address === undefined) {
+        address = slot.work + WORK.code;
+        if (this.#ownCode.get(hart) !== key) {
+          slot.writes.push(...writePackets(address, compiled.code));
+          this.#ownCode.set(hart, key);
+          this.#stats.codeWrites++;
+        }
+      }
+      slot.code = address;
+      const operands = bytesToHex(compiled.operands);
+      if (operands !== "" && this.#ownOperands.get(hart) !== operands) {
+        slot.writes.push(...writePackets(slot.work + WORK.operands, compiled.operands));
+        this.#ownOperands.set(hart, operands);
+      }
+    }
   }
 
   /** Where a stopped hart is, for an error message: `; it is in S-mode at pc 0x…`. */
@@ -610,12 +671,9 @@ export class NativeAccess {
     };
     try {
       // 1. Code and operands; the wake-up state.
+      this.#place(live);
       await Promise.all(live.map(async (slot) => {
-        const compiled = compileBatch(slot.work + WORK.code, slot.ops);
-        const writes = [
-          ...writePackets(slot.work + WORK.code, compiled.code),
-          ...writePackets(slot.work + WORK.operands, compiled.operands),
-        ];
+        const writes = slot.writes;
         const replies = await gdb.exchangeOnHart(slot.job.hart, [
           ...writes,
           `p${reg(CSR_SIE)}`,
@@ -683,7 +741,7 @@ export class NativeAccess {
         const view = new DataView(box.buffer);
         view.setUint32(MAILBOX.seq, slot.seq, true);
         view.setUint32(MAILBOX.restore, slot.restore, true);
-        view.setBigUint64(MAILBOX.code, BigInt(slot.work + WORK.code), true);
+        view.setBigUint64(MAILBOX.code, BigInt(slot.code), true);
         view.setBigUint64(MAILBOX.operands, BigInt(slot.work + WORK.operands), true);
         view.setBigUint64(MAILBOX.results, BigInt(slot.work + WORK.results), true);
         const more = await gdb.exchangeOnHart(hart, [
