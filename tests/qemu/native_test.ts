@@ -97,6 +97,28 @@ qemuTest("harts running the same operations share one copy of the batch code", a
   }
 });
 
+qemuTest("64 harts: 100 rounds of a write on every hart, one resume each", async () => {
+  const hal = await createQemuHal({ harts: 64, qemu: QEMU_BINARY, access: "native" });
+  try {
+    strictEqual((hal.info().agent as { started: number }).started, 63);
+    for (let round = 0; round < 100; round++) {
+      const values = await Promise.all(
+        hal.harts.map((hart) => hal.csr.write(hart, CSR.sscratch, BigInt(round * 64 + hart))),
+      );
+      if (round > 0) {
+        deepStrictEqual(
+          values,
+          hal.harts.map((hart) => BigInt((round - 1) * 64 + hart)),
+        );
+      }
+    }
+    const stats = hal.stats().native!;
+    deepStrictEqual([stats.resumes, stats.nativeOps, stats.codeWrites], [100, 6400, 1]);
+  } finally {
+    await hal.close();
+  }
+});
+
 qemuTest("native access runs machine-level operations in their place in a batch", async () => {
   const hal = await createQemuHal({ harts: 2, qemu: QEMU_BINARY, access: "native" });
   try {

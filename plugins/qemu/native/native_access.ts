@@ -203,14 +203,29 @@ export function describeSbiSpec(version: number): string {
   return `${(version >>> 24) & 0x7f}.${version & 0xff_ffff}`;
 }
 
+/** The stop reply each running session's `c` waits for. */
+const RUNNING: WeakMap<NativeSession, Promise<string>> = new WeakMap();
+
 /**
- * Stops the VM. QEMU then points gdb register and memory access at the
- * stopping CPU, so the client's idea of the selected hart is dropped.
+ * Resumes the VM over gdb (`c`): QEMU reads everything sent before first,
+ * acknowledgements included. Resuming over QMP instead raced with the
+ * acknowledgement of the last gdb reply, and a `+` arriving while the VM
+ * runs stops it again.
  */
+function startVm(session: NativeSession, forMs: number): void {
+  const stopped = session.gdb.resume({ timeoutMs: forMs + 10_000 });
+  stopped.catch(() => {}); // surfaced by stopVm
+  RUNNING.set(session, stopped);
+  session.running = true;
+}
+
+/** Stops the VM over QMP and waits for the stop reply of the `c` that resumed it. */
 async function stopVm(session: NativeSession): Promise<void> {
   await session.qmp.execute("stop");
   session.running = false;
-  session.gdb.forgetSelection();
+  const stopped = RUNNING.get(session);
+  RUNNING.delete(session);
+  if (stopped !== undefined) await stopped;
 }
 
 function delay(ms: number): Promise<void> {
@@ -320,8 +335,7 @@ export class NativeAccess {
       );
     }
     const started = performance.now();
-    await qmp.execute("cont");
-    session.running = true;
+    startVm(session, options.bootTimeoutMs);
     let bootDone = 0;
     let words: number[] = [];
     const deadline = started + options.bootTimeoutMs;
@@ -761,11 +775,11 @@ export class NativeAccess {
       // 2. Run every hart of the round at once.
       const t1 = performance.now();
       this.#stats.resumes++;
-      await qmp.execute("cont");
-      this.#session.running = true;
+      const runFor = Math.max(this.#timeoutMs, 10 * live.length);
+      startVm(this.#session, runFor);
       const first = Math.min(...live.map((slot) => slot.job.hart));
       const last = Math.max(...live.map((slot) => slot.job.hart));
-      const deadline = t1 + Math.max(this.#timeoutMs, 10 * live.length);
+      const deadline = t1 + runFor;
       let polls = 0;
       for (;;) {
         const words = await readWordsOverQmp(qmp, this.layout.done + 4 * first, last - first + 1);
