@@ -42,8 +42,6 @@ export interface QemuSpawnOptions {
    * private directory as `kernel.elf` (next to the sockets).
    */
   kernel?: string | Uint8Array;
-  /** TCG threading: `"single"` (default: one thread for every hart) or `"multi"` (one per hart). */
-  tcgThreads?: "single" | "multi";
 }
 
 /** Where hart 0's `mtimecmp` sits on `virt` (CLINT base 0x200_0000 + 0x4000; 8 bytes per hart). */
@@ -108,7 +106,7 @@ export function qemuArguments(
     // One TCG thread for every hart: nothing runs at -S, and 64 or 512
     // vCPU threads only cost start-up time.
     "-accel",
-    `tcg,thread=${options.tcgThreads ?? "single"}`,
+    "tcg,thread=single",
     "-qmp",
     `unix:${escape(qmpPath)},server=on,wait=off`,
     "-gdb",
