@@ -13,6 +13,13 @@
  * emulator's `qemu-7.2` profile is checked against this backend bit for bit
  * (`tests/differential/qemu72_test.ts`).
  *
+ * With `access: "native"` QEMU boots its real OpenSBI and a small guest
+ * agent instead (`-bios default -kernel`), and every CSR below machine level
+ * is accessed by the hart itself, as a real `csrrw`/`csrrs`/`csrrc` in
+ * HS-mode with real traps; machine-level CSRs still go through the
+ * debugger while the VM is stopped. `QemuHal.batchVia` says which path
+ * produced each value ({@linkcode csrAccessPath} tells in advance).
+ *
  * Permissions: `--allow-run=qemu-system-riscv64` (or the binary given),
  * `--allow-read`, `--allow-write` and `--allow-net` for the unix sockets in
  * the temporary directory (Deno 2.9 checks all three for a unix-socket

@@ -167,6 +167,11 @@ interface CheckedOp {
  *   one write; each `set`/`clear` costs one round trip for its own hart while
  *   other harts' batches keep the pipe full. Batches on one hart run in
  *   order; batches on different harts overlap.
+ *
+ * Under native access (`access: "native"`) the harts execute the CSR
+ * instructions themselves, in HS-mode under QEMU's real OpenSBI, and only
+ * machine-level CSRs go through the debugger (see `./native/native_access.ts`
+ * and {@linkcode QemuHal.batchVia}).
  */
 export class QemuHal implements AxVCpuHal {
   #options: ResolvedQemuOptions;
@@ -616,7 +621,8 @@ export class QemuHal implements AxVCpuHal {
   /**
    * Returns every hart to the firmware preset's state by relaunching QEMU
    * (`system_reset` would keep the H CSRs and mstatus.MPP), then applying
-   * the preset again. Operations already in flight finish on the old QEMU
+   * the preset again (under native access: booting OpenSBI and the agent
+   * again). Operations already in flight finish on the old QEMU
    * first; operations started during the reset wait and run on the new one.
    * When the relaunch fails, later operations reject with kind `"Io"` saying
    * why.
