@@ -9,14 +9,16 @@
  * 1. Operations on machine-level CSRs (`mideleg`, `medeleg`, `mstatus`,
  *    `misa`, `mhartid`, …), which HS-mode code cannot reach, go through the
  *    debugger while the VM is stopped, in their place in the batch.
- * 2. For every hart whose next operations are native: its batch code and
- *    operands are written into its work area, the wake-up bits `sip.SSIP`
- *    and `sie.SSIE` are set through the debugger (and cleared again by the
- *    agent before the batch runs, when they were clear), and a new sequence
- *    number goes into its mailbox. Then one QMP `cont` runs every hart of the
- *    round at once; the host polls the done words over QMP (`xp`, which works
- *    while the VM runs: gdb packets would be swallowed), sends QMP `stop`,
- *    and reads the result slots over gdb.
+ * 2. For every hart whose next operations are native: its batch code goes
+ *    into the shared code cache (one copy for every hart that runs the same
+ *    operations) or its own work area, its operands into its work area, the
+ *    wake-up bits `sip.SSIP` and `sie.SSIE` are set through the debugger
+ *    (and cleared again by the agent before the batch runs, when they were
+ *    clear), and a new sequence number goes into its mailbox. Then one `c`
+ *    over gdb runs every hart of the round at once (over gdb so that QEMU
+ *    has read every acknowledgement before the VM runs); the host polls the
+ *    done words over QMP (`xp`, which works while the VM runs: a gdb byte
+ *    would stop it), sends QMP `stop`, and reads the result slots over gdb.
  *
  * Needs what the QEMU backend needs (`--allow-net` etc. for its sockets).
  *
@@ -118,9 +120,9 @@ export interface NativeBootInfo {
 
 /** Counters of native access. */
 export interface NativeStats {
-  /** Rounds: each is at most one `cont`/`stop` pair. */
+  /** Rounds: each runs the VM at most once. */
   rounds: number;
-  /** `cont`/`stop` pairs (rounds that ran native operations). */
+  /** Runs of the VM (`c` over gdb, then QMP `stop`): rounds that had native operations. */
   resumes: number;
   /** Operations executed by the harts. */
   nativeOps: number;
@@ -464,7 +466,7 @@ export class NativeAccess {
 
   /**
    * Queues a batch for a hart; batches of different harts asked for in the
-   * same tick share rounds (and so one `cont`/`stop`).
+   * same tick share rounds (and so one run of the VM).
    *
    * @param hart The hart.
    * @param ops Checked operations.
@@ -532,7 +534,12 @@ export class NativeAccess {
       for (let i = 0; i < 8; i++) await Promise.resolve();
       while (this.#queue.size > 0) {
         const jobs = [...this.#queue.values()];
-        await this.#round(jobs);
+        try {
+          await this.#round(jobs);
+        } catch (error) {
+          // Not expected (each phase catches its own failures); never leave a caller waiting.
+          for (const job of jobs) job.error ??= error;
+        }
         for (const job of jobs) {
           if (job.error !== undefined) {
             this.#queue.delete(job.hart);
@@ -672,7 +679,7 @@ export class NativeAccess {
     }
   }
 
-  /** Writes, wakes, runs and reads back every slot with one `cont`/`stop`. */
+  /** Writes, wakes, runs and reads back every slot with one run of the VM. */
   async #resume(slots: Slot[]): Promise<void> {
     const { gdb, qmp } = this.#session;
     const base = gdb.csrBase;
