@@ -3,10 +3,12 @@
  * (name, value, unit, and the floor/target where there is one), and a
  * readable table on stderr. The QEMU figures need `qemu-system-riscv64`
  * (and `gdb-multiarch` for the comparison); without them they are skipped
- * with the reason printed.
+ * with the reason printed. The native-access figures run on QEMU 7.2 and, when
+ * installed, QEMU 10.0.
  */
 
 import { benchHttp } from "./http_bench.ts";
+import { benchNative } from "./native_bench.ts";
 import { benchQemu } from "./qemu_bench.ts";
 import { benchReplay } from "./replay_bench.ts";
 import { benchSetup } from "./setup_bench.ts";
@@ -16,6 +18,7 @@ const figures: Figure[] = [
   ...await benchSetup(),
   ...await benchReplay(),
   ...await benchQemu(),
+  ...await benchNative(),
   ...await benchHttp(),
 ];
 for (const figure of figures) {

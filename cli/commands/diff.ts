@@ -20,10 +20,17 @@ import { describeEvent } from "../../plugins/replay/trace_format.ts";
 import { csrHex, TRACE_FORMAT } from "../../plugins/replay/trace_format.ts";
 import { type CliIo, type Command, EXIT, renderTable, UsageError } from "../io.ts";
 import { describeBackend, eventJson, resultText, traceErrorExit } from "./_report.ts";
+import {
+  compareBackends,
+  type ComparedValue,
+  type CompareRow,
+} from "../../plugins/qemu/native/compare.ts";
 
 const HELP = `Usage: rvhv diff <a> <b> [--json] [--lookahead N]
+       rvhv diff --compare <manifest> <manifest> [<manifest>...] [--json]
 
-Compares two traces, or two manifests.
+Compares two traces, or two manifests, or (--compare, implied by three or more
+manifests) several manifests side by side.
 
 Two traces: event by event in per-hart order (harts interleaved differently
 are not a difference). Prints the first event where they part, with both
@@ -42,13 +49,27 @@ version (qemu-7.2 or qemu-10.0; the nearest, with a warning, for a version
 no profile models). A manifest that names a QEMU profile of another version
 than the connected QEMU gets a warning on stderr.
 
+Side by side (--compare): boots every manifest (set-up and enable), then
+prints per hart the set-up's CSRs (hedeleg, hideleg, hvip & 0x444,
+hcounteren, sie) and the delegation (mideleg, medeleg) of every system in its
+own column, each value with the path that produced it: "native" (the hart
+executed the instruction: QEMU with access: native), "debugger" (the
+gdbstub, with the VM stopped), or the backend's name (emulator, replay).
+Firmware-owned state (mstatus, mtvec, PMP, counter enables, ...) is listed
+only where it differs, as environment: it is not a difference, since a
+debugger-written model has no firmware that set it. E.g. native vs debugger
+vs emulator:
+  rvhv diff native.yaml debugger.yaml emulator.yaml
+
 Options:
+  --compare        side by side, any number of manifests (two or more)
   --json           print JSON instead of text
   --lookahead N    traces: how many unmatched events may be held (default 65536)
   -h, --help       show this help
 
-Exit codes: 0 no difference, 1 a difference, 2 usage error (a trace against a
-manifest), a malformed trace or a manifest error, 3 backend failure.
+Exit codes: 0 no difference, 1 a difference (environment does not count),
+2 usage error (a trace against a manifest), a malformed trace or a manifest
+error, 3 backend failure.
 `;
 
 /** Whether a file is an rvhv trace (its first line is a trace header). */
@@ -305,6 +326,97 @@ async function diffManifests(a: string, b: string, json: boolean, io: CliIo): Pr
   }
 }
 
+function valueText(value: ComparedValue): string {
+  const text = value.ok
+    ? hex(value.value)
+    : "missing" in value
+    ? "not modelled"
+    : `trap ${value.trapCause}`;
+  return `${text} (${value.via})`;
+}
+
+async function compareManifests(
+  paths: readonly string[],
+  json: boolean,
+  io: CliIo,
+): Promise<number> {
+  const manifests = [];
+  for (const path of paths) manifests.push(await loadManifest(path));
+  io.err(`rvhv: booting ${manifests.map((m) => m.file).join(", ")}\n`);
+  const systems: System[] = [];
+  try {
+    for (const manifest of manifests) systems.push(await bootForCli(manifest));
+    const labels = paths.map((_, i) => String.fromCharCode(97 + i));
+    const report = await compareBackends(
+      systems.map((system, i) => ({ label: labels[i]!, hal: system.hal })),
+    );
+    if (json) {
+      io.out(
+        JSON.stringify(
+          {
+            kind: "compare",
+            equal: report.equal,
+            columns: systems.map((system, i) => ({
+              label: labels[i],
+              file: paths[i],
+              backend: system.hal.info(),
+              policy: system.percpus.policy.name,
+            })),
+            rows: report.rows.map((row) => ({
+              hart: row.hart,
+              csr: row.csr,
+              kind: row.kind,
+              ...(row.mask === (1n << 64n) - 1n ? {} : { mask: hex(row.mask) }),
+              equal: row.equal,
+              values: row.values.map((value) => ({
+                ...(value.ok
+                  ? { value: hex(value.value) }
+                  : "missing" in value
+                  ? { missing: value.missing }
+                  : { trap: value.trapCause }),
+                via: value.via,
+              })),
+            })),
+          },
+          null,
+          2,
+        ) + "\n",
+      );
+      return report.equal ? EXIT.ok : EXIT.check;
+    }
+    let text = systems.map((system, i) =>
+      `${labels[i]}: ${paths[i]}  ${describeBackend(system.hal.info())}, ` +
+      `${system.hal.harts.length} hart(s), policy ${system.percpus.policy.name}\n`
+    ).join("") + "\n";
+    const cells = (row: CompareRow) => [
+      String(row.hart),
+      row.mask === (1n << 64n) - 1n ? row.csr : `${row.csr} & ${hex(row.mask)}`,
+      ...row.values.map(valueText),
+      row.equal ? "same" : row.kind === "environment" ? "environment" : "DIFFERS",
+    ];
+    text += renderTable(
+      ["hart", "csr", ...labels, ""],
+      report.rows.filter((row) =>
+        row.kind !== "environment"
+      ).map(cells),
+    );
+    if (report.environment.length > 0) {
+      text += "\nenvironment (firmware-owned state; reported, not a difference):\n";
+      text += renderTable(["hart", "csr", ...labels, ""], report.environment.map(cells));
+    }
+    const compared = report.rows.filter((row) => row.kind !== "environment").length;
+    text += report.equal
+      ? `\nthe set-up and delegation agree (${compared} values on ${
+        new Set(report.rows.map((r) => r.hart)).size
+      } harts)\n`
+      : `\n${report.differences.length} of ${compared} set-up and delegation values differ\n`;
+    io.out(text);
+    return report.equal ? EXIT.ok : EXIT.check;
+  } finally {
+    await Promise.allSettled(systems.map((system) => system.close()));
+  }
+}
+
 /** The `diff` command. */
 export const diffCommand: Command = {
   name: "diff",
@@ -315,6 +427,7 @@ export const diffCommand: Command = {
       args,
       options: {
         json: { type: "boolean", default: false },
+        compare: { type: "boolean", default: false },
         lookahead: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -324,6 +437,17 @@ export const diffCommand: Command = {
     if (values.help) {
       io.out(HELP + await pluginHelp(positionals));
       return EXIT.ok;
+    }
+    if (values.compare || positionals.length > 2) {
+      if (positionals.length < 2) {
+        throw new UsageError("diff --compare takes two or more manifests");
+      }
+      for (const path of positionals) {
+        if (await isTrace(path)) {
+          throw new UsageError(`diff --compare takes manifests, and ${path} is a trace`);
+        }
+      }
+      return await compareManifests(positionals, values.json, io);
     }
     if (positionals.length !== 2) throw new UsageError("diff takes exactly two paths");
     let lookahead: number | undefined;

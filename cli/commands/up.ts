@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util";
 import { pluginHelp } from "../plugin_help.ts";
 import { hex } from "../../hal/hex.ts";
+import type { AxVCpuHal, HartId } from "../../hal/types.ts";
 import { bootForCli } from "../boot.ts";
 import { loadManifest } from "../../manifest/parse.ts";
 import { describePolicy } from "../../percpu/policy.ts";
@@ -21,6 +22,9 @@ Boots the manifest's backend, runs the per-CPU hypervisor set-up on every
 hart (probe for H, keep the prior values, the policy's nine operations in the
 reference's order, read back), enables the harts, and prints per hart: state,
 H, hedeleg, hideleg, hvip, hcounteren, sie, and the bits the hart refused.
+On the QEMU backend a "via" column says how each hart's values were produced:
+"native" (the hart executed the CSR instructions itself, in HS-mode under the
+real OpenSBI: access: native) or "debugger" (gdbstub writes from outside).
 On exit every enabled hart is disabled (prior values restored) and the
 backend is closed.
 
@@ -37,6 +41,30 @@ Exit codes: 0 ok, 1 a hart cannot be set up (e.g. no H extension),
 Example:
   deno run --allow-read --allow-env=LOG_TOKENS,LOG_STREAM cli/main.ts up examples/emulator.yaml
 `;
+
+/** What the QEMU backend's `stats()` says about native access, per hart. */
+interface NativeCounts {
+  native?: { harts: Record<string, { native: number; debugger: number }> };
+}
+
+/**
+ * How each hart's values were produced, for backends that have more than
+ * one way (the QEMU backend's `access`): `native` when the hart executed
+ * every operation itself, `debugger` when the gdbstub did, or both with
+ * their counts. `undefined` for backends with one way (no column then).
+ */
+function accessPaths(hal: AxVCpuHal): ((hart: HartId) => string) | undefined {
+  const access = hal.info().access;
+  if (typeof access !== "string") return undefined;
+  const stats = (hal as { stats?: () => NativeCounts }).stats?.().native;
+  if (stats === undefined) return () => access;
+  return (hart) => {
+    const counts = stats.harts[hart];
+    if (counts === undefined || counts.debugger === 0) return "native";
+    if (counts.native === 0) return "debugger";
+    return `native ${counts.native}, debugger ${counts.debugger}`;
+  };
+}
 
 /** The `up` command. */
 export const upCommand: Command = {
@@ -65,11 +93,16 @@ export const upCommand: Command = {
     const system = await bootForCli(manifest, { noEnable: values["no-enable"] });
     try {
       const info = system.hal.info();
+      const access = typeof info.access === "string" ? ` (${info.access} access)` : "";
       io.err(
-        `rvhv: ${info.backend} ${info.profile ?? ""} ${info.firmware ?? ""}, ` +
+        `rvhv: ${info.backend} ${info.profile ?? ""} ${info.firmware ?? ""}${access}, ` +
           `${system.hal.harts.length} hart(s); policy ${describePolicy(system.percpus.policy)}\n`,
       );
-      const harts = [...system.percpus].map((percpu) => describeHart(percpu));
+      const via = accessPaths(system.hal);
+      const harts = [...system.percpus].map((percpu) => ({
+        ...describeHart(percpu),
+        ...(via === undefined ? {} : { via: via(percpu.cpuId) }),
+      }));
       if (values.json) {
         io.out(
           JSON.stringify({ backend: info, policy: system.percpus.policy.name, harts }, null, 2) +
@@ -92,11 +125,23 @@ export const upCommand: Command = {
             value("hvip"),
             value("hcounteren"),
             value("sie"),
+            ...(via === undefined ? [] : [via(percpu.cpuId)]),
             refused || "-",
           ];
         });
         io.out(renderTable(
-          ["hart", "state", "H", "hedeleg", "hideleg", "hvip", "hcounteren", "sie", "refused"],
+          [
+            "hart",
+            "state",
+            "H",
+            "hedeleg",
+            "hideleg",
+            "hvip",
+            "hcounteren",
+            "sie",
+            ...(via === undefined ? [] : ["via"]),
+            "refused",
+          ],
           rows,
         ));
       }

@@ -563,6 +563,35 @@ export class GdbClient {
   }
 
   /**
+   * Resumes the target with `c` and resolves to the stop reply once it
+   * stops again (e.g. after a QMP `stop`). Resuming over this stream rather
+   * than over QMP keeps the order: QEMU has read everything sent before,
+   * acknowledgements included, when the VM starts; any byte that reaches its
+   * gdbstub while the VM runs (a late `+`) would stop the VM again. Send
+   * nothing else until the stop reply has arrived. The hart selection is
+   * forgotten: on every stop QEMU points register and memory access at the
+   * stopping CPU.
+   *
+   * @example Usage
+   * ```ts ignore
+   * const stopped = gdb.resume({ timeoutMs: 10_000 });
+   * // … the VM runs; poll it over QMP, then:
+   * await qmp.execute("stop");
+   * console.log(await stopped); // "T02thread:p01.01;"
+   * ```
+   *
+   * @param options Time-out for the whole run (until the stop reply).
+   * @returns The stop reply.
+   * @throws {AxError} Kind `"Timeout"` when the VM has not stopped in time.
+   */
+  async resume(options: GdbExchangeOptions = {}): Promise<string> {
+    const pending = this.#exchange(["c"], options, true);
+    this.#selected = undefined;
+    const [reply] = await pending;
+    return reply!;
+  }
+
+  /**
    * Reads a CSR.
    *
    * @example Usage

@@ -135,6 +135,36 @@ Deno.test("GdbClient reads and writes CSRs on the selected hart, caching Hg", op
   await gdb.close();
 });
 
+Deno.test(
+  "GdbClient.resume() sends c after every acknowledgement and waits for the stop reply",
+  opts,
+  async () => {
+    const stub = new FakeGdbStub({ harts: 3 });
+    const gdb = await GdbClient.connect(stub.transport, { debug: false });
+    strictEqual(await gdb.readCsr(2, 0xf14), 2n);
+    let acksBeforeContinue = -1;
+    let answeredBeforeContinue = -1;
+    stub.hook = (payload) => {
+      if (payload !== "c") return undefined;
+      acksBeforeContinue = stub.acks;
+      answeredBeforeContinue = stub.packets.length - 1;
+      return null; // no reply until the VM stops
+    };
+    const stopped = gdb.resume({ timeoutMs: 1000 });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    // QEMU stops a running VM on any byte: every + must be in before the c.
+    strictEqual(acksBeforeContinue, answeredBeforeContinue);
+    ok(stub.transport.written.endsWith("$c#63"));
+    stub.send("T02thread:p01.01;");
+    strictEqual(await stopped, "T02thread:p01.01;");
+    // The stop moved QEMU's selection: the next access selects its hart again.
+    stub.packets.length = 0;
+    strictEqual(await gdb.readCsr(2, 0xf14), 2n);
+    deepStrictEqual(stub.packets, ["Hgp1.3", `p${(34 + 0xf14).toString(16)}`]);
+    await gdb.close();
+  },
+);
+
 Deno.test("GdbClient maps E14 to CsrTrap and E22 on Hg to NotFound", opts, async () => {
   const stub = new FakeGdbStub({ harts: 2 });
   const gdb = await GdbClient.connect(stub.transport, { debug: false });

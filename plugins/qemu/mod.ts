@@ -13,6 +13,13 @@
  * emulator's `qemu-7.2` and `qemu-10.0` profiles are checked against this
  * backend on QEMU 7.2 and 10.0 bit for bit (`tests/differential/qemu_test.ts`).
  *
+ * With `access: "native"` QEMU boots its real OpenSBI and a small guest
+ * agent instead (`-bios default -kernel`), and every CSR below machine level
+ * is accessed by the hart itself, as a real `csrrw`/`csrrs`/`csrrc` in
+ * HS-mode with real traps; machine-level CSRs still go through the
+ * debugger while the VM is stopped. `QemuHal.batchVia` says which path
+ * produced each value ({@linkcode csrAccessPath} tells in advance).
+ *
  * Permissions: `--allow-run=qemu-system-riscv64` (or the binary given),
  * `--allow-read`, `--allow-write` and `--allow-net` for the unix sockets in
  * the temporary directory (Deno 2.9 checks all three for a unix-socket
@@ -45,6 +52,7 @@ export { createQemuHal, QemuHal } from "./qemu_hal.ts";
 export {
   cpuArgument,
   DEFAULT_QEMU_BINARY,
+  DEFAULT_QEMU_BOOT_TIMEOUT_MS,
   DEFAULT_QEMU_ISA,
   DEFAULT_QEMU_TIMEOUT_MS,
   MAX_QEMU_HARTS,
@@ -85,6 +93,8 @@ export {
   stopAllQemuProcesses,
   VIRT_MTIMECMP_BASE,
 } from "./qemu_process.ts";
+export { type CsrAccessPath, csrAccessPath } from "./native/codegen.ts";
+export { type NativeStats, type RoutedCsrResult } from "./native/native_access.ts";
 export {
   type ByteTransport,
   type ConnectUnixOptions,

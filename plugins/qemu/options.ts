@@ -31,6 +31,9 @@ export const DEFAULT_QEMU_ISA = "rv64imafdch";
 /** The default time-out of one exchange with QEMU, in ms. */
 export const DEFAULT_QEMU_TIMEOUT_MS = 2000;
 
+/** The default time native access gives every hart to boot OpenSBI and park in the agent, in ms. */
+export const DEFAULT_QEMU_BOOT_TIMEOUT_MS = 20_000;
+
 /** A running QEMU to use instead of starting one. */
 export interface QemuAttachOptions {
   /** Path of its QMP unix socket (`-qmp unix:<path>,server=on,wait=off`). */
@@ -56,8 +59,16 @@ export interface QemuOptions {
    * With `attach` the default is `"none"` (the machine is left as it is).
    */
   firmware?: FirmwareName;
-  /** The access path. Only `"debugger"` (gdbstub + QMP) is implemented. */
-  access?: "debugger";
+  /**
+   * The access path. `"debugger"` (default): the harts held at reset, every
+   * CSR read and written from outside over the gdbstub, the firmware state
+   * written by the host. `"native"`: QEMU boots its real OpenSBI and the
+   * guest agent, and every CSR below machine level is accessed by the hart
+   * itself, as a real `csrrw`/`csrrs`/`csrrc` in HS-mode (machine-level CSRs
+   * still go through the debugger, with the VM stopped). Native access takes
+   * no `firmware` (the firmware is the real one) and no `attach`.
+   */
+  access?: "debugger" | "native";
   /** The QEMU binary. Default `RVHV_QEMU`, else `"qemu-system-riscv64"`. */
   qemu?: string;
   /** Extra `-cpu` properties, e.g. `["sscofpmf=true"]` or `{ sscofpmf: true }`. */
@@ -66,6 +77,8 @@ export interface QemuOptions {
   attach?: QemuAttachOptions;
   /** Milliseconds to wait for any one exchange with QEMU. Default 2000. */
   timeoutMs?: number;
+  /** Native access: milliseconds every hart may take to boot and park in the agent. Default 20000. */
+  bootTimeoutMs?: number;
 }
 
 /** Validated QEMU options with every default filled in. */
@@ -79,7 +92,7 @@ export interface ResolvedQemuOptions {
   /** The firmware as given (`undefined`: the default for the mode). */
   readonly firmware: FirmwareName | undefined;
   /** The access path. */
-  readonly access: "debugger";
+  readonly access: "debugger" | "native";
   /** The binary. */
   readonly qemu: string;
   /** The `-cpu` argument. */
@@ -90,6 +103,8 @@ export interface ResolvedQemuOptions {
   readonly attach: Readonly<QemuAttachOptions> | undefined;
   /** The per-exchange time-out. */
   readonly timeoutMs: number;
+  /** Native access: the time every hart may take to park. */
+  readonly bootTimeoutMs: number;
 }
 
 const OPTION_KEYS = [
@@ -101,6 +116,7 @@ const OPTION_KEYS = [
   "cpuProps",
   "attach",
   "timeoutMs",
+  "bootTimeoutMs",
 ];
 
 /** The single-letter extensions QEMU 7.2's `rv64` CPU has a property for. */
@@ -251,13 +267,24 @@ export function parseQemuOptions(raw: unknown): ResolvedQemuOptions {
   const firmware = options.firmware === undefined
     ? undefined
     : choiceOption(options.firmware, ["firmware"], FIRMWARE_NAMES, "opensbi");
-  if (options.access === "native") {
+  const access = choiceOption(
+    options.access,
+    ["access"],
+    ["debugger", "native"] as const,
+    "debugger",
+  );
+  if (access === "native" && firmware !== undefined) {
     throw invalidOption(
-      ["access"],
-      `access "native" (booting real OpenSBI) is not implemented yet; use "debugger"`,
+      ["firmware"],
+      `native access boots the real OpenSBI that QEMU ships; leave out "firmware"`,
     );
   }
-  const access = choiceOption(options.access, ["access"], ["debugger"] as const, "debugger");
+  if (access === "native" && options.attach !== undefined) {
+    throw invalidOption(
+      ["attach"],
+      `native access boots its own QEMU with the guest agent; it cannot attach to a running one`,
+    );
+  }
   let qemu = envBinary() ?? DEFAULT_QEMU_BINARY;
   if (options.qemu !== undefined) {
     if (typeof options.qemu !== "string" || options.qemu === "") {
@@ -275,6 +302,12 @@ export function parseQemuOptions(raw: unknown): ResolvedQemuOptions {
     { min: 1, max: 600_000 },
     DEFAULT_QEMU_TIMEOUT_MS,
   );
+  const bootTimeoutMs = integerOption(
+    options.bootTimeoutMs,
+    ["bootTimeoutMs"],
+    { min: 1, max: 600_000 },
+    DEFAULT_QEMU_BOOT_TIMEOUT_MS,
+  );
   return Object.freeze({
     harts,
     isa,
@@ -286,5 +319,6 @@ export function parseQemuOptions(raw: unknown): ResolvedQemuOptions {
     cpuProps: Object.freeze(cpuProps),
     attach: parseAttach(options.attach),
     timeoutMs,
+    bootTimeoutMs,
   });
 }

@@ -20,6 +20,7 @@ Deno.test("parseQemuOptions() fills in the defaults", () => {
   strictEqual(options.firmware, undefined);
   strictEqual(options.access, "debugger");
   strictEqual(options.timeoutMs, 2000);
+  strictEqual(options.bootTimeoutMs, 20_000);
   strictEqual(options.attach, undefined);
   strictEqual(options.cpu, "rv64,i=true,m=true,a=true,f=true,d=true,c=true,v=false,h=true");
   strictEqual(typeof options.qemu, "string");
@@ -55,7 +56,14 @@ Deno.test("parseQemuOptions() rejects bad options with their key path", () => {
   rejectsAt({ isa: ["rv64imafdch", "rv64imafdc"] }, ["isa"], /QEMU gives every hart the same -cpu/);
   rejectsAt({ isa: "rv32imac" }, ["isa"], /only RV64/);
   rejectsAt({ firmware: "uboot" }, ["firmware"], /expected one of "none", "opensbi"/);
-  rejectsAt({ access: "native" }, ["access"], /not implemented yet/);
+  rejectsAt({ access: "gdb" }, ["access"], /expected one of "debugger", "native"/);
+  rejectsAt({ access: "native", firmware: "opensbi" }, ["firmware"], /real OpenSBI .* leave out/);
+  rejectsAt(
+    { access: "native", attach: { qmp: "/q", gdb: "/g" } },
+    ["attach"],
+    /cannot attach to a running one/,
+  );
+  rejectsAt({ bootTimeoutMs: 0 }, ["bootTimeoutMs"], /from 1 to 600000/);
   rejectsAt({ qemu: "" }, ["qemu"], /path or name of the QEMU binary/);
   rejectsAt({ cpuProps: ["sscofpmf"] }, ["cpuProps", "0"], /"name=value"/);
   rejectsAt({ cpuProps: { "a,b": true } }, ["cpuProps", "a,b"], /not a valid -cpu property/);
@@ -63,6 +71,14 @@ Deno.test("parseQemuOptions() rejects bad options with their key path", () => {
   rejectsAt({ attach: { qmp: "/q", gdb: "/g", tcp: 1 } }, ["attach", "tcp"], /unknown option/);
   rejectsAt({ timeoutMs: -1 }, ["timeoutMs"], /from 1 to 600000/);
   rejectsAt({ profile: "qemu-7.2" }, ["profile"], /unknown option "profile"/);
+});
+
+Deno.test("parseQemuOptions() takes native access without a firmware", () => {
+  const options = parseQemuOptions({ harts: 4, access: "native", bootTimeoutMs: 5000 });
+  deepStrictEqual(
+    [options.access, options.firmware, options.bootTimeoutMs],
+    ["native", undefined, 5000],
+  );
 });
 
 Deno.test("cpuArgument() sets every letter QEMU has a property for, explicitly", () => {

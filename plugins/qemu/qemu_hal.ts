@@ -30,12 +30,21 @@ import { parseQemuOptions, type QemuOptions, type ResolvedQemuOptions } from "./
 import { QemuProcess, VIRT_MTIMECMP_BASE } from "./qemu_process.ts";
 import { QmpClient } from "./qmp_client.ts";
 import { connectUnixSocket } from "./transport.ts";
+import {
+  agentFor,
+  NativeAccess,
+  nativeSpawnOptions,
+  type NativeStats,
+  type RoutedCsrResult,
+} from "./native/native_access.ts";
 
 const ALL_ONES = (1n << 64n) - 1n;
 /** Guest RAM QEMU is started with, and where frames come from. */
 const RAM_BASE = 0x8000_0000n;
 const RAM_SIZE: bigint = 128n << 20n;
 const RAM_ARG = "128M";
+/** Frames under native access: RAM clear of OpenSBI, the agent and the FDT. */
+const NATIVE_FRAMES = { base: 0x8400_0000n, size: 48n << 20n };
 /** ArceOS's riscv64 linear-map offset (as the emulator). */
 const PHYS_VIRT_OFFSET = 0xffff_ffc0_0000_0000n;
 const XLEN_MASK = ALL_ONES;
@@ -159,13 +168,19 @@ interface CheckedOp {
  *   one write; each `set`/`clear` costs one round trip for its own hart while
  *   other harts' batches keep the pipe full. Batches on one hart run in
  *   order; batches on different harts overlap.
+ *
+ * Under native access (`access: "native"`) the harts execute the CSR
+ * instructions themselves, in HS-mode under QEMU's real OpenSBI, and only
+ * machine-level CSRs go through the debugger (see `./native/native_access.ts`
+ * and {@linkcode QemuHal.batchVia}).
  */
 export class QemuHal implements AxVCpuHal {
   #options: ResolvedQemuOptions;
   #session: Session;
   #harts: readonly HartId[];
   #hartSet: ReadonlySet<HartId>;
-  #firmware: FirmwarePreset;
+  #firmware: FirmwarePreset | undefined;
+  #native: NativeAccess | undefined;
   #info: HalInfo;
   #frames: FrameAllocator;
   #closed = false;
@@ -177,13 +192,21 @@ export class QemuHal implements AxVCpuHal {
   /** CSR access to the harts. */
   readonly csr: CsrPort;
 
-  private constructor(options: ResolvedQemuOptions, session: Session, firmware: FirmwarePreset) {
+  private constructor(
+    options: ResolvedQemuOptions,
+    session: Session,
+    firmware: FirmwarePreset | undefined,
+    native?: NativeAccess,
+  ) {
     this.#options = options;
     this.#session = session;
     this.#harts = session.harts;
     this.#hartSet = new Set(session.harts);
     this.#firmware = firmware;
-    this.#frames = new FrameAllocator({ base: RAM_BASE, size: RAM_SIZE });
+    this.#native = native;
+    this.#frames = new FrameAllocator(
+      native === undefined ? { base: RAM_BASE, size: RAM_SIZE } : NATIVE_FRAMES,
+    );
     this.#info = this.#describe();
     this.#watch(session);
     const port: CsrPort = {
@@ -204,8 +227,14 @@ export class QemuHal implements AxVCpuHal {
    * @returns The backend.
    */
   static async start(options: ResolvedQemuOptions): Promise<QemuHal> {
+    const spawnedAt = performance.now();
     const session = await openSession(options);
     try {
+      if (options.access === "native") {
+        const ref: { hal?: QemuHal } = {};
+        const native = await QemuHal.#bootNative(session, options, spawnedAt, ref);
+        return (ref.hal = new QemuHal(options, session, undefined, native));
+      }
       const firmware = firmwareFor(options, session.version);
       await applyFirmware(session, firmware, options);
       return new QemuHal(options, session, firmware);
@@ -213,6 +242,25 @@ export class QemuHal implements AxVCpuHal {
       await closeSession(session);
       throw error;
     }
+  }
+
+  /**
+   * Native access: runs the VM until every hart has parked in the agent.
+   * Machine-level operations go through `ref.hal`'s debugger path.
+   */
+  static #bootNative(
+    session: Session,
+    options: ResolvedQemuOptions,
+    spawnedAt: number,
+    ref: { hal?: QemuHal },
+  ): Promise<NativeAccess> {
+    return NativeAccess.boot(session, {
+      layout: agentFor(options.harts).layout,
+      timeoutMs: options.timeoutMs,
+      bootTimeoutMs: options.bootTimeoutMs,
+      spawnedAt,
+      debugger: (hart, ops) => ref.hal!.#execute(ref.hal!.#session, hart, ops, () => {}),
+    });
   }
 
   /** The harts (QEMU's cpu-index, which equals mhartid on `virt`). */
@@ -236,7 +284,7 @@ export class QemuHal implements AxVCpuHal {
       ...(profile === undefined ? {} : { profile }),
       version: session.version,
       package: session.package,
-      firmware: this.#firmware.name,
+      ...(this.#firmware === undefined ? {} : { firmware: this.#firmware.name }),
       ...(session.process === undefined ? {} : { pid: session.process.pid }),
       harts: session.harts.length,
       h: session.hasH.every(Boolean),
@@ -250,6 +298,8 @@ export class QemuHal implements AxVCpuHal {
       // attached one through gdb memory writes, which reach the CLINT on QEMU
       // 10.0 but not on 7.2.
       ...(session.mtimecmp === undefined ? {} : { mtimecmp: session.mtimecmp }),
+      // Native access: the real firmware (from SBI), the agent, boot times.
+      ...this.#native?.describe(),
     });
   }
 
@@ -312,13 +362,13 @@ export class QemuHal implements AxVCpuHal {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#run(hart, [checked]).then(([result]) => {
+    return this.#run(hart, [checked], false).then(([result]) => {
       if (result!.ok) return result!.value;
       throw new CsrTrap({ hart, csr, trapCause: result!.trapCause, op });
     });
   }
 
-  #batch(hart: HartId, ops: readonly CsrOp[]): Promise<CsrResult[]> {
+  #batch(hart: HartId, ops: readonly CsrOp[], via = false): Promise<CsrResult[]> {
     let checked: CheckedOp[];
     try {
       this.#checkHart(hart, "run a CSR batch");
@@ -345,11 +395,39 @@ export class QemuHal implements AxVCpuHal {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#run(hart, checked);
+    return this.#run(hart, checked, via);
+  }
+
+  /**
+   * Like `csr.batch`, with each result saying which path produced it:
+   * `"native"` (the hart executed the instruction, native access) or
+   * `"debugger"` (gdbstub access with the VM stopped: every operation under
+   * debugger access, machine-level CSRs under native access).
+   *
+   * @example Usage
+   * ```ts ignore
+   * import { createQemuHal } from "@rvhv/percpu/qemu";
+   * import { CSR } from "@rvhv/percpu";
+   *
+   * const hal = await createQemuHal({ harts: 2, access: "native" });
+   * const [hedeleg, mideleg] = await hal.batchVia(1, [
+   *   { op: "read", csr: CSR.hedeleg },
+   *   { op: "read", csr: CSR.mideleg },
+   * ]);
+   * console.log(hedeleg.via, mideleg.via); // "native" "debugger"
+   * await hal.close();
+   * ```
+   *
+   * @param hart The hart.
+   * @param ops The operations.
+   * @returns One result per operation, with its path.
+   */
+  batchVia(hart: HartId, ops: readonly CsrOp[]): Promise<RoutedCsrResult[]> {
+    return this.#batch(hart, ops, true) as Promise<RoutedCsrResult[]>;
   }
 
   /** Runs checked operations on one hart, in order, after earlier batches on that hart. */
-  async #run(hart: HartId, ops: readonly CheckedOp[]): Promise<CsrResult[]> {
+  async #run(hart: HartId, ops: readonly CheckedOp[], via: boolean): Promise<CsrResult[]> {
     if (this.#resetting !== undefined) await this.#resetting;
     if (this.#closed) {
       throw new AxError("BadState", `Cannot access hart ${hart}: the QEMU HAL is closed`, { hart });
@@ -362,7 +440,13 @@ export class QemuHal implements AxVCpuHal {
     this.#locks.set(hart, mine);
     try {
       if (previous !== undefined) await previous;
-      return await this.#execute(session, hart, ops, release);
+      const native = this.#native;
+      if (native !== undefined) {
+        const routed = await native.run(hart, ops);
+        return via ? routed : routed.map(withoutVia);
+      }
+      const results = await this.#execute(session, hart, ops, release);
+      return via ? results.map((result) => ({ ...result, via: "debugger" as const })) : results;
     } catch (error) {
       throw await this.#explain(session, hart, error);
     } finally {
@@ -485,8 +569,9 @@ export class QemuHal implements AxVCpuHal {
    *
    * @returns The counters.
    */
-  stats(): { packets: number; replies: number } {
-    return this.#session.gdb.stats;
+  stats(): { packets: number; replies: number; native?: NativeStats } {
+    const native = this.#native?.stats();
+    return { ...this.#session.gdb.stats, ...(native === undefined ? {} : { native }) };
   }
 
   /** Allocates one 4 KiB frame of the guest RAM; `undefined` when none is left. */
@@ -538,7 +623,8 @@ export class QemuHal implements AxVCpuHal {
   /**
    * Returns every hart to the firmware preset's state by relaunching QEMU
    * (`system_reset` would keep the H CSRs and mstatus.MPP), then applying
-   * the preset again. Operations already in flight finish on the old QEMU
+   * the preset again (under native access: booting OpenSBI and the agent
+   * again). Operations already in flight finish on the old QEMU
    * first; operations started during the reset wait and run on the new one.
    * When the relaunch fails, later operations reject with kind `"Io"` saying
    * why.
@@ -566,6 +652,7 @@ export class QemuHal implements AxVCpuHal {
       old.closing = true;
       await closeSession(old);
       let session: Session | undefined;
+      const relaunched = performance.now();
       try {
         session = await openSession(this.#options);
         if (session.harts.length !== this.#harts.length) {
@@ -574,7 +661,14 @@ export class QemuHal implements AxVCpuHal {
             `Cannot reset QEMU: the relaunched machine has ${session.harts.length} harts, not ${this.#harts.length}`,
           );
         }
-        await applyFirmware(session, this.#firmware, this.#options);
+        if (this.#native !== undefined) {
+          const ref: { hal?: QemuHal } = { hal: this };
+          const booting = session;
+          // Machine-level operations of the new engine go to the new session.
+          this.#native = await QemuHal.#bootNative(booting, this.#options, relaunched, ref);
+        } else {
+          await applyFirmware(session, this.#firmware!, this.#options);
+        }
       } catch (error) {
         if (session !== undefined) await closeSession(session);
         old.lost = new AxError("Io", `relaunching QEMU failed: ${(error as Error).message}`, {
@@ -614,6 +708,11 @@ export class QemuHal implements AxVCpuHal {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** A result without its path. */
+function withoutVia(result: RoutedCsrResult): CsrResult {
+  return result.ok ? { ok: true, value: result.value } : { ok: false, trapCause: result.trapCause };
 }
 
 /**
@@ -727,7 +826,9 @@ async function openSession(options: ResolvedQemuOptions): Promise<Session> {
         harts: options.harts,
         cpu: options.cpu,
         memory: RAM_ARG,
-        mtimecmp: spawnMtimecmp(options),
+        ...(options.access === "native"
+          ? nativeSpawnOptions(options.harts)
+          : { mtimecmp: spawnMtimecmp(options) }),
       });
       const started = process;
       started.status.then(async () => {

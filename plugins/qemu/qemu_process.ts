@@ -35,6 +35,13 @@ export interface QemuSpawnOptions {
   mtimecmp?: bigint | undefined;
   /** More arguments, appended as given (e.g. `-device loader,…` to place guest code). */
   extraArgs?: readonly string[];
+  /** `-bios`: `"none"` (default: nothing runs before the host writes state) or `"default"` (QEMU's OpenSBI). */
+  bios?: string;
+  /**
+   * `-kernel`: a path, or the bytes of an ELF, which `spawn` writes into the
+   * private directory as `kernel.elf` (next to the sockets).
+   */
+  kernel?: string | Uint8Array;
 }
 
 /** Where hart 0's `mtimecmp` sits on `virt` (CLINT base 0x200_0000 + 0x4000; 8 bytes per hart). */
@@ -64,6 +71,9 @@ export function qemuArguments(
   gdbPath: string,
 ): string[] {
   const escape = (path: string) => path.replaceAll(",", ",,");
+  const kernel = options.kernel === undefined
+    ? []
+    : ["-kernel", typeof options.kernel === "string" ? options.kernel : kernelPath(qmpPath)];
   const loaders: string[] = [];
   if (options.mtimecmp !== undefined) {
     const data = `0x${BigInt.asUintN(64, options.mtimecmp).toString(16)}`;
@@ -82,7 +92,7 @@ export function qemuArguments(
     "-m",
     options.memory ?? "128M",
     "-bios",
-    "none",
+    options.bios ?? "none",
     "-S",
     "-nodefaults",
     "-display",
@@ -101,9 +111,15 @@ export function qemuArguments(
     `unix:${escape(qmpPath)},server=on,wait=off`,
     "-gdb",
     `unix:${escape(gdbPath)},server=on,wait=off`,
+    ...kernel,
     ...loaders,
     ...(options.extraArgs ?? []),
   ];
+}
+
+/** Where `spawn` writes kernel bytes: `kernel.elf` beside the QMP socket. */
+function kernelPath(qmpPath: string): string {
+  return `${qmpPath.slice(0, qmpPath.lastIndexOf("/") + 1)}kernel.elf`;
 }
 
 /** The processes not yet reaped, killed on `unload`. */
@@ -229,6 +245,9 @@ export class QemuProcess {
     const args = qemuArguments(options, qmpPath, gdbPath);
     let child: Deno.ChildProcess;
     try {
+      if (options.kernel instanceof Uint8Array) {
+        await Deno.writeFile(kernelPath(qmpPath), options.kernel, { mode: 0o600 });
+      }
       child = new Deno.Command(options.binary, {
         args,
         stdin: "null",

@@ -1,0 +1,902 @@
+/**
+ * Native access: CSR operations executed as real instructions by the harts
+ * of a QEMU that booted the real OpenSBI and the guest agent
+ * (`./agent.ts`), in HS-mode (S-mode on harts without H).
+ *
+ * The engine collects the batches every hart asks for and serves them in
+ * rounds, with the VM stopped except while harts run:
+ *
+ * 1. Operations on machine-level CSRs (`mideleg`, `medeleg`, `mstatus`,
+ *    `misa`, `mhartid`, …), which HS-mode code cannot reach, go through the
+ *    debugger while the VM is stopped, in their place in the batch.
+ * 2. For every hart whose next operations are native: its batch code goes
+ *    into the shared code cache (one copy for every hart that runs the same
+ *    operations) or its own work area, its operands into its work area, the
+ *    wake-up bits `sip.SSIP` and `sie.SSIE` are set through the debugger
+ *    (and cleared again by the agent before the batch runs, when they were
+ *    clear), and a new sequence number goes into its mailbox. Then one `c`
+ *    over gdb runs every hart of the round at once (over gdb so that QEMU
+ *    has read every acknowledgement before the VM runs); the host polls the
+ *    done words over QMP (`xp`, which works while the VM runs: a gdb byte
+ *    would stop it), sends QMP `stop`, and reads the result slots over gdb.
+ *
+ * Needs what the QEMU backend needs (`--allow-net` etc. for its sockets).
+ *
+ * @module
+ */
+
+import { AxError } from "../../../hal/errors.ts";
+import { hex } from "../../../hal/hex.ts";
+import type { CsrResult, HartId } from "../../../hal/types.ts";
+import { decodeLe64, encodeLe64, type GdbClient } from "../gdb_client.ts";
+import type { QmpClient } from "../qmp_client.ts";
+import type { QemuSpawnOptions } from "../qemu_process.ts";
+import {
+  type Agent,
+  AGENT_MAGIC,
+  type AgentLayout,
+  agentLayout,
+  BOOT_DONE,
+  buildAgent,
+  CODE_CACHE_SLOTS,
+  codeSlotOf,
+  HEADER,
+  MAILBOX,
+  mailboxOf,
+  PARKED,
+  RESTORE_SSIE,
+  RESTORE_SSIP,
+  WORK,
+  workOf,
+} from "./agent.ts";
+import {
+  checkExpressible,
+  compileBatch,
+  type CsrAccessPath,
+  csrAccessPath,
+  decodeResults,
+  type NativeOp,
+} from "./codegen.ts";
+import { CodeCache } from "./code_cache.ts";
+import { bytesToHex, joinReads, readPackets, readWordsOverQmp, writePackets } from "./memory.ts";
+
+/** A CSR operation's outcome and the path that produced it. */
+export type RoutedCsrResult = CsrResult & { readonly via: CsrAccessPath };
+
+/** What native access needs of a QEMU session. */
+export interface NativeSession {
+  /** QMP (life cycle, and memory reads while the VM runs). */
+  readonly qmp: QmpClient;
+  /** The gdbstub (registers and memory while the VM is stopped). */
+  readonly gdb: GdbClient;
+  /** The harts, ascending. */
+  readonly harts: readonly HartId[];
+  /** Whether the VM runs (the session tracks QMP's STOP/RESUME events). */
+  running: boolean;
+}
+
+/** Runs operations through the debugger on a stopped VM. */
+export type DebuggerRunner = (hart: HartId, ops: readonly NativeOp[]) => Promise<CsrResult[]>;
+
+/** What {@linkcode NativeAccess.boot} needs. */
+export interface NativeBootOptions {
+  /** The agent QEMU was started with. */
+  readonly layout: AgentLayout;
+  /** How long one round may run, in ms (the backend's `timeoutMs`). */
+  readonly timeoutMs: number;
+  /** How long every hart may take to park after `cont`, in ms. */
+  readonly bootTimeoutMs: number;
+  /** Runs machine-level operations through the debugger. */
+  readonly debugger: DebuggerRunner;
+  /** `performance.now()` when QEMU was spawned, to report spawn-to-parked time. */
+  readonly spawnedAt?: number;
+}
+
+/** What the agent found out at boot. */
+export interface NativeBootInfo {
+  /** The hart that won OpenSBI's lottery and started the others. */
+  readonly bootHart: HartId;
+  /** The SBI specification version, e.g. `"1.0"`. */
+  readonly sbiSpec: string;
+  /** The SBI implementation, e.g. `"OpenSBI v1.1"`. */
+  readonly firmware: string;
+  /** Raw SBI implementation id and version. */
+  readonly sbiImplId: number;
+  /** Raw implementation version (`major << 16 | minor` for OpenSBI). */
+  readonly sbiImplVersion: number;
+  /** How many harts `hart_start` started. */
+  readonly started: number;
+  /** Milliseconds from `cont` until every hart had parked. */
+  readonly parkMs: number;
+  /** Milliseconds from spawning QEMU until every hart had parked, when known. */
+  readonly bootMs?: number;
+  /** mvendorid, marchid, mimpid as SBI reports them. */
+  readonly machine: {
+    readonly mvendorid: bigint;
+    readonly marchid: bigint;
+    readonly mimpid: bigint;
+  };
+}
+
+/** Counters of native access. */
+export interface NativeStats {
+  /** Rounds: each runs the VM at most once. */
+  rounds: number;
+  /** Runs of the VM (`c` over gdb, then QMP `stop`): rounds that had native operations. */
+  resumes: number;
+  /** Operations executed by the harts. */
+  nativeOps: number;
+  /** Operations served through the debugger (machine-level CSRs). */
+  debuggerOps: number;
+  /** QMP polls of the done words. */
+  polls: number;
+  /** Batch programs written into guest memory (harts running the same operations share one). */
+  codeWrites: number;
+  /** Interrupts the agent took while running a batch (only if a batch enabled one). */
+  interrupts: number;
+  /** Per hart: operations by path. */
+  harts: Record<string, { native: number; debugger: number }>;
+  /** The last round that resumed the VM: harts, and ms to prepare, run, and read back. */
+  lastResume?: { harts: number; prepareMs: number; runMs: number; readMs: number };
+}
+
+/** The SBI implementation ids of the SBI specification. */
+const SBI_IMPLEMENTATIONS: readonly string[] = [
+  "BBL",
+  "OpenSBI",
+  "Xvisor",
+  "KVM",
+  "RustSBI",
+  "Diosix",
+  "Coffer",
+  "Xen",
+  "PolarFire HSS",
+  "coreboot",
+  "oreboot",
+  "bhyve",
+];
+
+const CSR_SIE = 0x104;
+const CSR_SIP = 0x144;
+const CSR_MIDELEG = 0x303;
+const CSR_MSTATUS = 0x300;
+const SSIP = 1n << 1n;
+const MSTATUS_SIE = 1n << 1n;
+const MSTATUS_TW = 1n << 21n;
+const MSTATUS_TSR = 1n << 22n;
+
+/**
+ * Describes an SBI implementation from its id and version, e.g.
+ * `"OpenSBI v1.6"`.
+ *
+ * @example Usage
+ * ```ts
+ * import { describeSbiImplementation } from "./native_access.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(describeSbiImplementation(1, 0x10006), "OpenSBI v1.6");
+ * ```
+ *
+ * @param id The implementation id.
+ * @param version The implementation version.
+ * @returns The description.
+ */
+export function describeSbiImplementation(id: number, version: number): string {
+  const name = SBI_IMPLEMENTATIONS[id] ?? `SBI implementation ${id}`;
+  // OpenSBI (and most others) encode major << 16 | minor.
+  return `${name} v${version >>> 16}.${version & 0xffff}`;
+}
+
+/**
+ * Describes an SBI specification version, e.g. `"2.0"`.
+ *
+ * @example Usage
+ * ```ts
+ * import { describeSbiSpec } from "./native_access.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(describeSbiSpec(0x0100_0000), "1.0");
+ * ```
+ *
+ * @param version The version word (major in bits 30:24, minor in 23:0).
+ * @returns The description.
+ */
+export function describeSbiSpec(version: number): string {
+  return `${(version >>> 24) & 0x7f}.${version & 0xff_ffff}`;
+}
+
+/** The stop reply each running session's `c` waits for. */
+const RUNNING: WeakMap<NativeSession, Promise<string>> = new WeakMap();
+
+/**
+ * Resumes the VM over gdb (`c`): QEMU reads everything sent before first,
+ * acknowledgements included. Resuming over QMP instead raced with the
+ * acknowledgement of the last gdb reply, and a `+` arriving while the VM
+ * runs stops it again.
+ */
+function startVm(session: NativeSession, forMs: number): void {
+  const stopped = session.gdb.resume({ timeoutMs: forMs + 10_000 });
+  stopped.catch(() => {}); // surfaced by stopVm
+  RUNNING.set(session, stopped);
+  session.running = true;
+}
+
+/** Stops the VM over QMP and waits for the stop reply of the `c` that resumed it. */
+async function stopVm(session: NativeSession): Promise<void> {
+  await session.qmp.execute("stop");
+  session.running = false;
+  const stopped = RUNNING.get(session);
+  RUNNING.delete(session);
+  if (stopped !== undefined) await stopped;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A batch waiting to be served. */
+interface Job {
+  readonly hart: HartId;
+  readonly ops: readonly NativeOp[];
+  readonly results: RoutedCsrResult[];
+  cursor: number;
+  error: unknown;
+  readonly resolve: (results: RoutedCsrResult[]) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** One hart's part of a resume. */
+interface Slot {
+  readonly job: Job;
+  readonly ops: readonly NativeOp[];
+  readonly seq: number;
+  readonly work: number;
+  /** Where its batch code runs: a code-cache slot or its own work area. */
+  code: number;
+  /** Memory writes for this round (code, operands), sent with its hart's exchange. */
+  writes: string[];
+  restore: number;
+  done: boolean;
+}
+
+/**
+ * Serves CSR operations on the harts of a QEMU that runs the agent. Made by
+ * {@linkcode NativeAccess.boot}; the QEMU backend owns it.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createQemuHal } from "@rvhv/percpu/qemu";
+ * import { CSR } from "@rvhv/percpu";
+ *
+ * const hal = await createQemuHal({ harts: 4, access: "native" });
+ * console.log(hal.info().firmware); // "OpenSBI v1.1" on QEMU 7.2
+ * console.log(await hal.csr.read(2, CSR.hedeleg)); // a real csrr in HS-mode on hart 2
+ * await hal.close();
+ * ```
+ */
+export class NativeAccess {
+  /** What the agent found out at boot. */
+  readonly boot: NativeBootInfo;
+  /** The agent's layout. */
+  readonly layout: AgentLayout;
+  #session: NativeSession;
+  #timeoutMs: number;
+  #debugger: DebuggerRunner;
+  #queue = new Map<HartId, Job>();
+  #driving: Promise<void> | undefined;
+  #seq = new Map<HartId, number>();
+  #irqCounts = new Map<HartId, number>();
+  /** Harts that did not finish a round: why, for every later operation. */
+  #wedged = new Map<HartId, AxError>();
+  /** Which program each slot of the agent's shared code cache holds. */
+  #cache = new CodeCache(CODE_CACHE_SLOTS);
+  /** What each hart's own code area and operand area hold (hex). */
+  #ownCode = new Map<HartId, string>();
+  #ownOperands = new Map<HartId, string>();
+  #stats: NativeStats = {
+    rounds: 0,
+    resumes: 0,
+    nativeOps: 0,
+    debuggerOps: 0,
+    polls: 0,
+    codeWrites: 0,
+    interrupts: 0,
+    harts: {},
+  };
+
+  private constructor(
+    session: NativeSession,
+    options: NativeBootOptions,
+    boot: NativeBootInfo,
+  ) {
+    this.#session = session;
+    this.layout = options.layout;
+    this.#timeoutMs = options.timeoutMs;
+    this.#debugger = options.debugger;
+    this.boot = boot;
+  }
+
+  /**
+   * Lets a VM held at `-S` run until every hart has parked in the agent,
+   * stops it, and checks that every hart is in S-mode.
+   *
+   * @param session The QEMU session (VM not running).
+   * @param options The agent's layout, time-outs, the debugger runner.
+   * @returns The engine.
+   * @throws {AxError} Kind `"Timeout"` naming the first hart that did not
+   *   park in time (and where it is); `"InvalidData"` when the agent's header
+   *   is not there or a hart is not in S-mode.
+   */
+  static async boot(session: NativeSession, options: NativeBootOptions): Promise<NativeAccess> {
+    const { layout } = options;
+    const { qmp, gdb } = session;
+    if (session.harts.length !== layout.harts) {
+      throw new AxError(
+        "InvalidData",
+        `Cannot boot the native agent: QEMU has ${session.harts.length} harts, the agent was built for ${layout.harts}`,
+      );
+    }
+    const started = performance.now();
+    startVm(session, options.bootTimeoutMs);
+    let bootDone = 0;
+    let words: number[] = [];
+    const deadline = started + options.bootTimeoutMs;
+    let parked = false;
+    let wait = 1;
+    // One xp reads the boot-done word and every done word.
+    const from = layout.header + HEADER.bootDone;
+    const skip = (layout.done - from) / 4;
+    while (!parked) {
+      const read = await readWordsOverQmp(qmp, from, skip + layout.harts);
+      bootDone = read[0]!;
+      words = read.slice(skip);
+      parked = bootDone === BOOT_DONE && words.every((word) => word === PARKED);
+      if (parked || performance.now() > deadline) break;
+      await delay(wait);
+      wait = Math.min(5, wait + 1);
+    }
+    const parkedAt = performance.now();
+    await stopVm(session);
+    if (!parked) {
+      throw await NativeAccess.#bootTimeout(session, options, bootDone, words);
+    }
+    const header = joinReads(
+      await gdb.exchangeOnHart(session.harts[0]!, readPackets(layout.header, 104)),
+      104,
+    );
+    const view = new DataView(header.buffer);
+    const word64 = (offset: number) => view.getBigUint64(offset, true);
+    if (word64(HEADER.magic) !== AGENT_MAGIC) {
+      throw new AxError(
+        "InvalidData",
+        `Cannot use the native agent: its header at ${
+          hex(BigInt(layout.header))
+        } does not hold its magic`,
+      );
+    }
+    // Every hart must be in S-mode (priv 1): parked in the agent, not inside OpenSBI.
+    const priv = session.gdb.registers.get("priv");
+    if (priv !== undefined) {
+      const replies = await Promise.all(
+        session.harts.map((hart) => gdb.exchangeOnHart(hart, [`p${priv.regnum.toString(16)}`])),
+      );
+      replies.forEach(([reply], i) => {
+        const mode = decodeLe64(reply!);
+        if (mode !== 1n) {
+          throw new AxError(
+            "InvalidData",
+            `Cannot use the native agent: hart ${
+              session.harts[i]
+            } is in privilege mode ${mode} after parking, not S-mode`,
+            { hart: session.harts[i]! },
+          );
+        }
+      });
+    }
+    const implId = Number(word64(HEADER.sbiImplId));
+    const implVersion = Number(word64(HEADER.sbiImplVersion));
+    const boot: NativeBootInfo = Object.freeze({
+      bootHart: view.getUint32(HEADER.bootHart, true),
+      sbiSpec: describeSbiSpec(Number(word64(HEADER.sbiSpecVersion))),
+      firmware: describeSbiImplementation(implId, implVersion),
+      sbiImplId: implId,
+      sbiImplVersion: implVersion,
+      started: view.getUint32(HEADER.started, true),
+      parkMs: parkedAt - started,
+      ...(options.spawnedAt === undefined ? {} : { bootMs: parkedAt - options.spawnedAt }),
+      machine: Object.freeze({
+        mvendorid: word64(HEADER.mvendorid),
+        marchid: word64(HEADER.marchid),
+        mimpid: word64(HEADER.mimpid),
+      }),
+    });
+    const engine = new NativeAccess(session, options, boot);
+    for (const hart of session.harts) engine.#seq.set(hart, PARKED);
+    return engine;
+  }
+
+  /** Builds the error for harts that did not park, saying where they are. */
+  static async #bootTimeout(
+    session: NativeSession,
+    options: NativeBootOptions,
+    bootDone: number,
+    words: readonly number[],
+  ): Promise<AxError> {
+    const { layout } = options;
+    const missing = session.harts.filter((hart) => words[hart] !== PARKED);
+    const hart = missing[0];
+    const within = `within ${options.bootTimeoutMs} ms`;
+    const unfinished = bootDone === BOOT_DONE
+      ? ""
+      : "; the boot hart had not finished starting the others";
+    if (hart === undefined) {
+      return new AxError(
+        "Timeout",
+        `Cannot boot the native agent on ${layout.harts} harts: every hart parked ${within}${unfinished}`,
+      );
+    }
+    let where = "";
+    try {
+      const priv = session.gdb.registers.get("priv")?.regnum ?? 65;
+      const [mode, pc, ...mailbox] = await session.gdb.exchangeOnHart(hart, [
+        `p${priv.toString(16)}`,
+        "p20",
+        ...readPackets(mailboxOf(layout, hart), MAILBOX.size),
+      ]);
+      const box = new DataView(joinReads(mailbox, MAILBOX.size).buffer);
+      const level = ["U", "S", "H", "M"][Number(decodeLe64(mode!) & 3n)];
+      const state = box.getUint32(MAILBOX.state, true);
+      const started = box.getUint32(MAILBOX.startCalled, true) === 0
+        ? "the boot hart did not start it"
+        : `hart_start returned ${box.getBigInt64(MAILBOX.startReturn, true)}`;
+      where = `: it is in ${level}-mode at pc ${hex(decodeLe64(pc!))}, ` +
+        `${state === 0 ? "never entered the agent" : `entered the agent (state ${state})`}, ` +
+        `and ${started}`;
+    } catch {
+      // Keep the message without the location.
+    }
+    const more = missing.length > 1 ? ` (nor did ${missing.length - 1} more)` : "";
+    return new AxError(
+      "Timeout",
+      `Cannot boot the native agent on ${layout.harts} harts: hart ${hart} did not park ` +
+        `${within}${more}${where}${unfinished}`,
+      { hart },
+    );
+  }
+
+  /**
+   * Queues a batch for a hart; batches of different harts asked for in the
+   * same tick share rounds (and so one run of the VM).
+   *
+   * @param hart The hart.
+   * @param ops Checked operations.
+   * @returns The results, each with the path that produced it.
+   * @throws {AxError} Kind `"Unsupported"` for an operation native
+   *   execution cannot express (nothing runs), `"Timeout"` when the hart did
+   *   not finish (now or in an earlier round), `"BadState"` when the hart
+   *   cannot be woken (delegation or mstatus changed by the debugger).
+   */
+  run(hart: HartId, ops: readonly NativeOp[]): Promise<RoutedCsrResult[]> {
+    try {
+      checkExpressible(hart, ops.filter((op) => csrAccessPath(op.csr) === "native"));
+      const wedged = this.#wedged.get(hart);
+      if (wedged !== undefined) throw wedged;
+      if (this.#queue.has(hart)) {
+        throw new AxError(
+          "BadState",
+          `Cannot queue a native batch on hart ${hart}: one is queued already`,
+          { hart },
+        );
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (ops.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      this.#queue.set(hart, {
+        hart,
+        ops,
+        results: [],
+        cursor: 0,
+        error: undefined,
+        resolve,
+        reject,
+      });
+      this.#driving ??= this.#drive();
+    });
+  }
+
+  /** Counters and the last round's timings. */
+  stats(): NativeStats {
+    return structuredClone(this.#stats);
+  }
+
+  /** The fields native access adds to the backend's `info()`. */
+  describe(): Record<string, unknown> {
+    const boot = this.boot;
+    return {
+      access: "native",
+      firmware: boot.firmware,
+      sbi: boot.sbiSpec,
+      agent: {
+        base: hex(BigInt(this.layout.base)),
+        bootHart: boot.bootHart,
+        started: boot.started,
+        parkMs: Number(boot.parkMs.toFixed(1)),
+        ...(boot.bootMs === undefined ? {} : { bootMs: Number(boot.bootMs.toFixed(1)) }),
+      },
+    };
+  }
+
+  async #drive(): Promise<void> {
+    try {
+      // Let every hart that asks in this tick join the first round.
+      for (let i = 0; i < 8; i++) await Promise.resolve();
+      while (this.#queue.size > 0) {
+        const jobs = [...this.#queue.values()];
+        try {
+          await this.#round(jobs);
+        } catch (error) {
+          // Not expected (each phase catches its own failures); never leave a caller waiting.
+          for (const job of jobs) job.error ??= error;
+        }
+        for (const job of jobs) {
+          if (job.error !== undefined) {
+            this.#queue.delete(job.hart);
+            job.reject(job.error);
+          } else if (job.cursor >= job.ops.length) {
+            this.#queue.delete(job.hart);
+            job.resolve(job.results);
+          }
+        }
+      }
+    } finally {
+      this.#driving = undefined;
+      if (this.#queue.size > 0) this.#driving = this.#drive();
+    }
+  }
+
+  /** One round: the debugger's part of every job, then one resume for the native part. */
+  async #round(jobs: readonly Job[]): Promise<void> {
+    this.#stats.rounds++;
+    const next = (job: Job) => csrAccessPath(job.ops[job.cursor]!.csr);
+    // Machine-level operations, through the debugger, while stopped.
+    await Promise.all(
+      jobs.filter((job) => next(job) === "debugger").map(async (job) => {
+        let end = job.cursor;
+        while (end < job.ops.length && csrAccessPath(job.ops[end]!.csr) === "debugger") end++;
+        const ops = job.ops.slice(job.cursor, end);
+        try {
+          if (this.#session.running) await stopVm(this.#session);
+          const results = await this.#debugger(job.hart, ops);
+          for (const result of results) job.results.push({ ...result, via: "debugger" });
+          job.cursor = end;
+          this.#count(job.hart, "debugger", ops.length);
+        } catch (error) {
+          job.error = error;
+        }
+      }),
+    );
+    const slots: Slot[] = [];
+    for (const job of jobs) {
+      if (job.error !== undefined || job.cursor >= job.ops.length || next(job) !== "native") {
+        continue;
+      }
+      let end = job.cursor;
+      while (
+        end < job.ops.length && end - job.cursor < WORK.maxOps &&
+        csrAccessPath(job.ops[end]!.csr) === "native"
+      ) end++;
+      const wedged = this.#wedged.get(job.hart);
+      if (wedged !== undefined) {
+        job.error = wedged;
+        continue;
+      }
+      const seq = (this.#seq.get(job.hart)! + 1) >>> 0 || 2;
+      slots.push({
+        job,
+        ops: job.ops.slice(job.cursor, end),
+        seq: seq === PARKED ? 2 : seq,
+        work: workOf(this.layout, job.hart),
+        code: 0,
+        writes: [],
+        restore: 0,
+        done: false,
+      });
+    }
+    if (slots.length > 0) await this.#resume(slots);
+  }
+
+  #count(hart: HartId, path: CsrAccessPath, n: number): void {
+    const entry = this.#stats.harts[hart] ??= { native: 0, debugger: 0 };
+    entry[path] += n;
+    if (path === "native") this.#stats.nativeOps += n;
+    else this.#stats.debuggerOps += n;
+  }
+
+  /**
+   * Decides where each slot's code runs and what must be written. The
+   * batch code is position-independent, so harts running the same
+   * operations share one copy in the code cache: QEMU then translates it
+   * once for all of them, and not again in later rounds (nothing rewrites
+   * it). Code that finds no free cache slot runs from the hart's own area.
+   * Unchanged code and operands are not written again.
+   */
+  #place(slots: Slot[]): void {
+    const round = this.#stats.rounds;
+    const placed = new Map<string, number>();
+    for (const slot of slots) {
+      const hart = slot.job.hart;
+      const compiled = compileBatch(slot.work + WORK.code, slot.ops);
+      const key = bytesToHex(compiled.code);
+      let address = placed.get(key);
+      if (address === undefined) {
+        const taken = this.#cache.take(key, round);
+        if (taken !== undefined) {
+          address = codeSlotOf(this.layout, taken.slot);
+          placed.set(key, address);
+          if (taken.fresh) {
+            slot.writes.push(...writePackets(address, compiled.code));
+            this.#stats.codeWrites++;
+          }
+        }
+      }
+      if (address === undefined) {
+        address = slot.work + WORK.code;
+        if (this.#ownCode.get(hart) !== key) {
+          slot.writes.push(...writePackets(address, compiled.code));
+          this.#ownCode.set(hart, key);
+          this.#stats.codeWrites++;
+        }
+      }
+      slot.code = address;
+      const operands = bytesToHex(compiled.operands);
+      if (operands !== "" && this.#ownOperands.get(hart) !== operands) {
+        slot.writes.push(...writePackets(slot.work + WORK.operands, compiled.operands));
+        this.#ownOperands.set(hart, operands);
+      }
+    }
+  }
+
+  /** Where a stopped hart is, for an error message: `; it is in S-mode at pc 0x…`. */
+  async #whereIs(hart: HartId): Promise<string> {
+    try {
+      const { gdb } = this.#session;
+      const priv = gdb.registers.get("priv")?.regnum ?? 65;
+      const csr = (n: number) => `p${(gdb.csrBase + n).toString(16)}`;
+      const [mode, pc, scause, sepc] = (await gdb.exchangeOnHart(hart, [
+        `p${priv.toString(16)}`,
+        "p20",
+        csr(0x142),
+        csr(0x141),
+      ])).map(decodeLe64);
+      const level = ["U", "S", "H", "M"][Number(mode! & 3n)];
+      return `; it is in ${level}-mode at pc ${hex(pc!)}, scause ${hex(scause!)}, sepc ${
+        hex(sepc!)
+      }`;
+    } catch {
+      return "";
+    }
+  }
+
+  /** Writes, wakes, runs and reads back every slot with one run of the VM. */
+  async #resume(slots: Slot[]): Promise<void> {
+    const { gdb, qmp } = this.#session;
+    const base = gdb.csrBase;
+    const reg = (csr: number) => (base + csr).toString(16);
+    const t0 = performance.now();
+    let live = slots;
+    const fail = (slot: Slot, error: unknown) => {
+      slot.job.error = error;
+      live = live.filter((s) => s !== slot);
+    };
+    try {
+      // 1. Code and operands; the wake-up state.
+      this.#place(live);
+      await Promise.all(live.map(async (slot) => {
+        const writes = slot.writes;
+        const replies = await gdb.exchangeOnHart(slot.job.hart, [
+          ...writes,
+          `p${reg(CSR_SIE)}`,
+          `p${reg(CSR_SIP)}`,
+          `p${reg(CSR_MIDELEG)}`,
+          `p${reg(CSR_MSTATUS)}`,
+        ]);
+        const bad = replies.slice(0, writes.length).find((reply) => reply !== "OK");
+        if (bad !== undefined) {
+          throw new AxError(
+            "Io",
+            `Cannot write the batch code of hart ${slot.job.hart}: the gdbstub answered "${bad}"`,
+            { hart: slot.job.hart },
+          );
+        }
+        const [sie, sip, mideleg, mstatus] = replies.slice(writes.length).map(decodeLe64) as [
+          bigint,
+          bigint,
+          bigint,
+          bigint,
+        ];
+        const hart = slot.job.hart;
+        if ((mideleg & SSIP) === 0n) {
+          fail(
+            slot,
+            new AxError(
+              "BadState",
+              `Cannot run native operations on hart ${hart}: mideleg (${
+                hex(mideleg)
+              }) no longer delegates ` +
+                `the supervisor software interrupt (bit 1), which wakes the agent`,
+              { hart },
+            ),
+          );
+          return;
+        }
+        const hostile = (mstatus & MSTATUS_SIE) !== 0n
+          ? "SIE set, so the agent would take its own wake-up interrupt"
+          : (mstatus & (MSTATUS_TW | MSTATUS_TSR)) !== 0n
+          ? "TW or TSR set, which traps the agent's wfi or sret"
+          : undefined;
+        if (hostile !== undefined) {
+          fail(
+            slot,
+            new AxError(
+              "BadState",
+              `Cannot run native operations on hart ${hart}: mstatus (${
+                hex(mstatus)
+              }) has ${hostile}`,
+              { hart },
+            ),
+          );
+          return;
+        }
+        const wake: string[] = [];
+        if ((sip & SSIP) === 0n) {
+          slot.restore |= RESTORE_SSIP;
+          wake.push(`P${reg(CSR_SIP)}=${encodeLe64(sip | SSIP)}`);
+        }
+        if ((sie & SSIP) === 0n) {
+          slot.restore |= RESTORE_SSIE;
+          wake.push(`P${reg(CSR_SIE)}=${encodeLe64(sie | SSIP)}`);
+        }
+        const box = new Uint8Array(32);
+        const view = new DataView(box.buffer);
+        view.setUint32(MAILBOX.seq, slot.seq, true);
+        view.setUint32(MAILBOX.restore, slot.restore, true);
+        view.setBigUint64(MAILBOX.code, BigInt(slot.code), true);
+        view.setBigUint64(MAILBOX.operands, BigInt(slot.work + WORK.operands), true);
+        view.setBigUint64(MAILBOX.results, BigInt(slot.work + WORK.results), true);
+        const more = await gdb.exchangeOnHart(hart, [
+          ...wake,
+          ...writePackets(mailboxOf(this.layout, hart), box),
+        ]);
+        const refused = more.find((reply) => reply !== "OK");
+        if (refused !== undefined) {
+          throw new AxError(
+            "Io",
+            `Cannot wake hart ${hart}: the gdbstub answered "${refused}"`,
+            { hart },
+          );
+        }
+      }));
+      if (live.length === 0) return;
+      // 2. Run every hart of the round at once.
+      const t1 = performance.now();
+      this.#stats.resumes++;
+      const runFor = Math.max(this.#timeoutMs, 10 * live.length);
+      startVm(this.#session, runFor);
+      const first = Math.min(...live.map((slot) => slot.job.hart));
+      const last = Math.max(...live.map((slot) => slot.job.hart));
+      const deadline = t1 + runFor;
+      let polls = 0;
+      for (;;) {
+        const words = await readWordsOverQmp(qmp, this.layout.done + 4 * first, last - first + 1);
+        polls++;
+        for (const slot of live) slot.done = words[slot.job.hart - first] === slot.seq;
+        if (live.every((slot) => slot.done) || performance.now() > deadline) break;
+        if (polls > 4) await delay(1);
+      }
+      await stopVm(this.#session);
+      this.#stats.polls += polls;
+      const t2 = performance.now();
+      for (const slot of live) {
+        this.#seq.set(slot.job.hart, slot.seq);
+        if (slot.done) continue;
+        const hart = slot.job.hart;
+        const error = new AxError(
+          "Timeout",
+          `Cannot run native operations on hart ${hart}: it did not finish within ` +
+            `${Math.round(deadline - t1)} ms (its batch began with ${slot.ops[0]!.op} CSR ${
+              hex(BigInt(slot.ops[0]!.csr))
+            }${await this.#whereIs(hart)}); the hart is left out of later operations`,
+          { hart },
+        );
+        this.#wedged.set(hart, error);
+        fail(slot, error);
+      }
+      // 3. Results and interrupt counters.
+      await Promise.all(live.map(async (slot) => {
+        const hart = slot.job.hart;
+        const length = slot.ops.length * WORK.resultSize;
+        const replies = await gdb.exchangeOnHart(hart, [
+          ...readPackets(slot.work + WORK.results, length),
+          ...readPackets(mailboxOf(this.layout, hart) + MAILBOX.irqCause, 16),
+        ]);
+        const chunks = readPackets(0, length).length;
+        const bytes = joinReads(replies.slice(0, chunks), length);
+        const irq = new DataView(joinReads(replies.slice(chunks), 16).buffer);
+        const irqCount = irq.getUint32(MAILBOX.irqCount - MAILBOX.irqCause, true);
+        const before = this.#irqCounts.get(hart) ?? 0;
+        if (irqCount !== before) {
+          this.#stats.interrupts += (irqCount - before) >>> 0;
+          this.#irqCounts.set(hart, irqCount);
+        }
+        const { results } = decodeResults(bytes, slot.ops.length);
+        for (const result of results) slot.job.results.push({ ...result, via: "native" });
+        slot.job.cursor += slot.ops.length;
+        this.#count(hart, "native", slot.ops.length);
+      }));
+      this.#stats.lastResume = {
+        harts: live.length,
+        prepareMs: t1 - t0,
+        runMs: t2 - t1,
+        readMs: performance.now() - t2,
+      };
+    } catch (error) {
+      // The VM's state is unknown: leave it stopped if the connection allows.
+      if (this.#session.running) await stopVm(this.#session).catch(() => {});
+      for (const slot of live) {
+        if (slot.job.error === undefined) slot.job.error = error;
+      }
+    }
+  }
+}
+
+const agents = new Map<number, Agent>();
+
+/**
+ * The agent for a hart count, built once and kept (it is deterministic).
+ *
+ * @example Usage
+ * ```ts
+ * import { agentFor } from "./native_access.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(agentFor(4), agentFor(4));
+ * strictEqual(agentFor(4).layout.harts, 4);
+ * ```
+ *
+ * @param harts The hart count.
+ * @returns The agent.
+ */
+export function agentFor(harts: number): Agent {
+  let agent = agents.get(harts);
+  if (agent === undefined) {
+    agent = buildAgent(agentLayout(harts));
+    agents.set(harts, agent);
+  }
+  return agent;
+}
+
+/**
+ * How QEMU is started for native access: QEMU's own OpenSBI (`-bios
+ * default`) and the agent as `-kernel`. (TCG stays single-threaded, as for
+ * debugger access: every hart of the agent parks in `wfi` and none spins,
+ * so one thread for all harts boots faster than one per hart even at 4
+ * harts on a 2-core host, and 6–8 times faster at 64.)
+ *
+ * @example Usage
+ * ```ts
+ * import { nativeSpawnOptions } from "./native_access.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(nativeSpawnOptions(64).bios, "default");
+ * ```
+ *
+ * @param harts The hart count.
+ * @returns The spawn options to add.
+ */
+export function nativeSpawnOptions(
+  harts: number,
+): Required<Pick<QemuSpawnOptions, "bios" | "kernel">> {
+  return { bios: "default", kernel: agentFor(harts).elf };
+}
