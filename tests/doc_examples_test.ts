@@ -18,6 +18,7 @@ const ENTRY_POINTS: readonly string[] = [
   "testing/mod.ts",
   "http/mod.ts",
   "plugins/emulator/mod.ts",
+  "plugins/qemu/mod.ts",
 ];
 
 /** The parts of `deno doc --json` (format version 2) this test reads. */

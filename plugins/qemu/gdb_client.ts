@@ -39,7 +39,18 @@ import type { CsrNum, HartId } from "../../hal/types.ts";
 import { type DebugLog, debugLogger } from "./_debug.ts";
 import { type ByteTransport, writeAll } from "./transport.ts";
 
-/** Options of a {@linkcode GdbClient}. */
+/**
+ * Options of a {@linkcode GdbClient}.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { connectUnixSocket, GdbClient, type GdbClientOptions } from "@rvhv/percpu/qemu";
+ *
+ * const options: GdbClientOptions = { timeoutMs: 500 };
+ * const gdb = await GdbClient.connect(await connectUnixSocket("/tmp/gdb.sock"), options);
+ * await gdb.close();
+ * ```
+ */
 export interface GdbClientOptions {
   /** Milliseconds to wait for the replies of one exchange. Default 2000. */
   timeoutMs?: number;
@@ -53,13 +64,40 @@ export interface GdbClientOptions {
   beforeSend?: () => void;
 }
 
-/** Options of one exchange. */
+/**
+ * Options of one exchange.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { connectUnixSocket, GdbClient, type GdbExchangeOptions } from "@rvhv/percpu/qemu";
+ * import { CSR } from "@rvhv/percpu";
+ *
+ * const gdb = await GdbClient.connect(await connectUnixSocket("/tmp/gdb.sock"));
+ * const options: GdbExchangeOptions = { timeoutMs: 100 };
+ * // Raw packets: select hart 0, read hedeleg (regnum = the CSR base + 0x602).
+ * const base = gdb.registers.get("sstatus")!.regnum - CSR.sstatus;
+ * console.log(await gdb.exchange(["Hgp1.1", `p${(base + CSR.hedeleg).toString(16)}`], options));
+ * await gdb.close();
+ * ```
+ */
 export interface GdbExchangeOptions {
   /** Milliseconds to wait for the replies. Default: the client's `timeoutMs`. */
   timeoutMs?: number;
 }
 
-/** One register of the target description. */
+/**
+ * One register of the target description.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { connectUnixSocket, GdbClient, type GdbRegister } from "@rvhv/percpu/qemu";
+ *
+ * const gdb = await GdbClient.connect(await connectUnixSocket("/tmp/gdb.sock"));
+ * const sstatus: GdbRegister | undefined = gdb.registers.get("sstatus");
+ * console.log(sstatus?.regnum); // 322 on QEMU 7.2 and 10.0 (-cpu rv64)
+ * await gdb.close();
+ * ```
+ */
 export interface GdbRegister {
   /** The register's name. */
   readonly name: string;

@@ -19,22 +19,88 @@ import { invalidOption } from "../../hal/errors.ts";
 import { FIRMWARE_NAMES, type FirmwareName } from "../../hal/firmware.ts";
 import { type IsaSpec, parseIsa } from "../../hal/isa.ts";
 
-/** The most harts QEMU 7.2's `virt` machine accepts. */
+/**
+ * The most harts QEMU 7.2's `virt` machine accepts.
+ *
+ * @example Usage
+ * ```ts
+ * import { MAX_QEMU_HARTS, parseQemuOptions } from "@rvhv/percpu/qemu";
+ * import { throws } from "node:assert/strict";
+ *
+ * throws(() => parseQemuOptions({ harts: MAX_QEMU_HARTS + 1 }), TypeError);
+ * ```
+ */
 export const MAX_QEMU_HARTS = 512;
 
-/** The default binary, overridden by `RVHV_QEMU` or the `qemu` option. */
+/**
+ * The default binary, overridden by `RVHV_QEMU` or the `qemu` option.
+ *
+ * @example Usage
+ * ```ts
+ * import { DEFAULT_QEMU_BINARY, parseQemuOptions } from "@rvhv/percpu/qemu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * // Without RVHV_QEMU and without the qemu option, the binary on PATH is used.
+ * if (Deno.env.get("RVHV_QEMU") === undefined) {
+ *   strictEqual(parseQemuOptions({}).qemu, DEFAULT_QEMU_BINARY);
+ * }
+ * ```
+ */
 export const DEFAULT_QEMU_BINARY = "qemu-system-riscv64";
 
-/** The default ISA string (what `-cpu rv64` of QEMU 7.2 is, with H). */
+/**
+ * The default ISA string (what `-cpu rv64` of QEMU 7.2 is, with H).
+ *
+ * @example Usage
+ * ```ts
+ * import { DEFAULT_QEMU_ISA, parseQemuOptions } from "@rvhv/percpu/qemu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(parseQemuOptions({}).isa.text, DEFAULT_QEMU_ISA);
+ * ```
+ */
 export const DEFAULT_QEMU_ISA = "rv64imafdch";
 
-/** The default time-out of one exchange with QEMU, in ms. */
+/**
+ * The default time-out of one exchange with QEMU, in ms.
+ *
+ * @example Usage
+ * ```ts
+ * import { DEFAULT_QEMU_TIMEOUT_MS, parseQemuOptions } from "@rvhv/percpu/qemu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(parseQemuOptions({}).timeoutMs, DEFAULT_QEMU_TIMEOUT_MS);
+ * strictEqual(parseQemuOptions({ timeoutMs: 500 }).timeoutMs, 500);
+ * ```
+ */
 export const DEFAULT_QEMU_TIMEOUT_MS = 2000;
 
-/** The default time native access gives every hart to boot OpenSBI and park in the agent, in ms. */
+/**
+ * The default time native access gives every hart to boot OpenSBI and park in the agent, in ms.
+ *
+ * @example Usage
+ * ```ts
+ * import { DEFAULT_QEMU_BOOT_TIMEOUT_MS, parseQemuOptions } from "@rvhv/percpu/qemu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(parseQemuOptions({ access: "native" }).bootTimeoutMs, DEFAULT_QEMU_BOOT_TIMEOUT_MS);
+ * ```
+ */
 export const DEFAULT_QEMU_BOOT_TIMEOUT_MS = 20_000;
 
-/** A running QEMU to use instead of starting one. */
+/**
+ * A running QEMU to use instead of starting one.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseQemuOptions, type QemuAttachOptions } from "@rvhv/percpu/qemu";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * // A QEMU started elsewhere with -qmp unix:/run/q.sock,server=on,wait=off -gdb unix:/run/g.sock,server=on,wait=off
+ * const attach: QemuAttachOptions = { qmp: "/run/q.sock", gdb: "/run/g.sock" };
+ * deepStrictEqual(parseQemuOptions({ attach }).attach, attach);
+ * ```
+ */
 export interface QemuAttachOptions {
   /** Path of its QMP unix socket (`-qmp unix:<path>,server=on,wait=off`). */
   qmp: string;
@@ -42,7 +108,18 @@ export interface QemuAttachOptions {
   gdb: string;
 }
 
-/** Options of `createQemuHal`, as written in code or YAML. */
+/**
+ * Options of `createQemuHal`, as written in code or YAML.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseQemuOptions, type QemuOptions } from "@rvhv/percpu/qemu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const options: QemuOptions = { harts: 4, isa: "rv64imafdch", firmware: "opensbi", cpuProps: { sscofpmf: true } };
+ * strictEqual(parseQemuOptions(options).harts, 4);
+ * ```
+ */
 export interface QemuOptions {
   /** Number of harts (`-smp`). Default 1. Ignored with `attach` (QEMU says). */
   harts?: number;
@@ -81,7 +158,19 @@ export interface QemuOptions {
   bootTimeoutMs?: number;
 }
 
-/** Validated QEMU options with every default filled in. */
+/**
+ * Validated QEMU options with every default filled in.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseQemuOptions, type ResolvedQemuOptions } from "@rvhv/percpu/qemu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const resolved: ResolvedQemuOptions = parseQemuOptions({ isa: "rv64imafdc" });
+ * strictEqual(resolved.isa.extensions.has("h"), false);
+ * strictEqual(resolved.access, "debugger");
+ * ```
+ */
 export interface ResolvedQemuOptions {
   /** Number of harts to start (unused with `attach`). */
   readonly harts: number;

@@ -17,7 +17,19 @@
 
 import { AxError } from "../../hal/errors.ts";
 
-/** What {@linkcode QemuProcess.spawn} starts. */
+/**
+ * What {@linkcode QemuProcess.spawn} starts.
+ *
+ * @example Usage
+ * ```ts
+ * import { qemuArguments, type QemuSpawnOptions } from "@rvhv/percpu/qemu";
+ * import { ok } from "node:assert/strict";
+ *
+ * const options: QemuSpawnOptions = { binary: "qemu-system-riscv64", harts: 4, cpu: "rv64,h=true", memory: "64M" };
+ * const args = qemuArguments(options, "/tmp/q.sock", "/tmp/g.sock");
+ * ok(args.includes("-smp") && args.includes("64M"));
+ * ```
+ */
 export interface QemuSpawnOptions {
   /** The binary (a name looked up on PATH, or a path). */
   binary: string;
@@ -44,7 +56,18 @@ export interface QemuSpawnOptions {
   kernel?: string | Uint8Array;
 }
 
-/** Where hart 0's `mtimecmp` sits on `virt` (CLINT base 0x200_0000 + 0x4000; 8 bytes per hart). */
+/**
+ * Where hart 0's `mtimecmp` sits on `virt` (CLINT base 0x200_0000 + 0x4000; 8 bytes per hart).
+ *
+ * @example Usage
+ * ```ts
+ * import { VIRT_MTIMECMP_BASE } from "@rvhv/percpu/qemu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * // Hart 3's mtimecmp on the virt machine's ACLINT.
+ * strictEqual(VIRT_MTIMECMP_BASE + 8n * 3n, 0x200_4018n);
+ * ```
+ */
 export const VIRT_MTIMECMP_BASE = 0x200_4000n;
 
 /**

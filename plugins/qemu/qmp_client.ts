@@ -23,10 +23,31 @@ import { type ByteTransport, writeAll } from "./transport.ts";
  * `idle` before `connect` and after the connection ended, `connecting`
  * while waiting for the greeting and negotiating, `running` when commands
  * can be executed, `disconnecting` while closing.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { connectUnixSocket, QmpClient, type QmpRunstate } from "@rvhv/percpu/qemu";
+ *
+ * const qmp = await QmpClient.connect(await connectUnixSocket("/tmp/qmp.sock"));
+ * const state: QmpRunstate = qmp.runstate; // "running"
+ * console.log(state);
+ * await qmp.close();
+ * ```
  */
 export type QmpRunstate = "idle" | "connecting" | "running" | "disconnecting";
 
-/** The QEMU version in a QMP greeting. */
+/**
+ * The QEMU version in a QMP greeting.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createQemuHal } from "@rvhv/percpu/qemu";
+ *
+ * const hal = await createQemuHal({ harts: 1 });
+ * console.log(hal.info().version); // "7.2.22", from the QMP greeting's QmpVersion
+ * await hal.close();
+ * ```
+ */
 export interface QmpVersion {
   /** The numeric version. */
   qemu: { major: number; minor: number; micro: number };
@@ -34,7 +55,19 @@ export interface QmpVersion {
   package: string;
 }
 
-/** A validated QMP greeting. */
+/**
+ * A validated QMP greeting.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { connectUnixSocket, QmpClient, type QmpGreeting } from "@rvhv/percpu/qemu";
+ *
+ * const qmp = await QmpClient.connect(await connectUnixSocket("/tmp/qmp.sock"));
+ * const greeting: QmpGreeting = qmp.greeting!;
+ * console.log(greeting.version.qemu.major, greeting.capabilities);
+ * await qmp.close();
+ * ```
+ */
 export interface QmpGreeting {
   /** QEMU's version. */
   version: QmpVersion;
@@ -42,7 +75,19 @@ export interface QmpGreeting {
   capabilities: string[];
 }
 
-/** An asynchronous event QEMU sent (`STOP`, `RESUME`, `SHUTDOWN`, …). */
+/**
+ * An asynchronous event QEMU sent (`STOP`, `RESUME`, `SHUTDOWN`, …).
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { connectUnixSocket, QmpClient, type QmpEvent } from "@rvhv/percpu/qemu";
+ *
+ * const qmp = await QmpClient.connect(await connectUnixSocket("/tmp/qmp.sock"));
+ * qmp.addEventListener((event: QmpEvent) => console.log(event.event, event.timestamp), ["STOP"]);
+ * await qmp.execute("stop");
+ * await qmp.close();
+ * ```
+ */
 export interface QmpEvent {
   /** The event's name. */
   event: string;
@@ -52,10 +97,34 @@ export interface QmpEvent {
   timestamp?: { seconds: number; microseconds: number };
 }
 
-/** Receives events; see {@linkcode QmpClient.addEventListener}. */
+/**
+ * Receives events; see {@linkcode QmpClient.addEventListener}.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { connectUnixSocket, QmpClient, type QmpEventListener } from "@rvhv/percpu/qemu";
+ *
+ * const onShutdown: QmpEventListener = (event) => console.log("QEMU is going:", event.data);
+ * const qmp = await QmpClient.connect(await connectUnixSocket("/tmp/qmp.sock"));
+ * qmp.addEventListener(onShutdown, ["SHUTDOWN"]);
+ * await qmp.close();
+ * ```
+ */
 export type QmpEventListener = (event: QmpEvent) => void;
 
-/** Options of one {@linkcode QmpClient.execute} call. */
+/**
+ * Options of one {@linkcode QmpClient.execute} call.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { connectUnixSocket, QmpClient, type QmpCallOptions } from "@rvhv/percpu/qemu";
+ *
+ * const qmp = await QmpClient.connect(await connectUnixSocket("/tmp/qmp.sock"));
+ * const options: QmpCallOptions = { timeoutMs: 250, signal: AbortSignal.timeout(1000) };
+ * console.log(await qmp.execute("query-status", undefined, options));
+ * await qmp.close();
+ * ```
+ */
 export interface QmpCallOptions {
   /** Milliseconds to wait for the reply. Default: the client's `timeoutMs`. */
   timeoutMs?: number;
@@ -63,7 +132,18 @@ export interface QmpCallOptions {
   signal?: AbortSignal;
 }
 
-/** Options of a {@linkcode QmpClient}. */
+/**
+ * Options of a {@linkcode QmpClient}.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { connectUnixSocket, QmpClient, type QmpClientOptions } from "@rvhv/percpu/qemu";
+ *
+ * const options: QmpClientOptions = { timeoutMs: 500, debug: true };
+ * const qmp = await QmpClient.connect(await connectUnixSocket("/tmp/qmp.sock"), options);
+ * await qmp.close();
+ * ```
+ */
 export interface QmpClientOptions {
   /** Default time-out of the greeting and of every call, in ms. Default 2000. */
   timeoutMs?: number;
@@ -104,7 +184,18 @@ export class QmpProtocolError extends AxError {
   }
 }
 
-/** The prefix of the ids this client gives its commands (qemu.qmp uses `__qmp#`). */
+/**
+ * The prefix of the ids this client gives its commands (qemu.qmp uses `__qmp#`).
+ *
+ * @example Usage
+ * ```ts
+ * import { QMP_ID_PREFIX } from "@rvhv/percpu/qemu";
+ * import { ok } from "node:assert/strict";
+ *
+ * // Ids the client sends look like `${QMP_ID_PREFIX}00001`; replies are routed by them.
+ * ok(QMP_ID_PREFIX.length > 0);
+ * ```
+ */
 export const QMP_ID_PREFIX = "__rvhv#";
 
 interface PendingCall {

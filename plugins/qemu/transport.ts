@@ -13,6 +13,25 @@ import { AxError } from "../../hal/errors.ts";
 /**
  * A bidirectional byte stream: the subset of `Deno.Conn` the clients use,
  * so tests can pass an in-memory transport.
+ *
+ * @example Usage
+ * ```ts
+ * import type { ByteTransport } from "@rvhv/percpu/qemu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * // An in-memory transport that answers every write with nothing: enough for a fake QEMU in tests.
+ * const written: Uint8Array[] = [];
+ * const transport: ByteTransport = {
+ *   read: () => Promise.resolve(null), // end of stream
+ *   write: (data) => {
+ *     written.push(data);
+ *     return Promise.resolve(data.length);
+ *   },
+ *   close: () => {},
+ * };
+ * strictEqual(await transport.write(new Uint8Array([43])), 1);
+ * strictEqual(await transport.read(new Uint8Array(8)), null);
+ * ```
  */
 export interface ByteTransport {
   /**
@@ -59,7 +78,19 @@ export async function writeAll(transport: ByteTransport, data: Uint8Array): Prom
   }
 }
 
-/** Options of {@linkcode connectUnixSocket}. */
+/**
+ * Options of {@linkcode connectUnixSocket}.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { connectUnixSocket, type ConnectUnixOptions } from "@rvhv/percpu/qemu";
+ *
+ * // QEMU creates its sockets a few ms after it starts: keep trying for a while.
+ * const options: ConnectUnixOptions = { retryForMs: 2000, retryDelayMs: 5 };
+ * const transport = await connectUnixSocket("/tmp/qmp.sock", options);
+ * transport.close();
+ * ```
+ */
 export interface ConnectUnixOptions {
   /** Keep retrying a missing or refusing socket until this many ms have passed. Default 0. */
   retryForMs?: number;

@@ -17,7 +17,24 @@ import type { CsrNum, CsrResult } from "../../../hal/types.ts";
 import { Assembler, type CsrForm } from "./rv_asm.ts";
 import { WORK } from "./agent.ts";
 
-/** Which path served a CSR operation. */
+/**
+ * Which path served a CSR operation.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createQemuHal, type CsrAccessPath } from "@rvhv/percpu/qemu";
+ * import { CSR } from "@rvhv/percpu";
+ *
+ * const hal = await createQemuHal({ harts: 1, access: "native" });
+ * const [hedeleg, medeleg] = await hal.batchVia(0, [
+ *   { op: "read", csr: CSR.hedeleg },
+ *   { op: "read", csr: CSR.medeleg },
+ * ]);
+ * const paths: CsrAccessPath[] = [hedeleg!.via, medeleg!.via]; // ["native", "debugger"]
+ * console.log(paths);
+ * await hal.close();
+ * ```
+ */
 export type CsrAccessPath = "native" | "debugger";
 
 /** One CSR operation, checked (values folded to 64 bits). */

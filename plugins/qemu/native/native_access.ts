@@ -60,7 +60,20 @@ import {
 import { CodeCache } from "./code_cache.ts";
 import { bytesToHex, joinReads, readPackets, readWordsOverQmp, writePackets } from "./memory.ts";
 
-/** A CSR operation's outcome and the path that produced it. */
+/**
+ * A CSR operation's outcome and the path that produced it.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createQemuHal, type RoutedCsrResult } from "@rvhv/percpu/qemu";
+ * import { CSR } from "@rvhv/percpu";
+ *
+ * const hal = await createQemuHal({ harts: 1, access: "native" });
+ * const [probe]: RoutedCsrResult[] = await hal.batchVia(0, [{ op: "read", csr: CSR.hgatp }]);
+ * console.log(probe!.ok, probe!.via); // true "native": the hart executed csrr hgatp
+ * await hal.close();
+ * ```
+ */
 export type RoutedCsrResult = CsrResult & { readonly via: CsrAccessPath };
 
 /** What native access needs of a QEMU session. */
@@ -118,7 +131,21 @@ export interface NativeBootInfo {
   };
 }
 
-/** Counters of native access. */
+/**
+ * Counters of native access.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createQemuHal, type NativeStats } from "@rvhv/percpu/qemu";
+ * import { PerCpuSet } from "@rvhv/percpu";
+ *
+ * const hal = await createQemuHal({ harts: 4, access: "native" });
+ * await PerCpuSet.init(hal);
+ * const stats: NativeStats | undefined = hal.stats().native;
+ * console.log(stats?.resumes, stats?.nativeOps, stats?.debuggerOps);
+ * await hal.close();
+ * ```
+ */
 export interface NativeStats {
   /** Rounds: each runs the VM at most once. */
   rounds: number;
