@@ -5,7 +5,8 @@
 
 import { CSR } from "../hal/csr_numbers.ts";
 import { PerCpuSet } from "../percpu/percpu_set.ts";
-import { createEmulatorHal } from "../plugins/emulator/mod.ts";
+import { ARCEOS_POLICY, setupOperations } from "../percpu/policy.ts";
+import { createEmulatorHal, type EmulatorHal } from "../plugins/emulator/mod.ts";
 import { BYTES_PER_HART } from "../plugins/emulator/machine.ts";
 import { SLOT, SLOT_COUNT } from "../plugins/emulator/slots.ts";
 import type { Figure } from "./figure.ts";
@@ -13,6 +14,38 @@ import { median } from "./figure.ts";
 
 const HARTS = 4096;
 const ROUNDS = 25;
+
+/**
+ * The same accesses as the set-up (probe, priors, the nine operations,
+ * read-back) executed directly by the emulator's CSR model, hart after hart.
+ */
+function setUpOnModel(hal: EmulatorHal): () => void {
+  const ALL = (1n << 64n) - 1n;
+  const accesses: [number, bigint, bigint][] = [
+    [CSR.hgatp, 0n, 0n],
+    ...(["hedeleg", "hideleg", "hvip", "hcounteren", "sie", "vsie"] as const).map((
+      name,
+    ): [number, bigint, bigint] => [CSR[name], 0n, 0n]),
+    ...setupOperations(ARCEOS_POLICY).map((op): [number, bigint, bigint] =>
+      op.op === "write"
+        ? [op.csr, op.value, ALL]
+        : op.op === "set"
+        ? [op.csr, ALL, op.value]
+        : op.op === "clear"
+        ? [op.csr, 0n, op.value]
+        : [op.csr, 0n, 0n]
+    ),
+    ...(["hedeleg", "hideleg", "hvip", "hcounteren", "sie"] as const).map((
+      name,
+    ): [number, bigint, bigint] => [CSR[name], 0n, 0n]),
+  ];
+  const machine = hal.machine;
+  return () => {
+    for (let hart = 0; hart < HARTS; hart++) {
+      for (const [csr, value, mask] of accesses) machine.execute(hart, csr, value, mask);
+    }
+  };
+}
 
 /**
  * The floor: the same accesses the set-up makes (probe, 6 prior reads, the
@@ -75,6 +108,8 @@ export async function benchSetup(): Promise<Figure[]> {
   const hal = await createEmulatorHal({ harts: HARTS });
   const apiTimes: number[] = [];
   const rawTimes: number[] = [];
+  const modelTimes: number[] = [];
+  const model = setUpOnModel(hal);
   const raw = new BigUint64Array(hal.machine.slots.length);
   for (let round = 0; round < ROUNDS + 3; round++) {
     // The floor starts from the same reset state the API run starts from.
@@ -86,9 +121,14 @@ export async function benchSetup(): Promise<Figure[]> {
     start = performance.now();
     rawSetup(raw, HARTS);
     const floor = performance.now() - start;
+    await hal.reset();
+    start = performance.now();
+    model();
+    const throughModel = performance.now() - start;
     if (round >= 3) {
       apiTimes.push(api);
       rawTimes.push(floor);
+      modelTimes.push(throughModel);
     }
   }
   // Both paths did the same work: every hart's slots agree after the last round.
@@ -128,6 +168,16 @@ export async function benchSetup(): Promise<Figure[]> {
       ok: apiMs / rawMs <= 5,
     },
     { name: "setup.per_hart", value: (apiMs * 1000) / HARTS, unit: "us" },
+    // Where the time goes: the same 21 accesses per hart straight into the
+    // emulator's CSR model (its profile's WARL logic, no port, no per-CPU
+    // objects, no promises).
+    { name: `setup.model.${HARTS}harts`, value: median(modelTimes), unit: "ms" },
+    {
+      name: "setup.api_vs_model",
+      value: apiMs / median(modelTimes),
+      unit: "x",
+      floor: "setup.model",
+    },
     {
       name: "emulator.csr_state_bytes_per_hart",
       value: BYTES_PER_HART,
