@@ -78,6 +78,7 @@ export {
 } from "./csr_blocks.ts";
 export { type SyncCsrExecutor, SyncCsrPort } from "./sync_csr_port.ts";
 export { FRAME_SIZE, FrameAllocator, type RamRegion } from "./frame_allocator.ts";
+export { DEFAULT_PHYS_VIRT_OFFSET, HostMemory } from "./host_memory.ts";
 export {
   FIRMWARE_NAMES,
   FIRMWARE_PRESETS,

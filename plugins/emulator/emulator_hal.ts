@@ -4,9 +4,8 @@
  * @module
  */
 
-import { FrameAllocator } from "../../hal/frame_allocator.ts";
+import { HostMemory } from "../../hal/host_memory.ts";
 import { AxError } from "../../hal/errors.ts";
-import { hex } from "../../hal/hex.ts";
 import { SyncCsrPort } from "../../hal/sync_csr_port.ts";
 import type { AxVCpuHal, HalInfo, HartId } from "../../hal/types.ts";
 import { VERSION } from "../../version.ts";
@@ -16,8 +15,6 @@ import {
   parseEmulatorOptions,
   type ResolvedEmulatorOptions,
 } from "./options.ts";
-
-const XLEN_MASK = (1n << 64n) - 1n;
 
 /**
  * An in-process machine of emulated harts: CSR state per hart, frames from
@@ -44,7 +41,7 @@ export class EmulatorHal implements AxVCpuHal {
   /** The machine: the escape hatch to the raw state, for tests and tools. */
   readonly machine: EmulatorMachine;
   #options: ResolvedEmulatorOptions;
-  #frames: FrameAllocator;
+  #memory: HostMemory;
   #info: HalInfo;
 
   /**
@@ -57,7 +54,10 @@ export class EmulatorHal implements AxVCpuHal {
     this.machine = new EmulatorMachine(options);
     this.harts = Object.freeze(Array.from({ length: options.harts }, (_, i) => i));
     this.csr = new SyncCsrPort(this.machine);
-    this.#frames = new FrameAllocator({ base: options.ramBase, size: options.ramSize });
+    this.#memory = new HostMemory(
+      { base: options.ramBase, size: options.ramSize },
+      options.physVirtOffset,
+    );
     const isaTexts = [...new Set(options.isas.map((isa) => isa.text))];
     this.#info = Object.freeze({
       backend: "emulator",
@@ -78,32 +78,22 @@ export class EmulatorHal implements AxVCpuHal {
 
   /** Allocates one 4 KiB frame; `undefined` when none is left. */
   allocFrame(): bigint | undefined {
-    return this.#frames.alloc();
+    return this.#memory.allocFrame();
   }
 
   /** Returns a frame. */
   deallocFrame(pa: bigint): void {
-    this.#frames.dealloc(pa);
+    this.#memory.deallocFrame(pa);
   }
 
-  /** Host physical to host virtual address. */
+  /** Host physical to host virtual address (ArceOS's riscv64 linear map). */
   physToVirt(pa: bigint): bigint {
-    if (!this.#frames.contains(pa)) {
-      throw new AxError("InvalidInput", `Cannot map physical address ${hex(pa)}: it is not in RAM`);
-    }
-    return (pa + this.#options.physVirtOffset) & XLEN_MASK;
+    return this.#memory.physToVirt(pa);
   }
 
   /** Host virtual to host physical address. */
   virtToPhys(va: bigint): bigint {
-    const pa = (va - this.#options.physVirtOffset) & XLEN_MASK;
-    if (!this.#frames.contains(pa)) {
-      throw new AxError(
-        "InvalidInput",
-        `Cannot translate virtual address ${hex(va)}: it is not in the linear map of RAM`,
-      );
-    }
-    return pa;
+    return this.#memory.virtToPhys(va);
   }
 
   /** The emulator has no host interrupt sources: always 0. */

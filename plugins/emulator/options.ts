@@ -13,6 +13,7 @@ import {
   rejectUnknownKeys,
 } from "../../hal/_options.ts";
 import { invalidOption } from "../../hal/errors.ts";
+import { DEFAULT_PHYS_VIRT_OFFSET as LINEAR_MAP_OFFSET } from "../../hal/host_memory.ts";
 import { FIRMWARE_NAMES, type FirmwareName } from "../../hal/firmware.ts";
 import { type IsaSpec, parseIsa } from "../../hal/isa.ts";
 import {
@@ -211,7 +212,7 @@ export const DEFAULT_RAM_SIZE: bigint = 128n << 20n;
  * await hal.close();
  * ```
  */
-export const DEFAULT_PHYS_VIRT_OFFSET = 0xffff_ffc0_0000_0000n;
+export const DEFAULT_PHYS_VIRT_OFFSET: bigint = LINEAR_MAP_OFFSET;
 
 const OPTION_KEYS = ["harts", "isa", "profile", "firmware", "ram", "physVirtOffset", "spec"];
 const GUEST_MODES: readonly GuestTranslationMode[] = ["sv39x4", "sv48x4", "sv57x4"];

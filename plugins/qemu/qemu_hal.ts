@@ -14,7 +14,7 @@ import { isReadOnlyCsr } from "../../hal/csr_numbers.ts";
 import { CSR } from "../../hal/csr_numbers.ts";
 import { AxError, CsrTrap, GdbProtocolError } from "../../hal/errors.ts";
 import { type FirmwarePreset, resolveFirmware } from "../../hal/firmware.ts";
-import { FrameAllocator } from "../../hal/frame_allocator.ts";
+import { HostMemory } from "../../hal/host_memory.ts";
 import { hex } from "../../hal/hex.ts";
 import type {
   AxVCpuHal,
@@ -46,8 +46,6 @@ const RAM_ARG = "128M";
 /** Frames under native access: RAM clear of OpenSBI, the agent and the FDT. */
 const NATIVE_FRAMES = { base: 0x8400_0000n, size: 48n << 20n };
 /** ArceOS's riscv64 linear-map offset (as the emulator). */
-const PHYS_VIRT_OFFSET = 0xffff_ffc0_0000_0000n;
-const XLEN_MASK = ALL_ONES;
 const TRAP_ILLEGAL: CsrResult = Object.freeze({ ok: false, trapCause: 2 });
 
 type OpName = "read" | "write" | "set" | "clear";
@@ -182,7 +180,7 @@ export class QemuHal implements AxVCpuHal {
   #firmware: FirmwarePreset | undefined;
   #native: NativeAccess | undefined;
   #info: HalInfo;
-  #frames: FrameAllocator;
+  #memory: HostMemory;
   #closed = false;
   #closing: Promise<void> | undefined;
   #resetting: Promise<void> | undefined;
@@ -204,7 +202,7 @@ export class QemuHal implements AxVCpuHal {
     this.#hartSet = new Set(session.harts);
     this.#firmware = firmware;
     this.#native = native;
-    this.#frames = new FrameAllocator(
+    this.#memory = new HostMemory(
       native === undefined ? { base: RAM_BASE, size: RAM_SIZE } : NATIVE_FRAMES,
     );
     this.#info = this.#describe();
@@ -574,34 +572,24 @@ export class QemuHal implements AxVCpuHal {
     return { ...this.#session.gdb.stats, ...(native === undefined ? {} : { native }) };
   }
 
-  /** Allocates one 4 KiB frame of the guest RAM; `undefined` when none is left. */
+  /** Allocates one 4 KiB frame; `undefined` when none is left. */
   allocFrame(): bigint | undefined {
-    return this.#frames.alloc();
+    return this.#memory.allocFrame();
   }
 
   /** Returns a frame. */
   deallocFrame(pa: bigint): void {
-    this.#frames.dealloc(pa);
+    this.#memory.deallocFrame(pa);
   }
 
   /** Host physical to host virtual address (ArceOS's riscv64 linear map). */
   physToVirt(pa: bigint): bigint {
-    if (!this.#frames.contains(pa)) {
-      throw new AxError("InvalidInput", `Cannot map physical address ${hex(pa)}: it is not in RAM`);
-    }
-    return (pa + PHYS_VIRT_OFFSET) & XLEN_MASK;
+    return this.#memory.physToVirt(pa);
   }
 
   /** Host virtual to host physical address. */
   virtToPhys(va: bigint): bigint {
-    const pa = (va - PHYS_VIRT_OFFSET) & XLEN_MASK;
-    if (!this.#frames.contains(pa)) {
-      throw new AxError(
-        "InvalidInput",
-        `Cannot translate virtual address ${hex(va)}: it is not in the linear map of RAM`,
-      );
-    }
-    return pa;
+    return this.#memory.virtToPhys(va);
   }
 
   /** No host interrupt is ever pending on a machine held at `-S`: always 0. */

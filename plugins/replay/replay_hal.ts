@@ -9,8 +9,7 @@
  */
 
 import { AxError, CsrTrap, TraceDivergence } from "../../hal/errors.ts";
-import { FrameAllocator } from "../../hal/frame_allocator.ts";
-import { hex } from "../../hal/hex.ts";
+import { HostMemory } from "../../hal/host_memory.ts";
 import type {
   AxVCpuHal,
   CsrNum,
@@ -54,7 +53,6 @@ export const DEFAULT_LOOKAHEAD = 65536;
 const RAM_BASE = 0x8000_0000n;
 const RAM_SIZE: bigint = 128n << 20n;
 /** Host physical-to-virtual offset (ArceOS's riscv64 linear map, as the emulator). */
-const PHYS_VIRT_OFFSET = 0xffff_ffc0_0000_0000n;
 const XLEN_MASK = (1n << 64n) - 1n;
 
 /**
@@ -264,7 +262,7 @@ export class ReplayHal implements AxVCpuHal {
   #closed = false;
   #failed = false;
   #closing: Promise<void> | undefined;
-  #frames: FrameAllocator = new FrameAllocator({ base: RAM_BASE, size: RAM_SIZE });
+  #memory: HostMemory = new HostMemory({ base: RAM_BASE, size: RAM_SIZE });
   #info: HalInfo;
 
   /**
@@ -337,32 +335,22 @@ export class ReplayHal implements AxVCpuHal {
 
   /** Allocates one 4 KiB frame; `undefined` when none is left. */
   allocFrame(): bigint | undefined {
-    return this.#frames.alloc();
+    return this.#memory.allocFrame();
   }
 
   /** Returns a frame. */
   deallocFrame(pa: bigint): void {
-    this.#frames.dealloc(pa);
+    this.#memory.deallocFrame(pa);
   }
 
-  /** Host physical to host virtual address. */
+  /** Host physical to host virtual address (ArceOS's riscv64 linear map). */
   physToVirt(pa: bigint): bigint {
-    if (!this.#frames.contains(pa)) {
-      throw new AxError("InvalidInput", `Cannot map physical address ${hex(pa)}: it is not in RAM`);
-    }
-    return (pa + PHYS_VIRT_OFFSET) & XLEN_MASK;
+    return this.#memory.physToVirt(pa);
   }
 
   /** Host virtual to host physical address. */
   virtToPhys(va: bigint): bigint {
-    const pa = (va - PHYS_VIRT_OFFSET) & XLEN_MASK;
-    if (!this.#frames.contains(pa)) {
-      throw new AxError(
-        "InvalidInput",
-        `Cannot translate virtual address ${hex(va)}: it is not in the linear map of RAM`,
-      );
-    }
-    return pa;
+    return this.#memory.virtToPhys(va);
   }
 
   /** No host interrupts are replayed: always 0. */
