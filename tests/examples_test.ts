@@ -2,27 +2,12 @@
 
 import { match, strictEqual } from "node:assert/strict";
 import { qemuStatus, qemuTest } from "./_helpers/qemu.ts";
-
-const ROOT = new URL("../", import.meta.url);
+import { denoRun, type RunResult } from "./_helpers/deno_run.ts";
 
 const QEMU_PERMISSIONS = ["--allow-write", "--allow-net", "--allow-run"];
 
-async function run(
-  script: string,
-  extra: string[] = [],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-env", ...extra, script],
-    cwd: ROOT.pathname,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+function run(script: string, extra: string[] = []): Promise<RunResult> {
+  return denoRun(["run", "--allow-read", "--allow-env", ...extra, script]);
 }
 
 Deno.test("examples/emulator.ts rolls back the mixed machine and sets up the rest", async () => {

@@ -5,6 +5,7 @@
  */
 
 import { match, ok, strictEqual } from "node:assert/strict";
+import { denoRun, type RunResult } from "./_helpers/deno_run.ts";
 
 const ROOT = new URL("../", import.meta.url);
 /** A paragraph that introduces a file: it starts with the file name in backticks and ends with a colon. */
@@ -30,20 +31,8 @@ async function sectionFiles(): Promise<Map<string, string>> {
   return files;
 }
 
-async function run(cwd: string, args: string[]) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args,
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+function run(cwd: string, args: string[]): Promise<RunResult> {
+  return denoRun(args, { cwd });
 }
 
 Deno.test("the README's plugin walkthrough works in an empty folder", async () => {

@@ -1,24 +1,12 @@
 /** The CLI run as a user runs it: a subprocess, with output and exit codes asserted. */
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
+import { runCli, type RunResult } from "../_helpers/deno_run.ts";
 
 const ROOT = new URL("../../", import.meta.url);
-const MAIN = new URL("cli/main.ts", ROOT).pathname;
 
-async function rvhv(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-env=LOG_TOKENS,LOG_STREAM", MAIN, ...args],
-    cwd: ROOT.pathname,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+function rvhv(...args: string[]): Promise<RunResult> {
+  return runCli([], args);
 }
 
 Deno.test("rvhv up prints hedeleg 0xb10d on all 4 harts of the demo manifest", async () => {

@@ -6,38 +6,19 @@
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { QEMU_BINARY, qemuTest } from "../_helpers/qemu.ts";
+import { runCli, type RunResult } from "../_helpers/deno_run.ts";
 
-const ROOT = new URL("../../", import.meta.url);
-const MAIN = new URL("cli/main.ts", ROOT).pathname;
 const NATIVE = "examples/qemu_native.yaml";
 const DEBUGGER = "examples/qemu.yaml";
 const EMULATOR = "tests/fixtures/manifests/emulator72_opensbi.yaml";
 const SPEC = "tests/fixtures/manifests/emulator_spec4.yaml";
 
-async function rvhv(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-net",
-      "--allow-run",
-      "--allow-env=LOG_TOKENS,LOG_STREAM,RVHV_QEMU,RVHV_DEBUG",
-      MAIN,
-      ...args,
-    ],
-    cwd: ROOT.pathname,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", RVHV_QEMU: QEMU_BINARY },
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+function rvhv(...args: string[]): Promise<RunResult> {
+  return runCli(
+    ["--allow-write", "--allow-net", "--allow-run", "--allow-env=RVHV_QEMU,RVHV_DEBUG"],
+    args,
+    { RVHV_QEMU: QEMU_BINARY },
+  );
 }
 
 qemuTest(

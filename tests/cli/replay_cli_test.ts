@@ -2,28 +2,12 @@
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { withTempDir } from "../_helpers/traces.ts";
+import { runCli, type RunResult } from "../_helpers/deno_run.ts";
 
-const ROOT = new URL("../../", import.meta.url);
-const MAIN = new URL("cli/main.ts", ROOT).pathname;
 const FIXTURES = "tests/fixtures/traces";
 
-async function rvhv(
-  flags: string[],
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-env=LOG_TOKENS,LOG_STREAM", ...flags, MAIN, ...args],
-    cwd: ROOT.pathname,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+function rvhv(flags: string[], ...args: string[]): Promise<RunResult> {
+  return runCli(flags, args);
 }
 
 Deno.test("rvhv record writes a trace that rvhv replay re-runs, exit 0", async () => {
