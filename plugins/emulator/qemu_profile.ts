@@ -32,7 +32,7 @@ import {
   type HartContext,
   MaskedCsr,
 } from "../../hal/csr_blocks.ts";
-import { CSR } from "../../hal/csr_numbers.ts";
+import { CSR, type CsrName } from "../../hal/csr_numbers.ts";
 import type { IsaSpec } from "../../hal/isa.ts";
 import { causeMask, exceptionMask } from "../../hal/trap_bits.ts";
 import type { CsrNum } from "../../hal/types.ts";
@@ -51,6 +51,71 @@ import {
 import type { EmulatorProfile, OpensbiPreset, ProfileName } from "./profile.ts";
 import { needsH, needsSstc, needsSstcAndH } from "./profile.ts";
 import { FLAG, SLOT } from "./slots.ts";
+
+/**
+ * The CSRs whose read-backs the QEMU profiles are proven on, bit for bit,
+ * against the real QEMU of each version (the differential test's list).
+ */
+export const QEMU_CHECKED_CSRS: readonly CsrName[] = Object.freeze([
+  "hedeleg",
+  "hideleg",
+  "hie",
+  "hvip",
+  "hip",
+  "hcounteren",
+  "hgeie",
+  "henvcfg",
+  "htval",
+  "htinst",
+  "hgatp",
+  "hstatus",
+  "vsie",
+  "vsip",
+  "vstvec",
+  "vsscratch",
+  "vsepc",
+  "vscause",
+  "vstval",
+  "vsatp",
+  "sie",
+  "sip",
+  "scounteren",
+  "sscratch",
+  "sepc",
+  "stval",
+  "medeleg",
+  "mideleg",
+  "mie",
+  "mcounteren",
+  "menvcfg",
+  "mscratch",
+  "mtval2",
+  "mtinst",
+]);
+
+/** More CSRs the QEMU profiles model, checked against QEMU the same way. */
+export const QEMU_CHECKED_EXTRA_CSRS: readonly CsrName[] = Object.freeze([
+  "mstatus",
+  "sstatus",
+  "vsstatus",
+  "misa",
+  "mip",
+  "satp",
+  "stvec",
+  "mtvec",
+  "mepc",
+  "mcause",
+  "mtval",
+  "scause",
+  "senvcfg",
+  "mcountinhibit",
+  "htimedelta",
+  "stimecmp",
+  "vstimecmp",
+  "hgeip",
+  "mhartid",
+  "mconfigptr",
+]);
 
 /**
  * What one QEMU version does where the versions differ. Each field is one

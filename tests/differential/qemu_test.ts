@@ -21,70 +21,15 @@ import { hex } from "../../hal/hex.ts";
 import type { AxVCpuHal, CsrNum, CsrOp, CsrResult, HartId } from "../../hal/types.ts";
 import { PerCpuSet } from "../../percpu/percpu_set.ts";
 import { createEmulatorHal } from "../../plugins/emulator/mod.ts";
+import { QEMU_CHECKED_CSRS, QEMU_CHECKED_EXTRA_CSRS } from "../../plugins/emulator/qemu_profile.ts";
 import { createQemuHal, type QemuHal } from "../../plugins/qemu/mod.ts";
 import { QEMU_TARGETS, qemuStatus, type QemuTarget, qemuTest } from "../_helpers/qemu.ts";
 
 /** The list, in its order. */
-const LISTED: readonly CsrName[] = [
-  "hedeleg",
-  "hideleg",
-  "hie",
-  "hvip",
-  "hip",
-  "hcounteren",
-  "hgeie",
-  "henvcfg",
-  "htval",
-  "htinst",
-  "hgatp",
-  "hstatus",
-  "vsie",
-  "vsip",
-  "vstvec",
-  "vsscratch",
-  "vsepc",
-  "vscause",
-  "vstval",
-  "vsatp",
-  "sie",
-  "sip",
-  "scounteren",
-  "sscratch",
-  "sepc",
-  "stval",
-  "medeleg",
-  "mideleg",
-  "mie",
-  "mcounteren",
-  "menvcfg",
-  "mscratch",
-  "mtval2",
-  "mtinst",
-];
+const LISTED: readonly CsrName[] = QEMU_CHECKED_CSRS;
 
 /** More CSRs the profile models, checked the same way. */
-const EXTRAS: readonly CsrName[] = [
-  "mstatus",
-  "sstatus",
-  "vsstatus",
-  "misa",
-  "mip",
-  "satp",
-  "stvec",
-  "mtvec",
-  "mepc",
-  "mcause",
-  "mtval",
-  "scause",
-  "senvcfg",
-  "mcountinhibit",
-  "htimedelta",
-  "stimecmp",
-  "vstimecmp",
-  "hgeip",
-  "mhartid",
-  "mconfigptr",
-];
+const EXTRAS: readonly CsrName[] = QEMU_CHECKED_EXTRA_CSRS;
 
 const HARTS: readonly HartId[] = [0, 1];
 const RANDOM_PER_CSR = 16;
