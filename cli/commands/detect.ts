@@ -4,12 +4,11 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { pluginHelp } from "../plugin_help.ts";
 import { detectReport } from "../../detect/h_extension.ts";
 import { createBackend } from "../../manifest/boot.ts";
 import { loadManifest } from "../../manifest/parse.ts";
 import { type CliIo, type Command, EXIT, renderTable, UsageError } from "../io.ts";
+import { onePath, parseCommandLine } from "../command_line.ts";
 import { onInterrupt } from "../signals.ts";
 
 const HELP = `Usage: rvhv detect <manifest> [--json] [--hart N]
@@ -33,21 +32,18 @@ export const detectCommand: Command = {
   summary: "probe each hart for the H extension (hgatp trap probe, misa cross-check)",
   help: HELP,
   async run(args: string[], io: CliIo): Promise<number> {
-    const { values, positionals } = parseArgs({
+    const line = await parseCommandLine(
       args,
-      options: {
+      {
         json: { type: "boolean", default: false },
         hart: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
       },
-      allowPositionals: true,
-      strict: true,
-    });
-    if (values.help) {
-      io.out(HELP + await pluginHelp(positionals));
-      return EXIT.ok;
-    }
-    if (positionals.length !== 1) throw new UsageError("detect takes exactly one manifest path");
+      HELP,
+      io,
+    );
+    if (line === undefined) return EXIT.ok;
+    const { values, positionals } = line;
+    const manifestPath = onePath("detect", positionals, "manifest");
     let only: number | undefined;
     if (values.hart !== undefined) {
       only = Number(values.hart);
@@ -55,7 +51,7 @@ export const detectCommand: Command = {
         throw new UsageError(`--hart needs a hart id, got "${values.hart}"`);
       }
     }
-    const manifest = await loadManifest(positionals[0]!);
+    const manifest = await loadManifest(manifestPath);
     const { hal } = await createBackend(manifest);
     const unregister = onInterrupt(() => hal.close());
     try {

@@ -4,8 +4,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { pluginHelp } from "../plugin_help.ts";
 import { ManifestError } from "../../hal/errors.ts";
 import { hex } from "../../hal/hex.ts";
 import type { HalInfo } from "../../hal/types.ts";
@@ -19,6 +17,7 @@ import { diffStates, diffTraces, type TraceSide } from "../../plugins/replay/dif
 import { describeEvent } from "../../plugins/replay/trace_format.ts";
 import { csrHex, TRACE_FORMAT } from "../../plugins/replay/trace_format.ts";
 import { type CliIo, type Command, EXIT, renderTable, UsageError } from "../io.ts";
+import { parseCommandLine } from "../command_line.ts";
 import { describeBackend, eventJson, resultText, traceErrorExit } from "./_report.ts";
 import {
   compareBackends,
@@ -423,21 +422,18 @@ export const diffCommand: Command = {
   summary: "compare two traces (first difference, per-CSR summary) or two manifests' live CSRs",
   help: HELP,
   async run(args: string[], io: CliIo): Promise<number> {
-    const { values, positionals } = parseArgs({
+    const line = await parseCommandLine(
       args,
-      options: {
+      {
         json: { type: "boolean", default: false },
         compare: { type: "boolean", default: false },
         lookahead: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
       },
-      allowPositionals: true,
-      strict: true,
-    });
-    if (values.help) {
-      io.out(HELP + await pluginHelp(positionals));
-      return EXIT.ok;
-    }
+      HELP,
+      io,
+    );
+    if (line === undefined) return EXIT.ok;
+    const { values, positionals } = line;
     if (values.compare || positionals.length > 2) {
       if (positionals.length < 2) {
         throw new UsageError("diff --compare takes two or more manifests");

@@ -4,13 +4,12 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { pluginHelp } from "../plugin_help.ts";
 import type { System } from "../../manifest/boot.ts";
 import { bootForCli } from "../boot.ts";
 import { loadManifest } from "../../manifest/parse.ts";
 import { describePolicy } from "../../percpu/policy.ts";
 import { type CliIo, type Command, EXIT, UsageError } from "../io.ts";
+import { onePath, parseCommandLine } from "../command_line.ts";
 import { describeBackend, hartsJson, hartTable } from "./_report.ts";
 
 const HELP = `Usage: rvhv record <manifest> -o <trace> [--json] [--no-enable]
@@ -47,23 +46,20 @@ export const recordCommand: Command = {
   summary: "run a manifest's set-up and record every CSR access to a trace",
   help: HELP,
   async run(args: string[], io: CliIo): Promise<number> {
-    const { values, positionals } = parseArgs({
+    const line = await parseCommandLine(
       args,
-      options: {
+      {
         output: { type: "string", short: "o" },
         json: { type: "boolean", default: false },
         "no-enable": { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
       },
-      allowPositionals: true,
-      strict: true,
-    });
-    if (values.help) {
-      io.out(HELP + await pluginHelp(positionals));
-      return EXIT.ok;
-    }
-    if (positionals.length !== 1) throw new UsageError("record takes exactly one manifest path");
-    const manifest = await loadManifest(positionals[0]!);
+      HELP,
+      io,
+    );
+    if (line === undefined) return EXIT.ok;
+    const { values, positionals } = line;
+    const manifestPath = onePath("record", positionals, "manifest");
+    const manifest = await loadManifest(manifestPath);
     const trace = values.output ?? manifest.record;
     if (trace === undefined) {
       throw new UsageError(

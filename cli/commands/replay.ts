@@ -5,8 +5,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { pluginHelp } from "../plugin_help.ts";
 import type { Manifest } from "../../manifest/schema.ts";
 import type { System } from "../../manifest/boot.ts";
 import { bootForCli } from "../boot.ts";
@@ -16,6 +14,7 @@ import type { ReplayHal } from "../../plugins/replay/replay_hal.ts";
 import { readTraceHeader } from "../../plugins/replay/trace_reader.ts";
 import { AxError, ManifestError } from "../../hal/errors.ts";
 import { type CliIo, type Command, EXIT, exitCodeOf, UsageError } from "../io.ts";
+import { onePath, parseCommandLine } from "../command_line.ts";
 import { describeBackend, hartsJson, hartTable, traceErrorExit } from "./_report.ts";
 
 const HELP = `Usage: rvhv replay <trace> [--json] [--no-strict]
@@ -77,22 +76,18 @@ export const replayCommand: Command = {
   summary: "re-run a trace's recorded manifest against the trace; exit 1 where it departs",
   help: HELP,
   async run(args: string[], io: CliIo): Promise<number> {
-    const { values, positionals } = parseArgs({
+    const line = await parseCommandLine(
       args,
-      options: {
+      {
         json: { type: "boolean", default: false },
         "no-strict": { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
       },
-      allowPositionals: true,
-      strict: true,
-    });
-    if (values.help) {
-      io.out(HELP + await pluginHelp(positionals));
-      return EXIT.ok;
-    }
-    if (positionals.length !== 1) throw new UsageError("replay takes exactly one trace path");
-    const trace = positionals[0]!;
+      HELP,
+      io,
+    );
+    if (line === undefined) return EXIT.ok;
+    const { values, positionals } = line;
+    const trace = onePath("replay", positionals, "trace");
     try {
       const manifest = replayManifest(trace, !values["no-strict"]);
       const header = readTraceHeader(trace);

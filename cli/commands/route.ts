@@ -6,8 +6,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { pluginHelp } from "../plugin_help.ts";
 import { hex } from "../../hal/hex.ts";
 import { causeNumber, Exception, Interrupt } from "../../hal/trap_bits.ts";
 import { bootForCli } from "../boot.ts";
@@ -27,6 +25,7 @@ import {
   type TrapRoute,
 } from "../../routing/route_trap.ts";
 import { type CliIo, type Command, EXIT, renderTable, UsageError } from "../io.ts";
+import { onePath, parseCommandLine } from "../command_line.ts";
 
 const HELP =
   `Usage: rvhv route <manifest> [--hart N] [--cause N|NAME] [--from MODE] [--interrupt|--exception] [--json]
@@ -154,25 +153,22 @@ export const routeCommand: Command = {
   summary: "print where each exception and interrupt goes (M, HS or VS) from each mode",
   help: HELP,
   async run(args: string[], io: CliIo): Promise<number> {
-    const { values, positionals } = parseArgs({
+    const line = await parseCommandLine(
       args,
-      options: {
+      {
         json: { type: "boolean", default: false },
         hart: { type: "string" },
         cause: { type: "string" },
         from: { type: "string" },
         interrupt: { type: "boolean", default: false },
         exception: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
       },
-      allowPositionals: true,
-      strict: true,
-    });
-    if (values.help) {
-      io.out(HELP + await pluginHelp(positionals));
-      return EXIT.ok;
-    }
-    if (positionals.length !== 1) throw new UsageError("route takes exactly one manifest path");
+      HELP,
+      io,
+    );
+    if (line === undefined) return EXIT.ok;
+    const { values, positionals } = line;
+    const manifestPath = onePath("route", positionals, "manifest");
     if (values.interrupt && values.exception) {
       throw new UsageError("--interrupt and --exception exclude each other");
     }
@@ -180,7 +176,7 @@ export const routeCommand: Command = {
     const from = parseOrigin(values.from);
     const picked = parseCause(values.cause);
     const kind = values.interrupt ? true : values.exception ? false : picked.interrupt;
-    const manifest = await loadManifest(positionals[0]!);
+    const manifest = await loadManifest(manifestPath);
     io.err(`rvhv: booting ${manifest.file} (backend ${manifest.backend.plugin})\n`);
     const system = await bootForCli(manifest);
     try {

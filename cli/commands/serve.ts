@@ -10,14 +10,13 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { pluginHelp } from "../plugin_help.ts";
 import type { RecordingHal } from "../../plugins/replay/recorder.ts";
 import { createApp } from "../../http/app.ts";
 import { bootForCli } from "../boot.ts";
 import { nextInterrupt } from "../signals.ts";
 import { loadManifest } from "../../manifest/parse.ts";
 import { type CliIo, type Command, EXIT, UsageError } from "../io.ts";
+import { onePath, parseCommandLine } from "../command_line.ts";
 
 /** Where `serve` listens when neither `--listen` nor the manifest says. */
 export const DEFAULT_LISTEN = "127.0.0.1:8787";
@@ -152,23 +151,20 @@ export const serveCommand: Command = {
   summary: "serve the harts over HTTP: a page per hart and a JSON API (enable/disable)",
   help: HELP,
   async run(args: string[], io: CliIo): Promise<number> {
-    const { values, positionals } = parseArgs({
+    const line = await parseCommandLine(
       args,
-      options: {
+      {
         listen: { type: "string" },
         token: { type: "string" },
         json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
       },
-      allowPositionals: true,
-      strict: true,
-    });
-    if (values.help) {
-      io.out(HELP + await pluginHelp(positionals));
-      return EXIT.ok;
-    }
-    if (positionals.length !== 1) throw new UsageError("serve takes exactly one manifest path");
-    const manifest = await loadManifest(positionals[0]!);
+      HELP,
+      io,
+    );
+    if (line === undefined) return EXIT.ok;
+    const { values, positionals } = line;
+    const manifestPath = onePath("serve", positionals, "manifest");
+    const manifest = await loadManifest(manifestPath);
     const address = parseListen(values.listen ?? manifest.server?.listen ?? DEFAULT_LISTEN);
     const { token, unreadable } = resolveToken(values.token);
     checkExposure(address, token, unreadable);

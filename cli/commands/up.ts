@@ -5,15 +5,14 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { pluginHelp } from "../plugin_help.ts";
 import { hex } from "../../hal/hex.ts";
 import type { AxVCpuHal, HartId } from "../../hal/types.ts";
 import { bootForCli } from "../boot.ts";
 import { loadManifest } from "../../manifest/parse.ts";
 import { describePolicy } from "../../percpu/policy.ts";
 import { describeHart } from "../../percpu/report.ts";
-import { type CliIo, type Command, EXIT, renderTable, UsageError } from "../io.ts";
+import { type CliIo, type Command, EXIT, renderTable } from "../io.ts";
+import { onePath, parseCommandLine } from "../command_line.ts";
 import { nextInterrupt } from "../signals.ts";
 
 const HELP = `Usage: rvhv up <manifest> [--json] [--no-enable] [--hold]
@@ -72,23 +71,20 @@ export const upCommand: Command = {
   summary: "set up every hart of a manifest and print the CSRs each kept",
   help: HELP,
   async run(args: string[], io: CliIo): Promise<number> {
-    const { values, positionals } = parseArgs({
+    const line = await parseCommandLine(
       args,
-      options: {
+      {
         json: { type: "boolean", default: false },
         "no-enable": { type: "boolean", default: false },
         hold: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
       },
-      allowPositionals: true,
-      strict: true,
-    });
-    if (values.help) {
-      io.out(HELP + await pluginHelp(positionals));
-      return EXIT.ok;
-    }
-    if (positionals.length !== 1) throw new UsageError("up takes exactly one manifest path");
-    const manifest = await loadManifest(positionals[0]!);
+      HELP,
+      io,
+    );
+    if (line === undefined) return EXIT.ok;
+    const { values, positionals } = line;
+    const manifestPath = onePath("up", positionals, "manifest");
+    const manifest = await loadManifest(manifestPath);
     io.err(`rvhv: booting ${manifest.file} (backend ${manifest.backend.plugin})\n`);
     const system = await bootForCli(manifest, { noEnable: values["no-enable"] });
     try {

@@ -4,8 +4,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { pluginHelp } from "../plugin_help.ts";
 import { CSR } from "../../hal/csr_numbers.ts";
 import { hex } from "../../hal/hex.ts";
 import type { AxVCpuHal, CsrOp, HartId } from "../../hal/types.ts";
@@ -13,7 +11,8 @@ import type { System } from "../../manifest/boot.ts";
 import { bootForCli } from "../boot.ts";
 import { loadManifest } from "../../manifest/parse.ts";
 import { describePolicy, type PerCpuPolicy, resolvePolicy } from "../../percpu/policy.ts";
-import { type CliIo, type Command, EXIT, renderTable, UsageError } from "../io.ts";
+import { type CliIo, type Command, EXIT, renderTable } from "../io.ts";
+import { onePath, parseCommandLine } from "../command_line.ts";
 import { describeBackend, traceErrorExit } from "./_report.ts";
 
 const HELP = `Usage: rvhv verify <manifest> [--json] [--no-setup]
@@ -118,22 +117,19 @@ export const verifyCommand: Command = {
   summary: "compare the live CSRs of a manifest's harts with its policy; exit 1 on drift",
   help: HELP,
   async run(args: string[], io: CliIo): Promise<number> {
-    const { values, positionals } = parseArgs({
+    const line = await parseCommandLine(
       args,
-      options: {
+      {
         json: { type: "boolean", default: false },
         "no-setup": { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
       },
-      allowPositionals: true,
-      strict: true,
-    });
-    if (values.help) {
-      io.out(HELP + await pluginHelp(positionals));
-      return EXIT.ok;
-    }
-    if (positionals.length !== 1) throw new UsageError("verify takes exactly one manifest path");
-    const manifest = await loadManifest(positionals[0]!);
+      HELP,
+      io,
+    );
+    if (line === undefined) return EXIT.ok;
+    const { values, positionals } = line;
+    const manifestPath = onePath("verify", positionals, "manifest");
+    const manifest = await loadManifest(manifestPath);
     const noSetup = values["no-setup"];
     io.err(
       `rvhv: booting ${manifest.file} (backend ${manifest.backend.plugin})${

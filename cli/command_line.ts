@@ -1,0 +1,77 @@
+/**
+ * The command-line conventions every command shares: strict options,
+ * positional paths, and `-h/--help`, which also describes the backend plugins
+ * of the manifests or traces given (so `rvhv up m.yaml --help` says what
+ * permissions that manifest's plugin needs).
+ *
+ * @module
+ */
+
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { type CliIo, UsageError } from "./io.ts";
+import { pluginHelp } from "./plugin_help.ts";
+
+/** The option values `parseArgs` gives for a command's own options. */
+export type CommandValues<O extends ParseArgsOptionsConfig> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>
+>["values"];
+
+/** A parsed command line. */
+export interface CommandLine<O extends ParseArgsOptionsConfig> {
+  /** The command's own options. */
+  readonly values: CommandValues<O>;
+  /** The paths (and any other positionals), in order. */
+  readonly positionals: string[];
+}
+
+/**
+ * Parses a command's arguments. `-h/--help` is added to `options`: when given,
+ * the help text (and the plugins of any paths given) is printed and the
+ * result is `undefined`, so the command returns at once.
+ *
+ * @param args The arguments after the command name.
+ * @param options The command's own options.
+ * @param help The command's `--help` text.
+ * @param io Where to print the help.
+ * @returns The parsed line, or `undefined` when help was printed.
+ * @throws {TypeError} From `parseArgs`, for an unknown option or a missing value.
+ */
+export async function parseCommandLine<O extends ParseArgsOptionsConfig>(
+  args: string[],
+  options: O,
+  help: string,
+  io: CliIo,
+): Promise<CommandLine<O> | undefined> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { ...options, help: { type: "boolean", short: "h", default: false } },
+    allowPositionals: true,
+    strict: true,
+  });
+  // The spread of a generic `O` hides `help` from the parsed type.
+  if ((values as { help?: boolean }).help) {
+    io.out(help + await pluginHelp(positionals));
+    return undefined;
+  }
+  return { values: values as CommandValues<O>, positionals };
+}
+
+/**
+ * The single path a command takes.
+ *
+ * @param command The command's name, for the message.
+ * @param positionals The positionals given.
+ * @param what What the path names.
+ * @returns The path.
+ * @throws {UsageError} When there is not exactly one.
+ */
+export function onePath(
+  command: string,
+  positionals: readonly string[],
+  what: "manifest" | "trace",
+): string {
+  if (positionals.length !== 1) {
+    throw new UsageError(`${command} takes exactly one ${what} path`);
+  }
+  return positionals[0]!;
+}
