@@ -10,18 +10,13 @@ import { CSR, type CsrName } from "../../hal/csr_numbers.ts";
 import { createEmulatorHal } from "./mod.ts";
 import type { EmulatorHal } from "./emulator_hal.ts";
 import { RISCVPerCpu } from "../../percpu/riscv_percpu.ts";
-
-const ONES = (1n << 64n) - 1n;
-
-/** Reads a CSR, writes all ones, reads, writes zero, reads: the probe of qemu10-notes.md §4. */
-async function onesThenZero(hal: EmulatorHal, hart: number, csr: number): Promise<bigint[]> {
-  const seen = [await hal.csr.read(hart, csr)];
-  await hal.csr.write(hart, csr, ONES);
-  seen.push(await hal.csr.read(hart, csr));
-  await hal.csr.write(hart, csr, 0n);
-  seen.push(await hal.csr.read(hart, csr));
-  return seen;
-}
+import {
+  checkDependents,
+  checkReadBacks,
+  type DependentRow,
+  ONES,
+  type ReadBackRow,
+} from "../../tests/_helpers/probe_tables.ts";
 
 /** A fresh `-S` QEMU 10.0: 2 harts, no firmware. */
 function freshQemu(isa = "rv64imafdch"): Promise<EmulatorHal> {
@@ -29,7 +24,7 @@ function freshQemu(isa = "rv64imafdch"): Promise<EmulatorHal> {
 }
 
 /** [CSR, reset read, read after writing ~0, read after writing 0], one fresh QEMU per row. */
-const READ_BACK_10_0: readonly [CsrName, bigint, bigint, bigint][] = [
+const READ_BACK_10_0: readonly ReadBackRow[] = [
   ["hedeleg", 0n, 0x4b1ffn, 0n],
   ["hideleg", 0n, 0xffffffffffff0444n, 0n],
   ["hie", 0n, 0x1444n, 0n],
@@ -70,17 +65,11 @@ const READ_BACK_10_0: readonly [CsrName, bigint, bigint, bigint][] = [
 ];
 
 Deno.test("qemu-10.0 profile: reset, all-ones and zero read-backs match QEMU 10.0", async (t) => {
-  for (const [name, reset, ones, zero] of READ_BACK_10_0) {
-    await t.step(name, async () => {
-      const hal = await freshQemu();
-      deepStrictEqual(await onesThenZero(hal, 1, CSR[name]), [reset, ones, zero]);
-      await hal.close();
-    });
-  }
+  await checkReadBacks(t, READ_BACK_10_0, () => freshQemu());
 });
 
 /** §4.3: each cell in a fresh QEMU, delegation written with ~0 first. */
-const DEPENDENT_10_0: readonly [string, CsrName[], CsrName, bigint, bigint, bigint][] = [
+const DEPENDENT_10_0: readonly DependentRow[] = [
   ["reset", [], "hvip", 0x80n, 0x4c4n, 0x80n],
   ["reset", [], "mie", 0n, 0xffffffffffff1eeen, 0n],
   ["mideleg=~0", ["mideleg"], "sie", 0n, 0x222n, 0n],
@@ -95,14 +84,7 @@ const DEPENDENT_10_0: readonly [string, CsrName[], CsrName, bigint, bigint, bigi
 ];
 
 Deno.test("qemu-10.0 profile: interrupt CSRs depend on mideleg/hideleg as on QEMU 10.0", async (t) => {
-  for (const [setup, delegation, name, before, ones, zero] of DEPENDENT_10_0) {
-    await t.step(`${setup}: ${name}`, async () => {
-      const hal = await freshQemu();
-      for (const deleg of delegation) await hal.csr.write(1, CSR[deleg], ONES);
-      deepStrictEqual(await onesThenZero(hal, 1, CSR[name]), [before, ones, zero]);
-      await hal.close();
-    });
-  }
+  await checkDependents(t, DEPENDENT_10_0, () => freshQemu());
 });
 
 Deno.test("qemu-10.0 profile: what the notes only sketched, as probed on QEMU 10.0.13", async (t) => {

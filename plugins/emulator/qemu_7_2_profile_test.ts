@@ -8,18 +8,13 @@ import { CSR, type CsrName } from "../../hal/csr_numbers.ts";
 import { createEmulatorHal } from "./mod.ts";
 import type { EmulatorHal } from "./emulator_hal.ts";
 import { RISCVPerCpu } from "../../percpu/riscv_percpu.ts";
-
-const ONES = (1n << 64n) - 1n;
-
-/** Reads a CSR, writes all ones, reads, writes zero, reads: the probe of qemu-bridge.md §4.5. */
-async function onesThenZero(hal: EmulatorHal, hart: number, csr: number): Promise<bigint[]> {
-  const seen = [await hal.csr.read(hart, csr)];
-  await hal.csr.write(hart, csr, ONES);
-  seen.push(await hal.csr.read(hart, csr));
-  await hal.csr.write(hart, csr, 0n);
-  seen.push(await hal.csr.read(hart, csr));
-  return seen;
-}
+import {
+  checkDependents,
+  checkReadBacks,
+  type DependentRow,
+  ONES,
+  type ReadBackRow,
+} from "../../tests/_helpers/probe_tables.ts";
 
 /** A fresh `-S` QEMU: 2 harts, no firmware, probed on hart 1. */
 function freshQemu(): Promise<EmulatorHal> {
@@ -27,7 +22,7 @@ function freshQemu(): Promise<EmulatorHal> {
 }
 
 /** [CSR, reset read, read after writing ~0, read after writing 0], one fresh QEMU per row. */
-const READ_BACK_7_2: readonly [CsrName, bigint, bigint, bigint][] = [
+const READ_BACK_7_2: readonly ReadBackRow[] = [
   ["hedeleg", 0n, 0xb1ffn, 0n],
   ["hideleg", 0n, 0x444n, 0n],
   ["hie", 0n, 0x1444n, 0n],
@@ -82,13 +77,7 @@ const READ_BACK_7_2: readonly [CsrName, bigint, bigint, bigint][] = [
 ];
 
 Deno.test("qemu-7.2 profile: reset, all-ones and zero read-backs match QEMU 7.2", async (t) => {
-  for (const [name, reset, ones, zero] of READ_BACK_7_2) {
-    await t.step(name, async () => {
-      const hal = await freshQemu();
-      deepStrictEqual(await onesThenZero(hal, 1, CSR[name]), [reset, ones, zero]);
-      await hal.close();
-    });
-  }
+  await checkReadBacks(t, READ_BACK_7_2, () => freshQemu());
 });
 
 Deno.test("qemu-7.2 profile: one hart written in sequence (qemu-bridge.md §4.5 fresh hart 3)", async () => {
@@ -115,7 +104,7 @@ Deno.test("qemu-7.2 profile: one hart written in sequence (qemu-bridge.md §4.5 
 });
 
 /** The dependent table: each cell in a fresh QEMU, delegation written with ~0 first. */
-const DEPENDENT_7_2: readonly [string, CsrName[], CsrName, bigint, bigint, bigint][] = [
+const DEPENDENT_7_2: readonly DependentRow[] = [
   ["reset", [], "sie", 0n, 0n, 0n],
   ["reset", [], "sip", 0n, 0n, 0n],
   ["reset", [], "vsie", 0n, 0n, 0n],
@@ -144,14 +133,7 @@ const DEPENDENT_7_2: readonly [string, CsrName[], CsrName, bigint, bigint, bigin
 ];
 
 Deno.test("qemu-7.2 profile: interrupt CSRs depend on mideleg/hideleg as on QEMU 7.2", async (t) => {
-  for (const [setup, delegation, name, before, ones, zero] of DEPENDENT_7_2) {
-    await t.step(`${setup}: ${name}`, async () => {
-      const hal = await freshQemu();
-      for (const deleg of delegation) await hal.csr.write(1, CSR[deleg], ONES);
-      deepStrictEqual(await onesThenZero(hal, 1, CSR[name]), [before, ones, zero]);
-      await hal.close();
-    });
-  }
+  await checkDependents(t, DEPENDENT_7_2, () => freshQemu());
 });
 
 Deno.test("qemu-7.2 profile: quirks", async (t) => {
