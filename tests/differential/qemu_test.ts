@@ -119,26 +119,38 @@ function report(found: readonly string[], target: QemuTarget): string {
   }`;
 }
 
-/** A QEMU of the target's version and an emulator with its profile: same harts, ISA, firmware. */
-async function bothBackends(
+/**
+ * Runs `body` on a QEMU of the target's version and an emulator with its
+ * profile (same harts, ISA, firmware), and closes both whatever happens.
+ */
+async function withBothBackends(
   target: QemuTarget,
   firmware: FirmwareName,
-  isa = "rv64imafdch",
-): Promise<[QemuHal, AxVCpuHal]> {
+  isa: string,
+  body: (qemu: QemuHal, emulator: AxVCpuHal) => Promise<void>,
+): Promise<void> {
   if (!qemuStatus(target).available) {
     throw new Error(
       `The differential test needs QEMU ${target.version}: ${qemuStatus(target).reason}`,
     );
   }
   const qemu = await createQemuHal({ harts: HARTS.length, qemu: target.binary, firmware, isa });
-  strictEqual(qemu.info().profile, target.profile, "the QEMU backend names the matching profile");
-  const emulator = await createEmulatorHal({
-    harts: HARTS.length,
-    profile: target.profile,
-    firmware,
-    isa,
-  });
-  return [qemu, emulator];
+  try {
+    strictEqual(qemu.info().profile, target.profile, "the QEMU backend names the matching profile");
+    const emulator = await createEmulatorHal({
+      harts: HARTS.length,
+      profile: target.profile,
+      firmware,
+      isa,
+    });
+    try {
+      await body(qemu, emulator);
+    } finally {
+      await emulator.close();
+    }
+  } finally {
+    await qemu.close();
+  }
 }
 
 /** CSRs of the lists that cannot be written (their address says read-only, or QEMU ignores writes). */
@@ -187,6 +199,46 @@ function coupledValue(random: Generator<bigint, never>): bigint {
   }
 }
 
+/**
+ * One hart, both backends: `steps` random writes to `writes`, each followed
+ * by a read of every CSR in `views`; returns every read that differs.
+ */
+async function coupledWalk(
+  qemu: AxVCpuHal,
+  emulator: AxVCpuHal,
+  hart: HartId,
+  walk: { writes: readonly CsrName[]; views: readonly CsrName[]; steps: number; seed: bigint },
+): Promise<string[]> {
+  const { writes, views } = walk;
+  const random = splitmix64(walk.seed);
+  const ops: CsrOp[] = [];
+  const steps: string[] = [];
+  for (let step = 0; step < walk.steps; step++) {
+    const name = writes[Number(random.next().value % BigInt(writes.length))]!;
+    const value = coupledValue(random);
+    ops.push({ op: "write", csr: CSR[name], value });
+    steps.push(`${name} <- ${hex(value)}`);
+    for (const view of views) ops.push({ op: "read", csr: CSR[view] });
+  }
+  const [onQemu, onEmulator] = [
+    await qemu.csr.batch(hart, ops),
+    await emulator.csr.batch(hart, ops),
+  ];
+  const width = views.length + 1;
+  const found: string[] = [];
+  for (let i = 0; i < ops.length; i++) {
+    if (show(onQemu[i]) === show(onEmulator[i])) continue;
+    const step = Math.floor(i / width);
+    const what = i % width === 0 ? "old value" : `then ${views[(i % width) - 1]}`;
+    found.push(
+      `hart ${hart} step ${step} ${steps[step]}: ${what}: QEMU ${show(onQemu[i])}, emulator ${
+        show(onEmulator[i])
+      }`,
+    );
+  }
+  return found;
+}
+
 /** Registers every differential test for one QEMU version and its profile. */
 function registerDifferentialTests(target: QemuTarget): void {
   const { profile, version } = target;
@@ -194,8 +246,7 @@ function registerDifferentialTests(target: QemuTarget): void {
     qemuTest(
       `${profile} profile equals QEMU ${version} bit for bit: listed CSRs, firmware ${firmware}`,
       async (t) => {
-        const [qemu, emulator] = await bothBackends(target, firmware);
-        try {
+        await withBothBackends(target, firmware, "rv64imafdch", async (qemu, emulator) => {
           strictEqual(qemu.info().firmware, emulator.info().firmware);
           for (const pass of [1, 2]) {
             await t.step(`pass ${pass}`, async () => {
@@ -215,10 +266,7 @@ function registerDifferentialTests(target: QemuTarget): void {
             const found = await differences(qemu, emulator, plan(LISTED, SEED + 3n));
             deepStrictEqual(found, [], report(found, target));
           });
-        } finally {
-          await qemu.close();
-          await emulator.close();
-        }
+        });
       },
       target,
     );
@@ -227,8 +275,7 @@ function registerDifferentialTests(target: QemuTarget): void {
   qemuTest(
     `${profile} profile equals QEMU ${version} on harts without H (h=false): traps included`,
     async () => {
-      const [qemu, emulator] = await bothBackends(target, "opensbi", "rv64imafdc");
-      try {
+      await withBothBackends(target, "opensbi", "rv64imafdc", async (qemu, emulator) => {
         strictEqual(qemu.info().h, false);
         const found = [
           ...await differences(qemu, emulator, plan(LISTED, SEED ^ 0x4eedn)),
@@ -241,10 +288,7 @@ function registerDifferentialTests(target: QemuTarget): void {
             { ok: false, trapCause: 2 },
           ]);
         }
-      } finally {
-        await qemu.close();
-        await emulator.close();
-      }
+      });
     },
     target,
   );
@@ -260,41 +304,20 @@ function registerDifferentialTests(target: QemuTarget): void {
     qemuTest(
       `${profile} profile equals QEMU ${version} on coupled CSRs: every view read after each write, firmware ${firmware}, ${isa}`,
       async () => {
-        const [qemu, emulator] = await bothBackends(target, firmware, isa);
-        try {
+        await withBothBackends(target, firmware, isa, async (qemu, emulator) => {
           const found: string[] = [];
           for (const hart of HARTS) {
-            const random = splitmix64(SEED ^ (0xc0de0000n + BigInt(hart)));
-            const ops: CsrOp[] = [];
-            const steps: string[] = [];
-            for (let step = 0; step < 1000; step++) {
-              const name = COUPLED[Number(random.next().value % BigInt(COUPLED.length))]!;
-              const value = coupledValue(random);
-              ops.push({ op: "write", csr: CSR[name], value });
-              steps.push(`${name} <- ${hex(value)}`);
-              for (const view of COUPLED) ops.push({ op: "read", csr: CSR[view] });
-            }
-            const [onQemu, onEmulator] = [
-              await qemu.csr.batch(hart, ops),
-              await emulator.csr.batch(hart, ops),
-            ];
-            const width = COUPLED.length + 1;
-            for (let i = 0; i < ops.length; i++) {
-              if (show(onQemu[i]) === show(onEmulator[i])) continue;
-              const step = Math.floor(i / width);
-              const what = i % width === 0 ? "old value" : `then ${COUPLED[(i % width) - 1]}`;
-              found.push(
-                `hart ${hart} step ${step} ${steps[step]}: ${what}: QEMU ${
-                  show(onQemu[i])
-                }, emulator ${show(onEmulator[i])}`,
-              );
-            }
+            found.push(
+              ...await coupledWalk(qemu, emulator, hart, {
+                writes: COUPLED,
+                views: COUPLED,
+                steps: 1000,
+                seed: SEED ^ (0xc0de0000n + BigInt(hart)),
+              }),
+            );
           }
           deepStrictEqual(found, [], report(found, target));
-        } finally {
-          await qemu.close();
-          await emulator.close();
-        }
+        });
       },
       target,
     );
@@ -309,41 +332,16 @@ function registerDifferentialTests(target: QemuTarget): void {
     qemuTest(
       `${profile} profile equals QEMU ${version} with every CSR coupled: all of them read after each random write, firmware ${firmware}, ${isa}`,
       async () => {
-        const [qemu, emulator] = await bothBackends(target, firmware, isa);
-        try {
+        await withBothBackends(target, firmware, isa, async (qemu, emulator) => {
           const all = [...LISTED, ...EXTRAS];
-          const writable = all.filter((name) => !READ_ONLY.includes(name));
-          const random = splitmix64(SEED ^ 0xa11c5n);
-          const ops: CsrOp[] = [];
-          const steps: string[] = [];
-          for (let step = 0; step < 400; step++) {
-            const name = writable[Number(random.next().value % BigInt(writable.length))]!;
-            const value = coupledValue(random);
-            ops.push({ op: "write", csr: CSR[name], value });
-            steps.push(`${name} <- ${hex(value)}`);
-            for (const view of all) ops.push({ op: "read", csr: CSR[view] });
-          }
-          const [onQemu, onEmulator] = [
-            await qemu.csr.batch(1, ops),
-            await emulator.csr.batch(1, ops),
-          ];
-          const width = all.length + 1;
-          const found: string[] = [];
-          for (let i = 0; i < ops.length; i++) {
-            if (show(onQemu[i]) === show(onEmulator[i])) continue;
-            const step = Math.floor(i / width);
-            const what = i % width === 0 ? "old value" : `then ${all[(i % width) - 1]}`;
-            found.push(
-              `hart 1 step ${step} ${steps[step]}: ${what}: QEMU ${show(onQemu[i])}, emulator ${
-                show(onEmulator[i])
-              }`,
-            );
-          }
+          const found = await coupledWalk(qemu, emulator, 1, {
+            writes: all.filter((name) => !READ_ONLY.includes(name)),
+            views: all,
+            steps: 400,
+            seed: SEED ^ 0xa11c5n,
+          });
           deepStrictEqual(found, [], report(found, target));
-        } finally {
-          await qemu.close();
-          await emulator.close();
-        }
+        });
       },
       target,
     );
@@ -352,8 +350,7 @@ function registerDifferentialTests(target: QemuTarget): void {
   qemuTest(
     `the reference set-up under opensbi ends identical on QEMU ${version} and ${profile}`,
     async () => {
-      const [qemu, emulator] = await bothBackends(target, "opensbi");
-      try {
+      await withBothBackends(target, "opensbi", "rv64imafdch", async (qemu, emulator) => {
         const sets = [await PerCpuSet.init(qemu), await PerCpuSet.init(emulator)];
         for (const set of sets) await set.enableAll();
         const names = [...LISTED, "mstatus", "sstatus", "vsstatus", "hstatus"] as CsrName[];
@@ -382,10 +379,7 @@ function registerDifferentialTests(target: QemuTarget): void {
         // Disabling restores the same priors on both.
         for (const set of sets) await set.disableAll();
         deepStrictEqual(await dump(qemu), await dump(emulator));
-      } finally {
-        await qemu.close();
-        await emulator.close();
-      }
+      });
     },
     target,
   );
