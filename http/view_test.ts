@@ -7,6 +7,7 @@ import { createEmulatorHal } from "../plugins/emulator/mod.ts";
 import { routeTable } from "../routing/route_table.ts";
 import { createApp } from "./app.ts";
 import { bitChips, bitText, cellView } from "./view.ts";
+import { forwardingHal } from "../tests/_helpers/forwarding_hal.ts";
 
 const ARCEOS = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n };
 
@@ -74,17 +75,8 @@ Deno.test("bitText() and bitChips() fold runs and mark refused bits", () => {
 
 async function twoHarts(info?: () => ReturnType<AxVCpuHal["info"]>) {
   const inner = await createEmulatorHal({ harts: 2, profile: "qemu-7.2" });
-  const hal: AxVCpuHal = info === undefined ? inner : {
-    harts: inner.harts,
-    csr: inner.csr,
-    info,
-    allocFrame: () => inner.allocFrame(),
-    deallocFrame: (pa) => inner.deallocFrame(pa),
-    physToVirt: (pa) => inner.physToVirt(pa),
-    virtToPhys: (va) => inner.virtToPhys(va),
-    irqFetch: () => inner.irqFetch(),
-    close: () => inner.close(),
-  };
+  const hal: AxVCpuHal = info === undefined ? inner : forwardingHal(inner, { info });
+
   const percpus = await PerCpuSet.init(hal);
   await percpus.enableAll();
   await percpus.get(1).hardwareDisable();

@@ -8,6 +8,7 @@ import { SpyHal } from "../../tests/_helpers/spy_hal.ts";
 import { withTempDir } from "../../tests/_helpers/traces.ts";
 import { recordHal } from "./recorder.ts";
 import { TraceReader } from "./trace_reader.ts";
+import { forwardingHal, forwardingPort } from "../../tests/_helpers/forwarding_hal.ts";
 
 function eventsOf(path: string): string[] {
   using reader = TraceReader.open(path);
@@ -69,16 +70,12 @@ Deno.test("recordHal() behaves exactly like the backend it wraps", async (t) => 
         const trap = new CsrTrap({ hart: 0, csr: CSR.hgatp, trapCause: 2, op: "read" });
         const io = new AxError("Io", "Cannot read CSR: the link is down");
         const failures: unknown[] = [trap, io];
-        const port: CsrPort = {
+        const port = forwardingPort(inner.csr, {
           read: () => Promise.reject(failures.shift()),
-          write: (hart, csr, value) => inner.csr.write(hart, csr, value),
-          set: (hart, csr, mask) => inner.csr.set(hart, csr, mask),
-          clear: (hart, csr, mask) => inner.csr.clear(hart, csr, mask),
-          batch: (hart, ops) => inner.csr.batch(hart, ops),
-        };
+        });
         const other = await createEmulatorHal();
         const path = `${dir}/errors.jsonl`;
-        const failing = await recordHal(forwarding(other, { csr: port }), {
+        const failing = await recordHal(forwardingHal(other, { csr: port }), {
           path,
           handleSigint: false,
         });
@@ -124,21 +121,6 @@ Deno.test("recordHal() behaves exactly like the backend it wraps", async (t) => 
   });
 });
 
-/** A backend that forwards everything to `inner` except what `overrides` replaces. */
-function forwarding(inner: AxVCpuHal, overrides: Partial<AxVCpuHal>): AxVCpuHal {
-  return {
-    harts: inner.harts,
-    csr: overrides.csr ?? inner.csr,
-    info: () => inner.info(),
-    allocFrame: () => inner.allocFrame(),
-    deallocFrame: (pa) => inner.deallocFrame(pa),
-    physToVirt: (pa) => inner.physToVirt(pa),
-    virtToPhys: (va) => inner.virtToPhys(va),
-    irqFetch: () => inner.irqFetch(),
-    close: overrides.close ?? (() => inner.close()),
-  };
-}
-
 /** An asynchronous backend whose accesses on hart 0 take longer than on hart 1. */
 function delayed(inner: AxVCpuHal): AxVCpuHal {
   const wait = (hart: HartId) => new Promise((resolve) => setTimeout(resolve, hart === 0 ? 20 : 1));
@@ -149,7 +131,7 @@ function delayed(inner: AxVCpuHal): AxVCpuHal {
     clear: async (hart, csr, mask) => (await wait(hart), inner.csr.clear(hart, csr, mask)),
     batch: async (hart, ops) => (await wait(hart), inner.csr.batch(hart, ops)),
   };
-  return forwarding(inner, { csr: port });
+  return forwardingHal(inner, { csr: port });
 }
 
 Deno.test("recordHal() writes concurrent accesses in call order, whatever order they complete in", async () => {
@@ -205,7 +187,7 @@ Deno.test("recordHal() records a PerCpuSet on an asynchronous backend, harts int
 Deno.test("RecordingHal.close() finishes the trace even when the inner backend fails to close", async () => {
   await withTempDir(async (dir) => {
     const inner = await createEmulatorHal();
-    const failing = forwarding(inner, {
+    const failing = forwardingHal(inner, {
       close: () => Promise.reject(new AxError("Io", "Cannot close the backend: it hung up")),
     });
     const hal = await recordHal(failing, { path: `${dir}/close.jsonl`, handleSigint: false });

@@ -7,12 +7,13 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { CSR } from "../../hal/csr_numbers.ts";
 import { AxError } from "../../hal/errors.ts";
-import type { AxVCpuHal, CsrOp, CsrPort, CsrResult, HartId } from "../../hal/types.ts";
+import type { AxVCpuHal, CsrOp, CsrResult, HartId } from "../../hal/types.ts";
 import { PerCpuSet } from "../../percpu/percpu_set.ts";
 import { createEmulatorHal } from "../../plugins/emulator/mod.ts";
 import { recordHal, TraceReader } from "../../plugins/replay/mod.ts";
 import { SIGINT_EXIT_CODE } from "../../plugins/replay/trace_writer.ts";
 import { withTempDir } from "../_helpers/traces.ts";
+import { forwardingHal, forwardingPort } from "../_helpers/forwarding_hal.ts";
 
 const REPLAY_MOD = new URL("../../plugins/replay/mod.ts", import.meta.url).href;
 const EMULATOR_MOD = new URL("../../plugins/emulator/mod.ts", import.meta.url).href;
@@ -31,24 +32,7 @@ function failingAfter(inner: AxVCpuHal, failAt: number): AxVCpuHal {
     ++batches === failAt
       ? Promise.reject(new AxError("Io", "Cannot reach the hart: the connection dropped"))
       : inner.csr.batch(hart, ops);
-  const port: CsrPort = {
-    read: (hart, csr) => inner.csr.read(hart, csr),
-    write: (hart, csr, value) => inner.csr.write(hart, csr, value),
-    set: (hart, csr, mask) => inner.csr.set(hart, csr, mask),
-    clear: (hart, csr, mask) => inner.csr.clear(hart, csr, mask),
-    batch,
-  };
-  return {
-    harts: inner.harts,
-    csr: port,
-    info: () => inner.info(),
-    allocFrame: () => inner.allocFrame(),
-    deallocFrame: (pa) => inner.deallocFrame(pa),
-    physToVirt: (pa) => inner.physToVirt(pa),
-    virtToPhys: (va) => inner.virtToPhys(va),
-    irqFetch: () => inner.irqFetch(),
-    close: () => inner.close(),
-  };
+  return forwardingHal(inner, { csr: forwardingPort(inner.csr, { batch }) });
 }
 
 Deno.test("an exception mid-recording leaves a valid partial trace up to its last event", async () => {
