@@ -11,26 +11,8 @@
  * @module
  */
 
+import { ALL_ONES } from "./csr_fields.ts";
 import type { CsrNum, HartId } from "./types.ts";
-
-/**
- * All 64 bits set: the mask of a full-width write, and what `-1n` folds to
- * on a 64-bit CSR.
- *
- * @example Usage
- * ```ts
- * import { ALL_ONES, CSR } from "@rvhv/percpu";
- * import { createEmulatorHal } from "@rvhv/percpu/emulator";
- * import { strictEqual } from "node:assert/strict";
- *
- * strictEqual(ALL_ONES, BigInt.asUintN(64, -1n));
- * const hal = await createEmulatorHal();
- * await hal.csr.write(0, CSR.sscratch, -1n);
- * strictEqual(await hal.csr.read(0, CSR.sscratch), ALL_ONES);
- * await hal.close();
- * ```
- */
-export const ALL_ONES: bigint = (1n << 64n) - 1n;
 
 /**
  * The extensions whose presence changes CSR behaviour, as plain booleans so

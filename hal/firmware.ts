@@ -10,6 +10,7 @@
  * @module
  */
 
+import { ALL_ONES, H_EXCEPTIONS } from "./csr_fields.ts";
 import { CSR } from "./csr_numbers.ts";
 import { exceptionMask, interruptMask } from "./trap_bits.ts";
 import type { CsrNum } from "./types.ts";
@@ -113,25 +114,15 @@ const OPENSBI_MEDELEG: bigint = exceptionMask(
   "LOAD_PAGE_FAULT",
   "STORE_AMO_PAGE_FAULT",
 );
-/** medeleg bits OpenSBI adds when the hart has H. */
-const OPENSBI_MEDELEG_H: bigint = exceptionMask(
-  "ENVIRONMENT_CALL_FROM_VS",
-  "INSTRUCTION_GUEST_PAGE_FAULT",
-  "LOAD_GUEST_PAGE_FAULT",
-  "VIRTUAL_INSTRUCTION",
-  "STORE_AMO_GUEST_PAGE_FAULT",
-);
 /** The software-check exception OpenSBI 1.6 also delegates. */
 const OPENSBI_1_6_EXTRA: bigint = exceptionMask("SOFTWARE_CHECK");
-
-const ALL_ONES = (1n << 64n) - 1n;
 
 function opensbi(name: FirmwarePresetName, extra: bigint, version: string): FirmwarePreset {
   return Object.freeze({
     name,
     describe: `OpenSBI ${version}: supervisor interrupts and the usual exceptions delegated`,
     writes(hasH: boolean): readonly FirmwareWrite[] {
-      const medeleg = OPENSBI_MEDELEG | extra | (hasH ? OPENSBI_MEDELEG_H : 0n);
+      const medeleg = OPENSBI_MEDELEG | extra | (hasH ? H_EXCEPTIONS : 0n);
       return [
         { csr: CSR.mideleg, value: OPENSBI_MIDELEG },
         { csr: CSR.medeleg, value: medeleg },

@@ -27,7 +27,12 @@
  * @module
  */
 
-import { exceptionMask, exceptionName, interruptMask, interruptName } from "../hal/trap_bits.ts";
+import {
+  HEDELEG_READ_ONLY_ZERO,
+  HIDELEG_READ_ONLY_ZERO,
+  MEDELEG_READ_ONLY_ZERO,
+} from "../hal/csr_fields.ts";
+import { exceptionName, interruptName } from "../hal/trap_bits.ts";
 
 /**
  * The mode a trap is raised in: U and HS (V=0), VU and VS (V=1), or M.
@@ -236,75 +241,6 @@ export interface TrapRoute {
   /** Where it ends up after the firmware's redirect (equal to the hardware's for `none`). */
   readonly effective: EffectiveRoute;
 }
-
-/**
- * medeleg bits the spec makes read-only zero (ecall from M, double trap).
- *
- * @example Usage
- * ```ts
- * import { ALL_ONES, CSR, MEDELEG_READ_ONLY_ZERO } from "@rvhv/percpu";
- * import { createEmulatorHal } from "@rvhv/percpu/emulator";
- * import { strictEqual } from "node:assert/strict";
- *
- * const hal = await createEmulatorHal();
- * await hal.csr.write(0, CSR.medeleg, ALL_ONES);
- * strictEqual((await hal.csr.read(0, CSR.medeleg)) & MEDELEG_READ_ONLY_ZERO, 0n);
- * await hal.close();
- * ```
- */
-export const MEDELEG_READ_ONLY_ZERO: bigint = exceptionMask(
-  "ENVIRONMENT_CALL_FROM_M",
-  "DOUBLE_TRAP",
-);
-
-/**
- * hedeleg bits the spec makes read-only zero: environment calls from HS, VS
- * and M, double trap, the guest-page faults and virtual instruction.
- *
- * @example Usage
- * ```ts
- * import { ALL_ONES, CSR, HEDELEG_READ_ONLY_ZERO } from "@rvhv/percpu";
- * import { createEmulatorHal } from "@rvhv/percpu/emulator";
- * import { strictEqual } from "node:assert/strict";
- *
- * const hal = await createEmulatorHal();
- * await hal.csr.write(0, CSR.hedeleg, ALL_ONES);
- * strictEqual((await hal.csr.read(0, CSR.hedeleg)) & HEDELEG_READ_ONLY_ZERO, 0n);
- * await hal.close();
- * ```
- */
-export const HEDELEG_READ_ONLY_ZERO: bigint = exceptionMask(
-  "ENVIRONMENT_CALL_FROM_HS",
-  "ENVIRONMENT_CALL_FROM_VS",
-  "ENVIRONMENT_CALL_FROM_M",
-  "DOUBLE_TRAP",
-  "INSTRUCTION_GUEST_PAGE_FAULT",
-  "LOAD_GUEST_PAGE_FAULT",
-  "VIRTUAL_INSTRUCTION",
-  "STORE_AMO_GUEST_PAGE_FAULT",
-);
-
-/**
- * hideleg bits the spec makes read-only zero: the S-level interrupts 1, 5, 9 and 12.
- *
- * @example Usage
- * ```ts
- * import { ALL_ONES, CSR, HIDELEG_READ_ONLY_ZERO } from "@rvhv/percpu";
- * import { createEmulatorHal } from "@rvhv/percpu/emulator";
- * import { strictEqual } from "node:assert/strict";
- *
- * const hal = await createEmulatorHal();
- * await hal.csr.write(0, CSR.hideleg, ALL_ONES);
- * strictEqual((await hal.csr.read(0, CSR.hideleg)) & HIDELEG_READ_ONLY_ZERO, 0n);
- * await hal.close();
- * ```
- */
-export const HIDELEG_READ_ONLY_ZERO: bigint = interruptMask(
-  "SUPERVISOR_SOFTWARE",
-  "SUPERVISOR_TIMER",
-  "SUPERVISOR_EXTERNAL",
-  "SUPERVISOR_GUEST_EXTERNAL",
-);
 
 /** VS-level interrupt codes and what VS-mode sees instead (spec: 10/6/2 → 9/5/1). */
 const VS_TRANSLATION: ReadonlyMap<number, number> = new Map([[2, 1], [6, 5], [10, 9]]);

@@ -8,12 +8,12 @@ import { deepStrictEqual, match, strictEqual, throws } from "node:assert/strict"
 import {
   type DelegationCsrs,
   type FirmwareModel,
-  HEDELEG_READ_ONLY_ZERO,
   routeTrap,
   TRAP_ORIGINS,
   type TrapLevel,
   type TrapOrigin,
 } from "./route_trap.ts";
+import { HEDELEG_READ_ONLY_ZERO } from "../hal/csr_fields.ts";
 
 const ALL = (1n << 64n) - 1n;
 

@@ -27,7 +27,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { ALL_ONES } from "../hal/csr_blocks.ts";
+import { ALL_ONES } from "../hal/csr_fields.ts";
 import { CSR, type CsrName } from "../hal/csr_numbers.ts";
 import { FIRMWARE_PRESETS, resolveFirmware } from "../hal/firmware.ts";
 import { hex } from "../hal/hex.ts";

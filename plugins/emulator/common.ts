@@ -5,7 +5,8 @@
  * @module
  */
 
-import { ALL_ONES, ConstCsr, type CsrFile, MaskedCsr } from "../../hal/csr_blocks.ts";
+import { ConstCsr, type CsrFile, MaskedCsr } from "../../hal/csr_blocks.ts";
+import { ALL_ONES } from "../../hal/csr_fields.ts";
 import { CSR } from "../../hal/csr_numbers.ts";
 import type { CsrNum } from "../../hal/types.ts";
 import {

@@ -24,7 +24,7 @@
  * @module
  */
 
-import { HSTATUS, STATUS } from "./fields.ts";
+import { HSTATUS, STATUS } from "../../hal/csr_fields.ts";
 import type { EmulatorProfile } from "./profile.ts";
 import { createQemuProfile, type QemuBehaviours, type QemuModel } from "./qemu_profile.ts";
 

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { ALL_ONES } from "../../hal/csr_blocks.ts";
+import { ALL_ONES } from "../../hal/csr_fields.ts";
 import type { EmulatorProfile } from "./profile.ts";
 import { createQemuProfile, type QemuBehaviours, type QemuModel } from "./qemu_profile.ts";
 

@@ -25,13 +25,13 @@
  */
 
 import {
-  ALL_ONES,
   ConstCsr,
   CsrFile,
   FunctionCsr,
   type HartContext,
   MaskedCsr,
 } from "../../hal/csr_blocks.ts";
+import { ALL_ONES } from "../../hal/csr_fields.ts";
 import { CSR, type CsrName } from "../../hal/csr_numbers.ts";
 import type { IsaSpec } from "../../hal/isa.ts";
 import { causeMask, exceptionMask } from "../../hal/trap_bits.ts";
@@ -47,7 +47,7 @@ import {
   STATUS,
   VS_INTERRUPTS,
   withSd,
-} from "./fields.ts";
+} from "../../hal/csr_fields.ts";
 import type { EmulatorProfile, OpensbiPreset, ProfileName } from "./profile.ts";
 import { needsH, needsSstc, needsSstcAndH } from "./profile.ts";
 import { FLAG, SLOT } from "./slots.ts";

@@ -27,7 +27,6 @@
  */
 
 import {
-  ALL_ONES,
   ConstCsr,
   CsrFile,
   FunctionCsr,
@@ -35,6 +34,7 @@ import {
   MaskedCsr,
   ViewCsr,
 } from "../../hal/csr_blocks.ts";
+import { ALL_ONES, H_EXCEPTIONS, HEDELEG_WRITABLE } from "../../hal/csr_fields.ts";
 import { CSR } from "../../hal/csr_numbers.ts";
 import { exceptionMask } from "../../hal/trap_bits.ts";
 import type { IsaSpec } from "../../hal/isa.ts";
@@ -53,7 +53,7 @@ import {
   VS_INTERRUPTS,
   VSXL_64,
   withSd,
-} from "./fields.ts";
+} from "../../hal/csr_fields.ts";
 import type { EmulatorProfile } from "./profile.ts";
 import { needsH, needsSstc, needsSstcAndH } from "./profile.ts";
 import { SLOT } from "./slots.ts";
@@ -149,32 +149,8 @@ export const SPEC_KNOWN_EXTENSIONS: ReadonlySet<string> = new Set([
   "zbs",
 ]);
 
-/** hedeleg bits the spec requires writable (Priv 1.12), with bit 0 chosen writable. */
-const HEDELEG_WRITABLE: bigint = exceptionMask(
-  "INSTRUCTION_ADDRESS_MISALIGNED",
-  "INSTRUCTION_ACCESS_FAULT",
-  "ILLEGAL_INSTRUCTION",
-  "BREAKPOINT",
-  "LOAD_ADDRESS_MISALIGNED",
-  "LOAD_ACCESS_FAULT",
-  "STORE_AMO_ADDRESS_MISALIGNED",
-  "STORE_AMO_ACCESS_FAULT",
-  "ENVIRONMENT_CALL_FROM_U_OR_VU",
-  "INSTRUCTION_PAGE_FAULT",
-  "LOAD_PAGE_FAULT",
-  "STORE_AMO_PAGE_FAULT",
-);
-
 /** medeleg: everything but ecall from M (RO0) and the reserved causes. */
 const MEDELEG_WRITABLE: bigint = HEDELEG_WRITABLE | exceptionMask("ENVIRONMENT_CALL_FROM_HS");
-/** medeleg bits that exist only with H. */
-const MEDELEG_H_WRITABLE: bigint = exceptionMask(
-  "ENVIRONMENT_CALL_FROM_VS",
-  "INSTRUCTION_GUEST_PAGE_FAULT",
-  "LOAD_GUEST_PAGE_FAULT",
-  "VIRTUAL_INSTRUCTION",
-  "STORE_AMO_GUEST_PAGE_FAULT",
-);
 
 const COUNTEREN_WRITABLE = 0xffff_ffffn;
 /** mcountinhibit bit 1 (TM) does not exist. */
@@ -284,7 +260,7 @@ export function createSpecProfile(params: SpecParams = DEFAULT_SPEC_PARAMS): Emu
     CSR.medeleg,
     new MaskedCsr(
       SLOT.medeleg,
-      (hart) => hart.hasH ? MEDELEG_WRITABLE | MEDELEG_H_WRITABLE : MEDELEG_WRITABLE,
+      (hart) => hart.hasH ? MEDELEG_WRITABLE | H_EXCEPTIONS : MEDELEG_WRITABLE,
     ),
   );
   file.define(CSR.hedeleg, new MaskedCsr(SLOT.hedeleg, HEDELEG_WRITABLE), needsH);
