@@ -90,6 +90,11 @@ export class AxError extends Error {
   readonly kind: AxErrorKind;
   /** The hart the error is about, when there is one. */
   hart: HartId | undefined;
+  /**
+   * Set when an operation that failed tried to undo what it had done and that
+   * failed too (a set-up's restore of the prior values): those failures.
+   */
+  rollbackErrors?: readonly Error[];
 
   /**
    * Creates an error.

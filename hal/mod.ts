@@ -16,6 +16,7 @@ export type {
   HalPlugin,
   HartId,
   PerCpuState,
+  TraceRecording,
 } from "./types.ts";
 export {
   assertCsrNumber,
@@ -60,7 +61,6 @@ export { type AxResult, axResult } from "./result.ts";
 export { hex, parseHex } from "./hex.ts";
 export { type IsaSpec, misaOf, parseIsa } from "./isa.ts";
 export {
-  ALL_ONES,
   ConstCsr,
   Csr,
   type CsrEntry,
@@ -76,7 +76,14 @@ export {
   ViewCsr,
   type ViewOptions,
 } from "./csr_blocks.ts";
-export { type SyncCsrExecutor, SyncCsrPort } from "./sync_csr_port.ts";
+export { BackendHal, type CheckedCsrOp, type HalBackend } from "./backend_hal.ts";
+export {
+  ALL_ONES,
+  HEDELEG_READ_ONLY_ZERO,
+  HIDELEG_READ_ONLY_ZERO,
+  MEDELEG_READ_ONLY_ZERO,
+  VS_INTERRUPTS,
+} from "./csr_fields.ts";
 export { FRAME_SIZE, FrameAllocator, type RamRegion } from "./frame_allocator.ts";
 export { DEFAULT_PHYS_VIRT_OFFSET, HostMemory } from "./host_memory.ts";
 export {

@@ -129,12 +129,6 @@ export interface CsrPort {
    * it is reported in that operation's {@linkcode CsrResult}.
    */
   batch(hart: HartId, ops: readonly CsrOp[]): Promise<CsrResult[]>;
-  /**
-   * Optional: {@linkcode CsrPort.batch} without the promise, offered by
-   * in-process backends. The core uses it when present, so a hart's set-up
-   * costs no `await` at all; semantics must equal `batch`'s.
-   */
-  batchSync?(hart: HartId, ops: readonly CsrOp[]): CsrResult[];
 }
 
 /**
@@ -216,6 +210,54 @@ export interface AxVCpuHal {
   irqFetch(): number;
   /** Releases the backend. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Optional: returns every hart to the backend's reset state (the firmware
+   * preset's), where the backend can (the emulator, a QEMU it started).
+   */
+  reset?(): Promise<void>;
+  /** Optional: diagnostic counters (QEMU: gdb packets and replies, native rounds). */
+  stats?(): Readonly<Record<string, unknown>>;
+  /**
+   * Optional, for backends with more than one way to reach a CSR (QEMU's
+   * `access`): how this hart's accesses so far were served (`"native"`,
+   * `"debugger"`, or both with their counts).
+   */
+  accessPath?(hart: HartId): string;
+  /** Optional: the trace this backend records to (a `recordHal` wrapper). */
+  readonly recording?: TraceRecording;
+}
+
+/**
+ * A trace being recorded: the {@linkcode AxVCpuHal.recording} capability.
+ *
+ * @example Usage
+ * ```ts
+ * import { type TraceRecording, recordHal } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const hal = await recordHal(await createEmulatorHal(), { path: `${dir}/run.jsonl` });
+ * const recording: TraceRecording = hal.recording;
+ * await hal.csr.read(0, 0x140);
+ * strictEqual(recording.events, 1);
+ * strictEqual((await recording.readEvents()).length, 1);
+ * await hal.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export interface TraceRecording {
+  /** The trace's final path (`<path>.partial` until the backend is closed). */
+  readonly path: string;
+  /** How many events were recorded so far. */
+  readonly events: number;
+  /**
+   * The events recorded so far, as the trace lines' JSON objects (what
+   * `GET /api/trace` serves). Requires `--allow-read` for the trace.
+   *
+   * @param limit At most this many, the most recent.
+   */
+  readEvents(limit?: number): Promise<Record<string, unknown>[]>;
 }
 
 /**

@@ -4,10 +4,9 @@
  * @module
  */
 
-import { HostMemory } from "../../hal/host_memory.ts";
+import { BackendHal } from "../../hal/backend_hal.ts";
 import { AxError } from "../../hal/errors.ts";
-import { SyncCsrPort } from "../../hal/sync_csr_port.ts";
-import type { AxVCpuHal, HalInfo, HartId } from "../../hal/types.ts";
+import type { HalInfo } from "../../hal/types.ts";
 import { VERSION } from "../../version.ts";
 import { EmulatorMachine } from "./machine.ts";
 import {
@@ -33,16 +32,9 @@ import {
  * await hal.close();
  * ```
  */
-export class EmulatorHal implements AxVCpuHal {
-  /** The harts this backend has. */
-  readonly harts: readonly HartId[];
-  /** CSR access to the harts. */
-  readonly csr: SyncCsrPort;
+export class EmulatorHal extends BackendHal {
   /** The machine: the escape hatch to the raw state, for tests and tools. */
   readonly machine: EmulatorMachine;
-  #options: ResolvedEmulatorOptions;
-  #memory: HostMemory;
-  #info: HalInfo;
 
   /**
    * Creates the machine; prefer {@linkcode createEmulatorHal}.
@@ -50,73 +42,41 @@ export class EmulatorHal implements AxVCpuHal {
    * @param options Validated options.
    */
   constructor(options: ResolvedEmulatorOptions) {
-    this.#options = options;
-    this.machine = new EmulatorMachine(options);
-    this.harts = Object.freeze(Array.from({ length: options.harts }, (_, i) => i));
-    this.csr = new SyncCsrPort(this.machine);
-    this.#memory = new HostMemory(
-      { base: options.ramBase, size: options.ramSize },
-      options.physVirtOffset,
-    );
+    const machine = new EmulatorMachine(options);
     const isaTexts = [...new Set(options.isas.map((isa) => isa.text))];
-    this.#info = Object.freeze({
+    const info: HalInfo = Object.freeze({
       backend: "emulator",
       isa: options.isas[0]!.text,
       ...(isaTexts.length > 1 ? { isas: options.isas.map((isa) => isa.text) } : {}),
-      profile: this.machine.profile.name,
-      firmware: this.machine.firmware.name,
+      profile: machine.profile.name,
+      firmware: machine.firmware.name,
       version: VERSION,
       harts: options.harts,
-      params: this.machine.profile.params,
+      params: machine.profile.params,
     });
-  }
-
-  /** Describes the backend. */
-  info(): HalInfo {
-    return this.#info;
-  }
-
-  /** Allocates one 4 KiB frame; `undefined` when none is left. */
-  allocFrame(): bigint | undefined {
-    return this.#memory.allocFrame();
-  }
-
-  /** Returns a frame. */
-  deallocFrame(pa: bigint): void {
-    this.#memory.deallocFrame(pa);
-  }
-
-  /** Host physical to host virtual address (ArceOS's riscv64 linear map). */
-  physToVirt(pa: bigint): bigint {
-    return this.#memory.physToVirt(pa);
-  }
-
-  /** Host virtual to host physical address. */
-  virtToPhys(va: bigint): bigint {
-    return this.#memory.virtToPhys(va);
-  }
-
-  /** The emulator has no host interrupt sources: always 0. */
-  irqFetch(): number {
-    return 0;
+    super({
+      name: "emulator",
+      harts: Array.from({ length: options.harts }, (_, i) => i),
+      info: () => info,
+      synchronous: true,
+      run: (hart, ops) => machine.run(hart, ops),
+      checkCsr: (csr) => machine.checkCsr(csr),
+      ram: { base: options.ramBase, size: options.ramSize },
+      physVirtOffset: options.physVirtOffset,
+    });
+    this.machine = machine;
   }
 
   /**
    * Returns every hart to the firmware preset's state (all CSR changes undone).
    *
-   * @throws {AxError} Kind `"BadState"` after {@linkcode EmulatorHal.close}.
+   * @throws {AxError} Kind `"BadState"` after {@linkcode BackendHal.close}.
    */
   reset(): Promise<void> {
-    if (this.machine.closed) {
+    if (this.closed) {
       return Promise.reject(new AxError("BadState", "Cannot reset the emulator: it is closed"));
     }
     this.machine.reset();
-    return Promise.resolve();
-  }
-
-  /** Releases the backend. Idempotent. */
-  close(): Promise<void> {
-    this.machine.close();
     return Promise.resolve();
   }
 }

@@ -5,18 +5,19 @@
  * @module
  */
 
-import { ALL_ONES, featuresOf, HartContext, type HartFeatures } from "../../hal/csr_blocks.ts";
+import { featuresOf, HartContext, type HartFeatures } from "../../hal/csr_blocks.ts";
+import { ALL_ONES } from "../../hal/csr_fields.ts";
 import { csrName } from "../../hal/csr_numbers.ts";
 import { AxError } from "../../hal/errors.ts";
 import { type FirmwarePreset, resolveFirmware } from "../../hal/firmware.ts";
-import type { SyncCsrExecutor } from "../../hal/sync_csr_port.ts";
-import type { CsrNum, HartId } from "../../hal/types.ts";
+import type { CheckedCsrOp } from "../../hal/backend_hal.ts";
+import type { CsrNum, CsrResult, HartId } from "../../hal/types.ts";
 import { misaOf } from "../../hal/isa.ts";
 import type { ResolvedEmulatorOptions } from "./options.ts";
 import type { EmulatorProfile } from "./profile.ts";
 import { createQemu72Profile } from "./qemu_7_2_profile.ts";
 import { createQemu100Profile } from "./qemu_10_0_profile.ts";
-import { IP } from "./fields.ts";
+import { IP } from "../../hal/csr_fields.ts";
 import { SLOT, SLOT_COUNT } from "./slots.ts";
 import { createSpecProfile } from "./spec_profile.ts";
 
@@ -52,7 +53,7 @@ export const BYTES_PER_HART: number = SLOT_COUNT * 8;
  * await hal.close();
  * ```
  */
-export class EmulatorMachine implements SyncCsrExecutor {
+export class EmulatorMachine {
   /** The CSR model. */
   readonly profile: EmulatorProfile;
   /** The firmware preset applied at reset. */
@@ -63,7 +64,6 @@ export class EmulatorMachine implements SyncCsrExecutor {
   readonly harts: readonly HartContext[];
   /** The cause of the last trap. */
   trapCause = 0;
-  #closed = false;
 
   /**
    * Builds a machine in its reset state, firmware preset applied.
@@ -112,32 +112,6 @@ export class EmulatorMachine implements SyncCsrExecutor {
     }
   }
 
-  /** Stops serving accesses. */
-  close(): void {
-    this.#closed = true;
-  }
-
-  /** Whether {@linkcode EmulatorMachine.close} was called. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** Throws when the hart cannot be reached. */
-  checkHart(hart: HartId): void {
-    if (this.#closed) {
-      throw new AxError("BadState", `Cannot access hart ${hart}: the emulator HAL is closed`, {
-        hart,
-      });
-    }
-    if (!Number.isInteger(hart) || hart < 0 || hart >= this.harts.length) {
-      throw new AxError(
-        "NotFound",
-        `Cannot access hart ${hart}: the emulator has harts 0 to ${this.harts.length - 1}`,
-        { hart },
-      );
-    }
-  }
-
   /** Throws when the backend cannot serve this CSR at all. */
   checkCsr(csr: CsrNum): void {
     const reason = this.profile.notModelled.get(csr);
@@ -150,7 +124,35 @@ export class EmulatorMachine implements SyncCsrExecutor {
     }
   }
 
-  /** Executes one CSR access; `undefined` on a trap. */
+  /**
+   * Executes checked operations on one hart, in order: the emulator
+   * backend's one primitive.
+   *
+   * @param hart The hart (the runtime checked it exists).
+   * @param ops The operations.
+   * @returns One result per operation.
+   */
+  run(hart: HartId, ops: readonly CheckedCsrOp[]): CsrResult[] {
+    const file = this.profile.file;
+    const context = this.harts[hart]!;
+    const results = new Array<CsrResult>(ops.length);
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      const old = op.op === "read"
+        ? file.access(context, op.csr, 0n, 0n)
+        : op.op === "write"
+        ? file.access(context, op.csr, op.value, ALL_ONES)
+        : op.op === "set"
+        ? file.access(context, op.csr, ALL_ONES, op.value)
+        : file.access(context, op.csr, 0n, op.value);
+      results[i] = old === undefined
+        ? { ok: false, trapCause: file.trapCause }
+        : { ok: true, value: old };
+    }
+    return results;
+  }
+
+  /** Executes one CSR access (`csrrw`-style: `value` under `mask`); `undefined` on a trap. */
   execute(hart: HartId, csr: CsrNum, value: bigint, mask: bigint): bigint | undefined {
     const file = this.profile.file;
     const result = file.access(this.harts[hart]!, csr, value, mask);
