@@ -38,4 +38,5 @@ export * from "./percpu/mod.ts";
 export * from "./detect/mod.ts";
 export * from "./manifest/mod.ts";
 export * from "./routing/mod.ts";
+export * from "./trace/mod.ts";
 export { VERSION } from "./version.ts";

@@ -67,11 +67,11 @@ async function overhead(
     // A new file each round: renaming over an existing file makes ext4 write it back at once
     // (auto_da_alloc), a cost of the file system, not of recording.
     const path = `${dir}/overhead_${round}.jsonl`;
-    const hal = await recordHal(inner, { path, handleSigint: false });
+    const hal = await recordHal(inner, { path });
     await run(hal);
     await hal.close();
     const recordedMs = performance.now() - start;
-    events = hal.events;
+    events = hal.recording.events;
     await Deno.remove(path);
     if (round >= WARMUP) {
       plain.push(plainMs);
@@ -100,11 +100,10 @@ export async function benchReplay(): Promise<Figure[]> {
     const path = `${dir}/million.jsonl`;
     const recording = await recordHal(await createEmulatorHal({ harts: HARTS }), {
       path,
-      handleSigint: false,
     });
     for (let round = 0; round < TRACE_ROUNDS; round++) await workload(recording);
     await recording.close();
-    const events = recording.events;
+    const events = recording.recording.events;
     const bytes = (await Deno.stat(path)).size;
 
     // 3. Replay it strictly through the same code, sampling the heap after each round.

@@ -1,8 +1,8 @@
 /**
  * How CLI commands boot a manifest: through `boot`, with the system
  * registered for the CLI's SIGINT/SIGTERM handling (so a signal restores the
- * harts, ends QEMU and finishes a recording before the CLI exits), instead
- * of the recorder's own exit-on-SIGINT.
+ * harts, ends QEMU and finishes a recording before the CLI exits): the
+ * library itself installs no signal handlers.
  *
  * @module
  */
@@ -19,7 +19,7 @@ import { onInterrupt } from "./signals.ts";
  * @returns The system.
  */
 export async function bootForCli(manifest: Manifest, options: BootOptions = {}): Promise<System> {
-  const system = await boot(manifest, { ...options, recordExitsOnSigint: false });
+  const system = await boot(manifest, options);
   const unregister = onInterrupt(() => system.close());
   return Object.freeze({
     ...system,

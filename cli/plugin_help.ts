@@ -9,7 +9,7 @@
 import { loadPlugin } from "../manifest/registry.ts";
 import { loadManifest } from "../manifest/parse.ts";
 import type { Manifest } from "../manifest/schema.ts";
-import { readTraceHeader } from "../plugins/replay/trace_reader.ts";
+import { readTraceHeader } from "../trace/reader.ts";
 import type { HalPlugin } from "../hal/types.ts";
 
 /** The permissions every command needs (manifests and the YAML parser). */

@@ -15,12 +15,12 @@ const dir = await Deno.makeTempDir({ prefix: "rvhv-example-" });
 const trace = `${dir}/setup.jsonl`;
 try {
   // Record: the recorder wraps any backend and behaves exactly like it.
-  const recording = await recordHal(await createEmulatorHal({ harts: 2 }), { path: trace });
-  const recorded = await PerCpuSet.init(recording);
+  const hal = await recordHal(await createEmulatorHal({ harts: 2 }), { path: trace });
+  const recorded = await PerCpuSet.init(hal);
   await recorded.enableAll();
   await recorded.disableAll();
-  await recording.close(); // renames setup.jsonl.partial to setup.jsonl
-  console.log(`recorded ${recording.events} CSR accesses to ${trace}`);
+  await hal.close(); // renames setup.jsonl.partial to setup.jsonl
+  console.log(`recorded ${hal.recording.events} CSR accesses to ${trace}`);
 
   // Replay: the same code, answered from the trace alone.
   const replay = await createReplayHal({ path: trace, strict: true });

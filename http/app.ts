@@ -27,14 +27,13 @@ export type { BackendDescription, WireCsrOp, WireCsrResult } from "./_raw_csr.ts
  * ```ts
  * import { boot, parseManifest } from "@rvhv/percpu";
  * import { createApp, type TraceSource } from "@rvhv/percpu/http";
- * import type { RecordingHal } from "@rvhv/percpu/replay";
  * import { strictEqual } from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();
  * const system = await boot(
  *   parseManifest(`version: 1\nbackend: { plugin: emulator }\nrecord: ${dir}/run.jsonl\n`),
  * );
- * const recording = system.hal as RecordingHal;
+ * const recording = system.hal.recording!; // the manifest records
  * const trace: TraceSource = () => recording.readEvents(10_000);
  * const app = createApp(system, { trace });
  * const { events } = await (await app.request("/api/trace")).json();

@@ -8,6 +8,7 @@ import { dirname, isAbsolute, join } from "node:path";
 import { AxError } from "../hal/errors.ts";
 import type { AxVCpuHal, HalPlugin } from "../hal/types.ts";
 import { PerCpuSet } from "../percpu/percpu_set.ts";
+import { recordHal } from "../trace/recorder.ts";
 import { loadPlugin } from "./registry.ts";
 import type { Manifest } from "./schema.ts";
 import { manifestError } from "./source.ts";
@@ -77,12 +78,6 @@ export interface BootOptions {
    * `record:` (what `rvhv record -o` uses).
    */
   record?: string;
-  /**
-   * Whether a recording finishes its trace and exits the process (code 130)
-   * on SIGINT. Default `true`; a caller that closes the system on SIGINT
-   * itself (as `serve` does) passes `false`, so the close is recorded too.
-   */
-  recordExitsOnSigint?: boolean;
 }
 
 function optionPath(error: unknown): string[] | undefined {
@@ -123,8 +118,9 @@ async function closeAfterFailure(hal: AxVCpuHal, error: unknown): Promise<void> 
     await hal.close();
   } catch (closeError) {
     if (error !== null && typeof error === "object") {
-      const info = error as { rollbackErrors?: unknown[] };
-      info.rollbackErrors = [...(info.rollbackErrors ?? []), closeError];
+      const info = error as { rollbackErrors?: readonly Error[] };
+      const failure = closeError instanceof Error ? closeError : new Error(String(closeError));
+      info.rollbackErrors = Object.freeze([...(info.rollbackErrors ?? []), failure]);
     }
   }
 }
@@ -209,12 +205,7 @@ export async function boot(manifest: Manifest, options: BootOptions = {}): Promi
   const record = options.record ?? manifestRelative(manifest, manifest.record);
   if (record !== undefined) {
     try {
-      const { recordHal } = await import("../plugins/replay/recorder.ts");
-      hal = await recordHal(hal, {
-        path: record,
-        manifest,
-        handleSigint: options.recordExitsOnSigint ?? true,
-      });
+      hal = await recordHal(hal, { path: record, manifest });
     } catch (error) {
       await closeAfterFailure(hal, error);
       if (options.record !== undefined) throw error;

@@ -60,6 +60,16 @@ Deno.test("every entry point's module doc and exported symbols have a titled @ex
   deepStrictEqual(doc.version, 2, "deno doc's JSON format changed; update this test");
   const missing: string[] = [];
   const seen: string[] = [];
+  // A name exported from two entry points (recordHal from the core and from
+  // ./replay) carries its declarations in one of them only.
+  const documentedSomewhere = new Set<string>();
+  for (const node of Object.values(doc.nodes)) {
+    for (const symbol of node.symbols) {
+      if (
+        symbol.declarations.some((d) => (d.jsDoc?.tags ?? []).some(isTitledExample))
+      ) documentedSomewhere.add(symbol.name);
+    }
+  }
   for (const [specifier, node] of Object.entries(doc.nodes)) {
     const entry = specifier.slice(ROOT.href.length);
     seen.push(entry);
@@ -71,7 +81,9 @@ Deno.test("every entry point's module doc and exported symbols have a titled @ex
       const documented = symbol.declarations.some((declaration) =>
         (declaration.jsDoc?.tags ?? []).some(isTitledExample)
       );
-      if (!documented) missing.push(`${entry}: ${symbol.name}`);
+      if (!documented && !documentedSomewhere.has(symbol.name)) {
+        missing.push(`${entry}: ${symbol.name}`);
+      }
     }
   }
   deepStrictEqual(seen.sort(), [...ENTRY_POINTS].sort(), "deno doc documented other files");

@@ -10,8 +10,8 @@ import { hex } from "../../hal/hex.ts";
 import type { CsrResult, HalInfo } from "../../hal/types.ts";
 import type { PerCpuSet } from "../../percpu/percpu_set.ts";
 import { describeHart, type HartDescription } from "../../percpu/report.ts";
-import type { TraceEvent } from "../../plugins/replay/trace_format.ts";
-import { csrHex } from "../../plugins/replay/trace_format.ts";
+import type { TraceEvent } from "../../trace/format.ts";
+import { csrHex } from "../../trace/format.ts";
 import { csrName } from "../../hal/csr_numbers.ts";
 import { type CliIo, EXIT, renderTable } from "../io.ts";
 
@@ -115,7 +115,7 @@ export function traceErrorExit(error: unknown, io: CliIo): number | undefined {
     io.err(`rvhv: ${error.message}\n`);
     return EXIT.usage;
   }
-  const rollback = (error as { rollbackErrors?: unknown[] } | null)?.rollbackErrors ?? [];
+  const rollback = (error as { rollbackErrors?: readonly Error[] } | null)?.rollbackErrors ?? [];
   const divergence = rollback.find((e) => e instanceof TraceDivergence);
   if (divergence !== undefined) {
     io.err(`rvhv: ${(error as Error).message}\n`);

@@ -97,7 +97,7 @@ export const recordCommand: Command = {
     } finally {
       await system.close();
     }
-    const events = (system.hal as { events?: number }).events ?? 0;
+    const events = system.hal.recording?.events ?? 0;
     if (values.json) {
       io.out(
         JSON.stringify(

@@ -11,7 +11,7 @@ import { bootForCli } from "../boot.ts";
 import { parseManifest } from "../../manifest/parse.ts";
 import { describePolicy } from "../../percpu/policy.ts";
 import type { ReplayHal } from "../../plugins/replay/replay_hal.ts";
-import { readTraceHeader } from "../../plugins/replay/trace_reader.ts";
+import { readTraceHeader } from "../../trace/reader.ts";
 import { AxError, ManifestError } from "../../hal/errors.ts";
 import { type CliIo, type Command, EXIT, exitCodeOf, UsageError } from "../io.ts";
 import { onePath, parseCommandLine } from "../command_line.ts";

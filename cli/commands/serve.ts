@@ -10,7 +10,6 @@
  * @module
  */
 
-import type { RecordingHal } from "../../plugins/replay/recorder.ts";
 import { createApp } from "../../http/app.ts";
 import { bootForCli } from "../boot.ts";
 import { nextInterrupt } from "../signals.ts";
@@ -191,13 +190,13 @@ export const serveCommand: Command = {
       const hosts = address.loopback
         ? [...new Set([where, `127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`])]
         : undefined;
-      const recording = system.hal as Partial<RecordingHal>;
+      const recording = system.hal.recording;
       const app = createApp(system, {
         ...(token === undefined ? {} : { token }),
         ...(hosts === undefined ? {} : { hosts }),
-        ...(typeof recording.readEvents === "function"
-          ? { trace: () => recording.readEvents!(TRACE_EVENTS_SERVED) }
-          : {}),
+        ...(recording === undefined
+          ? {}
+          : { trace: () => recording.readEvents(TRACE_EVENTS_SERVED) }),
       });
       handle = (request, info) => app.fetch(request, info);
       const url = `http://${where}/`;

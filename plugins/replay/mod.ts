@@ -49,7 +49,7 @@ import type { HalPlugin } from "../../hal/types.ts";
 import { parseReplayOptions, type ResolvedReplayOptions } from "./options.ts";
 import { createReplayHal, type ReplayHal } from "./replay_hal.ts";
 
-export { headerFor, recordHal, RecordingHal, type RecordOptions } from "./recorder.ts";
+export { headerFor, recordHal, RecordingHal, type RecordOptions } from "../../trace/recorder.ts";
 export {
   createReplayHal,
   DEFAULT_LOOKAHEAD,
@@ -70,7 +70,7 @@ export {
   type TraceDiff,
   type TraceDifference,
   type TraceSide,
-} from "./diff.ts";
+} from "../../trace/diff.ts";
 export {
   describeEvent,
   TRACE_FORMAT,
@@ -78,9 +78,9 @@ export {
   type TraceEvent,
   type TraceHeader,
   type TraceOp,
-} from "./trace_format.ts";
-export { readTraceHeader, TraceReader } from "./trace_reader.ts";
-export { TraceWriter, type TraceWriterOptions } from "./trace_writer.ts";
+} from "../../trace/format.ts";
+export { readTraceHeader, TraceReader } from "../../trace/reader.ts";
+export { TraceWriter } from "../../trace/writer.ts";
 export { parseReplayOptions, type ReplayOptions, type ResolvedReplayOptions } from "./options.ts";
 
 /**

@@ -8,24 +8,11 @@
  * @module
  */
 
-import { AxError, CsrTrap, TraceDivergence } from "../../hal/errors.ts";
-import { HostMemory } from "../../hal/host_memory.ts";
-import type {
-  AxVCpuHal,
-  CsrNum,
-  CsrOp,
-  CsrPort,
-  CsrResult,
-  HalInfo,
-  HartId,
-} from "../../hal/types.ts";
-import {
-  describeRequest,
-  type TraceEvent,
-  type TraceHeader,
-  type TraceOp,
-} from "./trace_format.ts";
-import { TraceReader } from "./trace_reader.ts";
+import { BackendHal, type CheckedCsrOp } from "../../hal/backend_hal.ts";
+import { AxError, TraceDivergence } from "../../hal/errors.ts";
+import type { CsrNum, CsrResult, HalInfo, HartId } from "../../hal/types.ts";
+import { describeRequest, type TraceEvent, type TraceHeader } from "../../trace/format.ts";
+import { TraceReader } from "../../trace/reader.ts";
 
 /**
  * The default lookahead bound: how many events replay holds in memory at
@@ -49,12 +36,6 @@ import { TraceReader } from "./trace_reader.ts";
  */
 export const DEFAULT_LOOKAHEAD = 65536;
 
-/** The RAM replay's frames come from (the emulator's default region). */
-const RAM_BASE = 0x8000_0000n;
-const RAM_SIZE: bigint = 128n << 20n;
-/** Host physical-to-virtual offset (ArceOS's riscv64 linear map, as the emulator). */
-const XLEN_MASK = (1n << 64n) - 1n;
-
 /**
  * Options of {@linkcode createReplayHal}.
  *
@@ -74,7 +55,7 @@ const XLEN_MASK = (1n << 64n) - 1n;
  * const options: ReplayHalOptions = { path, strict: false, lookahead: 1024 };
  * const replay = await createReplayHal(options);
  * await PerCpuSet.init(replay, { harts: [0] }); // hart 1's events stay unused
- * strictEqual(replay.consumed, recording.events / 2);
+ * strictEqual(replay.consumed, recording.recording.events / 2);
  * await replay.close(); // not strict: no error for the rest
  * await Deno.remove(dir, { recursive: true });
  * ```
@@ -124,88 +105,6 @@ class HartQueue {
   }
 }
 
-const OPS: ReadonlySet<string> = new Set(["read", "write", "set", "clear"]);
-
-function checkCsrNumber(csr: unknown, where: string): asserts csr is CsrNum {
-  if (typeof csr !== "number" || !Number.isInteger(csr) || csr < 0 || csr > 0xfff) {
-    throw new AxError(
-      "InvalidInput",
-      `Cannot use ${where}: CSR number ${String(csr)} is not an integer from 0x000 to 0xfff`,
-    );
-  }
-}
-
-function checkValue(value: unknown, where: string): bigint {
-  if (typeof value !== "bigint") {
-    throw new AxError(
-      "InvalidInput",
-      `Cannot use ${where}: CSR values are bigint, got ${typeof value}`,
-    );
-  }
-  return value < 0n || value > XLEN_MASK ? BigInt.asUintN(64, value) : value;
-}
-
-/** The CSR port of a {@linkcode ReplayHal}. */
-class ReplayCsrPort implements CsrPort {
-  #hal: ReplayHal;
-  #answer: (hart: HartId, op: TraceOp, csr: CsrNum, arg: bigint | undefined) => TraceEvent;
-  #answerBatch: (hart: HartId, ops: readonly CsrOp[]) => CsrResult[];
-
-  constructor(
-    hal: ReplayHal,
-    answer: (hart: HartId, op: TraceOp, csr: CsrNum, arg: bigint | undefined) => TraceEvent,
-    answerBatch: (hart: HartId, ops: readonly CsrOp[]) => CsrResult[],
-  ) {
-    this.#hal = hal;
-    this.#answer = answer;
-    this.#answerBatch = answerBatch;
-  }
-
-  #one(hart: HartId, op: TraceOp, csr: CsrNum, value: unknown): Promise<bigint> {
-    try {
-      this.#hal.checkHart(hart);
-      checkCsrNumber(csr, `CSR ${op} on hart ${hart}`);
-      const arg = op === "read" ? undefined : checkValue(value, `CSR ${op}`);
-      const event = this.#answer(hart, op, csr, arg);
-      if (event.trap !== undefined) {
-        return Promise.reject(new CsrTrap({ hart, csr, trapCause: event.trap, op }));
-      }
-      return Promise.resolve(event.ret!);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
-  read(hart: HartId, csr: CsrNum): Promise<bigint> {
-    return this.#one(hart, "read", csr, undefined);
-  }
-
-  write(hart: HartId, csr: CsrNum, value: bigint): Promise<bigint> {
-    return this.#one(hart, "write", csr, value);
-  }
-
-  set(hart: HartId, csr: CsrNum, mask: bigint): Promise<bigint> {
-    return this.#one(hart, "set", csr, mask);
-  }
-
-  clear(hart: HartId, csr: CsrNum, mask: bigint): Promise<bigint> {
-    return this.#one(hart, "clear", csr, mask);
-  }
-
-  batch(hart: HartId, ops: readonly CsrOp[]): Promise<CsrResult[]> {
-    try {
-      return Promise.resolve(this.batchSync(hart, ops));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
-  batchSync(hart: HartId, ops: readonly CsrOp[]): CsrResult[] {
-    this.#hal.checkHart(hart);
-    return this.#answerBatch(hart, ops);
-  }
-}
-
 /**
  * A backend that answers from a trace.
  *
@@ -241,11 +140,7 @@ class ReplayCsrPort implements CsrPort {
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export class ReplayHal implements AxVCpuHal {
-  /** The harts of the recorded backend. */
-  readonly harts: readonly HartId[];
-  /** CSR access answered from the trace (with `batchSync`: replay runs in memory). */
-  readonly csr: CsrPort;
+export class ReplayHal extends BackendHal {
   /** The trace's header. */
   readonly header: TraceHeader;
   /** The trace file. */
@@ -259,11 +154,7 @@ export class ReplayHal implements AxVCpuHal {
   #buffered = 0;
   #consumed = 0;
   #eof = false;
-  #closed = false;
   #failed = false;
-  #closing: Promise<void> | undefined;
-  #memory: HostMemory = new HostMemory({ base: RAM_BASE, size: RAM_SIZE });
-  #info: HalInfo;
 
   /**
    * Wraps an open trace; prefer {@linkcode createReplayHal}.
@@ -279,83 +170,34 @@ export class ReplayHal implements AxVCpuHal {
         `Cannot replay ${reader.file}: lookahead must be a positive integer, got ${lookahead}`,
       );
     }
+    const header = reader.header;
+    const info: HalInfo = Object.freeze({
+      ...header.info,
+      backend: "replay",
+      recorded: header.backend,
+      trace: reader.file,
+    });
+    const self: { hal?: ReplayHal } = {};
+    super({
+      name: "replay",
+      harts: header.harts,
+      info: () => info,
+      synchronous: true,
+      run: (hart, ops) => self.hal!.#answer(hart, ops),
+      close: () => self.hal!.#close(),
+    });
+    self.hal = this;
     this.#reader = reader;
-    this.header = reader.header;
+    this.header = header;
     this.path = reader.file;
     this.strict = options.strict ?? true;
     this.lookahead = lookahead;
-    this.harts = this.header.harts;
     this.#queues = new Map(this.harts.map((hart) => [hart, new HartQueue()]));
-    this.#info = Object.freeze({
-      ...this.header.info,
-      backend: "replay",
-      recorded: this.header.backend,
-      trace: this.path,
-    });
-    this.csr = new ReplayCsrPort(
-      this,
-      (hart, op, csr, arg) => this.#answer(hart, op, csr, arg),
-      (hart, ops) => this.#answerBatch(hart, ops),
-    );
   }
 
   /** How many events the run has consumed. */
   get consumed(): number {
     return this.#consumed;
-  }
-
-  /** Describes the backend: the recorded backend's `info()`, with `backend: "replay"`. */
-  info(): HalInfo {
-    return this.#info;
-  }
-
-  /**
-   * Throws when a hart cannot be reached (closed backend, unknown hart).
-   *
-   * @param hart The hart.
-   * @throws {AxError} Kind `"BadState"` after `close()`, `"NotFound"` for a
-   *   hart the trace does not have.
-   */
-  checkHart(hart: HartId): void {
-    if (this.#closed) {
-      throw new AxError("BadState", `Cannot access hart ${hart}: the replay HAL is closed`, {
-        hart,
-      });
-    }
-    if (!this.#queues.has(hart)) {
-      throw new AxError(
-        "NotFound",
-        `Cannot access hart ${hart}: the trace ${this.path} has harts ${
-          this.harts.length > 8 ? `${this.harts[0]} to ${this.harts.at(-1)}` : this.harts.join(", ")
-        }`,
-        { hart },
-      );
-    }
-  }
-
-  /** Allocates one 4 KiB frame; `undefined` when none is left. */
-  allocFrame(): bigint | undefined {
-    return this.#memory.allocFrame();
-  }
-
-  /** Returns a frame. */
-  deallocFrame(pa: bigint): void {
-    this.#memory.deallocFrame(pa);
-  }
-
-  /** Host physical to host virtual address (ArceOS's riscv64 linear map). */
-  physToVirt(pa: bigint): bigint {
-    return this.#memory.physToVirt(pa);
-  }
-
-  /** Host virtual to host physical address. */
-  virtToPhys(va: bigint): bigint {
-    return this.#memory.virtToPhys(va);
-  }
-
-  /** No host interrupts are replayed: always 0. */
-  irqFetch(): number {
-    return 0;
   }
 
   /**
@@ -367,20 +209,13 @@ export class ReplayHal implements AxVCpuHal {
    * @throws {TraceDivergence} In strict mode, when events are left.
    * @throws {TraceFormatError} When the rest of the trace is malformed (strict mode reads it).
    */
-  close(): Promise<void> {
-    this.#closing ??= (() => {
-      this.#closed = true;
-      try {
-        if (this.strict && !this.#failed) this.#checkConsumed();
-        return Promise.resolve();
-      } catch (error) {
-        return Promise.reject(error);
-      } finally {
-        this.#reader.close();
-        this.#queues.forEach((queue) => (queue.items = []));
-      }
-    })();
-    return this.#closing;
+  #close(): void {
+    try {
+      if (this.strict && !this.#failed) this.#checkConsumed();
+    } finally {
+      this.#reader.close();
+      this.#queues.forEach((queue) => (queue.items = []));
+    }
   }
 
   /** Throws a divergence at the first unconsumed event, counting the rest of the file. */
@@ -454,47 +289,16 @@ export class ReplayHal implements AxVCpuHal {
     });
   }
 
-  #answer(hart: HartId, op: TraceOp, csr: CsrNum, arg: bigint | undefined): TraceEvent {
-    const queue = this.#fill(hart, 1);
-    const event = queue.at(0);
-    if (event === undefined || event.op !== op || event.csr !== csr || event.arg !== arg) {
-      throw this.#diverge(hart, csr, event, describeRequest(op, csr, arg));
-    }
-    queue.drop(1);
-    this.#buffered--;
-    this.#consumed++;
-    return event;
-  }
-
-  #answerBatch(hart: HartId, ops: readonly CsrOp[]): CsrResult[] {
-    if (!Array.isArray(ops)) {
-      throw new AxError(
-        "InvalidInput",
-        `Cannot run a CSR batch on hart ${hart}: ops is not an array`,
-      );
-    }
+  /** Answers a checked batch from the hart's next events; the first mismatch diverges. */
+  #answer(hart: HartId, ops: readonly CheckedCsrOp[]): CsrResult[] {
     const n = ops.length;
-    const args = new Array<bigint | undefined>(n);
-    for (let k = 0; k < n; k++) {
-      const op = ops[k];
-      const where = `operation ${k} of a CSR batch on hart ${hart}`;
-      if (op === null || typeof op !== "object" || !OPS.has(op.op)) {
-        throw new AxError(
-          "InvalidInput",
-          `Cannot run ${where}: op must be read, write, set or clear`,
-        );
-      }
-      checkCsrNumber(op.csr, where);
-      args[k] = op.op === "read" ? undefined : checkValue(op.value, where);
-    }
     const queue = this.#fill(hart, n);
     for (let k = 0; k < n; k++) {
       const op = ops[k]!;
+      const arg = op.op === "read" ? undefined : op.value;
       const event = queue.at(k);
-      if (
-        event === undefined || event.op !== op.op || event.csr !== op.csr || event.arg !== args[k]
-      ) {
-        throw this.#diverge(hart, op.csr, event, describeRequest(op.op, op.csr, args[k]));
+      if (event === undefined || event.op !== op.op || event.csr !== op.csr || event.arg !== arg) {
+        throw this.#diverge(hart, op.csr, event, describeRequest(op.op, op.csr, arg));
       }
     }
     const results = new Array<CsrResult>(n);

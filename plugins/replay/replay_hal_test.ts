@@ -1,3 +1,4 @@
+import { syncBatchOf } from "../../hal/_sync_batch.ts";
 import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { CSR } from "../../hal/csr_numbers.ts";
 import { AxError, CsrTrap, TraceDivergence, TraceFormatError } from "../../hal/errors.ts";
@@ -53,7 +54,7 @@ Deno.test("createReplayHal() answers reads, writes, set, clear and batches from 
       recorded: "emulator",
       trace: path,
     });
-    strictEqual(typeof hal.csr.batchSync, "function");
+    strictEqual(typeof syncBatchOf(hal.csr), "function", "replay runs in memory");
     strictEqual(await hal.csr.read(0, CSR.hgatp), 0n);
     strictEqual(await hal.csr.write(0, CSR.hedeleg, 0xb10dn), 0n);
     strictEqual(await hal.csr.set(1, CSR.sie, 0x222n), 0x20n);
@@ -284,7 +285,7 @@ Deno.test("ReplayHal checks harts and arguments like every backend, before match
       (e) => e instanceof AxError && e.kind === "InvalidInput",
     );
     throws(
-      () => hal.csr.batchSync!(0, [{ op: "swap", csr: 1 } as never]),
+      () => syncBatchOf(hal.csr)!(0, [{ op: "swap", csr: 1 } as never]),
       (e) => e instanceof AxError && e.kind === "InvalidInput",
     );
     strictEqual(hal.consumed, 0);

@@ -21,7 +21,6 @@ async function recordedThenReplayed(
     const path = `${dir}/case.jsonl`;
     const recording = await recordHal(await createEmulatorHal(options), {
       path,
-      handleSigint: false,
     });
     await context.runCase(recording);
     const replay = await createReplayHal({ path, strict: true });

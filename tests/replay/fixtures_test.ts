@@ -85,7 +85,7 @@ for (const name of ["qemu72_no_h", "qemu10_no_h"]) {
       (e) =>
         e instanceof AxError && !(e instanceof TraceDivergence) && e.kind === "Unsupported" &&
         e.hart === 0 && /the H extension is absent/.test(e.message) &&
-        (e as { rollbackErrors?: unknown[] }).rollbackErrors === undefined,
+        (e as AxError).rollbackErrors === undefined,
     );
   });
 }
@@ -107,7 +107,7 @@ Deno.test("the kvm policy diverges from an arceos recording at the hedeleg write
         `re-record the trace with "rvhv record <manifest> -o ${path}" if the change is intended`,
     );
     strictEqual(
-      (e as { rollbackErrors?: unknown[] }).rollbackErrors,
+      (e as AxError).rollbackErrors,
       undefined,
       "close added nothing",
     );

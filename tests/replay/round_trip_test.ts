@@ -79,17 +79,16 @@ for (const backend of BACKENDS) {
         const first = `${dir}/first.jsonl`;
         const recording = await recordHal(await backend.create(), {
           path: first,
-          handleSigint: false,
         });
         const recorded = await run(recording, "arceos");
         await recording.close();
 
         const replay = await createReplayHal({ path: first, strict: true });
         const second = `${dir}/second.jsonl`;
-        const rerecording = await recordHal(replay, { path: second, handleSigint: false });
+        const rerecording = await recordHal(replay, { path: second });
         const replayed = await run(rerecording, "arceos");
         deepStrictEqual(replayed, recorded);
-        strictEqual(replay.consumed, recording.events);
+        strictEqual(replay.consumed, recording.recording.events);
         await rerecording.close(); // strict: rejects if anything was left unconsumed
 
         const diff = await diffTraces(first, second);

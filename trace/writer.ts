@@ -1,7 +1,8 @@
 /**
  * The trace writer: appends events to `<path>.partial` in batches and
- * renames it to `<path>` when the recording finishes (on `finish()` or on
- * SIGINT).
+ * renames it to `<path>` when the recording finishes (`finish()`). The
+ * library installs no signal handlers: a program that wants a trace finished
+ * on SIGINT closes its system there (the CLI does).
  *
  * Every flush writes whole lines, so the partial file is a valid trace up
  * to its last event at any time. Buffered events are written when a batch
@@ -17,16 +18,13 @@
  * @module
  */
 
-import { AxError } from "../../hal/errors.ts";
-import { csrName } from "../../hal/csr_numbers.ts";
-import type { CsrNum, HartId } from "../../hal/types.ts";
-import { csrHex, TRACE_OPS, type TraceHeader, type TraceOp } from "./trace_format.ts";
+import { AxError } from "../hal/errors.ts";
+import { csrName } from "../hal/csr_numbers.ts";
+import type { CsrNum, HartId } from "../hal/types.ts";
+import { csrHex, TRACE_OPS, type TraceHeader, type TraceOp } from "./format.ts";
 
 /** How many events the writer buffers before it writes them out. */
 export const FLUSH_EVENTS = 8192;
-
-/** The exit code of a recording process stopped by SIGINT (128 + 2). */
-export const SIGINT_EXIT_CODE = 130;
 
 /** The write buffer: 8192 lines of up to 128 bytes. */
 const BUFFER_BYTES = 1024 * 1024;
@@ -113,45 +111,12 @@ function putUint(buf: Uint8Array, pos: number, n: number): number {
   return end;
 }
 
-/**
- * Options of {@linkcode TraceWriter.create}.
- *
- * @example A caller that handles SIGINT itself
- * ```ts
- * import { headerFor, TraceWriter, type TraceWriterOptions } from "@rvhv/percpu/replay";
- * import { createEmulatorHal } from "@rvhv/percpu/emulator";
- * import { strictEqual } from "node:assert/strict";
- *
- * const dir = await Deno.makeTempDir();
- * const hal = await createEmulatorHal();
- * const options: TraceWriterOptions = { handleSigint: false };
- * const writer = TraceWriter.create(`${dir}/run.jsonl`, headerFor(hal), options);
- * strictEqual(writer.handlesSigint, false);
- * writer.finish();
- * await hal.close();
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
-export interface TraceWriterOptions {
-  /**
-   * Finish the trace (flush, rename) and exit the process with code 130 on
-   * SIGINT. Default `true`.
-   */
-  handleSigint?: boolean;
-}
-
 /** The writers that are open, for the process hooks. */
 const open: Set<TraceWriter> = new Set();
 let hooked = false;
-let sigintHooked = false;
 
 function flushAll(): void {
   for (const writer of open) writer.flushQuietly();
-}
-
-function onSigint(): void {
-  for (const writer of [...open]) writer.finishQuietly();
-  Deno.exit(SIGINT_EXIT_CODE);
 }
 
 function updateHooks(): void {
@@ -162,16 +127,6 @@ function updateHooks(): void {
       else globalThis.removeEventListener(type, flushAll);
     }
     hooked = wantHooks;
-  }
-  const wantSigint = [...open].some((writer) => writer.handlesSigint);
-  if (wantSigint !== sigintHooked) {
-    try {
-      if (wantSigint) Deno.addSignalListener("SIGINT", onSigint);
-      else Deno.removeSignalListener("SIGINT", onSigint);
-      sigintHooked = wantSigint;
-    } catch {
-      // A platform without SIGINT: close() still finishes the trace.
-    }
   }
 }
 
@@ -211,8 +166,6 @@ export class TraceWriter {
   readonly path: string;
   /** Where events go until the trace is finished: `<path>.partial`. */
   readonly partialPath: string;
-  /** Whether SIGINT finishes this trace and exits. */
-  readonly handlesSigint: boolean;
   #file: Deno.FsFile | undefined;
   /** The buffered lines, as bytes: no string per event, nothing to encode at a flush. */
   #buf: Uint8Array = new Uint8Array(BUFFER_BYTES);
@@ -237,11 +190,10 @@ export class TraceWriter {
   #cacheHits: Uint16Array = new Uint16Array(SLOTS);
   #cacheMisses: Uint16Array = new Uint16Array(SLOTS);
 
-  private constructor(path: string, file: Deno.FsFile, handleSigint: boolean) {
+  private constructor(path: string, file: Deno.FsFile) {
     this.path = path;
     this.partialPath = `${path}.partial`;
     this.#file = file;
-    this.handlesSigint = handleSigint;
   }
 
   /**
@@ -249,12 +201,11 @@ export class TraceWriter {
    *
    * @param path The trace's final path.
    * @param header The header.
-   * @param options SIGINT handling.
    * @returns The writer.
    * @throws {AxError} Kind `"NotFound"` when the folder does not exist, `"Io"`
    *   when the file cannot be created or written.
    */
-  static create(path: string, header: TraceHeader, options: TraceWriterOptions = {}): TraceWriter {
+  static create(path: string, header: TraceHeader): TraceWriter {
     const partial = `${path}.partial`;
     let file: Deno.FsFile;
     try {
@@ -267,7 +218,7 @@ export class TraceWriter {
         { cause: error },
       );
     }
-    const writer = new TraceWriter(path, file, options.handleSigint ?? true);
+    const writer = new TraceWriter(path, file);
     try {
       writeAll(file, ENCODER.encode(JSON.stringify(header) + "\n"));
     } catch (error) {
@@ -451,7 +402,7 @@ export class TraceWriter {
     }
   }
 
-  /** {@linkcode TraceWriter.finish}, ignoring failures (for SIGINT). */
+  /** {@linkcode TraceWriter.finish}, ignoring failures. */
   finishQuietly(): void {
     try {
       this.finish();

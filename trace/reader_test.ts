@@ -1,7 +1,7 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
-import { AxError, TraceFormatError } from "../../hal/errors.ts";
-import { header, traceText, withTempDir, writeTrace } from "../../tests/_helpers/traces.ts";
-import { readTraceHeader, TraceReader } from "./trace_reader.ts";
+import { AxError, TraceFormatError } from "../hal/errors.ts";
+import { header, traceText, withTempDir, writeTrace } from "../tests/_helpers/traces.ts";
+import { readTraceHeader, TraceReader } from "./reader.ts";
 
 /** Asserts a `TraceFormatError` at `file:line` whose message matches `detail`. */
 function formatError(file: string, line: number, detail: RegExp) {

@@ -7,12 +7,12 @@
  * @module
  */
 
-import { csrName, csrNumber } from "../../hal/csr_numbers.ts";
-import { AxError } from "../../hal/errors.ts";
-import type { AxVCpuHal, CsrNum, CsrOp, CsrResult, HartId } from "../../hal/types.ts";
-import { DEFAULT_LOOKAHEAD } from "./replay_hal.ts";
-import type { TraceEvent, TraceHeader } from "./trace_format.ts";
-import { TraceReader } from "./trace_reader.ts";
+import { csrName, csrNumber } from "../hal/csr_numbers.ts";
+import { AxError } from "../hal/errors.ts";
+import type { AxVCpuHal, CsrNum, CsrOp, CsrResult, HartId } from "../hal/types.ts";
+import { DEFAULT_LOOKAHEAD } from "../plugins/replay/replay_hal.ts";
+import type { TraceEvent, TraceHeader } from "./format.ts";
+import { TraceReader } from "./reader.ts";
 
 /**
  * Where two traces part: each trace's event, or `undefined` when that trace

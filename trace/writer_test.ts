@@ -1,9 +1,9 @@
 import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
-import { AxError } from "../../hal/errors.ts";
-import { header, withTempDir } from "../../tests/_helpers/traces.ts";
-import type { TraceHeader } from "./trace_format.ts";
-import { TraceReader } from "./trace_reader.ts";
-import { FLUSH_EVENTS, TraceWriter } from "./trace_writer.ts";
+import { AxError } from "../hal/errors.ts";
+import { header, withTempDir } from "../tests/_helpers/traces.ts";
+import type { TraceHeader } from "./format.ts";
+import { TraceReader } from "./reader.ts";
+import { FLUSH_EVENTS, TraceWriter } from "./writer.ts";
 
 const HEADER = header() as unknown as TraceHeader;
 
@@ -14,7 +14,7 @@ function lines(text: string): string[] {
 Deno.test("TraceWriter writes canonical lines to <path>.partial and renames on finish()", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/run.jsonl`;
-    const writer = TraceWriter.create(path, HEADER, { handleSigint: false });
+    const writer = TraceWriter.create(path, HEADER);
     strictEqual(writer.partialPath, `${path}.partial`);
     deepStrictEqual(lines(await Deno.readTextFile(writer.partialPath)), [JSON.stringify(HEADER)]);
     writer.append(0, "read", 0x680, undefined, 0n, undefined);
@@ -44,7 +44,7 @@ Deno.test("TraceWriter writes canonical lines to <path>.partial and renames on f
 
 Deno.test("TraceWriter flushes a full batch at once, and the rest when the event loop turns", async () => {
   await withTempDir(async (dir) => {
-    const writer = TraceWriter.create(`${dir}/run.jsonl`, HEADER, { handleSigint: false });
+    const writer = TraceWriter.create(`${dir}/run.jsonl`, HEADER);
     for (let k = 0; k < FLUSH_EVENTS - 1; k++) {
       writer.append(k % 2, "write", 0x140, BigInt(k), BigInt(k), undefined);
     }

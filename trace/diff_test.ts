@@ -1,20 +1,20 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
-import { CSR } from "../../hal/csr_numbers.ts";
-import { AxError } from "../../hal/errors.ts";
-import { PerCpuSet } from "../../percpu/percpu_set.ts";
-import type { PolicySpec } from "../../percpu/policy.ts";
-import { createEmulatorHal, type EmulatorOptions } from "../emulator/mod.ts";
-import { withTempDir, writeTrace } from "../../tests/_helpers/traces.ts";
+import { CSR } from "../hal/csr_numbers.ts";
+import { AxError } from "../hal/errors.ts";
+import { PerCpuSet } from "../percpu/percpu_set.ts";
+import type { PolicySpec } from "../percpu/policy.ts";
+import { createEmulatorHal, type EmulatorOptions } from "../plugins/emulator/mod.ts";
+import { withTempDir, writeTrace } from "../tests/_helpers/traces.ts";
 import { diffStates, diffTraces } from "./diff.ts";
 import { recordHal } from "./recorder.ts";
-import { describeEvent } from "./trace_format.ts";
+import { describeEvent } from "./format.ts";
 
 async function recordSetUp(
   path: string,
   options: EmulatorOptions,
   policy: PolicySpec = "arceos",
 ): Promise<void> {
-  const hal = await recordHal(await createEmulatorHal(options), { path, handleSigint: false });
+  const hal = await recordHal(await createEmulatorHal(options), { path });
   const set = await PerCpuSet.init(hal, { policy });
   await set.enableAll();
   await set.disableAll();

@@ -7,9 +7,9 @@
  * @module
  */
 
-import { csrName } from "../../hal/csr_numbers.ts";
-import { AxError, TraceFormatError } from "../../hal/errors.ts";
-import type { HalInfo, HartId } from "../../hal/types.ts";
+import { csrName } from "../hal/csr_numbers.ts";
+import { AxError, TraceFormatError } from "../hal/errors.ts";
+import type { HalInfo, HartId } from "../hal/types.ts";
 import {
   TRACE_FORMAT,
   TRACE_OPS,
@@ -17,7 +17,7 @@ import {
   type TraceEvent,
   type TraceHeader,
   type TraceOp,
-} from "./trace_format.ts";
+} from "./format.ts";
 
 /** How many bytes the reader reads at a time. */
 const CHUNK_BYTES = 256 * 1024;

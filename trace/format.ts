@@ -18,8 +18,8 @@
  * @module
  */
 
-import { csrName } from "../../hal/csr_numbers.ts";
-import type { CsrNum, HalInfo, HartId } from "../../hal/types.ts";
+import { csrName } from "../hal/csr_numbers.ts";
+import type { CsrNum, HalInfo, HartId } from "../hal/types.ts";
 
 /**
  * The `format` value of a trace header.

@@ -1,14 +1,15 @@
+import { syncBatchOf } from "../hal/_sync_batch.ts";
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
-import { CSR } from "../../hal/csr_numbers.ts";
-import { AxError, CsrTrap } from "../../hal/errors.ts";
-import type { AxVCpuHal, CsrPort, HartId } from "../../hal/types.ts";
-import { PerCpuSet } from "../../percpu/percpu_set.ts";
-import { createEmulatorHal } from "../emulator/mod.ts";
-import { SpyHal } from "../../tests/_helpers/spy_hal.ts";
-import { withTempDir } from "../../tests/_helpers/traces.ts";
+import { CSR } from "../hal/csr_numbers.ts";
+import { AxError, CsrTrap } from "../hal/errors.ts";
+import type { AxVCpuHal, CsrPort, CsrResult, HartId } from "../hal/types.ts";
+import { PerCpuSet } from "../percpu/percpu_set.ts";
+import { createEmulatorHal } from "../plugins/emulator/mod.ts";
+import { SpyHal } from "../tests/_helpers/spy_hal.ts";
+import { withTempDir } from "../tests/_helpers/traces.ts";
 import { recordHal } from "./recorder.ts";
-import { TraceReader } from "./trace_reader.ts";
-import { forwardingHal, forwardingPort } from "../../tests/_helpers/forwarding_hal.ts";
+import { TraceReader } from "./reader.ts";
+import { forwardingHal, forwardingPort } from "../tests/_helpers/forwarding_hal.ts";
 
 function eventsOf(path: string): string[] {
   using reader = TraceReader.open(path);
@@ -28,12 +29,12 @@ Deno.test("recordHal() behaves exactly like the backend it wraps", async (t) => 
   await withTempDir(async (dir) => {
     const plain = await createEmulatorHal({ harts: 2, profile: "qemu-7.2" });
     const inner = await createEmulatorHal({ harts: 2, profile: "qemu-7.2" });
-    const hal = await recordHal(inner, { path: `${dir}/same.jsonl`, handleSigint: false });
+    const hal = await recordHal(inner, { path: `${dir}/same.jsonl` });
 
-    await t.step("same harts, same info() object, batchSync offered like the inner port", () => {
+    await t.step("same harts, same info() object, in-process like the inner port", () => {
       deepStrictEqual(hal.harts, plain.harts);
       strictEqual(hal.info(), inner.info());
-      strictEqual(typeof hal.csr.batchSync, "function");
+      strictEqual(typeof syncBatchOf(hal.csr), "function");
     });
     await t.step("same results and same errors for every kind of access", async () => {
       const calls: ((h: AxVCpuHal) => Promise<unknown>)[] = [
@@ -65,21 +66,20 @@ Deno.test("recordHal() behaves exactly like the backend it wraps", async (t) => 
       }
     });
     await t.step(
-      "errors are the inner backend's own objects, traps recorded, others not",
+      "traps are recorded and rejected as CsrTrap, other errors are the backend's own objects",
       async () => {
-        const trap = new CsrTrap({ hart: 0, csr: CSR.hgatp, trapCause: 2, op: "read" });
         const io = new AxError("Io", "Cannot read CSR: the link is down");
-        const failures: unknown[] = [trap, io];
-        const port = forwardingPort(inner.csr, {
-          read: () => Promise.reject(failures.shift()),
-        });
+        const answers: (() => Promise<CsrResult[]>)[] = [
+          () => Promise.resolve([{ ok: false, trapCause: 2 }]),
+          () => Promise.reject(io),
+        ];
+        const port = forwardingPort(inner.csr, { batch: () => answers.shift()!() });
         const other = await createEmulatorHal();
         const path = `${dir}/errors.jsonl`;
-        const failing = await recordHal(forwardingHal(other, { csr: port }), {
-          path,
-          handleSigint: false,
-        });
-        strictEqual(await failing.csr.read(0, CSR.hgatp).catch((e) => e), trap);
+        const failing = await recordHal(forwardingHal(other, { csr: port }), { path });
+        const trap = await failing.csr.read(0, CSR.hgatp).catch((e) => e);
+        ok(trap instanceof CsrTrap);
+        deepStrictEqual([trap.hart, trap.csr, trap.trapCause], [0, CSR.hgatp, 2]);
         strictEqual(await failing.csr.read(0, CSR.hgatp).catch((e) => e), io);
         await failing.close();
         deepStrictEqual(eventsOf(path), ["0 read 680 trap 2"]);
@@ -134,14 +134,13 @@ function delayed(inner: AxVCpuHal): AxVCpuHal {
   return forwardingHal(inner, { csr: port });
 }
 
-Deno.test("recordHal() writes concurrent accesses in call order, whatever order they complete in", async () => {
+Deno.test("recordHal() writes concurrent accesses as they complete, each hart in its order", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/order.jsonl`;
     const hal = await recordHal(delayed(await createEmulatorHal({ harts: 2 })), {
       path,
-      handleSigint: false,
     });
-    strictEqual(hal.csr.batchSync, undefined, "an asynchronous backend stays asynchronous");
+    strictEqual(syncBatchOf(hal.csr), undefined, "an asynchronous backend stays asynchronous");
     const order: string[] = [];
     await Promise.all([
       hal.csr.write(0, CSR.sscratch, 1n).then(() => order.push("hart 0")),
@@ -152,7 +151,7 @@ Deno.test("recordHal() writes concurrent accesses in call order, whatever order 
     ]);
     deepStrictEqual(order, ["hart 1", "hart 0"], "hart 1 completed first");
     await hal.close();
-    deepStrictEqual(eventsOf(path), ["0 write 140 1 = 0", "1 write 140 2 = 0", "1 read 140 = 2"]);
+    deepStrictEqual(eventsOf(path), ["1 write 140 2 = 0", "1 read 140 = 2", "0 write 140 1 = 0"]);
   });
 });
 
@@ -160,7 +159,7 @@ Deno.test("recordHal() records a PerCpuSet on an asynchronous backend, harts int
   await withTempDir(async (dir) => {
     const path = `${dir}/spy.jsonl`;
     const spy = new SpyHal(await createEmulatorHal({ harts: 3 }));
-    const hal = await recordHal(spy, { path, handleSigint: false });
+    const hal = await recordHal(spy, { path });
     const set = await PerCpuSet.init(hal);
     await set.enableAll();
     await set.disableAll();
@@ -190,7 +189,7 @@ Deno.test("RecordingHal.close() finishes the trace even when the inner backend f
     const failing = forwardingHal(inner, {
       close: () => Promise.reject(new AxError("Io", "Cannot close the backend: it hung up")),
     });
-    const hal = await recordHal(failing, { path: `${dir}/close.jsonl`, handleSigint: false });
+    const hal = await recordHal(failing, { path: `${dir}/close.jsonl` });
     await hal.csr.read(0, CSR.hgatp);
     await rejects(hal.close(), /it hung up/);
     deepStrictEqual(eventsOf(`${dir}/close.jsonl`), ["0 read 680 = 0"]);
