@@ -1,11 +1,12 @@
 /**
  * CSR work written once as a generator of batches, run against any port:
- * synchronously when the port offers `batchSync` (in-process backends), with
- * one `await` per batch otherwise.
+ * synchronously when the port registered the in-process fast path, with one
+ * `await` per batch otherwise.
  *
  * @module
  */
 
+import { type SyncBatch, syncBatchOf } from "../hal/_sync_batch.ts";
 import type { CsrOp, CsrPort, CsrResult, HartId } from "../hal/types.ts";
 
 /** A piece of CSR work: yields batches, receives their results, returns `T`. */
@@ -14,19 +15,20 @@ export type CsrSteps<T> = Generator<readonly CsrOp[], T, CsrResult[]>;
 type Input = { ok: true; value: CsrResult[] } | { ok: false; error: unknown };
 
 /**
- * Runs CSR steps on one hart without a promise, on a port with `batchSync`.
+ * Runs CSR steps on one hart without a promise, through a port's
+ * synchronous batch.
  *
- * @param port A CSR port that has `batchSync`.
+ * @param batch The port's synchronous batch.
  * @param hart The hart.
  * @param steps The work.
  * @returns What the work returns.
  */
-export function runStepsSync<T>(port: CsrPort, hart: HartId, steps: CsrSteps<T>): T {
+export function runStepsSync<T>(batch: SyncBatch, hart: HartId, steps: CsrSteps<T>): T {
   let next = steps.next();
   while (!next.done) {
     let input: Input;
     try {
-      input = { ok: true, value: port.batchSync!(hart, next.value) };
+      input = { ok: true, value: batch(hart, next.value) };
     } catch (error) {
       input = { ok: false, error };
     }
@@ -45,9 +47,10 @@ export function runStepsSync<T>(port: CsrPort, hart: HartId, steps: CsrSteps<T>)
  * @returns What the work returns.
  */
 export function runSteps<T>(port: CsrPort, hart: HartId, steps: CsrSteps<T>): Promise<T> {
-  if (port.batchSync !== undefined) {
+  const sync = syncBatchOf(port);
+  if (sync !== undefined) {
     try {
-      return Promise.resolve(runStepsSync(port, hart, steps));
+      return Promise.resolve(runStepsSync(sync, hart, steps));
     } catch (error) {
       return Promise.reject(error);
     }

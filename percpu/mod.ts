@@ -7,12 +7,11 @@
 
 export {
   type CsrReportEntry,
-  type PriorCsr,
   type PriorValues,
   RISCVPerCpu,
   type RISCVPerCpuOptions,
 } from "./riscv_percpu.ts";
-export { PerCpuSet, type PerCpuSetOptions, type RollbackInfo } from "./percpu_set.ts";
+export { PerCpuSet, type PerCpuSetOptions } from "./percpu_set.ts";
 export {
   ARCEOS_POLICY,
   type CustomPolicySpec,
@@ -20,7 +19,12 @@ export {
   KVM_POLICY,
   type PerCpuPolicy,
   type PolicySpec,
+  type PriorCsr,
   resolvePolicy,
+  SETUP_CSR_NAMES,
+  type SetupCsr,
+  type SetupCsrName,
   setupOperations,
+  setupTable,
 } from "./policy.ts";
 export { csrBitNames, type CsrDescription, describeHart, type HartDescription } from "./report.ts";

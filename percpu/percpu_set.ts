@@ -7,15 +7,9 @@
 
 import { AxError } from "../hal/errors.ts";
 import type { AxVCpuHal, HartId, PerCpuState } from "../hal/types.ts";
-import type { PerCpuPolicy, PolicySpec } from "./policy.ts";
-import { resolvePolicy } from "./policy.ts";
-import {
-  type PriorValues,
-  type RISCVPerCpu,
-  type SetUpOutcome,
-  setUpPhases,
-} from "./riscv_percpu.ts";
-import { runSteps, runStepsSync } from "./_steps.ts";
+import { type PerCpuPolicy, type PolicySpec, resolvePolicy } from "./policy.ts";
+import { perCpuFromSetUp, type RISCVPerCpu } from "./riscv_percpu.ts";
+import { firstFailure, runBounded, setUpHarts } from "./_setup.ts";
 
 /**
  * Options of {@linkcode PerCpuSet.init}.
@@ -44,71 +38,7 @@ export interface PerCpuSetOptions {
   concurrency?: number;
 }
 
-/**
- * An error that stopped a multi-hart operation, with what its rollback met.
- *
- * @example Usage
- * ```ts
- * import { AxError, PerCpuSet, type RollbackInfo } from "@rvhv/percpu";
- * import { createEmulatorHal } from "@rvhv/percpu/emulator";
- * import { ok, strictEqual } from "node:assert/strict";
- *
- * const hal = await createEmulatorHal({ harts: 3, isa: ["rv64imafdch", "rv64imafdch", "rv64imac"] });
- * const error: unknown = await PerCpuSet.init(hal).then(() => undefined, (e: unknown) => e);
- * ok(error instanceof AxError);
- * strictEqual(error.hart, 2); // the hart without H
- * strictEqual((error as AxError & RollbackInfo).rollbackErrors, undefined); // clean rollback
- * await hal.close();
- * ```
- */
-export interface RollbackInfo {
-  /** Errors raised while undoing the harts already done (usually empty). */
-  rollbackErrors?: unknown[];
-}
-
 const DEFAULT_CONCURRENCY = 64;
-
-/**
- * Runs `task` over `items`, at most `limit` at a time, in item order (and,
- * when `stopOnFailure`, starting nothing new after the first failure).
- * Resolves to the failures by item index.
- */
-async function runBounded<T>(
-  items: readonly T[],
-  limit: number,
-  stopOnFailure: boolean,
-  task: (item: T) => Promise<void>,
-): Promise<Map<number, unknown>> {
-  const failures = new Map<number, unknown>();
-  let next = 0;
-  async function worker(): Promise<void> {
-    while ((!stopOnFailure || failures.size === 0) && next < items.length) {
-      const index = next++;
-      try {
-        await task(items[index]!);
-      } catch (error) {
-        failures.set(index, error);
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return failures;
-}
-
-/** The failure of the lowest index, the hart field set, rollback errors attached. */
-function firstFailure(
-  failures: Map<number, unknown>,
-  harts: readonly HartId[],
-  rollbackErrors: unknown[],
-): unknown {
-  const index = Math.min(...failures.keys());
-  const error = failures.get(index);
-  if (error instanceof AxError) error.hart = harts[index];
-  if (rollbackErrors.length > 0 && error !== null && typeof error === "object") {
-    (error as RollbackInfo).rollbackErrors = rollbackErrors;
-  }
-  return error;
-}
 
 /**
  * The per-CPU states of a set of harts.
@@ -180,74 +110,11 @@ export class PerCpuSet implements Iterable<RISCVPerCpu> {
       seen.add(hart);
     }
     const concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
-    const port = hal.csr;
-    const { probe, apply, construct } = setUpPhases;
-
-    // Phase 1, reads only: every hart is probed for H and its priors read, so
-    // a hart without H fails the set before anything is written anywhere, and
-    // the accesses do not depend on the backend's timing.
-    const priors = new Map<HartId, PriorValues>();
-    let failures = new Map<number, unknown>();
-    if (port.batchSync !== undefined) {
-      // An in-process backend answers at once: no promise per hart.
-      harts.forEach((hart, i) => {
-        try {
-          priors.set(hart, runStepsSync(port, hart, probe(hal, hart)));
-        } catch (error) {
-          failures.set(i, error);
-        }
-      });
-    } else {
-      failures = await runBounded(
-        harts,
-        concurrency,
-        false,
-        (hart) =>
-          runSteps(port, hart, probe(hal, hart)).then((found) => void priors.set(hart, found)),
-      );
-    }
-    if (failures.size > 0) throw firstFailure(failures, harts, []);
-
-    // Phase 2: the policy on each hart; the first failure stops new harts and
-    // every hart already set up is restored.
-    const done = new Map<HartId, RISCVPerCpu>();
-    const setUpOne = (outcome: SetUpOutcome, hart: HartId) =>
-      done.set(hart, construct(hart, hal, policy, outcome));
-    if (port.batchSync !== undefined) {
-      for (let i = 0; i < harts.length; i++) {
-        const hart = harts[i]!;
-        try {
-          setUpOne(runStepsSync(port, hart, apply(hart, policy, priors.get(hart)!)), hart);
-        } catch (error) {
-          failures.set(i, error);
-          break;
-        }
-      }
-    } else {
-      failures = await runBounded(
-        harts,
-        concurrency,
-        true,
-        (hart) =>
-          runSteps(port, hart, apply(hart, policy, priors.get(hart)!)).then((outcome) =>
-            void setUpOne(outcome, hart)
-          ),
-      );
-    }
-    if (failures.size > 0) {
-      const rollbackErrors: unknown[] = [];
-      await Promise.all(
-        [...done.values()].map((percpu) =>
-          percpu.restorePriors().catch((error) => rollbackErrors.push(error))
-        ),
-      );
-      throw firstFailure(failures, harts, rollbackErrors);
-    }
-    // The bounded pool finishes harts out of order; the set keeps set-up order.
-    const ordered = [...done.keys()].every((hart, i) => hart === harts[i])
-      ? done
-      : new Map(harts.map((hart) => [hart, done.get(hart)!]));
-    return new PerCpuSet(hal, policy, ordered, concurrency);
+    const outcomes = await setUpHarts(hal, harts, policy, concurrency);
+    const percpus = new Map(
+      harts.map((hart, i) => [hart, perCpuFromSetUp(hart, hal, policy, outcomes[i]!)]),
+    );
+    return new PerCpuSet(hal, policy, percpus, concurrency);
   }
 
   /** The harts in the set, in set-up order. */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { ALL_ONES, VS_INTERRUPTS } from "../hal/csr_fields.ts";
 import { CSR } from "../hal/csr_numbers.ts";
 import { AxError } from "../hal/errors.ts";
 import { hex, parseHex } from "../hal/hex.ts";
@@ -15,7 +16,7 @@ import {
   interruptMask,
   type InterruptName,
 } from "../hal/trap_bits.ts";
-import type { CsrOp } from "../hal/types.ts";
+import type { CsrNum, CsrOp } from "../hal/types.ts";
 
 /**
  * A resolved policy.
@@ -105,7 +106,7 @@ export interface CustomPolicySpec {
  */
 export type PolicySpec = "arceos" | "kvm" | CustomPolicySpec | PerCpuPolicy;
 
-/** The VS interrupt bits hvip holds, cleared one by one by the set-up. */
+/** The VS interrupt bits hvip holds, cleared one by one by the set-up (`VS_INTERRUPTS`). */
 const HVIP_CLEARS: readonly InterruptName[] = [
   "VIRTUAL_SUPERVISOR_SOFTWARE",
   "VIRTUAL_SUPERVISOR_TIMER",
@@ -139,7 +140,7 @@ export const ARCEOS_POLICY: PerCpuPolicy = Object.freeze({
   // ArceOS delegates what KVM does, plus illegal instruction.
   hedeleg: KVM_HEDELEG | exceptionMask("ILLEGAL_INSTRUCTION"),
   hideleg: interruptMask(...HVIP_CLEARS),
-  hcounteren: (1n << 64n) - 1n,
+  hcounteren: ALL_ONES,
   sie: Object.freeze([
     Interrupt.SUPERVISOR_EXTERNAL,
     Interrupt.SUPERVISOR_SOFTWARE,
@@ -307,3 +308,164 @@ export function describePolicy(policy: PerCpuPolicy): string {
   return `${policy.name}: hedeleg ${hex(policy.hedeleg)}, hideleg ${hex(policy.hideleg)}, ` +
     `hcounteren ${hex(policy.hcounteren)}, sie ${hex(maskOf(policy.sie))}`;
 }
+
+/**
+ * The CSRs the set-up owns, in read-back order: the names the report, the
+ * verification and every view of a set-up use.
+ *
+ * @example Usage
+ * ```ts
+ * import { SETUP_CSR_NAMES } from "@rvhv/percpu";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * deepStrictEqual(SETUP_CSR_NAMES, ["hedeleg", "hideleg", "hvip", "hcounteren", "sie"]);
+ * ```
+ */
+export const SETUP_CSR_NAMES: readonly SetupCsrName[] = Object.freeze([
+  "hedeleg",
+  "hideleg",
+  "hvip",
+  "hcounteren",
+  "sie",
+]);
+
+/**
+ * The name of a CSR the set-up owns.
+ *
+ * @example Usage
+ * ```ts
+ * import { ARCEOS_POLICY, type SetupCsrName, setupTable } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const name: SetupCsrName = "hcounteren";
+ * strictEqual(setupTable(ARCEOS_POLICY).find((row) => row.name === name)!.mustStick, false);
+ * ```
+ */
+export type SetupCsrName = "hedeleg" | "hideleg" | "hvip" | "hcounteren" | "sie";
+
+/**
+ * What a policy's set-up asks of one CSR: the one table that the set-up's
+ * stick check, its report, `verify`, the HTTP view and the backend
+ * comparisons all read.
+ *
+ * @example Usage
+ * ```ts
+ * import { ARCEOS_POLICY, setupTable, type SetupCsr } from "@rvhv/percpu";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hvip: SetupCsr = setupTable(ARCEOS_POLICY).find((row) => row.name === "hvip")!;
+ * strictEqual(hvip.asked, 0n); // the VS bits cleared...
+ * strictEqual(hvip.mask, 0x444n); // ...and only those
+ * strictEqual(hvip.mustStick, false);
+ * ```
+ */
+export interface SetupCsr {
+  /** The CSR's name. */
+  readonly name: SetupCsrName;
+  /** Its number. */
+  readonly csr: CsrNum;
+  /** The value asked within `mask`; `undefined` when the policy asks nothing of it. */
+  readonly asked: bigint | undefined;
+  /** The bits the policy controls (all ones for a full write). */
+  readonly mask: bigint;
+  /**
+   * Whether the set-up fails when the hart does not keep a bit (the
+   * delegation); otherwise a refused bit is a fact of the hart, reported.
+   */
+  readonly mustStick: boolean;
+  /** What the bits name: exceptions (hedeleg), interrupts, or counters (hcounteren). */
+  readonly bits: "exception" | "interrupt" | "counter";
+}
+
+const TABLES: WeakMap<PerCpuPolicy, readonly SetupCsr[]> = new WeakMap();
+
+/**
+ * What a policy's set-up asks of each CSR it owns, in
+ * {@linkcode SETUP_CSR_NAMES} order: hedeleg and hideleg written whole and
+ * required to stick, hvip's VS bits cleared, hcounteren written, sie's
+ * policy bits set (or nothing asked when the policy sets none).
+ *
+ * @example Usage
+ * ```ts
+ * import { KVM_POLICY, setupTable } from "@rvhv/percpu";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * deepStrictEqual(
+ *   setupTable(KVM_POLICY).map((row) => [row.name, row.asked, row.mustStick]),
+ *   [
+ *     ["hedeleg", 0xb109n, true],
+ *     ["hideleg", KVM_POLICY.hideleg, true],
+ *     ["hvip", 0n, false],
+ *     ["hcounteren", 0x2n, false],
+ *     ["sie", undefined, false], // KVM sets no sie bits
+ *   ],
+ * );
+ * ```
+ *
+ * @param policy The policy.
+ * @returns One row per set-up CSR.
+ */
+export function setupTable(policy: PerCpuPolicy): readonly SetupCsr[] {
+  const cached = TABLES.get(policy);
+  if (cached !== undefined) return cached;
+  const sie = maskOf(policy.sie);
+  const row = (
+    name: SetupCsrName,
+    asked: bigint | undefined,
+    mask: bigint,
+    mustStick: boolean,
+    bits: SetupCsr["bits"],
+  ): SetupCsr => Object.freeze({ name, csr: CSR[name], asked, mask, mustStick, bits });
+  const table = Object.freeze([
+    row("hedeleg", policy.hedeleg, ALL_ONES, true, "exception"),
+    row("hideleg", policy.hideleg, ALL_ONES, true, "interrupt"),
+    row("hvip", 0n, VS_INTERRUPTS, false, "interrupt"),
+    row("hcounteren", policy.hcounteren, ALL_ONES, false, "counter"),
+    sie === 0n
+      ? row("sie", undefined, 0n, false, "interrupt")
+      : row("sie", sie, sie, false, "interrupt"),
+  ]);
+  TABLES.set(policy, table);
+  return table;
+}
+
+/**
+ * The CSRs whose values before the set-up are kept, in the order they are
+ * read, and restored by disable.
+ */
+export const PRIOR_CSRS: readonly PriorCsr[] = Object.freeze([
+  "hedeleg",
+  "hideleg",
+  "hvip",
+  "hcounteren",
+  "sie",
+  "vsie",
+]);
+
+/** KVM's `kvm_arch_hardware_disable` order, then the CSRs KVM does not touch. */
+export const RESTORE_ORDER: readonly PriorCsr[] = Object.freeze([
+  "vsie",
+  "hvip",
+  "hedeleg",
+  "hideleg",
+  "hcounteren",
+  "sie",
+]);
+
+/**
+ * The CSRs whose values before the set-up are kept, and restored by disable.
+ *
+ * @example Usage
+ * ```ts
+ * import { type PriorCsr, RISCVPerCpu } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal();
+ * const percpu = await RISCVPerCpu.create(0, hal);
+ * const kept: PriorCsr[] = ["hedeleg", "hideleg", "hvip", "hcounteren", "sie", "vsie"];
+ * deepStrictEqual(Object.keys(percpu.priors).sort(), [...kept].sort());
+ * await hal.close();
+ * ```
+ */
+export type PriorCsr = SetupCsrName | "vsie";

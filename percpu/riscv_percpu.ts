@@ -5,62 +5,20 @@
  * @module
  */
 
-import { CSR } from "../hal/csr_numbers.ts";
-import { AxError, CsrTrap } from "../hal/errors.ts";
-import { hex } from "../hal/hex.ts";
-import { bitNames } from "../hal/trap_bits.ts";
-import type {
-  AxArchPerCpu,
-  AxVCpuHal,
-  CsrNum,
-  CsrOp,
-  CsrResult,
-  HartId,
-  PerCpuState,
-} from "../hal/types.ts";
-import { hasHardwareSupport, rememberProbe } from "../detect/h_extension.ts";
-import { type PerCpuPolicy, type PolicySpec, resolvePolicy, setupOperations } from "./policy.ts";
-import { type CsrSteps, runSteps } from "./_steps.ts";
+import { AxError } from "../hal/errors.ts";
+import type { AxArchPerCpu, AxVCpuHal, CsrNum, HartId, PerCpuState } from "../hal/types.ts";
+import { hasHardwareSupport } from "../detect/h_extension.ts";
+import { type PerCpuPolicy, type PolicySpec, resolvePolicy, setupTable } from "./policy.ts";
+import {
+  type PriorValues,
+  refusedBits,
+  restorePriors,
+  setUpHarts,
+  type SetUpOutcome,
+} from "./_setup.ts";
+import { runSteps } from "./_steps.ts";
 
-/**
- * The CSRs whose values before the set-up are kept, and restored by disable.
- *
- * @example Usage
- * ```ts
- * import { type PriorCsr, RISCVPerCpu } from "@rvhv/percpu";
- * import { createEmulatorHal } from "@rvhv/percpu/emulator";
- * import { deepStrictEqual } from "node:assert/strict";
- *
- * const hal = await createEmulatorHal();
- * const percpu = await RISCVPerCpu.create(0, hal);
- * const kept: PriorCsr[] = ["hedeleg", "hideleg", "hvip", "hcounteren", "sie", "vsie"];
- * deepStrictEqual(Object.keys(percpu.priors).sort(), [...kept].sort());
- * await hal.close();
- * ```
- */
-export type PriorCsr = "hedeleg" | "hideleg" | "hvip" | "hcounteren" | "sie" | "vsie";
-
-/**
- * The values of the prior CSRs.
- *
- * @example Disable restores what was there before
- * ```ts
- * import { CSR, type PriorValues, RISCVPerCpu } from "@rvhv/percpu";
- * import { createEmulatorHal } from "@rvhv/percpu/emulator";
- * import { strictEqual } from "node:assert/strict";
- *
- * const hal = await createEmulatorHal();
- * await hal.csr.write(0, CSR.hedeleg, 0x100n); // left by an earlier owner of the hart
- * const percpu = await RISCVPerCpu.create(0, hal);
- * const priors: PriorValues = percpu.priors;
- * strictEqual(priors.hedeleg, 0x100n);
- * await percpu.hardwareEnable();
- * await percpu.hardwareDisable();
- * strictEqual(await hal.csr.read(0, CSR.hedeleg), 0x100n);
- * await hal.close();
- * ```
- */
-export type PriorValues = Readonly<Record<PriorCsr, bigint>>;
+export type { PriorValues };
 
 /**
  * One line of {@linkcode RISCVPerCpu.csrReport}.
@@ -117,97 +75,7 @@ export interface RISCVPerCpuOptions {
   policy?: PolicySpec;
 }
 
-const ALL_ONES = (1n << 64n) - 1n;
-const PRIOR_ORDER: readonly PriorCsr[] = [
-  "hedeleg",
-  "hideleg",
-  "hvip",
-  "hcounteren",
-  "sie",
-  "vsie",
-];
-/** KVM's `kvm_arch_hardware_disable` order, then the CSRs KVM does not touch. */
-const RESTORE_ORDER: readonly PriorCsr[] = [
-  "vsie",
-  "hvip",
-  "hedeleg",
-  "hideleg",
-  "hcounteren",
-  "sie",
-];
-const VS_INTERRUPTS = 0x444n;
-
-/**
- * Freezes a batch and its operations: the same frozen batch is sent for
- * every hart, and a backend may check it once and reuse the result.
- */
-function frozenOps(ops: CsrOp[]): readonly CsrOp[] {
-  return Object.freeze(ops.map((op) => Object.freeze(op)));
-}
-
-/** The H probe (a read of hgatp) followed by the reads of the prior values. */
-const PROBE_AND_PRIORS: readonly CsrOp[] = frozenOps([
-  { op: "read", csr: CSR.hgatp },
-  ...PRIOR_ORDER.map((name): CsrOp => ({ op: "read", csr: CSR[name] })),
-]);
-const READ_BACK: readonly CsrOp[] = frozenOps(
-  (["hedeleg", "hideleg", "hvip", "hcounteren", "sie"] as const).map((name): CsrOp => ({
-    op: "read",
-    csr: CSR[name],
-  })),
-);
-
-/** What a policy's set-up asks of each read-back CSR. */
-interface Expectation {
-  readonly name: "hedeleg" | "hideleg" | "hvip" | "hcounteren" | "sie";
-  readonly asked: bigint | undefined;
-  readonly mask: bigint;
-  /** Whether the set-up fails when the hart refuses a bit. */
-  readonly mustStick: boolean;
-}
-
-/** Per policy: the operations (set-up, then read-back) and what each read-back should show. */
-interface CompiledPolicy {
-  readonly ops: readonly CsrOp[];
-  readonly setupCount: number;
-  readonly expectations: readonly Expectation[];
-}
-
-const compiled: WeakMap<PerCpuPolicy, CompiledPolicy> = new WeakMap();
-
-function compile(policy: PerCpuPolicy): CompiledPolicy {
-  const cached = compiled.get(policy);
-  if (cached !== undefined) return cached;
-  const setup = setupOperations(policy);
-  const sieMask = policy.sie.reduce((m, cause) => m | (1n << BigInt(cause)), 0n);
-  const expectations: Expectation[] = [
-    { name: "hedeleg", asked: policy.hedeleg, mask: ALL_ONES, mustStick: true },
-    { name: "hideleg", asked: policy.hideleg, mask: ALL_ONES, mustStick: true },
-    { name: "hvip", asked: 0n, mask: VS_INTERRUPTS, mustStick: false },
-    { name: "hcounteren", asked: policy.hcounteren, mask: ALL_ONES, mustStick: false },
-    sieMask === 0n
-      ? { name: "sie", asked: undefined, mask: 0n, mustStick: false }
-      : { name: "sie", asked: sieMask, mask: sieMask, mustStick: false },
-  ];
-  const entry: CompiledPolicy = Object.freeze({
-    ops: frozenOps([...setup, ...READ_BACK]),
-    setupCount: setup.length,
-    expectations: Object.freeze(expectations),
-  });
-  compiled.set(policy, entry);
-  return entry;
-}
-
-function describeBits(csr: string, bits: bigint): string {
-  const kind = csr === "hedeleg" ? "exception" : "interrupt";
-  const positions: string[] = [];
-  for (let bit = 0; bit < 64; bit++) if ((bits >> BigInt(bit)) & 1n) positions.push(String(bit));
-  return `bit${positions.length === 1 ? "" : "s"} ${positions.join(", ")} (${
-    bitNames(bits, kind).join(", ")
-  })`;
-}
-
-/** Builds an instance from a finished set-up (module-internal). */
+/** Builds an instance from a finished set-up (for `PerCpuSet`, module-internal). */
 let construct: (
   cpuId: HartId,
   hal: AxVCpuHal,
@@ -274,31 +142,29 @@ export class RISCVPerCpu implements AxArchPerCpu {
   }
 
   /**
-   * Sets up one hart for virtualization (the reference's `new`).
+   * Sets up one hart for virtualization (the reference's `new`), by the same
+   * route as `PerCpuSet.init`: probe and prior values first (reads only),
+   * then the policy's operations and the read-back; any failure after the
+   * first write restores the prior values.
    *
    * @param cpuId The hart.
-   * @param hal The backend.
+   * @param hal The backend; only its `csr` port is used.
    * @param options The policy.
    * @returns The per-CPU state, `initialized`.
    * @throws {AxError} Kind `"Unsupported"` when the hart has no H extension
    *   (nothing is written) or does not keep the policy's hedeleg/hideleg bits
    *   (the prior values are restored first); `"NotFound"` for an unknown hart.
+   *   When the restore fails too, `rollbackErrors` says how.
    * @throws {CsrTrap} When a set-up access traps on a hart with H.
    */
-  static create(
+  static async create(
     cpuId: HartId,
     hal: AxVCpuHal,
     options: RISCVPerCpuOptions = {},
   ): Promise<RISCVPerCpu> {
-    let policy: PerCpuPolicy;
-    try {
-      policy = resolvePolicy(options.policy);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return runSteps(hal.csr, cpuId, setUp(hal, cpuId, policy)).then(
-      (outcome) => construct(cpuId, hal, policy, outcome),
-    );
+    const policy = resolvePolicy(options.policy);
+    const [outcome] = await setUpHarts(hal, [cpuId], policy, 1);
+    return construct(cpuId, hal, policy, outcome!);
   }
 
   /** The lifecycle state. */
@@ -327,16 +193,15 @@ export class RISCVPerCpu implements AxArchPerCpu {
    * @returns One entry each for hedeleg, hideleg, hvip, hcounteren and sie.
    */
   csrReport(): CsrReportEntry[] {
-    const { expectations } = compile(this.policy);
-    return expectations.map((expect, i) => {
+    return setupTable(this.policy).map((row, i) => {
       const kept = this.#readBack[i]!;
       return {
-        name: expect.name,
-        csr: CSR[expect.name],
-        asked: expect.asked,
-        mask: expect.mask,
+        name: row.name,
+        csr: row.csr,
+        asked: row.asked,
+        mask: row.mask,
         kept,
-        refused: expect.asked === undefined ? 0n : (kept ^ expect.asked) & expect.mask,
+        refused: refusedBits(row, kept),
       };
     });
   }
@@ -360,13 +225,9 @@ export class RISCVPerCpu implements AxArchPerCpu {
           );
         }
       } else {
-        const { priors, readBack } = await runSteps(
-          this.hal.csr,
-          this.cpuId,
-          setUp(this.hal, this.cpuId, this.policy),
-        );
-        this.#priors = priors;
-        this.#readBack = readBack;
+        const [outcome] = await setUpHarts(this.hal, [this.cpuId], this.policy, 1);
+        this.#priors = outcome!.priors;
+        this.#readBack = outcome!.readBack;
       }
       this.#state = "enabled";
     } finally {
@@ -381,26 +242,24 @@ export class RISCVPerCpu implements AxArchPerCpu {
    * @throws {AxError} Kind `"BadState"` unless enabled (and not busy).
    */
   async hardwareDisable(): Promise<void> {
-    this.#begin("disable", ["enabled"]);
-    try {
-      await runSteps(this.hal.csr, this.cpuId, restore(this.cpuId, this.#priors));
-      this.#state = "disabled";
-    } finally {
-      this.#busy = false;
-    }
+    await this.#restore("disable", ["enabled"]);
   }
 
   /**
    * Restores the prior values from `initialized` or `enabled` and leaves the
-   * hart `disabled`: what a failed multi-hart set-up does to the harts it
-   * already set up.
+   * hart `disabled`: what a failed multi-hart enable does to the harts it
+   * already enabled, and what a system's close does to initialized harts.
    *
    * @throws {AxError} Kind `"BadState"` when already disabled or busy.
    */
   async restorePriors(): Promise<void> {
-    this.#begin("restore", ["initialized", "enabled"]);
+    await this.#restore("restore", ["initialized", "enabled"]);
+  }
+
+  async #restore(action: string, from: readonly PerCpuState[]): Promise<void> {
+    this.#begin(action, from);
     try {
-      await runSteps(this.hal.csr, this.cpuId, restore(this.cpuId, this.#priors));
+      await runSteps(this.hal.csr, this.cpuId, restorePriors(this.cpuId, this.#priors));
       this.#state = "disabled";
     } finally {
       this.#busy = false;
@@ -427,155 +286,12 @@ export class RISCVPerCpu implements AxArchPerCpu {
   }
 }
 
-/**
- * The two phases of a set-up, for `PerCpuSet` (module-internal): `probe`
- * (the H probe and the prior values: reads only) and `apply` (the policy's
- * operations and the read-back, restoring the priors on failure), as CSR
- * steps, and `construct` for the result.
- */
-export const setUpPhases: {
-  readonly probe: (hal: AxVCpuHal, hart: HartId) => CsrSteps<PriorValues>;
-  readonly apply: (
-    hart: HartId,
-    policy: PerCpuPolicy,
-    priors: PriorValues,
-  ) => CsrSteps<SetUpOutcome>;
-  readonly construct: (
-    cpuId: HartId,
-    hal: AxVCpuHal,
-    policy: PerCpuPolicy,
-    outcome: SetUpOutcome,
-  ) => RISCVPerCpu;
-} = {
-  probe: probePriors,
-  apply: applyPolicy,
-  construct: (cpuId, hal, policy, outcome) => construct(cpuId, hal, policy, outcome),
-};
-
-/** What a set-up found and left. */
-export interface SetUpOutcome {
-  readonly priors: PriorValues;
-  readonly readBack: readonly bigint[];
-}
-
-/**
- * The set-up as CSR steps: probe for H and read the priors in one batch of
- * reads (so a hart without H sees nothing written), then the policy's
- * operations and the read-back in a second batch; on failure, restore.
- */
-function* setUp(hal: AxVCpuHal, hart: HartId, policy: PerCpuPolicy): CsrSteps<SetUpOutcome> {
-  const priors = yield* probePriors(hal, hart);
-  return yield* applyPolicy(hart, policy, priors);
-}
-
-/** Phase 1: the H probe and the prior values, in one batch of reads. */
-function* probePriors(hal: AxVCpuHal, hart: HartId): CsrSteps<PriorValues> {
-  return parsePriors(hal, hart, yield PROBE_AND_PRIORS);
-}
-
-/** Phase 2: the policy's operations and the read-back; the priors are restored on failure. */
-function* applyPolicy(
-  hart: HartId,
+/** Builds the per-CPU states of a finished set-up (for `PerCpuSet`). */
+export function perCpuFromSetUp(
+  cpuId: HartId,
+  hal: AxVCpuHal,
   policy: PerCpuPolicy,
-  priors: PriorValues,
-): CsrSteps<SetUpOutcome> {
-  const { ops, setupCount, expectations } = compile(policy);
-  const results = yield ops;
-  const trapped = firstTrap(results);
-  if (trapped >= 0) {
-    const op = ops[trapped]!;
-    const cause = (results[trapped] as Extract<CsrResult, { ok: false }>).trapCause;
-    throw yield* undo(
-      hart,
-      priors,
-      new CsrTrap({ hart, csr: op.csr, trapCause: cause, op: op.op }),
-    );
-  }
-  const readBack = new Array<bigint>(expectations.length);
-  for (let i = 0; i < expectations.length; i++) {
-    readBack[i] = (results[setupCount + i] as { value: bigint }).value;
-    const expect = expectations[i]!;
-    const refused = expect.asked === undefined ? 0n : (readBack[i]! ^ expect.asked) & expect.mask;
-    if (refused !== 0n && expect.mustStick) {
-      throw yield* undo(
-        hart,
-        priors,
-        new AxError(
-          "Unsupported",
-          `Cannot set up hart ${hart}: ${expect.name} (${hex(BigInt(CSR[expect.name]))}) ` +
-            `did not keep ${describeBits(expect.name, refused)}: asked ${hex(expect.asked!)}, ` +
-            `kept ${hex(readBack[i]!)}; the prior values were restored`,
-          { hart },
-        ),
-      );
-    }
-  }
-  return { priors, readBack };
-}
-
-/** The restore as CSR steps: write the priors back in KVM's order. */
-function* restore(hart: HartId, priors: PriorValues): CsrSteps<void> {
-  const ops = RESTORE_ORDER.map((name): CsrOp => ({
-    op: "write",
-    csr: CSR[name],
-    value: priors[name],
-  }));
-  const results = yield ops;
-  const trapped = firstTrap(results);
-  if (trapped >= 0) {
-    const cause = (results[trapped] as { trapCause: number }).trapCause;
-    throw new CsrTrap({ hart, csr: ops[trapped]!.csr, trapCause: cause, op: "write" });
-  }
-}
-
-/**
- * Restores the priors after a failed set-up and returns the set-up's error
- * to throw; a failure of the restore itself is attached as `rollbackErrors`.
- */
-function* undo(hart: HartId, priors: PriorValues, error: AxError): CsrSteps<AxError> {
-  try {
-    yield* restore(hart, priors);
-  } catch (rollback) {
-    (error as AxError & { rollbackErrors?: unknown[] }).rollbackErrors = [rollback];
-  }
-  return error;
-}
-
-/** The index of the first trapped result, or -1. */
-function firstTrap(results: readonly CsrResult[]): number {
-  for (let i = 0; i < results.length; i++) if (!results[i]!.ok) return i;
-  return -1;
-}
-
-/** Reads the probe's answer and the prior values from the first batch. */
-function parsePriors(hal: AxVCpuHal, hart: HartId, results: CsrResult[]): PriorValues {
-  const probe = results[0]!;
-  if (!probe.ok) {
-    if (probe.trapCause === 2) {
-      rememberProbe(hal, hart, false);
-      throw new AxError(
-        "Unsupported",
-        `Cannot set up hart ${hart}: the H extension is absent ` +
-          `(reading hgatp raised illegal instruction); nothing was written`,
-        { hart },
-      );
-    }
-    throw new CsrTrap({ hart, csr: CSR.hgatp, trapCause: probe.trapCause, op: "read" });
-  }
-  rememberProbe(hal, hart, true);
-  for (let i = 1; i < results.length; i++) {
-    const result = results[i]!;
-    if (!result.ok) {
-      throw new CsrTrap({ hart, csr: PROBE_AND_PRIORS[i]!.csr, trapCause: result.trapCause });
-    }
-  }
-  const value = (i: number) => (results[i] as { value: bigint }).value;
-  return {
-    hedeleg: value(1),
-    hideleg: value(2),
-    hvip: value(3),
-    hcounteren: value(4),
-    sie: value(5),
-    vsie: value(6),
-  };
+  outcome: SetUpOutcome,
+): RISCVPerCpu {
+  return construct(cpuId, hal, policy, outcome);
 }
