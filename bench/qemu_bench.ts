@@ -88,7 +88,7 @@ async function sequentialSetup(gdb: GdbClient, hart: HartId): Promise<Map<CsrNum
   }
   const kept = [];
   for (const csr of READ_BACK) kept.push(await read(csr));
-  if (kept[0] !== 0xb10dn || kept[1] !== 0x444n) {
+  if (kept[0] !== ARCEOS_POLICY.hedeleg || kept[1] !== ARCEOS_POLICY.hideleg) {
     throw new Error(`hart ${hart} did not keep the set-up`);
   }
   return priors;

@@ -4,6 +4,7 @@
  */
 
 import { CSR } from "../hal/csr_numbers.ts";
+import { VS_INTERRUPTS } from "../hal/csr_fields.ts";
 import { PerCpuSet } from "../percpu/percpu_set.ts";
 import { ARCEOS_POLICY, setupOperations } from "../percpu/policy.ts";
 import { createEmulatorHal, type EmulatorHal } from "../plugins/emulator/mod.ts";
@@ -54,7 +55,9 @@ function setUpOnModel(hal: EmulatorHal): () => void {
  */
 function rawSetup(slots: BigUint64Array, harts: number): bigint {
   const HEDELEG_MASK = 0xb1ffn;
-  const VS = 0x444n;
+  const VS = VS_INTERRUPTS;
+  const HEDELEG = ARCEOS_POLICY.hedeleg;
+  const HIDELEG = ARCEOS_POLICY.hideleg;
   const S = 0x222n;
   const COUNTEREN = 0xffff_ffffn;
   let checksum = 0n;
@@ -71,8 +74,8 @@ function rawSetup(slots: BigUint64Array, harts: number): bigint {
       slots[base + SLOT.mie]! & (slots[base + SLOT.mideleg]! & S),
       (slots[base + SLOT.mie]! & (slots[base + SLOT.hideleg]! & VS)) >> 1n,
     ];
-    slots[base + SLOT.hedeleg] = 0xb10dn & HEDELEG_MASK;
-    slots[base + SLOT.hideleg] = 0x444n & VS;
+    slots[base + SLOT.hedeleg] = HEDELEG & HEDELEG_MASK;
+    slots[base + SLOT.hideleg] = HIDELEG & VS;
     for (const bit of [0x4n, 0x40n, 0x400n]) {
       slots[base + SLOT.mip] = slots[base + SLOT.mip]! & ~(bit & VS);
     }
@@ -88,7 +91,9 @@ function rawSetup(slots: BigUint64Array, harts: number): bigint {
       slots[base + SLOT.hcounteren]!,
       slots[base + SLOT.mie]! & ((slots[base + SLOT.mideleg]! | VS) & S),
     ];
-    if ((kept[0]! ^ 0xb10dn) !== 0n || (kept[1]! ^ 0x444n) !== 0n) throw new Error("did not stick");
+    if ((kept[0]! ^ HEDELEG) !== 0n || (kept[1]! ^ HIDELEG) !== 0n) {
+      throw new Error("did not stick");
+    }
     checksum += probe + priors[0]! + kept[4]!;
   }
   return checksum;

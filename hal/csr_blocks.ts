@@ -357,17 +357,17 @@ export class MaskedCsr extends Csr {
  *
  * @example hvip over mip
  * ```ts
- * import { HartContext, ViewCsr, type ViewOptions } from "@rvhv/percpu";
+ * import { HartContext, ViewCsr, type ViewOptions, VS_INTERRUPTS } from "@rvhv/percpu";
  * import { strictEqual } from "node:assert/strict";
  *
  * const MIP = 0;
- * const options: ViewOptions = { readMask: 0x444n, writeMask: 0x444n };
+ * const options: ViewOptions = { readMask: VS_INTERRUPTS, writeMask: VS_INTERRUPTS };
  * const hvip = new ViewCsr(MIP, options);
  * const hart = new HartContext(new BigUint64Array(1), 0, 0, new Set(["h"]));
  * hart.put(MIP, 0x80n); // MTIP pending
  * hvip.write(hart, 0xfffn);
  * strictEqual(hart.get(MIP), 0x4c4n);
- * strictEqual(hvip.read(hart), 0x444n);
+ * strictEqual(hvip.read(hart), VS_INTERRUPTS);
  * ```
  */
 export interface ViewOptions {
@@ -389,13 +389,13 @@ export interface ViewOptions {
  *
  * @example Usage
  * ```ts
- * import { HartContext, ViewCsr } from "@rvhv/percpu";
+ * import { HartContext, ViewCsr, VS_INTERRUPTS } from "@rvhv/percpu";
  * import { strictEqual } from "node:assert/strict";
  *
  * const hart = new HartContext(new BigUint64Array(1), 0, 0, new Set(["h"]));
- * const vsie = new ViewCsr(0, { readMask: 0x444n, writeMask: 0x444n, shift: 1 });
+ * const vsie = new ViewCsr(0, { readMask: VS_INTERRUPTS, writeMask: VS_INTERRUPTS, shift: 1 });
  * vsie.write(hart, 0x222n);
- * strictEqual(hart.get(0), 0x444n);
+ * strictEqual(hart.get(0), VS_INTERRUPTS);
  * strictEqual(vsie.read(hart), 0x222n);
  * ```
  */

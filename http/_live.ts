@@ -10,6 +10,7 @@ import { AxError, CsrTrap } from "../hal/errors.ts";
 import { hex } from "../hal/hex.ts";
 import type { AxVCpuHal, CsrOp, HartId } from "../hal/types.ts";
 import type { PerCpuSet } from "../percpu/percpu_set.ts";
+import { SETUP_CSR_NAMES, type SetupCsrName } from "../percpu/policy.ts";
 import { csrBitNames, describeHart, type HartDescription } from "../percpu/report.ts";
 import { describeRoutes, firmwareModel, type RoutesDescription } from "../routing/route_table.ts";
 
@@ -40,15 +41,9 @@ export interface ServedSystem {
 }
 
 /** The set-up's CSRs, then the firmware's delegation (context for routing). */
-const LIVE_CSRS = [
-  "hedeleg",
-  "hideleg",
-  "hvip",
-  "hcounteren",
-  "sie",
-  "medeleg",
-  "mideleg",
-] as const;
+const LIVE_CSRS: readonly LiveCsrName[] = Object.freeze([...SETUP_CSR_NAMES, "medeleg", "mideleg"]);
+
+type LiveCsrName = SetupCsrName | "medeleg" | "mideleg";
 
 const LIVE_READS: readonly CsrOp[] = Object.freeze(
   LIVE_CSRS.map((name) => Object.freeze({ op: "read", csr: CSR[name] }) as CsrOp),
@@ -74,7 +69,7 @@ export function parseHartId(text: string): HartId {
 }
 
 /** A hart's live values, by CSR name. */
-export type LiveCsrs = ReadonlyMap<(typeof LIVE_CSRS)[number], bigint>;
+export type LiveCsrs = ReadonlyMap<LiveCsrName, bigint>;
 
 /**
  * Reads the live CSRs of a hart of the set.
@@ -88,7 +83,7 @@ export type LiveCsrs = ReadonlyMap<(typeof LIVE_CSRS)[number], bigint>;
 export async function readLive(system: ServedSystem, hart: HartId): Promise<LiveCsrs> {
   system.percpus.get(hart);
   const results = await system.hal.csr.batch(hart, LIVE_READS);
-  const live = new Map<(typeof LIVE_CSRS)[number], bigint>();
+  const live = new Map<LiveCsrName, bigint>();
   results.forEach((result, i) => {
     if (!result.ok) {
       throw new CsrTrap({ hart, csr: LIVE_READS[i]!.csr, trapCause: result.trapCause, op: "read" });

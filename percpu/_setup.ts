@@ -21,7 +21,6 @@
 import { CSR } from "../hal/csr_numbers.ts";
 import { AxError, CsrTrap, TraceDivergence } from "../hal/errors.ts";
 import { hex } from "../hal/hex.ts";
-import { bitNames } from "../hal/trap_bits.ts";
 import { syncBatchOf } from "../hal/_sync_batch.ts";
 import type { AxVCpuHal, CsrOp, CsrResult, HartId } from "../hal/types.ts";
 import { rememberProbe } from "../detect/h_extension.ts";
@@ -34,6 +33,7 @@ import {
   setupOperations,
   setupTable,
 } from "./policy.ts";
+import { csrBitNames } from "./report.ts";
 import { type CsrSteps, runSteps, runStepsSync } from "./_steps.ts";
 
 /**
@@ -106,9 +106,8 @@ const STICK_FAILURES: WeakSet<AxError> = new WeakSet();
 function describeBits(row: SetupCsr, bits: bigint): string {
   const positions: string[] = [];
   for (let bit = 0; bit < 64; bit++) if ((bits >> BigInt(bit)) & 1n) positions.push(String(bit));
-  const kind = row.bits === "exception" ? "exception" : "interrupt";
   return `bit${positions.length === 1 ? "" : "s"} ${positions.join(", ")} (${
-    bitNames(bits, kind).join(", ")
+    csrBitNames(row.name, bits).join(", ")
   })`;
 }
 

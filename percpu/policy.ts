@@ -373,8 +373,6 @@ export interface SetupCsr {
    * delegation); otherwise a refused bit is a fact of the hart, reported.
    */
   readonly mustStick: boolean;
-  /** What the bits name: exceptions (hedeleg), interrupts, or counters (hcounteren). */
-  readonly bits: "exception" | "interrupt" | "counter";
 }
 
 const TABLES: WeakMap<PerCpuPolicy, readonly SetupCsr[]> = new WeakMap();
@@ -414,16 +412,13 @@ export function setupTable(policy: PerCpuPolicy): readonly SetupCsr[] {
     asked: bigint | undefined,
     mask: bigint,
     mustStick: boolean,
-    bits: SetupCsr["bits"],
-  ): SetupCsr => Object.freeze({ name, csr: CSR[name], asked, mask, mustStick, bits });
+  ): SetupCsr => Object.freeze({ name, csr: CSR[name], asked, mask, mustStick });
   const table = Object.freeze([
-    row("hedeleg", policy.hedeleg, ALL_ONES, true, "exception"),
-    row("hideleg", policy.hideleg, ALL_ONES, true, "interrupt"),
-    row("hvip", 0n, VS_INTERRUPTS, false, "interrupt"),
-    row("hcounteren", policy.hcounteren, ALL_ONES, false, "counter"),
-    sie === 0n
-      ? row("sie", undefined, 0n, false, "interrupt")
-      : row("sie", sie, sie, false, "interrupt"),
+    row("hedeleg", policy.hedeleg, ALL_ONES, true),
+    row("hideleg", policy.hideleg, ALL_ONES, true),
+    row("hvip", 0n, VS_INTERRUPTS, false),
+    row("hcounteren", policy.hcounteren, ALL_ONES, false),
+    sie === 0n ? row("sie", undefined, 0n, false) : row("sie", sie, sie, false),
   ]);
   TABLES.set(policy, table);
   return table;

@@ -104,7 +104,7 @@ let construct: (
  * strictEqual(percpu.state, "initialized");
  * await percpu.hardwareEnable();
  * strictEqual(percpu.isEnabled(), true);
- * strictEqual(await hal.csr.read(0, CSR.hideleg), 0x444n);
+ * strictEqual(await hal.csr.read(0, CSR.hideleg), percpu.policy.hideleg);
  * await percpu.hardwareDisable();
  * strictEqual(await hal.csr.read(0, CSR.hideleg), 0n);
  * await hal.close();

@@ -25,10 +25,10 @@ import {
  *
  * @example Usage
  * ```ts
- * import { GRID_EXCEPTIONS, routeTable } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY, GRID_EXCEPTIONS, routeTable } from "@rvhv/percpu";
  * import { deepStrictEqual, strictEqual } from "node:assert/strict";
  *
- * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n };
+ * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: ARCEOS_POLICY.hedeleg, hideleg: ARCEOS_POLICY.hideleg };
  * strictEqual(GRID_EXCEPTIONS.length, 24);
  * deepStrictEqual(routeTable(csrs, { interrupt: false }).map((row) => row.cause), GRID_EXCEPTIONS);
  * ```
@@ -61,10 +61,10 @@ export const GRID_INTERRUPTS: readonly number[] = Object.freeze(
  *
  * @example Usage
  * ```ts
- * import { type RouteRow, routeTable } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY, type RouteRow, routeTable } from "@rvhv/percpu";
  * import { strictEqual } from "node:assert/strict";
  *
- * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n };
+ * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: ARCEOS_POLICY.hedeleg, hideleg: ARCEOS_POLICY.hideleg };
  * const [row]: RouteRow[] = routeTable(csrs, { cause: 3, interrupt: false });
  * strictEqual(row!.name, "BREAKPOINT");
  * strictEqual(row!.routes.VU!.destination, "VS");
@@ -87,10 +87,10 @@ export interface RouteRow {
  *
  * @example The interrupts, seen from VS-mode only
  * ```ts
- * import { routeTable, type RouteTableOptions } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY, routeTable, type RouteTableOptions } from "@rvhv/percpu";
  * import { deepStrictEqual } from "node:assert/strict";
  *
- * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n };
+ * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: ARCEOS_POLICY.hedeleg, hideleg: ARCEOS_POLICY.hideleg };
  * const options: RouteTableOptions = { origins: ["VS"], interrupt: true, firmware: "opensbi" };
  * const toVs = routeTable(csrs, options)
  *   .filter((row) => row.routes.VS!.destination === "VS")
@@ -127,11 +127,11 @@ function wantsCause(interrupt: boolean, cause: number, explicit: boolean): boole
  *
  * @example Usage
  * ```ts
- * import { routeTable } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY, routeTable } from "@rvhv/percpu";
  * import { strictEqual } from "node:assert/strict";
  *
  * const rows = routeTable(
- *   { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n },
+ *   { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: ARCEOS_POLICY.hedeleg, hideleg: ARCEOS_POLICY.hideleg },
  *   { origins: ["VU"] },
  * );
  * const breakpoint = rows.find((row) => !row.interrupt && row.cause === 3)!;
@@ -270,10 +270,10 @@ export interface RoutesDescription {
  *
  * @example Usage
  * ```ts
- * import { describeRoutes } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY, describeRoutes } from "@rvhv/percpu";
  * import { strictEqual } from "node:assert/strict";
  *
- * const view = describeRoutes(0, { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n });
+ * const view = describeRoutes(0, { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: ARCEOS_POLICY.hedeleg, hideleg: ARCEOS_POLICY.hideleg });
  * strictEqual(view.csrs.hedeleg, "0xb10d");
  * strictEqual(view.rows[3]!.routes.VU!.destination, "VS");
  * strictEqual(JSON.parse(JSON.stringify(view)).rows.length, 35);

@@ -39,10 +39,10 @@ import { exceptionName, interruptName } from "../hal/trap_bits.ts";
  *
  * @example An environment call, from each mode it can come from
  * ```ts
- * import { routeTrap, type TrapOrigin } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY, routeTrap, type TrapOrigin } from "@rvhv/percpu";
  * import { deepStrictEqual } from "node:assert/strict";
  *
- * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n };
+ * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: ARCEOS_POLICY.hedeleg, hideleg: ARCEOS_POLICY.hideleg };
  * const origins: TrapOrigin[] = ["U", "VU"];
  * deepStrictEqual(
  *   origins.map((from) => routeTrap(csrs, { cause: 8, interrupt: false, from }).destination),
@@ -57,10 +57,10 @@ export type TrapOrigin = "U" | "HS" | "VU" | "VS" | "M";
  *
  * @example Usage
  * ```ts
- * import { routeTrap, type TrapLevel } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY, routeTrap, type TrapLevel } from "@rvhv/percpu";
  * import { strictEqual } from "node:assert/strict";
  *
- * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n };
+ * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: ARCEOS_POLICY.hedeleg, hideleg: ARCEOS_POLICY.hideleg };
  * const level: TrapLevel = routeTrap(csrs, { cause: 3, interrupt: false, from: "VU" }).destination;
  * strictEqual(level, "VS"); // a guest's breakpoint goes to the guest kernel
  * ```
@@ -72,10 +72,10 @@ export type TrapLevel = "M" | "HS" | "VS";
  *
  * @example Where a breakpoint goes from each mode
  * ```ts
- * import { routeTrap, TRAP_ORIGINS } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY, routeTrap, TRAP_ORIGINS } from "@rvhv/percpu";
  * import { deepStrictEqual } from "node:assert/strict";
  *
- * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n };
+ * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: ARCEOS_POLICY.hedeleg, hideleg: ARCEOS_POLICY.hideleg };
  * deepStrictEqual(
  *   TRAP_ORIGINS.map((from) => [from, routeTrap(csrs, { cause: 3, interrupt: false, from }).destination]),
  *   [["U", "HS"], ["HS", "HS"], ["VU", "VS"], ["VS", "VS"], ["M", "M"]],
@@ -89,14 +89,14 @@ export const TRAP_ORIGINS: readonly TrapOrigin[] = Object.freeze(["U", "HS", "VU
  *
  * @example Usage
  * ```ts
- * import { type DelegationCsrs, PerCpuSet, readDelegation } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY, type DelegationCsrs, PerCpuSet, readDelegation } from "@rvhv/percpu";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * const hal = await createEmulatorHal({ firmware: "opensbi-1.1" });
  * await PerCpuSet.init(hal);
  * const csrs: DelegationCsrs = await readDelegation(hal, 0);
- * deepStrictEqual(csrs, { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n });
+ * deepStrictEqual(csrs, { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: ARCEOS_POLICY.hedeleg, hideleg: ARCEOS_POLICY.hideleg });
  * await hal.close();
  * ```
  */
@@ -116,10 +116,10 @@ export interface DelegationCsrs {
  *
  * @example Usage
  * ```ts
- * import { routeTrap, type TrapInput } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY, routeTrap, type TrapInput } from "@rvhv/percpu";
  * import { strictEqual } from "node:assert/strict";
  *
- * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n };
+ * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: ARCEOS_POLICY.hedeleg, hideleg: ARCEOS_POLICY.hideleg };
  * const vsTimer: TrapInput = { cause: 6, interrupt: true, from: "VS" };
  * const route = routeTrap(csrs, vsTimer);
  * strictEqual(route.destination, "VS");
@@ -162,10 +162,10 @@ export type FirmwareModel = "opensbi" | "none";
  *
  * @example Usage
  * ```ts
- * import { routeTrap, type RouteTrapOptions } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY, routeTrap, type RouteTrapOptions } from "@rvhv/percpu";
  * import { strictEqual } from "node:assert/strict";
  *
- * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n };
+ * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: ARCEOS_POLICY.hedeleg, hideleg: ARCEOS_POLICY.hideleg };
  * const bare: RouteTrapOptions = { firmware: "none" };
  * const trap = { cause: 2, interrupt: false, from: "VU" } as const; // illegal instruction
  * strictEqual(routeTrap(csrs, trap).effective.destination, "VS"); // OpenSBI redirects it
@@ -182,10 +182,10 @@ export interface RouteTrapOptions {
  *
  * @example A guest's illegal instruction: M-mode first, then the guest
  * ```ts
- * import { type EffectiveRoute, routeTrap } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY, type EffectiveRoute, routeTrap } from "@rvhv/percpu";
  * import { match, strictEqual } from "node:assert/strict";
  *
- * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n };
+ * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: ARCEOS_POLICY.hedeleg, hideleg: ARCEOS_POLICY.hideleg };
  * const route = routeTrap(csrs, { cause: 2, interrupt: false, from: "VU" });
  * strictEqual(route.destination, "M"); // medeleg[2] = 0
  * const effective: EffectiveRoute = route.effective;
@@ -207,10 +207,10 @@ export interface EffectiveRoute {
  *
  * @example Usage
  * ```ts
- * import { routeTrap, type TrapRoute } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY, routeTrap, type TrapRoute } from "@rvhv/percpu";
  * import { strictEqual } from "node:assert/strict";
  *
- * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n };
+ * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: ARCEOS_POLICY.hedeleg, hideleg: ARCEOS_POLICY.hideleg };
  * const route: TrapRoute = routeTrap(csrs, { cause: 8, interrupt: false, from: "VU" });
  * strictEqual(route.destination, "VS");
  * strictEqual(route.reason, "medeleg[8] = 1, V=1 and hedeleg[8] = 1: delegated on to VS-mode");
@@ -450,11 +450,11 @@ function opensbiRedirect(
  *
  * @example Usage
  * ```ts
- * import { routeTrap } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY, routeTrap } from "@rvhv/percpu";
  * import { strictEqual } from "node:assert/strict";
  *
  * // OpenSBI's delegation and the ArceOS set-up.
- * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n };
+ * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: ARCEOS_POLICY.hedeleg, hideleg: ARCEOS_POLICY.hideleg };
  *
  * const breakpoint = routeTrap(csrs, { cause: 3, interrupt: false, from: "VU" });
  * strictEqual(breakpoint.destination, "VS");

@@ -27,7 +27,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { ALL_ONES } from "../hal/csr_fields.ts";
+import { ALL_ONES, VS_INTERRUPTS } from "../hal/csr_fields.ts";
 import { CSR, type CsrName } from "../hal/csr_numbers.ts";
 import { FIRMWARE_PRESETS, resolveFirmware } from "../hal/firmware.ts";
 import { hex } from "../hal/hex.ts";
@@ -410,7 +410,7 @@ function firmwareSection(): string {
 function summarySection(): string {
   const probes: Probe[] = [
     after([], "hedeleg", 0xb10dn),
-    after([], "hideleg", 0x444n),
+    after([], "hideleg", VS_INTERRUPTS),
     after([], "hcounteren", ALL_ONES),
     after([], "hvip", undefined),
     after([], "medeleg", undefined, "medeleg", { firmware: "opensbi" }),

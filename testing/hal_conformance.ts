@@ -7,6 +7,8 @@
 
 import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { CSR } from "../hal/csr_numbers.ts";
+import { VS_INTERRUPTS } from "../hal/csr_fields.ts";
+import { ARCEOS_POLICY } from "../percpu/policy.ts";
 import { AxError, CsrTrap } from "../hal/errors.ts";
 import type { AxVCpuHal } from "../hal/types.ts";
 import { FRAME_SIZE } from "../hal/frame_allocator.ts";
@@ -262,9 +264,9 @@ const CASES: readonly ConformanceCase[] = [
     async run(hal) {
       for (const hart of hal.harts) {
         const percpu = await RISCVPerCpu.create(hart, hal);
-        strictEqual(await hal.csr.read(hart, CSR.hedeleg), 0xb10dn);
-        strictEqual(await hal.csr.read(hart, CSR.hideleg), 0x444n);
-        strictEqual((await hal.csr.read(hart, CSR.hvip)) & 0x444n, 0n);
+        strictEqual(await hal.csr.read(hart, CSR.hedeleg), ARCEOS_POLICY.hedeleg);
+        strictEqual(await hal.csr.read(hart, CSR.hideleg), ARCEOS_POLICY.hideleg);
+        strictEqual((await hal.csr.read(hart, CSR.hvip)) & VS_INTERRUPTS, 0n);
         await percpu.restorePriors();
       }
     },

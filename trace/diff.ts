@@ -7,12 +7,12 @@
  * @module
  */
 
+import { SETUP_CSR_NAMES } from "../percpu/policy.ts";
 import { csrName, csrNumber } from "../hal/csr_numbers.ts";
 import { AxError } from "../hal/errors.ts";
 import type { AxVCpuHal, CsrNum, CsrOp, CsrResult, HartId } from "../hal/types.ts";
-import { DEFAULT_LOOKAHEAD } from "../plugins/replay/replay_hal.ts";
 import type { TraceEvent, TraceHeader } from "./format.ts";
-import { TraceReader } from "./reader.ts";
+import { DEFAULT_LOOKAHEAD, TraceReader } from "./reader.ts";
 
 /**
  * Where two traces part: each trace's event, or `undefined` when that trace
@@ -443,12 +443,8 @@ export const STATE_CSRS: readonly string[] = Object.freeze([
   "medeleg",
   "mideleg",
   "hstatus",
-  "hedeleg",
-  "hideleg",
-  "hvip",
-  "hcounteren",
+  ...SETUP_CSR_NAMES,
   "hgatp",
-  "sie",
   "vsie",
 ]);
 

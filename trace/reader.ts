@@ -19,6 +19,28 @@ import {
   type TraceOp,
 } from "./format.ts";
 
+/**
+ * The default lookahead bound: how many events replay holds in memory at
+ * once (read from the file but not yet asked for) while it looks for the
+ * next event of the hart a request is for.
+ *
+ * @example Usage
+ * ```ts
+ * import { createReplayHal, DEFAULT_LOOKAHEAD, recordHal } from "@rvhv/percpu/replay";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/run.jsonl`;
+ * await (await recordHal(await createEmulatorHal(), { path })).close();
+ * const replay = await createReplayHal({ path });
+ * strictEqual(replay.lookahead, DEFAULT_LOOKAHEAD);
+ * await replay.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export const DEFAULT_LOOKAHEAD = 65536;
+
 /** How many bytes the reader reads at a time. */
 const CHUNK_BYTES = 256 * 1024;
 /** The longest line the reader accepts (a header with a large manifest fits easily). */

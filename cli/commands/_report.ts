@@ -9,6 +9,7 @@ import { TraceDivergence, TraceFormatError } from "../../hal/errors.ts";
 import { hex } from "../../hal/hex.ts";
 import type { CsrResult, HalInfo } from "../../hal/types.ts";
 import type { PerCpuSet } from "../../percpu/percpu_set.ts";
+import { SETUP_CSR_NAMES } from "../../percpu/policy.ts";
 import { describeHart, type HartDescription } from "../../percpu/report.ts";
 import type { TraceEvent } from "../../trace/format.ts";
 import { csrHex } from "../../trace/format.ts";
@@ -25,7 +26,6 @@ import { type CliIo, EXIT, renderTable } from "../io.ts";
 export function hartTable(percpus: PerCpuSet): string {
   const rows = [...percpus].map((percpu) => {
     const report = percpu.csrReport();
-    const kept = (name: string) => hex(report.find((e) => e.name === name)!.kept);
     const refused = report.filter((e) => e.refused !== 0n).map((e) =>
       `${e.name} ${hex(e.refused)}`
     );
@@ -33,18 +33,11 @@ export function hartTable(percpus: PerCpuSet): string {
       String(percpu.cpuId),
       percpu.state,
       "yes",
-      kept("hedeleg"),
-      kept("hideleg"),
-      kept("hvip"),
-      kept("hcounteren"),
-      kept("sie"),
+      ...report.map((entry) => hex(entry.kept)),
       refused.join(", ") || "-",
     ];
   });
-  return renderTable(
-    ["hart", "state", "H", "hedeleg", "hideleg", "hvip", "hcounteren", "sie", "refused"],
-    rows,
-  );
+  return renderTable(["hart", "state", "H", ...SETUP_CSR_NAMES, "refused"], rows);
 }
 
 /**

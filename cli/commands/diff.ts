@@ -12,7 +12,7 @@ import { bootForCli } from "../boot.ts";
 import { loadManifest } from "../../manifest/parse.ts";
 import type { Manifest } from "../../manifest/schema.ts";
 import { manifestError } from "../../manifest/source.ts";
-import { AUTO_PROFILE, PROFILE_NAMES } from "../../plugins/emulator/options.ts";
+import { AUTO_PROFILE, PROFILE_NAMES } from "../../plugins/emulator/mod.ts";
 import { diffStates, diffTraces, type TraceSide } from "../../trace/diff.ts";
 import { describeEvent } from "../../trace/format.ts";
 import { csrHex, TRACE_FORMAT } from "../../trace/format.ts";

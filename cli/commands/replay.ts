@@ -10,7 +10,6 @@ import type { System } from "../../manifest/boot.ts";
 import { bootForCli } from "../boot.ts";
 import { parseManifest } from "../../manifest/parse.ts";
 import { describePolicy } from "../../percpu/policy.ts";
-import type { ReplayHal } from "../../plugins/replay/replay_hal.ts";
 import { readTraceHeader } from "../../trace/reader.ts";
 import { AxError, ManifestError } from "../../hal/errors.ts";
 import { type CliIo, type Command, EXIT, exitCodeOf, UsageError } from "../io.ts";
@@ -109,7 +108,7 @@ export const replayCommand: Command = {
         );
         return exitCodeOf(error);
       }
-      const hal = system.hal as ReplayHal;
+      const hal = system.hal;
       let harts;
       try {
         io.err(
@@ -125,7 +124,7 @@ export const replayCommand: Command = {
           JSON.stringify(
             {
               trace,
-              events: hal.consumed,
+              events: hal.stats?.().consumed,
               backend: hal.info(),
               policy: system.percpus.policy.name,
               harts,
@@ -137,7 +136,7 @@ export const replayCommand: Command = {
       } else {
         io.out(harts as string);
       }
-      io.err(`rvhv: replayed ${hal.consumed} events: the run matches ${trace}\n`);
+      io.err(`rvhv: replayed ${hal.stats?.().consumed} events: the run matches ${trace}\n`);
       return EXIT.ok;
     } catch (error) {
       const code = traceErrorExit(error, io);

@@ -4,13 +4,19 @@
  * @module
  */
 
-import { CSR } from "../../hal/csr_numbers.ts";
+import { VS_INTERRUPTS } from "../../hal/csr_fields.ts";
 import { hex } from "../../hal/hex.ts";
 import type { AxVCpuHal, CsrOp, HartId } from "../../hal/types.ts";
 import type { System } from "../../manifest/boot.ts";
 import { bootForCli } from "../boot.ts";
 import { loadManifest } from "../../manifest/parse.ts";
-import { describePolicy, type PerCpuPolicy, resolvePolicy } from "../../percpu/policy.ts";
+import {
+  describePolicy,
+  type PerCpuPolicy,
+  resolvePolicy,
+  type SetupCsr,
+  setupTable,
+} from "../../percpu/policy.ts";
 import { type CliIo, type Command, EXIT, renderTable } from "../io.ts";
 import { onePath, parseCommandLine } from "../command_line.ts";
 import { describeBackend, traceErrorExit } from "./_report.ts";
@@ -20,7 +26,7 @@ const HELP = `Usage: rvhv verify <manifest> [--json] [--no-setup]
 Boots the manifest (sets the harts up, and enables them as the manifest
 says), then reads every set-up hart's CSRs afresh and compares them with the
 policy: hedeleg and hideleg must equal the policy's values, hvip must have
-the VS bits (0x444) clear, hcounteren and sie must hold the policy's bits.
+the VS bits (${hex(VS_INTERRUPTS)}) clear, hcounteren and sie must hold the policy's bits.
 Bits the hart refused during the set-up (e.g. the upper half of a 32-bit
 hcounteren) are facts of the hart: reported as "refused", not as drift.
 Anything else that differs is drift. The harts are then disabled and closed.
@@ -39,16 +45,9 @@ Exit codes: 0 no drift, 1 drift (or a hart cannot be set up), 2 usage or
 manifest error, 3 backend failure.
 `;
 
-const ALL_ONES = (1n << 64n) - 1n;
-const VS_INTERRUPTS = 0x444n;
-const VERIFIED = ["hedeleg", "hideleg", "hvip", "hcounteren", "sie"] as const;
-const READS: readonly CsrOp[] = VERIFIED.map((name): CsrOp => ({ op: "read", csr: CSR[name] }));
-
 /** What the policy asks of one CSR, and which refused bits are the hart's own. */
 interface Expectation {
-  name: (typeof VERIFIED)[number];
-  asked: bigint;
-  mask: bigint;
+  readonly row: SetupCsr;
   /** Bits the hart refused at set-up (not drift). */
   refused: bigint;
 }
@@ -65,14 +64,7 @@ interface CsrVerdict {
 }
 
 function expectationsOf(policy: PerCpuPolicy): Expectation[] {
-  const sie = policy.sie.reduce((mask, cause) => mask | (1n << BigInt(cause)), 0n);
-  return [
-    { name: "hedeleg", asked: policy.hedeleg, mask: ALL_ONES, refused: 0n },
-    { name: "hideleg", asked: policy.hideleg, mask: ALL_ONES, refused: 0n },
-    { name: "hvip", asked: 0n, mask: VS_INTERRUPTS, refused: 0n },
-    { name: "hcounteren", asked: policy.hcounteren, mask: ALL_ONES, refused: 0n },
-    { name: "sie", asked: sie, mask: sie, refused: 0n },
-  ];
+  return setupTable(policy).map((row) => ({ row, refused: 0n }));
 }
 
 async function verifyHart(
@@ -80,20 +72,23 @@ async function verifyHart(
   hart: HartId,
   expectations: readonly Expectation[],
 ): Promise<{ hart: HartId; h: boolean; drift: boolean; csrs: CsrVerdict[] }> {
-  const results = await hal.csr.batch(hart, READS);
+  const reads = expectations.map(({ row }): CsrOp => ({ op: "read", csr: row.csr }));
+  const results = await hal.csr.batch(hart, reads);
   const csrs = expectations.map((expect, k): CsrVerdict => {
     const result = results[k]!;
-    const base = { csr: expect.name, policy: hex(expect.asked), mask: hex(expect.mask) };
+    const { name, mask } = expect.row;
+    const asked = expect.row.asked ?? 0n;
+    const base = { csr: name, policy: hex(asked), mask: hex(mask) };
     if (!result.ok) {
       return {
         ...base,
         live: `trap ${result.trapCause}`,
         refused: "0x0",
-        drift: hex(expect.mask),
+        drift: hex(mask),
         status: "drift",
       };
     }
-    const differs = (result.value ^ expect.asked) & expect.mask;
+    const differs = (result.value ^ asked) & mask;
     const drift = differs & ~expect.refused;
     return {
       ...base,
@@ -159,12 +154,10 @@ export const verifyCommand: Command = {
         const expectations = expectationsOf(policy);
         if (!noSetup) {
           // What the hart refused at set-up is a fact of the hart, not drift.
-          for (const entry of system.percpus.get(hart).csrReport()) {
-            const expect = expectations.find((e) => e.name === entry.name)!;
-            if (entry.name !== "hedeleg" && entry.name !== "hideleg") {
-              expect.refused = entry.refused;
-            }
-          }
+          const report = system.percpus.get(hart).csrReport();
+          expectations.forEach((expect, k) => {
+            if (!expect.row.mustStick) expect.refused = report[k]!.refused;
+          });
         }
         verdicts.push(await verifyHart(system.hal, hart, expectations));
       }

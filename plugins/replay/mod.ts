@@ -50,12 +50,8 @@ import { parseReplayOptions, type ResolvedReplayOptions } from "./options.ts";
 import { createReplayHal, type ReplayHal } from "./replay_hal.ts";
 
 export { headerFor, recordHal, RecordingHal, type RecordOptions } from "../../trace/recorder.ts";
-export {
-  createReplayHal,
-  DEFAULT_LOOKAHEAD,
-  ReplayHal,
-  type ReplayHalOptions,
-} from "./replay_hal.ts";
+export { DEFAULT_LOOKAHEAD } from "../../trace/reader.ts";
+export { createReplayHal, ReplayHal, type ReplayHalOptions } from "./replay_hal.ts";
 export {
   type CsrStateDiff,
   type CsrTraceSummary,

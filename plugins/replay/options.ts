@@ -11,7 +11,7 @@ import {
   rejectUnknownKeys,
 } from "../../hal/_options.ts";
 import { invalidOption } from "../../hal/errors.ts";
-import { DEFAULT_LOOKAHEAD } from "./replay_hal.ts";
+import { DEFAULT_LOOKAHEAD } from "../../trace/reader.ts";
 
 /**
  * Options of `plugin: replay`, as written in code or YAML.

@@ -12,29 +12,7 @@ import { BackendHal, type CheckedCsrOp } from "../../hal/backend_hal.ts";
 import { AxError, TraceDivergence } from "../../hal/errors.ts";
 import type { CsrNum, CsrResult, HalInfo, HartId } from "../../hal/types.ts";
 import { describeRequest, type TraceEvent, type TraceHeader } from "../../trace/format.ts";
-import { TraceReader } from "../../trace/reader.ts";
-
-/**
- * The default lookahead bound: how many events replay holds in memory at
- * once (read from the file but not yet asked for) while it looks for the
- * next event of the hart a request is for.
- *
- * @example Usage
- * ```ts
- * import { createReplayHal, DEFAULT_LOOKAHEAD, recordHal } from "@rvhv/percpu/replay";
- * import { createEmulatorHal } from "@rvhv/percpu/emulator";
- * import { strictEqual } from "node:assert/strict";
- *
- * const dir = await Deno.makeTempDir();
- * const path = `${dir}/run.jsonl`;
- * await (await recordHal(await createEmulatorHal(), { path })).close();
- * const replay = await createReplayHal({ path });
- * strictEqual(replay.lookahead, DEFAULT_LOOKAHEAD);
- * await replay.close();
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
-export const DEFAULT_LOOKAHEAD = 65536;
+import { DEFAULT_LOOKAHEAD, TraceReader } from "../../trace/reader.ts";
 
 /**
  * Options of {@linkcode createReplayHal}.
@@ -198,6 +176,16 @@ export class ReplayHal extends BackendHal {
   /** How many events the run has consumed. */
   get consumed(): number {
     return this.#consumed;
+  }
+
+  /**
+   * The replay's progress: events consumed so far, and events read ahead
+   * but not yet asked for.
+   *
+   * @returns The counters.
+   */
+  stats(): { consumed: number; buffered: number } {
+    return { consumed: this.#consumed, buffered: this.#buffered };
   }
 
   /**
