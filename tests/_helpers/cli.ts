@@ -44,6 +44,13 @@ export interface InProcessRun {
    * @throws {Error} When the command ends first, or after `ms`.
    */
   until(what: string, check: () => boolean, ms?: number): Promise<void>;
+  /**
+   * Hands the command `signal` ({@linkcode deliverInterrupt}) once it waits
+   * for one, and waits for it to end; at once when it has already ended.
+   *
+   * @throws {Error} When it neither waits nor ends within `ms`.
+   */
+  stop(signal: Deno.Signal, ms?: number): Promise<RunResult>;
 }
 
 function checkCwd(cwd: string): void {
@@ -95,6 +102,16 @@ export function startRvhvInProcess(
         if (performance.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
+    },
+    async stop(signal, ms = 30_000) {
+      const deadline = performance.now() + ms;
+      while (!ended && !deliverInterrupt(signal)) {
+        if (performance.now() > deadline) {
+          throw new Error(`The command did not wait for ${signal} within ${ms} ms`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      return await done;
     },
   };
 }
