@@ -48,6 +48,20 @@ export function nextInterrupt(): Promise<Deno.Signal> {
 }
 
 /**
+ * Hands a signal to the commands waiting in {@linkcode nextInterrupt}, as the
+ * handlers do first; also how in-process tests end `serve` and `up --hold`
+ * without installing process-wide handlers.
+ *
+ * @param signal The signal.
+ * @returns Whether a command was waiting (then the CLI does not exit).
+ */
+export function deliverInterrupt(signal: Deno.Signal): boolean {
+  if (waiters.size === 0) return false;
+  for (const waiter of [...waiters]) waiter(signal);
+  return true;
+}
+
+/**
  * Installs the handlers (once, by the CLI entry point).
  *
  * @param io Where to say what happens.
@@ -65,10 +79,7 @@ export function installSignalHandlers(io: CliIo): void {
 let ending = false;
 
 async function handle(signal: Deno.Signal, io: CliIo): Promise<void> {
-  if (waiters.size > 0) {
-    for (const waiter of [...waiters]) waiter(signal);
-    return;
-  }
+  if (deliverInterrupt(signal)) return;
   if (ending) {
     io.err(`rvhv: ${signal} again: exiting now\n`);
     Deno.exit(signal === "SIGINT" ? 130 : 143);

@@ -1,13 +1,30 @@
-/** The CLI run as a user runs it: a subprocess, with output and exit codes asserted. */
+/**
+ * The CLI's commands, output and exit codes, run in-process through
+ * `main(args, io)`; one subprocess shows the entry point wires them to the
+ * process.
+ */
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
+import { rvhvInProcess } from "../_helpers/cli.ts";
 import { runCli, type RunResult } from "../_helpers/deno_run.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 
 function rvhv(...args: string[]): Promise<RunResult> {
-  return runCli([], args);
+  return rvhvInProcess(args);
 }
+
+Deno.test("rvhv as a process: --version, and up of the demo manifest as main() gives it", async () => {
+  const version = await runCli([], ["--version"]);
+  const denoJson = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+  deepStrictEqual(version, { code: 0, stdout: `rvhv ${denoJson.version}\n`, stderr: "" });
+  // The process prints exactly what main() gives io.out and io.err, and exits with its result.
+  const process = await runCli([], ["up", "examples/emulator.yaml"]);
+  strictEqual(process.code, 0, process.stderr);
+  deepStrictEqual(process, await rvhv("up", "examples/emulator.yaml"));
+  match(process.stdout, /\n3\s+enabled\s+yes\s+0xb10d\s+0x444\s/);
+  match(process.stderr, /prior values restored/);
+});
 
 Deno.test("rvhv up prints hedeleg 0xb10d on all 4 harts of the demo manifest", async () => {
   const { code, stdout, stderr } = await rvhv("up", "examples/emulator.yaml");

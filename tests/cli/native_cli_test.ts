@@ -1,12 +1,14 @@
 /**
- * The CLI on native access, run as a user runs it: `up` says which values
- * came from native execution, and `diff --compare` shows native, debugger
- * and emulator side by side.
+ * The CLI on native access, run in-process through `main(args, io)`: `up`
+ * says which values came from native execution, and `diff --compare` shows
+ * native, debugger and emulator side by side. The QEMU binary is this
+ * process's `RVHV_QEMU`, else `qemu-system-riscv64`: `QEMU_BINARY`.
  */
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { QEMU_BINARY, qemuTest } from "../_helpers/qemu.ts";
-import { runCli, type RunResult } from "../_helpers/deno_run.ts";
+import { qemuTest } from "../_helpers/qemu.ts";
+import { rvhvInProcess } from "../_helpers/cli.ts";
+import type { RunResult } from "../_helpers/deno_run.ts";
 
 const NATIVE = "examples/qemu_native.yaml";
 const DEBUGGER = "examples/qemu.yaml";
@@ -14,11 +16,7 @@ const EMULATOR = "tests/fixtures/manifests/emulator72_opensbi.yaml";
 const SPEC = "tests/fixtures/manifests/emulator_spec4.yaml";
 
 function rvhv(...args: string[]): Promise<RunResult> {
-  return runCli(
-    ["--allow-write", "--allow-net", "--allow-run", "--allow-env=RVHV_QEMU,RVHV_DEBUG"],
-    args,
-    { RVHV_QEMU: QEMU_BINARY },
-  );
+  return rvhvInProcess(args);
 }
 
 qemuTest(

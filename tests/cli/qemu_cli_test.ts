@@ -1,11 +1,20 @@
 /**
- * The CLI on the QEMU backend, run as a user runs it: the demo manifest,
- * a missing binary, and SIGINT/SIGTERM ending QEMU (during `up --hold`, and
- * while QEMU is still starting).
+ * The CLI on the QEMU backend: the demo manifest, a missing binary, `up
+ * --hold` ended by SIGINT/SIGTERM, and `diff` against QEMU 7.2 and 10.0, run
+ * in-process through `main(args, io)`. Two subprocess tests, for what needs
+ * a process: a real SIGTERM while QEMU is still starting (exit 143), and
+ * `RVHV_DEBUG`, which is read from the environment and logs to the process's
+ * stderr.
+ *
+ * In-process the QEMU binary is this process's `RVHV_QEMU`, else
+ * `qemu-system-riscv64` (`QEMU_BINARY`); the environment is shared by every
+ * test, so another binary is named in a copy of the manifest (the `qemu`
+ * option) instead.
  */
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { QEMU_10_0, QEMU_BINARY, QEMU_TARGETS, qemuTest } from "../_helpers/qemu.ts";
+import { rvhvInProcess, startRvhvInProcess } from "../_helpers/cli.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const MAIN = new URL("cli/main.ts", ROOT).pathname;
@@ -71,11 +80,39 @@ async function until(what: string, check: () => boolean, ms = 10_000): Promise<v
   }
 }
 
+/** A temporary directory for the duration of `fn`. */
+async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "rvhv-cli-" });
+  try {
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * `examples/qemu.yaml` on `binary`: the file itself when `binary` is the
+ * QEMU this process picks anyway, else a copy in `dir` that names `binary`
+ * in the `qemu` option.
+ */
+async function qemuManifest(dir: string, binary: string): Promise<string> {
+  if (binary === QEMU_BINARY) return "examples/qemu.yaml";
+  const text = await Deno.readTextFile("examples/qemu.yaml");
+  const copy = text.replace(/^( +)firmware: opensbi\n/m, `$&$1qemu: ${JSON.stringify(binary)}\n`);
+  ok(copy !== text, "examples/qemu.yaml sets firmware: opensbi");
+  const path = `${dir}/qemu.yaml`;
+  await Deno.writeTextFile(path, copy);
+  return path;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
 qemuTest("rvhv up examples/qemu.yaml sets up 4 QEMU harts and ends QEMU", async () => {
-  const output = await command(["up", "--json", "examples/qemu.yaml"]).output();
-  const stderr = decoder.decode(output.stderr);
-  strictEqual(output.code, 0, stderr);
-  const report = JSON.parse(decoder.decode(output.stdout));
+  const { code, stdout, stderr } = await rvhvInProcess(["up", "--json", "examples/qemu.yaml"]);
+  strictEqual(code, 0, stderr);
+  const report = JSON.parse(stdout);
   strictEqual(report.backend.backend, "qemu");
   strictEqual(report.backend.firmware, "opensbi-1.1");
   strictEqual(report.harts.length, 4);
@@ -94,45 +131,43 @@ Deno.test({
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
-    const output = await command(["up", "examples/qemu.yaml"], {
-      RVHV_QEMU: "/nonexistent/qemu-system-riscv64",
-    }).output();
-    strictEqual(output.code, 2);
-    strictEqual(decoder.decode(output.stdout), "");
-    match(
-      decoder.decode(output.stderr),
-      /rvhv: Cannot start QEMU: "\/nonexistent\/qemu-system-riscv64" was not found; install it with "apt-get install --no-install-recommends qemu-system-misc"/,
-    );
+    await withTempDir(async (dir) => {
+      const manifest = await qemuManifest(dir, "/nonexistent/qemu-system-riscv64");
+      const { code, stdout, stderr } = await rvhvInProcess(["up", manifest]);
+      strictEqual(code, 2);
+      strictEqual(stdout, "");
+      match(
+        stderr,
+        /rvhv: Cannot start QEMU: "\/nonexistent\/qemu-system-riscv64" was not found; install it with "apt-get install --no-install-recommends qemu-system-misc"/,
+      );
+    });
   },
 });
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  qemuTest(`rvhv up --hold: ${signal} restores the harts, ends QEMU and exits 0`, async () => {
-    const child = command(["up", "--hold", "--json", "examples/qemu.yaml"]).spawn();
-    const stdout = collect(child.stdout);
-    const stderr = collect(child.stderr);
-    using _ = killOnExit(child);
-    // stdout and stderr are separate pipes: wait for both the report and the message.
-    let report: { backend: { pid: number } } | undefined;
-    await until("the report and the hold message", () => {
-      try {
-        report = JSON.parse(stdout.text());
-      } catch {
-        return false;
-      }
-      return stderr.text().includes("holding the system up");
-    });
-    const pid = report!.backend.pid;
-    ok(alive(pid));
-    child.kill(signal);
-    const status = await child.status;
-    await Promise.all([stdout.done, stderr.done]);
-    strictEqual(status.code, 0, stderr.text());
-    match(
-      stderr.text(),
-      new RegExp(`${signal}: closing\\n.*closed \\(enabled harts disabled`, "s"),
-    );
-    ok(!alive(pid), "QEMU must have ended");
+  qemuTest(`rvhv up --hold: ${signal} restores the harts, ends QEMU and returns 0`, async () => {
+    // In-process the signal is handed to the waiting command as the CLI's handler does.
+    const run = startRvhvInProcess(["up", "--hold", "--json", "examples/qemu.yaml"]);
+    try {
+      let report: { backend: { pid: number } } | undefined;
+      await run.until("the report and the hold message", () => {
+        try {
+          report = JSON.parse(run.stdout());
+        } catch {
+          return false;
+        }
+        return run.stderr().includes("holding the system up");
+      });
+      const pid = report!.backend.pid;
+      ok(alive(pid));
+      const { code, stderr } = await run.stop(signal);
+      strictEqual(code, 0, stderr);
+      match(stderr, new RegExp(`${signal}: closing\\n.*closed \\(enabled harts disabled`, "s"));
+      ok(!alive(pid), "QEMU must have ended");
+    } finally {
+      // Ends the command (QEMU with it) if an assertion failed first.
+      await run.stop(signal);
+    }
   });
 }
 
@@ -202,20 +237,22 @@ for (const target of QEMU_TARGETS) {
   qemuTest(
     `rvhv diff: an emulator with profile auto equals QEMU ${target.version}'s live CSRs`,
     async () => {
-      const output = await command(
-        ["diff", "tests/fixtures/manifests/emulator_auto.yaml", "examples/qemu.yaml"],
-        { RVHV_QEMU: target.binary },
-      ).output();
-      const [stdout, stderr] = [decoder.decode(output.stdout), decoder.decode(output.stderr)];
-      strictEqual(output.code, 0, stderr + stdout);
-      match(
-        stdout,
-        new RegExp(
-          `^a: tests/fixtures/manifests/emulator_auto\\.yaml  emulator ${target.profile} `,
-        ),
-      );
-      match(stdout, /the live CSRs are equal \(40 values on 4 harts\)\n$/);
-      ok(!stderr.includes("warning"), stderr);
+      await withTempDir(async (dir) => {
+        const { code, stdout, stderr } = await rvhvInProcess([
+          "diff",
+          "tests/fixtures/manifests/emulator_auto.yaml",
+          await qemuManifest(dir, target.binary),
+        ]);
+        strictEqual(code, 0, stderr + stdout);
+        match(
+          stdout,
+          new RegExp(
+            `^a: tests/fixtures/manifests/emulator_auto\\.yaml  emulator ${target.profile} `,
+          ),
+        );
+        match(stdout, /the live CSRs are equal \(40 values on 4 harts\)\n$/);
+        ok(!stderr.includes("warning"), stderr);
+      });
     },
     target,
   );
@@ -224,36 +261,45 @@ for (const target of QEMU_TARGETS) {
 qemuTest(
   "rvhv diff warns when the emulator names another version's profile than the QEMU it is compared with",
   async () => {
-    const output = await command(
-      ["diff", "--json", "tests/fixtures/manifests/emulator_qemu72.yaml", "examples/qemu.yaml"],
-      { RVHV_QEMU: QEMU_10_0.binary },
-    ).output();
-    const [stdout, stderr] = [decoder.decode(output.stdout), decoder.decode(output.stderr)];
-    strictEqual(output.code, 1, stderr);
-    match(
-      stderr,
-      /rvhv: warning: tests\/fixtures\/manifests\/emulator_qemu72\.yaml names profile qemu-7\.2, but examples\/qemu\.yaml runs QEMU 10\.0\.\d+, which qemu-10\.0 models/,
-    );
-    const report = JSON.parse(stdout);
-    strictEqual(report.warnings.length, 1);
-    // The versions' own differences: OpenSBI 1.6's medeleg and 10.0's hcounteren mask.
-    deepStrictEqual(report.harts[0].csrs.medeleg, { a: "0xf0b509", b: "0xf4b509", equal: false });
-    deepStrictEqual(report.harts[0].csrs.hcounteren, {
-      a: "0xffffffffffffffff",
-      b: "0x7ffff",
-      equal: false,
+    await withTempDir(async (dir) => {
+      const qemu = await qemuManifest(dir, QEMU_10_0.binary);
+      const { code, stdout, stderr } = await rvhvInProcess(
+        ["diff", "--json", "tests/fixtures/manifests/emulator_qemu72.yaml", qemu],
+      );
+      strictEqual(code, 1, stderr);
+      match(
+        stderr,
+        new RegExp(
+          String
+            .raw`rvhv: warning: tests/fixtures/manifests/emulator_qemu72\.yaml names profile qemu-7\.2, but ` +
+            escapeRegExp(qemu) + String.raw` runs QEMU 10\.0\.\d+, which qemu-10\.0 models`,
+        ),
+      );
+      const report = JSON.parse(stdout);
+      strictEqual(report.warnings.length, 1);
+      // The versions' own differences: OpenSBI 1.6's medeleg and 10.0's hcounteren mask.
+      deepStrictEqual(report.harts[0].csrs.medeleg, {
+        a: "0xf0b509",
+        b: "0xf4b509",
+        equal: false,
+      });
+      deepStrictEqual(report.harts[0].csrs.hcounteren, {
+        a: "0xffffffffffffffff",
+        b: "0x7ffff",
+        equal: false,
+      });
     });
   },
   QEMU_10_0,
 );
 
 qemuTest("rvhv diff refuses profile auto without a QEMU manifest to take it from", async () => {
-  const output = await command(
+  const { code, stderr } = await rvhvInProcess(
     ["diff", "tests/fixtures/manifests/emulator_auto.yaml", "examples/emulator.yaml"],
-  ).output();
-  strictEqual(output.code, 2);
+  );
+  strictEqual(code, 2);
   match(
-    decoder.decode(output.stderr),
+    stderr,
     /emulator_auto\.yaml:6:\d+ \(backend\.options\.profile\): plugin "emulator" rejected its options: Invalid option "profile": "auto" takes the profile of the QEMU this manifest is compared with/,
   );
 });

@@ -1,10 +1,11 @@
-/** `rvhv route` run as a user runs it: a subprocess, output and exit codes asserted. */
+/** `rvhv route` run in-process through `main(args, io)`: output and exit codes asserted. */
 
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
-import { runCli, type RunResult } from "../_helpers/deno_run.ts";
+import { rvhvInProcess } from "../_helpers/cli.ts";
+import type { RunResult } from "../_helpers/deno_run.ts";
 
 function rvhv(...args: string[]): Promise<RunResult> {
-  return runCli([], args);
+  return rvhvInProcess(args);
 }
 
 /** The grid as rows of cells, keyed by "exc 2" / "int 6". */

@@ -1,12 +1,16 @@
 /**
- * `rvhv serve` as a subprocess: it listens, answers, and on SIGINT or SIGTERM
- * stops, closes the system and exits 0 leaving no process behind. Also the
- * listen-address and token rules, as functions.
+ * `rvhv serve` as a subprocess: it listens, answers, and on a real SIGINT or
+ * SIGTERM stops, closes the system and exits 0 leaving no process behind
+ * (the second also reads RVHV_TOKEN from its own environment). In-process
+ * through `main(args, io)`: the refusals, and a recording served at
+ * /api/trace, ended by the signal handed to it as the CLI's handler does.
+ * Also the listen-address and token rules, as functions.
  */
 
 import { deepStrictEqual, match, ok, strictEqual, throws } from "node:assert/strict";
 import { checkExposure, parseListen, resolveToken } from "../../cli/commands/serve.ts";
 import { UsageError } from "../../cli/io.ts";
+import { deliverInterrupt, rvhvInProcess, startRvhvInProcess } from "../_helpers/cli.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const MAIN = new URL("cli/main.ts", ROOT).pathname;
@@ -201,39 +205,32 @@ Deno.test("rvhv serve reads the manifest's server.listen and RVHV_TOKEN, and sto
 });
 
 Deno.test("rvhv serve refuses a non-loopback address without a token, and a busy port", async () => {
-  const exposed = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, "serve", "examples/emulator.yaml", "--listen", "0.0.0.0:0"],
-    cwd: ROOT.pathname,
-    env: { NO_COLOR: "1" },
-    clearEnv: true,
-  }).output();
+  // The token is read from this process's environment: it must have none.
+  strictEqual(Deno.env.get("RVHV_TOKEN"), undefined, "run the tests without RVHV_TOKEN");
+  const exposed = await rvhvInProcess(
+    ["serve", "examples/emulator.yaml", "--listen", "0.0.0.0:0"],
+  );
   strictEqual(exposed.code, 2);
-  const message = new TextDecoder().decode(exposed.stderr);
-  match(message, /Cannot listen on 0\.0\.0\.0:0 without a token: it is not a loopback address/);
-  ok(!message.includes("booting"), "nothing is booted");
+  match(
+    exposed.stderr,
+    /Cannot listen on 0\.0\.0\.0:0 without a token: it is not a loopback address/,
+  );
+  ok(!exposed.stderr.includes("booting"), "nothing is booted");
 
   const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
-    const taken = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        ...PERMISSIONS,
-        MAIN,
-        "serve",
-        "examples/emulator.yaml",
-        "--listen",
-        `127.0.0.1:${busy.addr.port}`,
-      ],
-      cwd: ROOT.pathname,
-      env: { NO_COLOR: "1" },
-      clearEnv: true,
-    }).output();
+    const taken = await rvhvInProcess(
+      ["serve", "examples/emulator.yaml", "--listen", `127.0.0.1:${busy.addr.port}`],
+    );
     strictEqual(taken.code, 3);
-    const stderr = new TextDecoder().decode(taken.stderr);
-    match(stderr, /in use/i);
-    match(stderr, /closed \(enabled harts disabled/, "the booted system is closed");
+    match(taken.stderr, /in use/i);
+    match(taken.stderr, /closed \(enabled harts disabled/, "the booted system is closed");
   } finally {
     busy.close();
+    // serve waits for a signal from before it listens, and the failed listen leaves that
+    // wait behind (a process exits next); end it, so the next test's signal reaches only
+    // its own serve.
+    deliverInterrupt("SIGINT");
   }
 });
 
@@ -272,9 +269,11 @@ Deno.test("rvhv serve with record: serves the events recorded so far at /api/tra
       manifest,
       "version: 1\nbackend: { plugin: emulator, options: { harts: 2 } }\nrecord: run.jsonl\n",
     );
-    const served = await serve([manifest, "--listen", "127.0.0.1:0"]);
+    const run = startRvhvInProcess(["serve", manifest, "--listen", "127.0.0.1:0", "--json"]);
     try {
-      const first = await (await fetch(`${served.url}api/trace`)).json();
+      await run.until("serve to print its URL", () => run.stdout().includes("\n"), 20_000);
+      const url: string = JSON.parse(run.stdout().split("\n", 1)[0]!).url;
+      const first = await (await fetch(`${url}api/trace`)).json();
       // Per hart: the probe and 6 prior reads, 9 operations and 5 read-backs.
       strictEqual(first.events.length, 2 * 21);
       // Both harts are probed (7 reads each) before hart 0's first write.
@@ -287,10 +286,10 @@ Deno.test("rvhv serve with record: serves the events recorded so far at /api/tra
         arg: "0xb10d",
         ret: "0x0",
       });
-      const disabled = await fetch(`${served.url}api/harts/1/disable`, POST);
+      const disabled = await fetch(`${url}api/harts/1/disable`, POST);
       strictEqual(disabled.status, 200);
       await disabled.body?.cancel();
-      const after = await (await fetch(`${served.url}api/trace`)).json();
+      const after = await (await fetch(`${url}api/trace`)).json();
       // Disable restores six CSRs in KVM's order (the response then reads the live values).
       const restored = after.events.slice(first.events.length)
         .filter((e: { op: string }) => e.op === "write")
@@ -300,7 +299,7 @@ Deno.test("rvhv serve with record: serves the events recorded so far at /api/tra
         ["vsie", "hvip", "hedeleg", "hideleg", "hcounteren", "sie"].map((c) => `1:${c}`),
       );
     } finally {
-      const { code, stderr } = await stop(served, "SIGINT");
+      const { code, stderr } = await run.stop("SIGINT");
       strictEqual(code, 0, stderr);
     }
     const trace = (await Deno.readTextFile(`${dir}/run.jsonl`)).trim().split("\n");
