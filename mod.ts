@@ -3,10 +3,29 @@
  * `riscv_vcpu`'s `RISCVPerCpu`), run against swappable hardware backends.
  *
  * This module is the core: contracts and CSR facts (`hal`), the per-CPU
- * layer (`RISCVPerCpu`, `PerCpuSet`, policies), H detection, manifests and
- * trap routing (`routeTrap`: where each trap goes, M, HS or VS).
- * Backends are separate entry points (`@rvhv/percpu/emulator`, …) so the core
- * never loads one you do not use.
+ * layer (`RISCVPerCpu`, `PerCpuSet`, policies), H detection, manifests,
+ * traces (record and diff) and trap routing (`routeTrap`: where each trap
+ * goes, M, HS or VS). Backends are separate entry points
+ * (`@rvhv/percpu/emulator`, …) so the core never loads one you do not use.
+ *
+ * What it exports: the names DESIGN.md gives, and these few more that users
+ * need, each for its reason:
+ * - `BackendHal`, `HalBackend`: the plugin API (a backend supplies its
+ *   primitive accesses; the runtime does the contract).
+ * - `invalidOption`: how a plugin's `parseOptions` names the bad option.
+ * - `TraceRecording`: the type of the `recording` capability.
+ * - `isReadOnlyCsr`, `ALL_ONES`, `VS_INTERRUPTS`, `exceptionMask`,
+ *   `interruptMask`, `hex`, `parseHex`: what a backend or a script needs to
+ *   build and print CSR values without magic numbers.
+ * - `ARCEOS_POLICY`, `KVM_POLICY`, `resolvePolicy` and the policy types: to
+ *   name and inspect a set-up.
+ * - `CsrReportEntry`, `PriorValues`, `DetectReport`: what the per-CPU and
+ *   detection calls return.
+ * - `routeTrap`, `readDelegation` and their types: where a trap goes.
+ * - `TraceReader`, `readTraceHeader`, `TraceEvent`, `TraceHeader`,
+ *   `TraceDiff`, `StateDiff`, `RecordingHal`: to read traces and diffs.
+ * - `VERSION`: the package version.
+ * Everything else lives in modules that are not part of the API.
  *
  * Permissions: the core needs none; `loadManifest` needs `--allow-read`, and
  * parsing YAML needs `--allow-env=LOG_TOKENS,LOG_STREAM`. `boot` needs what

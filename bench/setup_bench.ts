@@ -3,6 +3,7 @@
  * typed-array loop doing the same CSR work, measured in the same run.
  */
 
+import { machineOf } from "../plugins/emulator/emulator_hal.ts";
 import { CSR } from "../hal/csr_numbers.ts";
 import { VS_INTERRUPTS } from "../hal/csr_fields.ts";
 import { PerCpuSet } from "../percpu/percpu_set.ts";
@@ -40,7 +41,7 @@ function setUpOnModel(hal: EmulatorHal): () => void {
       name,
     ): [number, bigint, bigint] => [CSR[name], 0n, 0n]),
   ];
-  const machine = hal.machine;
+  const machine = machineOf(hal);
   return () => {
     for (let hart = 0; hart < HARTS; hart++) {
       for (const [csr, value, mask] of accesses) machine.execute(hart, csr, value, mask);
@@ -115,11 +116,11 @@ export async function benchSetup(): Promise<Figure[]> {
   const rawTimes: number[] = [];
   const modelTimes: number[] = [];
   const model = setUpOnModel(hal);
-  const raw = new BigUint64Array(hal.machine.slots.length);
+  const raw = new BigUint64Array(machineOf(hal).slots.length);
   for (let round = 0; round < ROUNDS + 3; round++) {
     // The floor starts from the same reset state the API run starts from.
     await hal.reset();
-    raw.set(hal.machine.slots);
+    raw.set(machineOf(hal).slots);
     let start = performance.now();
     await PerCpuSet.init(hal);
     const api = performance.now() - start;
@@ -140,7 +141,7 @@ export async function benchSetup(): Promise<Figure[]> {
   for (let hart = 0; hart < HARTS; hart++) {
     for (const name of ["hedeleg", "hideleg", "hcounteren", "mie", "mip"] as const) {
       const slot = hart * SLOT_COUNT + SLOT[name];
-      if (raw[slot] !== hal.machine.slots[slot]) {
+      if (raw[slot] !== machineOf(hal).slots[slot]) {
         throw new Error(`raw loop and API disagree on hart ${hart} ${name}`);
       }
     }

@@ -27,7 +27,8 @@ import type { AxVCpuHal, CsrNum, CsrOp, CsrPort, CsrResult, HalInfo, HartId } fr
  *
  * @example Usage
  * ```ts
- * import { BackendHal, CSR, type CheckedCsrOp } from "@rvhv/percpu";
+ * import { BackendHal, CSR } from "@rvhv/percpu";
+ * import { type CheckedCsrOp } from "./backend_hal.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * const seen: CheckedCsrOp[] = [];
@@ -91,7 +92,9 @@ export interface HalBackend {
   /** Describes the backend (called on every `info()`, so it may change, e.g. after a reset). */
   info(): HalInfo;
   /**
-   * Executes checked operations on one hart, in order; a trap is reported in
+   * Executes checked operations on one hart, in order (`ops` are
+   * {@linkcode CheckedCsrOp}s: known kinds, 12-bit CSR numbers, values within
+   * 64 bits, `-1n` already all ones); a trap is reported in
    * its result and does not stop later operations. Batches on one hart reach
    * `run` one after another (the next starts when this one settles, or when
    * `release` is called: a backend that pipelines calls it once its requests
@@ -99,7 +102,7 @@ export interface HalBackend {
    */
   run(
     hart: HartId,
-    ops: readonly CheckedCsrOp[],
+    ops: readonly CsrOp[],
     release: () => void,
   ): CsrResult[] | Promise<CsrResult[]>;
   /**
@@ -120,7 +123,7 @@ export interface HalBackend {
    */
   readonly memory?: Pick<AxVCpuHal, "allocFrame" | "deallocFrame" | "physToVirt" | "virtToPhys">;
   /** The host RAM frames come from. Default: 128 MiB at `0x8000_0000`. */
-  readonly ram?: RamRegion;
+  readonly ram?: { readonly base: bigint; readonly size: bigint };
   /** The linear map's offset. Default: ArceOS riscv64's (`DEFAULT_PHYS_VIRT_OFFSET`). */
   readonly physVirtOffset?: bigint;
   /** The pending host interrupt. Default: none (0). */

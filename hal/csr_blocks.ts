@@ -20,7 +20,7 @@ import type { CsrNum, HartId } from "./types.ts";
  *
  * @example Usage
  * ```ts
- * import { HartContext, type HartFeatures } from "@rvhv/percpu";
+ * import { HartContext, type HartFeatures } from "./csr_blocks.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const hart = new HartContext(new BigUint64Array(1), 0, 0, new Set(["i", "f", "h", "sstc"]));
@@ -57,7 +57,8 @@ export interface HartFeatures {
  *
  * @example Usage
  * ```ts
- * import { featuresOf, HartContext, parseIsa } from "@rvhv/percpu";
+ * import { featuresOf, HartContext } from "./csr_blocks.ts";
+ * import { parseIsa } from "./isa.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const { extensions } = parseIsa("rv64imafdch");
@@ -91,7 +92,7 @@ export function featuresOf(extensions: ReadonlySet<string>): HartFeatures {
  *
  * @example Usage
  * ```ts
- * import { HartContext } from "@rvhv/percpu";
+ * import { HartContext } from "./csr_blocks.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const slots = new BigUint64Array(8);
@@ -180,7 +181,7 @@ export class HartContext {
  *
  * @example sie shows the mie bits mideleg delegates
  * ```ts
- * import { type DynamicMask, HartContext, ViewCsr } from "@rvhv/percpu";
+ * import { type DynamicMask, HartContext, ViewCsr } from "./csr_blocks.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const MIE = 0;
@@ -207,7 +208,7 @@ function maskOf(mask: DynamicMask, hart: HartContext): bigint {
  *
  * @example Usage
  * ```ts
- * import { Csr, HartContext } from "@rvhv/percpu";
+ * import { Csr, HartContext } from "./csr_blocks.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * class Answer extends Csr {
@@ -256,7 +257,7 @@ export abstract class Csr {
  *
  * @example Usage
  * ```ts
- * import { ConstCsr, HartContext } from "@rvhv/percpu";
+ * import { ConstCsr, HartContext } from "./csr_blocks.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const hart = new HartContext(new BigUint64Array(1), 0, 3, new Set());
@@ -290,7 +291,7 @@ export class ConstCsr extends Csr {
  *
  * @example Usage
  * ```ts
- * import { HartContext, MaskedCsr } from "@rvhv/percpu";
+ * import { HartContext, MaskedCsr } from "./csr_blocks.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const hart = new HartContext(new BigUint64Array(1), 0, 0, new Set(["h"]));
@@ -357,7 +358,8 @@ export class MaskedCsr extends Csr {
  *
  * @example hvip over mip
  * ```ts
- * import { HartContext, ViewCsr, type ViewOptions, VS_INTERRUPTS } from "@rvhv/percpu";
+ * import { VS_INTERRUPTS } from "@rvhv/percpu";
+ * import { HartContext, ViewCsr, type ViewOptions } from "./csr_blocks.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const MIP = 0;
@@ -389,7 +391,8 @@ export interface ViewOptions {
  *
  * @example Usage
  * ```ts
- * import { HartContext, ViewCsr, VS_INTERRUPTS } from "@rvhv/percpu";
+ * import { VS_INTERRUPTS } from "@rvhv/percpu";
+ * import { HartContext, ViewCsr } from "./csr_blocks.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const hart = new HartContext(new BigUint64Array(1), 0, 0, new Set(["h"]));
@@ -453,7 +456,7 @@ export class ViewCsr extends Csr {
  *
  * @example A counter that advances on every access
  * ```ts
- * import { FunctionCsr, type FunctionCsrHooks, HartContext } from "@rvhv/percpu";
+ * import { FunctionCsr, type FunctionCsrHooks, HartContext } from "./csr_blocks.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const hooks: FunctionCsrHooks = {
@@ -488,7 +491,7 @@ export interface FunctionCsrHooks {
  *
  * @example Usage
  * ```ts
- * import { FunctionCsr, HartContext } from "@rvhv/percpu";
+ * import { FunctionCsr, HartContext } from "./csr_blocks.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const hart = new HartContext(new BigUint64Array(1), 0, 0, new Set());
@@ -537,7 +540,7 @@ export class FunctionCsr extends Csr {
  *
  * @example Usage
  * ```ts
- * import { type CsrPredicate, HartContext } from "@rvhv/percpu";
+ * import { type CsrPredicate, HartContext } from "./csr_blocks.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const needsH: CsrPredicate = (hart) => (hart.hasH ? 0 : 2);
@@ -552,7 +555,8 @@ export type CsrPredicate = (hart: HartContext) => number;
  *
  * @example Usage
  * ```ts
- * import { CSR, type CsrEntry, CsrFile, MaskedCsr } from "@rvhv/percpu";
+ * import { CSR } from "@rvhv/percpu";
+ * import { type CsrEntry, CsrFile, MaskedCsr } from "./csr_blocks.ts";
  * import { ok, strictEqual } from "node:assert/strict";
  *
  * const file = new CsrFile();
@@ -577,7 +581,8 @@ export interface CsrEntry {
  *
  * @example Usage
  * ```ts
- * import { CSR, CsrFile, HartContext, MaskedCsr } from "@rvhv/percpu";
+ * import { CSR } from "@rvhv/percpu";
+ * import { CsrFile, HartContext, MaskedCsr } from "./csr_blocks.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const file = new CsrFile();

@@ -168,7 +168,8 @@ export function withSd(status: bigint): bigint {
  *
  * @example Usage
  * ```ts
- * import { ALL_ONES, CSR, MEDELEG_READ_ONLY_ZERO } from "@rvhv/percpu";
+ * import { ALL_ONES, CSR } from "@rvhv/percpu";
+ * import { MEDELEG_READ_ONLY_ZERO } from "./csr_fields.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { strictEqual } from "node:assert/strict";
  *
@@ -189,7 +190,8 @@ export const MEDELEG_READ_ONLY_ZERO: bigint = exceptionMask(
  *
  * @example Usage
  * ```ts
- * import { ALL_ONES, CSR, HEDELEG_READ_ONLY_ZERO } from "@rvhv/percpu";
+ * import { ALL_ONES, CSR } from "@rvhv/percpu";
+ * import { HEDELEG_READ_ONLY_ZERO } from "./csr_fields.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { strictEqual } from "node:assert/strict";
  *
@@ -215,7 +217,8 @@ export const HEDELEG_READ_ONLY_ZERO: bigint = exceptionMask(
  *
  * @example Usage
  * ```ts
- * import { ALL_ONES, CSR, HIDELEG_READ_ONLY_ZERO } from "@rvhv/percpu";
+ * import { ALL_ONES, CSR } from "@rvhv/percpu";
+ * import { HIDELEG_READ_ONLY_ZERO } from "./csr_fields.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { strictEqual } from "node:assert/strict";
  *

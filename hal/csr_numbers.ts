@@ -301,7 +301,8 @@ export const CSR = {
  *
  * @example Usage
  * ```ts
- * import { CSR, type CsrName, csrNumber } from "@rvhv/percpu";
+ * import { CSR, csrNumber } from "@rvhv/percpu";
+ * import { type CsrName } from "./csr_numbers.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const delegation: CsrName[] = ["medeleg", "mideleg", "hedeleg", "hideleg"];
@@ -322,7 +323,7 @@ const HEX_CSR_REGEXP = /^(?:0x)?([0-9a-f]{1,3})$/i;
  *
  * @example Usage
  * ```ts
- * import { assertCsrNumber } from "@rvhv/percpu";
+ * import { assertCsrNumber } from "./csr_numbers.ts";
  * import { throws } from "node:assert/strict";
  *
  * assertCsrNumber(0x602);
@@ -413,7 +414,8 @@ export function isReadOnlyCsr(n: CsrNum): boolean {
  *
  * @example Usage
  * ```ts
- * import { CSR, isHypervisorCsr } from "@rvhv/percpu";
+ * import { CSR } from "@rvhv/percpu";
+ * import { isHypervisorCsr } from "./csr_numbers.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(isHypervisorCsr(CSR.vsatp), true);

@@ -57,7 +57,8 @@ export type AxErrorKind =
  *
  * @example Usage
  * ```ts
- * import { AxError, type AxErrorOptions } from "@rvhv/percpu";
+ * import { AxError } from "@rvhv/percpu";
+ * import { type AxErrorOptions } from "./errors.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const cause = new Error("connection reset");
@@ -116,7 +117,8 @@ export class AxError extends Error {
  *
  * @example Usage
  * ```ts
- * import { CSR, CsrTrap, type CsrTrapInit } from "@rvhv/percpu";
+ * import { CSR, CsrTrap } from "@rvhv/percpu";
+ * import { type CsrTrapInit } from "./errors.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const init: CsrTrapInit = { hart: 0, csr: CSR.hedeleg, trapCause: 2, op: "write" };
@@ -185,7 +187,8 @@ export class CsrTrap extends AxError {
  *
  * @example Usage
  * ```ts
- * import { ManifestError, type ManifestErrorInit } from "@rvhv/percpu";
+ * import { ManifestError } from "@rvhv/percpu";
+ * import { type ManifestErrorInit } from "./errors.ts";
  * import { deepStrictEqual, strictEqual } from "node:assert/strict";
  *
  * const init: ManifestErrorInit = {
@@ -262,7 +265,8 @@ export class ManifestError extends AxError {
  *
  * @example Usage
  * ```ts
- * import { CSR, TraceDivergence, type TraceDivergenceInit } from "@rvhv/percpu";
+ * import { CSR, TraceDivergence } from "@rvhv/percpu";
+ * import { type TraceDivergenceInit } from "./errors.ts";
  * import { match } from "node:assert/strict";
  *
  * const init: TraceDivergenceInit = {
@@ -346,7 +350,8 @@ export class TraceDivergence extends AxError {
  *
  * @example Usage
  * ```ts
- * import { TraceFormatError, type TraceFormatErrorInit } from "@rvhv/percpu";
+ * import { TraceFormatError } from "@rvhv/percpu";
+ * import { type TraceFormatErrorInit } from "./errors.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const init: TraceFormatErrorInit = { file: "run.jsonl", line: 9, detail: "the line is not JSON" };
@@ -402,7 +407,8 @@ export class TraceFormatError extends AxError {
  *
  * @example Usage
  * ```ts
- * import { QmpError, type QmpErrorInit } from "@rvhv/percpu";
+ * import { QmpError } from "@rvhv/percpu";
+ * import { type QmpErrorInit } from "./errors.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const init: QmpErrorInit = {

@@ -20,21 +20,22 @@ import type { CsrNum } from "./types.ts";
  *
  * @example Usage
  * ```ts
- * import { FIRMWARE_PRESETS, type FirmwarePresetName } from "@rvhv/percpu";
+ * import { FIRMWARE_PRESETS, type FirmwarePresetName } from "./firmware.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const name: FirmwarePresetName = "opensbi-1.6";
  * strictEqual(FIRMWARE_PRESETS.get(name)!.name, "opensbi-1.6");
  * ```
  */
-export type FirmwarePresetName = "none" | "opensbi-1.1" | "opensbi-1.6";
+export type FirmwarePresetName = Exclude<FirmwareName, "opensbi">;
 
 /**
  * What `firmware:` accepts: a preset, or `opensbi` for the matching version.
  *
  * @example Usage
  * ```ts
- * import { CSR, type FirmwareName } from "@rvhv/percpu";
+ * import { CSR } from "@rvhv/percpu";
+ * import { type FirmwareName } from "./firmware.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { strictEqual } from "node:assert/strict";
  *
@@ -44,14 +45,15 @@ export type FirmwarePresetName = "none" | "opensbi-1.1" | "opensbi-1.6";
  * await hal.close();
  * ```
  */
-export type FirmwareName = FirmwarePresetName | "opensbi";
+export type FirmwareName = "none" | "opensbi" | "opensbi-1.1" | "opensbi-1.6";
 
 /**
  * One CSR write of a preset.
  *
  * @example Apply a preset to a hart by hand
  * ```ts
- * import { CSR, type FirmwareWrite, resolveFirmware } from "@rvhv/percpu";
+ * import { CSR } from "@rvhv/percpu";
+ * import { type FirmwareWrite, resolveFirmware } from "./firmware.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { strictEqual } from "node:assert/strict";
  *
@@ -74,7 +76,8 @@ export interface FirmwareWrite {
  *
  * @example Usage
  * ```ts
- * import { CSR, type FirmwarePreset, resolveFirmware } from "@rvhv/percpu";
+ * import { CSR } from "@rvhv/percpu";
+ * import { type FirmwarePreset, resolveFirmware } from "./firmware.ts";
  * import { deepStrictEqual, strictEqual } from "node:assert/strict";
  *
  * const preset: FirmwarePreset = resolveFirmware("opensbi", "opensbi-1.6");
@@ -137,7 +140,8 @@ function opensbi(name: FirmwarePresetName, extra: bigint, version: string): Firm
  *
  * @example Usage
  * ```ts
- * import { CSR, FIRMWARE_PRESETS } from "@rvhv/percpu";
+ * import { CSR } from "@rvhv/percpu";
+ * import { FIRMWARE_PRESETS } from "./firmware.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * const writes = FIRMWARE_PRESETS.get("opensbi-1.1")!.writes(true);
@@ -169,7 +173,7 @@ export const FIRMWARE_PRESETS: ReadonlyMap<FirmwarePresetName, FirmwarePreset> =
  *
  * @example Validate a name from the command line
  * ```ts
- * import { FIRMWARE_NAMES, type FirmwareName } from "@rvhv/percpu";
+ * import { FIRMWARE_NAMES, type FirmwareName } from "./firmware.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * function isFirmwareName(text: string): text is FirmwareName {
@@ -192,7 +196,7 @@ export const FIRMWARE_NAMES: readonly FirmwareName[] = Object.freeze([
  *
  * @example Usage
  * ```ts
- * import { resolveFirmware } from "@rvhv/percpu";
+ * import { resolveFirmware } from "./firmware.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(resolveFirmware("opensbi", "opensbi-1.1").name, "opensbi-1.1");

@@ -12,7 +12,7 @@ import { hex } from "./hex.ts";
  *
  * @example Usage
  * ```ts
- * import { FRAME_SIZE } from "@rvhv/percpu";
+ * import { FRAME_SIZE } from "./frame_allocator.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { strictEqual } from "node:assert/strict";
  *
@@ -30,7 +30,7 @@ export const FRAME_SIZE = 4096;
  *
  * @example Usage
  * ```ts
- * import { FrameAllocator, type RamRegion } from "@rvhv/percpu";
+ * import { FrameAllocator, type RamRegion } from "./frame_allocator.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const ram: RamRegion = { base: 0x8000_0000n, size: 1n << 20n };
@@ -50,7 +50,7 @@ export interface RamRegion {
  *
  * @example Usage
  * ```ts
- * import { FrameAllocator } from "@rvhv/percpu";
+ * import { FrameAllocator } from "./frame_allocator.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const frames = new FrameAllocator({ base: 0x8000_0000n, size: 0x2000n });

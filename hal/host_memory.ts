@@ -15,7 +15,7 @@ import { hex } from "./hex.ts";
  *
  * @example Usage
  * ```ts
- * import { DEFAULT_PHYS_VIRT_OFFSET, HostMemory } from "@rvhv/percpu";
+ * import { DEFAULT_PHYS_VIRT_OFFSET, HostMemory } from "./host_memory.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const memory = new HostMemory({ base: 0x8000_0000n, size: 0x1000n });
@@ -32,7 +32,7 @@ const XLEN_MASK = (1n << 64n) - 1n;
  *
  * @example Usage
  * ```ts
- * import { HostMemory } from "@rvhv/percpu";
+ * import { HostMemory } from "./host_memory.ts";
  * import { strictEqual, throws } from "node:assert/strict";
  *
  * const memory = new HostMemory({ base: 0x8000_0000n, size: 0x10_0000n });

@@ -10,7 +10,7 @@
  *
  * @example Usage
  * ```ts
- * import { type IsaSpec, parseIsa } from "@rvhv/percpu";
+ * import { type IsaSpec, parseIsa } from "./isa.ts";
  * import { deepStrictEqual, strictEqual } from "node:assert/strict";
  *
  * const isa: IsaSpec = parseIsa("rv64gch");
@@ -41,7 +41,7 @@ const BASE_REGEXP = /^rv(32|64|128)([a-z0-9]*)$/;
  *
  * @example Usage
  * ```ts
- * import { parseIsa } from "@rvhv/percpu";
+ * import { parseIsa } from "./isa.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const isa = parseIsa("rv64imafdch_sstc");
@@ -105,7 +105,7 @@ export function parseIsa(text: string): IsaSpec {
  *
  * @example Usage
  * ```ts
- * import { misaOf, parseIsa } from "@rvhv/percpu";
+ * import { misaOf, parseIsa } from "./isa.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(misaOf(parseIsa("rv64imafdch")), 0x80000000001411adn);

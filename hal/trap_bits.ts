@@ -92,7 +92,8 @@ export const Interrupt = {
  *
  * @example Usage
  * ```ts
- * import { Exception, exceptionMask, type ExceptionName } from "@rvhv/percpu";
+ * import { Exception, exceptionMask } from "@rvhv/percpu";
+ * import { type ExceptionName } from "./trap_bits.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const delegated: ExceptionName[] = ["BREAKPOINT", "ENVIRONMENT_CALL_FROM_U_OR_VU"];
@@ -106,7 +107,8 @@ export type ExceptionName = keyof typeof Exception;
  *
  * @example Usage
  * ```ts
- * import { Interrupt, interruptMask, type InterruptName } from "@rvhv/percpu";
+ * import { Interrupt, interruptMask } from "@rvhv/percpu";
+ * import { type InterruptName } from "./trap_bits.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const timer: InterruptName = "SUPERVISOR_TIMER";
@@ -139,7 +141,8 @@ const INTERRUPT_BY_CAUSE: ReadonlyMap<number, string> = reverse(Interrupt);
  *
  * @example Usage
  * ```ts
- * import { causeMask, Exception } from "@rvhv/percpu";
+ * import { Exception } from "@rvhv/percpu";
+ * import { causeMask } from "./trap_bits.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(causeMask([Exception.ILLEGAL_INSTRUCTION, Exception.BREAKPOINT]), 0xcn);
@@ -174,7 +177,7 @@ export function causeMask(causes: Iterable<number>): bigint {
  * @param names Names from {@linkcode Exception}.
  * @returns The mask.
  */
-export function exceptionMask(...names: ExceptionName[]): bigint {
+export function exceptionMask(...names: (keyof typeof Exception)[]): bigint {
   return causeMask(names.map((name) => Exception[name]));
 }
 
@@ -195,7 +198,7 @@ export function exceptionMask(...names: ExceptionName[]): bigint {
  * @param names Names from {@linkcode Interrupt}.
  * @returns The mask.
  */
-export function interruptMask(...names: InterruptName[]): bigint {
+export function interruptMask(...names: (keyof typeof Interrupt)[]): bigint {
   return causeMask(names.map((name) => Interrupt[name]));
 }
 
@@ -204,7 +207,7 @@ export function interruptMask(...names: InterruptName[]): bigint {
  *
  * @example Usage
  * ```ts
- * import { exceptionName } from "@rvhv/percpu";
+ * import { exceptionName } from "./trap_bits.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(exceptionName(1), "INSTRUCTION_ACCESS_FAULT");
@@ -223,7 +226,7 @@ export function exceptionName(cause: number): string {
  *
  * @example Usage
  * ```ts
- * import { interruptName } from "@rvhv/percpu";
+ * import { interruptName } from "./trap_bits.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(interruptName(11), "MACHINE_EXTERNAL");
@@ -242,7 +245,7 @@ export function interruptName(cause: number): string {
  *
  * @example Usage
  * ```ts
- * import { bitNames } from "@rvhv/percpu";
+ * import { bitNames } from "./trap_bits.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * deepStrictEqual(bitNames(0x204n, "interrupt"), [
@@ -270,7 +273,7 @@ export function bitNames(mask: bigint, kind: "exception" | "interrupt"): string[
  *
  * @example Usage
  * ```ts
- * import { causeNumber } from "@rvhv/percpu";
+ * import { causeNumber } from "./trap_bits.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(causeNumber("illegal_instruction", "exception"), 2);

@@ -20,31 +20,6 @@ export type { ServedSystem } from "./_live.ts";
 export type { BackendDescription, WireCsrOp, WireCsrResult } from "./_raw_csr.ts";
 
 /**
- * Where `GET /api/trace` takes its events from: a function returning the
- * trace events recorded so far (JSON-ready objects, one per trace line).
- *
- * @example Serve a recording's events
- * ```ts
- * import { boot, parseManifest } from "@rvhv/percpu";
- * import { createApp, type TraceSource } from "@rvhv/percpu/http";
- * import { strictEqual } from "node:assert/strict";
- *
- * const dir = await Deno.makeTempDir();
- * const system = await boot(
- *   parseManifest(`version: 1\nbackend: { plugin: emulator }\nrecord: ${dir}/run.jsonl\n`),
- * );
- * const recording = system.hal.recording!; // the manifest records
- * const trace: TraceSource = () => recording.readEvents(10_000);
- * const app = createApp(system, { trace });
- * const { events } = await (await app.request("/api/trace")).json();
- * strictEqual(events.length, recording.events);
- * await system.close();
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
-export type TraceSource = () => readonly unknown[] | Promise<readonly unknown[]>;
-
-/**
  * Options of {@linkcode createApp}.
  *
  * @example Usage
@@ -64,6 +39,24 @@ export type TraceSource = () => readonly unknown[] | Promise<readonly unknown[]>
  * strictEqual((await app.request("http://rebound.example/api/harts")).status, 403); // another host
  * await system.close();
  * ```
+ *
+ * @example Serve a recording's events
+ * ```ts
+ * import { boot, parseManifest } from "@rvhv/percpu";
+ * import { createApp } from "@rvhv/percpu/http";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const system = await boot(
+ *   parseManifest(`version: 1\nbackend: { plugin: emulator }\nrecord: ${dir}/run.jsonl\n`),
+ * );
+ * const recording = system.hal.recording!; // the manifest records
+ * const app = createApp(system, { trace: () => recording.readEvents(10_000) });
+ * const { events } = await (await app.request("/api/trace")).json();
+ * strictEqual(events.length, recording.events);
+ * await system.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export interface AppOptions {
   /**
@@ -76,8 +69,12 @@ export interface AppOptions {
    * refused with 403 (a guard against DNS rebinding). Default: any host.
    */
   hosts?: readonly string[];
-  /** The recording's events; without it `GET /api/trace` is 404. */
-  trace?: TraceSource;
+  /**
+   * Where `GET /api/trace` takes its events from: a function returning the
+   * trace events recorded so far (JSON-ready objects, one per trace line),
+   * e.g. a recording's `readEvents`. Without it `GET /api/trace` is 404.
+   */
+  trace?: () => readonly unknown[] | Promise<readonly unknown[]>;
 }
 
 /**
@@ -86,7 +83,8 @@ export interface AppOptions {
  * @example Usage
  * ```ts
  * import { boot, parseManifest } from "@rvhv/percpu";
- * import { createApp, type HartList, type HartSummary } from "@rvhv/percpu/http";
+ * import { createApp } from "@rvhv/percpu/http";
+ * import { type HartList, type HartSummary } from "./app.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * const system = await boot(parseManifest("version: 1\nbackend: { plugin: emulator, options: { harts: 2 } }\n"));
@@ -112,7 +110,8 @@ export interface HartSummary {
  * @example Usage
  * ```ts
  * import { boot, parseManifest } from "@rvhv/percpu";
- * import { createApp, type HartList } from "@rvhv/percpu/http";
+ * import { createApp } from "@rvhv/percpu/http";
+ * import { type HartList } from "./app.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * const system = await boot(parseManifest("version: 1\nbackend: { plugin: emulator, options: { harts: 2 } }\n"));
@@ -175,7 +174,8 @@ export interface HttpApp {
  * @example Usage
  * ```ts
  * import { boot, parseManifest } from "@rvhv/percpu";
- * import { createApp, MAX_BODY_BYTES } from "@rvhv/percpu/http";
+ * import { createApp } from "@rvhv/percpu/http";
+ * import { MAX_BODY_BYTES } from "./app.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const system = await boot(parseManifest("version: 1\nbackend: { plugin: emulator }\n"));

@@ -13,7 +13,8 @@ import { AxError, type AxErrorKind } from "../hal/errors.ts";
  * @example Usage
  * ```ts
  * import { boot, parseManifest } from "@rvhv/percpu";
- * import { createApp, ERROR_STATUS } from "@rvhv/percpu/http";
+ * import { createApp } from "@rvhv/percpu/http";
+ * import { ERROR_STATUS } from "./errors.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const system = await boot(parseManifest("version: 1\nbackend: { plugin: emulator }\n"));
@@ -43,7 +44,7 @@ export const ERROR_STATUS: Readonly<Record<AxErrorKind, number>> = Object.freeze
  *
  * @example Usage
  * ```ts
- * import { HttpRefusal, type RefusalKind } from "@rvhv/percpu/http";
+ * import { HttpRefusal, type RefusalKind } from "./errors.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * const kinds: RefusalKind[] = ["Unauthorized", "Forbidden", "PayloadTooLarge", "UnsupportedMediaType"];
@@ -63,7 +64,8 @@ export type RefusalKind = "Unauthorized" | "Forbidden" | "PayloadTooLarge" | "Un
  * @example Usage
  * ```ts
  * import { boot, parseManifest } from "@rvhv/percpu";
- * import { createApp, type ErrorKind } from "@rvhv/percpu/http";
+ * import { createApp } from "@rvhv/percpu/http";
+ * import { type ErrorKind } from "./errors.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const system = await boot(parseManifest("version: 1\nbackend: { plugin: emulator }\n"));
@@ -82,7 +84,8 @@ export type ErrorKind = AxErrorKind | RefusalKind | "Internal";
  * @example Usage
  * ```ts
  * import { boot, parseManifest } from "@rvhv/percpu";
- * import { createApp, type ErrorBody } from "@rvhv/percpu/http";
+ * import { createApp } from "@rvhv/percpu/http";
+ * import { type ErrorBody } from "./errors.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * const system = await boot(parseManifest("version: 1\nbackend: { plugin: emulator }\n"));
@@ -117,7 +120,7 @@ const REFUSAL_STATUS: Readonly<Record<RefusalKind, number>> = {
  *
  * @example Usage
  * ```ts
- * import { HttpRefusal } from "@rvhv/percpu/http";
+ * import { HttpRefusal } from "./errors.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const refusal = new HttpRefusal("Forbidden", "Cannot serve a request from origin \"https://evil.example\"");
@@ -154,7 +157,7 @@ export class HttpRefusal extends Error {
  * @example Usage
  * ```ts
  * import { AxError } from "@rvhv/percpu";
- * import { errorResponse } from "@rvhv/percpu/http";
+ * import { errorResponse } from "./errors.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * deepStrictEqual(errorResponse(new AxError("BadState", "Cannot enable hart 0: it is enabled")), {

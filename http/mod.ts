@@ -53,21 +53,4 @@
  * @module
  */
 
-export {
-  type AppOptions,
-  createApp,
-  type HartList,
-  type HartSummary,
-  type HttpApp,
-  MAX_BODY_BYTES,
-  type ServedSystem,
-  type TraceSource,
-} from "./app.ts";
-export {
-  ERROR_STATUS,
-  type ErrorBody,
-  type ErrorKind,
-  errorResponse,
-  HttpRefusal,
-  type RefusalKind,
-} from "./errors.ts";
+export { type AppOptions, createApp, type HttpApp, type ServedSystem } from "./app.ts";

@@ -1,17 +1,10 @@
 /**
- * Manifests: YAML that wires a backend and its options to the harts,
- * validated with file:line:column errors, and booted into a system.
+ * Manifests: parse and load a YAML manifest, and boot the system it
+ * describes.
  *
  * @module
  */
 
-export { loadManifest, parseManifest, type ParseManifestOptions } from "./parse.ts";
-export {
-  type Manifest,
-  MANIFEST_VERSION,
-  type ManifestBackend,
-  type ManifestPerCpu,
-  type ManifestServer,
-} from "./schema.ts";
+export { loadManifest, parseManifest } from "./parse.ts";
+export type { Manifest } from "./schema.ts";
 export { boot, type BootOptions, type System } from "./boot.ts";
-export { BUILTIN_PLUGINS, isModuleSpecifier, loadPlugin } from "./registry.ts";

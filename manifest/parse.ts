@@ -18,26 +18,6 @@ import { BUILTIN_PLUGINS, isModuleSpecifier } from "./registry.ts";
 import { type Manifest, MANIFEST_VERSION, type ManifestPerCpu } from "./schema.ts";
 import { attachSource, ManifestSource } from "./source.ts";
 
-/**
- * Options of {@linkcode parseManifest}.
- *
- * @example Errors name the file
- * ```ts
- * import { ManifestError, parseManifest, type ParseManifestOptions } from "@rvhv/percpu";
- * import { throws } from "node:assert/strict";
- *
- * const options: ParseManifestOptions = { file: "lab.yaml" };
- * throws(
- *   () => parseManifest("version: 2\nbackend: { plugin: emulator }\n", options),
- *   (e) => e instanceof ManifestError && e.message.startsWith("Invalid manifest at lab.yaml:1:10"),
- * );
- * ```
- */
-export interface ParseManifestOptions {
-  /** The file name errors name. Default `"<manifest>"`. */
-  file?: string;
-}
-
 type Path = (string | number)[];
 
 const ROOT_KEYS = ["version", "backend", "percpu", "record", "server"] as const;
@@ -315,7 +295,7 @@ function parseServer(v: Validator, node: unknown): { listen: string } {
  * @throws {ManifestError} For YAML syntax errors, duplicate keys, unknown
  *   keys, wrong types and unknown plugins, naming file, line, column and key path.
  */
-export function parseManifest(text: string, options: ParseManifestOptions = {}): Manifest {
+export function parseManifest(text: string, options: { file?: string } = {}): Manifest {
   const file = options.file ?? "<manifest>";
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });

@@ -15,7 +15,7 @@ import type { HalPlugin } from "../hal/types.ts";
  *
  * @example Usage
  * ```ts
- * import { BUILTIN_PLUGINS } from "@rvhv/percpu";
+ * import { BUILTIN_PLUGINS } from "./registry.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const plugin = await BUILTIN_PLUGINS.get("emulator")!();
@@ -46,7 +46,7 @@ const SPECIFIER_REGEXP = /^(?:\.{1,2}\/|\/|file:|npm:|jsr:|https?:)/;
  *
  * @example Usage
  * ```ts
- * import { isModuleSpecifier } from "@rvhv/percpu";
+ * import { isModuleSpecifier } from "./registry.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(isModuleSpecifier("./my_backend.ts"), true);
@@ -93,7 +93,7 @@ export function whyNotPlugin(value: unknown): string | undefined {
  *
  * @example Usage
  * ```ts
- * import { loadPlugin } from "@rvhv/percpu";
+ * import { loadPlugin } from "./registry.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual((await loadPlugin("emulator")).name, "emulator");

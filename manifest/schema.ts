@@ -25,7 +25,8 @@ import type { CustomPolicySpec } from "../percpu/policy.ts";
  *
  * @example Usage
  * ```ts
- * import { MANIFEST_VERSION, parseManifest } from "@rvhv/percpu";
+ * import { parseManifest } from "@rvhv/percpu";
+ * import { MANIFEST_VERSION } from "./schema.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const manifest = parseManifest(`version: ${MANIFEST_VERSION}\nbackend: { plugin: emulator }\n`);
@@ -33,73 +34,6 @@ import type { CustomPolicySpec } from "../percpu/policy.ts";
  * ```
  */
 export const MANIFEST_VERSION = 1;
-
-/**
- * The `backend` section.
- *
- * @example Usage
- * ```ts
- * import { type ManifestBackend, parseManifest } from "@rvhv/percpu";
- * import { deepStrictEqual, strictEqual } from "node:assert/strict";
- *
- * const { backend } = parseManifest(
- *   "version: 1\nbackend:\n  plugin: emulator\n  options: { harts: 2, profile: qemu-7.2 }\n",
- * );
- * const section: ManifestBackend = backend;
- * strictEqual(section.plugin, "emulator");
- * deepStrictEqual(section.options, { harts: 2, profile: "qemu-7.2" }); // checked by the plugin at boot
- * ```
- */
-export interface ManifestBackend {
-  /** A built-in plugin name or a module specifier. */
-  readonly plugin: string;
-  /** The plugin's raw options (validated by the plugin at boot). */
-  readonly options: unknown;
-}
-
-/**
- * The `percpu` section.
- *
- * @example Usage
- * ```ts
- * import { type ManifestPerCpu, parseManifest } from "@rvhv/percpu";
- * import { deepStrictEqual } from "node:assert/strict";
- *
- * const text = "version: 1\nbackend: { plugin: emulator }\n";
- * const defaults: ManifestPerCpu = parseManifest(text).percpu;
- * deepStrictEqual(defaults, { harts: "all", policy: "arceos", enable: true });
- * const chosen = parseManifest(`${text}percpu: { harts: [0, 2], policy: kvm, enable: false }\n`);
- * deepStrictEqual(chosen.percpu, { harts: [0, 2], policy: "kvm", enable: false });
- * ```
- */
-export interface ManifestPerCpu {
-  /** `"all"` or the hart ids to set up. */
-  readonly harts: "all" | readonly HartId[];
-  /** The set-up policy. */
-  readonly policy: "arceos" | "kvm" | CustomPolicySpec;
-  /** Whether `boot` enables the harts after setting them up. */
-  readonly enable: boolean;
-}
-
-/**
- * The `server` section.
- *
- * @example Usage
- * ```ts
- * import { type ManifestServer, parseManifest } from "@rvhv/percpu";
- * import { strictEqual } from "node:assert/strict";
- *
- * const manifest = parseManifest(
- *   'version: 1\nbackend: { plugin: emulator }\nserver: { listen: "127.0.0.1:8787" }\n',
- * );
- * const server: ManifestServer | undefined = manifest.server;
- * strictEqual(server?.listen, "127.0.0.1:8787");
- * ```
- */
-export interface ManifestServer {
-  /** `host:port` to listen on. */
-  readonly listen: string;
-}
 
 /**
  * A validated manifest.
@@ -124,11 +58,31 @@ export interface Manifest {
   /** Where the manifest came from (a path, or `<manifest>` for text without one). */
   readonly file: string;
   /** The backend and its options. */
-  readonly backend: ManifestBackend;
+  readonly backend: {
+    /** A built-in plugin name or a module specifier. */
+    readonly plugin: string;
+    /** The plugin's raw options (validated by the plugin at boot). */
+    readonly options: unknown;
+  };
   /** The per-CPU set-up. */
-  readonly percpu: ManifestPerCpu;
+  readonly percpu: {
+    /** `"all"` or the hart ids to set up. */
+    readonly harts: "all" | readonly HartId[];
+    /** The set-up policy. */
+    readonly policy: "arceos" | "kvm" | CustomPolicySpec;
+    /** Whether `boot` enables the harts after setting them up. */
+    readonly enable: boolean;
+  };
   /** Where to record a trace of every CSR access, if anywhere. */
   readonly record?: string;
   /** The HTTP server's address, if one is wanted. */
-  readonly server?: ManifestServer;
+  readonly server?: {
+    /** `host:port` to listen on. */
+    readonly listen: string;
+  };
 }
+
+/** The backend part of a {@linkcode Manifest}. */
+export type ManifestBackend = Manifest["backend"];
+/** The per-CPU part of a {@linkcode Manifest}. */
+export type ManifestPerCpu = Manifest["percpu"];

@@ -56,7 +56,20 @@ import { type CsrSteps, runSteps, runStepsSync } from "./_steps.ts";
  * await hal.close();
  * ```
  */
-export type PriorValues = Readonly<Record<PriorCsr, bigint>>;
+export interface PriorValues {
+  /** hedeleg before the set-up. */
+  readonly hedeleg: bigint;
+  /** hideleg before the set-up. */
+  readonly hideleg: bigint;
+  /** hvip before the set-up. */
+  readonly hvip: bigint;
+  /** hcounteren before the set-up. */
+  readonly hcounteren: bigint;
+  /** sie before the set-up. */
+  readonly sie: bigint;
+  /** vsie before the set-up. */
+  readonly vsie: bigint;
+}
 
 /** What a set-up found and left on one hart. */
 export interface SetUpOutcome {

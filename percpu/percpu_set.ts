@@ -11,33 +11,6 @@ import { type PerCpuPolicy, type PolicySpec, resolvePolicy } from "./policy.ts";
 import { perCpuFromSetUp, type RISCVPerCpu } from "./riscv_percpu.ts";
 import { firstFailure, runBounded, setUpHarts } from "./_setup.ts";
 
-/**
- * Options of {@linkcode PerCpuSet.init}.
- *
- * @example Set up two harts of four
- * ```ts
- * import { CSR, PerCpuSet, type PerCpuSetOptions } from "@rvhv/percpu";
- * import { createEmulatorHal } from "@rvhv/percpu/emulator";
- * import { deepStrictEqual, strictEqual } from "node:assert/strict";
- *
- * const hal = await createEmulatorHal({ harts: 4 });
- * const options: PerCpuSetOptions = { harts: [1, 3], policy: "kvm", concurrency: 2 };
- * const set = await PerCpuSet.init(hal, options);
- * deepStrictEqual(set.harts, [1, 3]);
- * strictEqual(await hal.csr.read(3, CSR.hedeleg), 0xb109n);
- * strictEqual(await hal.csr.read(0, CSR.hedeleg), 0n); // not in the set
- * await hal.close();
- * ```
- */
-export interface PerCpuSetOptions {
-  /** The harts to set up. Default: every hart of the backend. */
-  harts?: readonly HartId[];
-  /** The set-up policy. Default `"arceos"`. */
-  policy?: PolicySpec;
-  /** How many harts are set up at once. Default 64. */
-  concurrency?: number;
-}
-
 const DEFAULT_CONCURRENCY = 64;
 
 /**
@@ -91,7 +64,14 @@ export class PerCpuSet implements Iterable<RISCVPerCpu> {
    * @throws {AxError} Kind `"NotFound"` for a hart the backend does not have,
    *   `"InvalidInput"` for a repeated hart; otherwise the failing hart's error.
    */
-  static async init(hal: AxVCpuHal, options: PerCpuSetOptions = {}): Promise<PerCpuSet> {
+  static async init(hal: AxVCpuHal, options: {
+    /** The harts to set up. Default: every hart of the backend. */
+    harts?: readonly HartId[];
+    /** The set-up policy. Default `"arceos"`. */
+    policy?: PolicySpec;
+    /** How many harts are set up at once. Default 64. */
+    concurrency?: number;
+  } = {}): Promise<PerCpuSet> {
     const policy = resolvePolicy(options.policy);
     const harts = [...(options.harts ?? hal.harts)];
     const known = new Set(hal.harts);

@@ -267,7 +267,8 @@ export function resolvePolicy(spec: PolicySpec = "arceos"): PerCpuPolicy {
  *
  * @example Usage
  * ```ts
- * import { ARCEOS_POLICY, setupOperations } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY } from "@rvhv/percpu";
+ * import { setupOperations } from "./policy.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(setupOperations(ARCEOS_POLICY).length, 9);
@@ -295,7 +296,8 @@ export function setupOperations(policy: PerCpuPolicy): CsrOp[] {
  *
  * @example Usage
  * ```ts
- * import { describePolicy, KVM_POLICY } from "@rvhv/percpu";
+ * import { KVM_POLICY } from "@rvhv/percpu";
+ * import { describePolicy } from "./policy.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(describePolicy(KVM_POLICY), "kvm: hedeleg 0xb109, hideleg 0x444, hcounteren 0x2, sie 0x0");
@@ -315,7 +317,7 @@ export function describePolicy(policy: PerCpuPolicy): string {
  *
  * @example Usage
  * ```ts
- * import { SETUP_CSR_NAMES } from "@rvhv/percpu";
+ * import { SETUP_CSR_NAMES } from "./policy.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * deepStrictEqual(SETUP_CSR_NAMES, ["hedeleg", "hideleg", "hvip", "hcounteren", "sie"]);
@@ -334,7 +336,9 @@ export const SETUP_CSR_NAMES: readonly SetupCsrName[] = Object.freeze([
  *
  * @example Usage
  * ```ts
- * import { ARCEOS_POLICY, type SetupCsrName, setupTable } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY } from "@rvhv/percpu";
+ * import { setupTable } from "./policy.ts";
+ * import { type SetupCsrName } from "./policy.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const name: SetupCsrName = "hcounteren";
@@ -350,7 +354,8 @@ export type SetupCsrName = "hedeleg" | "hideleg" | "hvip" | "hcounteren" | "sie"
  *
  * @example Usage
  * ```ts
- * import { ARCEOS_POLICY, setupTable, type SetupCsr } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY } from "@rvhv/percpu";
+ * import { setupTable, type SetupCsr } from "./policy.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const hvip: SetupCsr = setupTable(ARCEOS_POLICY).find((row) => row.name === "hvip")!;
@@ -385,7 +390,8 @@ const TABLES: WeakMap<PerCpuPolicy, readonly SetupCsr[]> = new WeakMap();
  *
  * @example Usage
  * ```ts
- * import { KVM_POLICY, setupTable } from "@rvhv/percpu";
+ * import { KVM_POLICY } from "@rvhv/percpu";
+ * import { setupTable } from "./policy.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * deepStrictEqual(
@@ -452,7 +458,8 @@ export const RESTORE_ORDER: readonly PriorCsr[] = Object.freeze([
  *
  * @example Usage
  * ```ts
- * import { type PriorCsr, RISCVPerCpu } from "@rvhv/percpu";
+ * import { RISCVPerCpu } from "@rvhv/percpu";
+ * import { type PriorCsr } from "./policy.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { deepStrictEqual } from "node:assert/strict";
  *

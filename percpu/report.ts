@@ -16,7 +16,8 @@ import type { RISCVPerCpu } from "./riscv_percpu.ts";
  *
  * @example Usage
  * ```ts
- * import { type CsrDescription, describeHart, RISCVPerCpu } from "@rvhv/percpu";
+ * import { RISCVPerCpu } from "@rvhv/percpu";
+ * import { type CsrDescription, describeHart } from "./report.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { deepStrictEqual } from "node:assert/strict";
  *
@@ -50,7 +51,8 @@ export interface CsrDescription {
  *
  * @example Usage
  * ```ts
- * import { describeHart, type HartDescription, PerCpuSet } from "@rvhv/percpu";
+ * import { PerCpuSet } from "@rvhv/percpu";
+ * import { describeHart, type HartDescription } from "./report.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { deepStrictEqual, strictEqual } from "node:assert/strict";
  *
@@ -89,7 +91,7 @@ const COUNTER_NAMES: readonly string[] = [
  *
  * @example Usage
  * ```ts
- * import { csrBitNames } from "@rvhv/percpu";
+ * import { csrBitNames } from "./report.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * deepStrictEqual(csrBitNames("hcounteren", 0x7n), ["CY", "TM", "IR"]);
@@ -117,7 +119,8 @@ export function csrBitNames(csr: string, value: bigint): string[] {
  *
  * @example Usage
  * ```ts
- * import { describeHart, RISCVPerCpu } from "@rvhv/percpu";
+ * import { RISCVPerCpu } from "@rvhv/percpu";
+ * import { describeHart } from "./report.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { strictEqual } from "node:assert/strict";
  *

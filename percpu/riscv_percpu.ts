@@ -53,28 +53,6 @@ export interface CsrReportEntry {
   readonly refused: bigint;
 }
 
-/**
- * Options of {@linkcode RISCVPerCpu.create}.
- *
- * @example Usage
- * ```ts
- * import { CSR, RISCVPerCpu, type RISCVPerCpuOptions } from "@rvhv/percpu";
- * import { createEmulatorHal } from "@rvhv/percpu/emulator";
- * import { strictEqual } from "node:assert/strict";
- *
- * const hal = await createEmulatorHal();
- * const options: RISCVPerCpuOptions = { policy: "kvm" };
- * const percpu = await RISCVPerCpu.create(0, hal, options);
- * strictEqual(percpu.policy.name, "kvm");
- * strictEqual(await hal.csr.read(0, CSR.hedeleg), 0xb109n);
- * await hal.close();
- * ```
- */
-export interface RISCVPerCpuOptions {
-  /** The set-up policy. Default `"arceos"`. */
-  policy?: PolicySpec;
-}
-
 /** Builds an instance from a finished set-up (for `PerCpuSet`, module-internal). */
 let construct: (
   cpuId: HartId,
@@ -160,7 +138,10 @@ export class RISCVPerCpu implements AxArchPerCpu {
   static async create(
     cpuId: HartId,
     hal: AxVCpuHal,
-    options: RISCVPerCpuOptions = {},
+    options: {
+      /** The set-up policy. Default `"arceos"`. */
+      policy?: PolicySpec;
+    } = {},
   ): Promise<RISCVPerCpu> {
     const policy = resolvePolicy(options.policy);
     const [outcome] = await setUpHarts(hal, [cpuId], policy, 1);

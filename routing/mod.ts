@@ -11,24 +11,10 @@
 
 export {
   type DelegationCsrs,
-  type EffectiveRoute,
-  type FirmwareModel,
   routeTrap,
-  type RouteTrapOptions,
-  TRAP_ORIGINS,
   type TrapInput,
   type TrapLevel,
   type TrapOrigin,
   type TrapRoute,
 } from "./route_trap.ts";
-export {
-  describeRoutes,
-  firmwareModel,
-  GRID_EXCEPTIONS,
-  GRID_INTERRUPTS,
-  readDelegation,
-  type RouteRow,
-  type RoutesDescription,
-  routeTable,
-  type RouteTableOptions,
-} from "./route_table.ts";
+export { readDelegation } from "./route_table.ts";

@@ -25,7 +25,8 @@ import {
  *
  * @example Usage
  * ```ts
- * import { ARCEOS_POLICY, GRID_EXCEPTIONS, routeTable } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY } from "@rvhv/percpu";
+ * import { GRID_EXCEPTIONS, routeTable } from "./route_table.ts";
  * import { deepStrictEqual, strictEqual } from "node:assert/strict";
  *
  * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: ARCEOS_POLICY.hedeleg, hideleg: ARCEOS_POLICY.hideleg };
@@ -42,7 +43,8 @@ export const GRID_EXCEPTIONS: readonly number[] = Object.freeze(
  *
  * @example Usage
  * ```ts
- * import { GRID_INTERRUPTS, interruptName } from "@rvhv/percpu";
+ * import { GRID_INTERRUPTS } from "./route_table.ts";
+ * import { interruptName } from "../hal/trap_bits.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * deepStrictEqual(GRID_INTERRUPTS.slice(0, 3).map(interruptName), [
@@ -61,7 +63,8 @@ export const GRID_INTERRUPTS: readonly number[] = Object.freeze(
  *
  * @example Usage
  * ```ts
- * import { ARCEOS_POLICY, type RouteRow, routeTable } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY } from "@rvhv/percpu";
+ * import { type RouteRow, routeTable } from "./route_table.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: ARCEOS_POLICY.hedeleg, hideleg: ARCEOS_POLICY.hideleg };
@@ -87,7 +90,8 @@ export interface RouteRow {
  *
  * @example The interrupts, seen from VS-mode only
  * ```ts
- * import { ARCEOS_POLICY, routeTable, type RouteTableOptions } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY } from "@rvhv/percpu";
+ * import { routeTable, type RouteTableOptions } from "./route_table.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: ARCEOS_POLICY.hedeleg, hideleg: ARCEOS_POLICY.hideleg };
@@ -127,7 +131,8 @@ function wantsCause(interrupt: boolean, cause: number, explicit: boolean): boole
  *
  * @example Usage
  * ```ts
- * import { ARCEOS_POLICY, routeTable } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY } from "@rvhv/percpu";
+ * import { routeTable } from "./route_table.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const rows = routeTable(
@@ -182,7 +187,7 @@ const DELEGATION_READS: readonly CsrOp[] = Object.freeze(
  *
  * @example Usage
  * ```ts
- * import { readDelegation } from "@rvhv/percpu";
+ * import { readDelegation } from "./route_table.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { strictEqual } from "node:assert/strict";
  *
@@ -215,7 +220,7 @@ export async function readDelegation(hal: AxVCpuHal, hart: HartId): Promise<Dele
  *
  * @example Usage
  * ```ts
- * import { firmwareModel } from "@rvhv/percpu";
+ * import { firmwareModel } from "./route_table.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(firmwareModel({ backend: "emulator", isa: "rv64imafdch", firmware: "opensbi-1.1" }), "opensbi");
@@ -237,7 +242,8 @@ export function firmwareModel(info: HalInfo): FirmwareModel {
  *
  * @example Usage
  * ```ts
- * import { describeRoutes, firmwareModel, PerCpuSet, readDelegation, type RoutesDescription } from "@rvhv/percpu";
+ * import { PerCpuSet } from "@rvhv/percpu";
+ * import { describeRoutes, firmwareModel, readDelegation, type RoutesDescription } from "./route_table.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { strictEqual } from "node:assert/strict";
  *
@@ -270,7 +276,8 @@ export interface RoutesDescription {
  *
  * @example Usage
  * ```ts
- * import { ARCEOS_POLICY, describeRoutes } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY } from "@rvhv/percpu";
+ * import { describeRoutes } from "./route_table.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const view = describeRoutes(0, { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: ARCEOS_POLICY.hedeleg, hideleg: ARCEOS_POLICY.hideleg });

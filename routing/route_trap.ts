@@ -72,7 +72,8 @@ export type TrapLevel = "M" | "HS" | "VS";
  *
  * @example Where a breakpoint goes from each mode
  * ```ts
- * import { ARCEOS_POLICY, routeTrap, TRAP_ORIGINS } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY, routeTrap } from "@rvhv/percpu";
+ * import { TRAP_ORIGINS } from "./route_trap.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: ARCEOS_POLICY.hedeleg, hideleg: ARCEOS_POLICY.hideleg };
@@ -89,7 +90,8 @@ export const TRAP_ORIGINS: readonly TrapOrigin[] = Object.freeze(["U", "HS", "VU
  *
  * @example Usage
  * ```ts
- * import { ARCEOS_POLICY, type DelegationCsrs, PerCpuSet, readDelegation } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY, type DelegationCsrs, PerCpuSet } from "@rvhv/percpu";
+ * import { readDelegation } from "./route_table.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { deepStrictEqual } from "node:assert/strict";
  *
@@ -141,7 +143,9 @@ export interface TrapInput {
  *
  * @example Usage
  * ```ts
- * import { type FirmwareModel, firmwareModel, readDelegation, routeTrap } from "@rvhv/percpu";
+ * import { routeTrap } from "@rvhv/percpu";
+ * import { type FirmwareModel } from "./route_trap.ts";
+ * import { firmwareModel, readDelegation } from "./route_table.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { strictEqual } from "node:assert/strict";
  *
@@ -162,7 +166,8 @@ export type FirmwareModel = "opensbi" | "none";
  *
  * @example Usage
  * ```ts
- * import { ARCEOS_POLICY, routeTrap, type RouteTrapOptions } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY, routeTrap } from "@rvhv/percpu";
+ * import { type RouteTrapOptions } from "./route_trap.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: ARCEOS_POLICY.hedeleg, hideleg: ARCEOS_POLICY.hideleg };
@@ -182,7 +187,8 @@ export interface RouteTrapOptions {
  *
  * @example A guest's illegal instruction: M-mode first, then the guest
  * ```ts
- * import { ARCEOS_POLICY, type EffectiveRoute, routeTrap } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY, routeTrap } from "@rvhv/percpu";
+ * import { type EffectiveRoute } from "./route_trap.ts";
  * import { match, strictEqual } from "node:assert/strict";
  *
  * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: ARCEOS_POLICY.hedeleg, hideleg: ARCEOS_POLICY.hideleg };
@@ -239,7 +245,14 @@ export interface TrapRoute {
    */
   readonly taken: boolean;
   /** Where it ends up after the firmware's redirect (equal to the hardware's for `none`). */
-  readonly effective: EffectiveRoute;
+  readonly effective: {
+    /** The mode whose handler finally runs. */
+    readonly destination: TrapLevel;
+    /** The cause that handler sees. */
+    readonly cause: number;
+    /** One line saying why. */
+    readonly reason: string;
+  };
 }
 
 /** VS-level interrupt codes and what VS-mode sees instead (spec: 10/6/2 → 9/5/1). */
@@ -480,7 +493,7 @@ function opensbiRedirect(
 export function routeTrap(
   csrs: DelegationCsrs,
   trap: TrapInput,
-  options: RouteTrapOptions = {},
+  options: { readonly firmware?: "opensbi" | "none" } = {},
 ): TrapRoute {
   const { cause, interrupt, from } = trap;
   if (!Number.isInteger(cause) || cause < 0 || cause > 63) {

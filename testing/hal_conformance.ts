@@ -16,34 +16,6 @@ import { RISCVPerCpu } from "../percpu/riscv_percpu.ts";
 import { hasHardwareSupport } from "../detect/h_extension.ts";
 
 /**
- * Cases to skip, with why. The reason shows in the test's name; a skip
- * without one, or naming a case that does not exist, is refused.
- *
- * @example Usage
- * ```ts
- * import { CONFORMANCE_CASES, type ConformanceSkip, runHalConformance } from "@rvhv/percpu/testing";
- * import { createEmulatorHal } from "@rvhv/percpu/emulator";
- * import { ok, throws } from "node:assert/strict";
- *
- * const skip: ConformanceSkip = {
- *   reason: "", // refused: say why
- *   tests: ["frames are aligned, distinct, reusable and map both ways"],
- * };
- * ok(CONFORMANCE_CASES.includes(skip.tests[0]!));
- * throws(
- *   () => runHalConformance({ name: "emulator", create: () => createEmulatorHal({ harts: 2 }), skip: [skip] }),
- *   { name: "TypeError", message: /a skip needs a reason/ },
- * );
- * ```
- */
-export interface ConformanceSkip {
-  /** Why these cases cannot pass on this backend. */
-  reason: string;
-  /** Case names, as listed in {@linkcode CONFORMANCE_CASES}. */
-  tests: readonly string[];
-}
-
-/**
  * What `create` is told about the case it makes a backend for. Backends that
  * replay a recording use it to record the case on a reference backend first.
  *
@@ -117,7 +89,12 @@ export interface HalConformanceOptions {
   /** Creates a backend whose hart 0 has no H; without it the no-H cases are skipped. */
   createWithoutH?(context: ConformanceContext): AxVCpuHal | Promise<AxVCpuHal>;
   /** Cases this backend cannot pass, each with a reason. */
-  skip?: readonly ConformanceSkip[];
+  skip?: readonly {
+    /** Why these cases cannot pass on this backend. */
+    reason: string;
+    /** Case names, as listed in {@linkcode CONFORMANCE_CASES}. */
+    tests: readonly string[];
+  }[];
   /** Whether Deno's resource and op sanitizers run (turn on for socket/process backends). */
   sanitize?: boolean;
 }

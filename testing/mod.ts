@@ -32,7 +32,6 @@
 export {
   CONFORMANCE_CASES,
   type ConformanceContext,
-  type ConformanceSkip,
   type HalConformanceOptions,
   runHalConformance,
 } from "./hal_conformance.ts";

@@ -14,116 +14,14 @@ import type { AxVCpuHal, CsrNum, CsrOp, CsrResult, HartId } from "../hal/types.t
 import type { TraceEvent, TraceHeader } from "./format.ts";
 import { DEFAULT_LOOKAHEAD, TraceReader } from "./reader.ts";
 
-/**
- * Where two traces part: each trace's event, or `undefined` when that trace
- * holds nothing there.
- *
- * @example Usage
- * ```ts
- * import { diffTraces, recordHal, type TraceDifference } from "@rvhv/percpu/replay";
- * import { createEmulatorHal } from "@rvhv/percpu/emulator";
- * import { CSR, PerCpuSet } from "@rvhv/percpu";
- * import { strictEqual } from "node:assert/strict";
- *
- * const dir = await Deno.makeTempDir();
- * for (const policy of ["arceos", "kvm"] as const) {
- *   const hal = await recordHal(await createEmulatorHal(), { path: `${dir}/${policy}.jsonl` });
- *   await PerCpuSet.init(hal, { policy });
- *   await hal.close();
- * }
- * const first: TraceDifference = (await diffTraces(`${dir}/arceos.jsonl`, `${dir}/kvm.jsonl`)).first!;
- * strictEqual(first.hart, 0);
- * strictEqual(first.a!.csr, CSR.hedeleg);
- * strictEqual(first.a!.arg, 0xb10dn);
- * strictEqual(first.b!.arg, 0xb109n);
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
-export interface TraceDifference {
-  /** The hart. */
-  readonly hart: HartId;
-  /** Trace a's event, or `undefined` when a has no more events for this hart. */
-  readonly a: TraceEvent | undefined;
-  /** Trace b's event, or `undefined` when b has no more events for this hart. */
-  readonly b: TraceEvent | undefined;
-}
+/** TraceDifference (an alias of the public type's member). */
+export type TraceDifference = NonNullable<TraceDiff["first"]>;
 
-/**
- * Per CSR: how the two traces' accesses to it compare.
- *
- * @example Usage
- * ```ts
- * import { type CsrTraceSummary, diffTraces, recordHal } from "@rvhv/percpu/replay";
- * import { createEmulatorHal } from "@rvhv/percpu/emulator";
- * import { PerCpuSet } from "@rvhv/percpu";
- * import { deepStrictEqual } from "node:assert/strict";
- *
- * const dir = await Deno.makeTempDir();
- * for (const policy of ["arceos", "kvm"] as const) {
- *   const hal = await recordHal(await createEmulatorHal(), { path: `${dir}/${policy}.jsonl` });
- *   await PerCpuSet.init(hal, { policy });
- *   await hal.close();
- * }
- * const diff = await diffTraces(`${dir}/arceos.jsonl`, `${dir}/kvm.jsonl`);
- * const hedeleg: CsrTraceSummary = diff.csrs.find((summary) => summary.csr === "hedeleg")!;
- * // Read before, written, read back: the write and the read-back differ.
- * deepStrictEqual(hedeleg, {
- *   csr: "hedeleg", num: 0x602, a: 3, b: 3, same: 1, changed: 2, onlyA: 0, onlyB: 0,
- * });
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
-export interface CsrTraceSummary {
-  /** The CSR's name. */
-  readonly csr: string;
-  /** The CSR's address. */
-  readonly num: CsrNum;
-  /** Accesses in trace a. */
-  readonly a: number;
-  /** Accesses in trace b. */
-  readonly b: number;
-  /** Pairs (the nth access of a hart to this CSR in both traces) that are identical. */
-  readonly same: number;
-  /** Pairs that differ in operation, operand, value or trap. */
-  readonly changed: number;
-  /** Accesses only trace a has. */
-  readonly onlyA: number;
-  /** Accesses only trace b has. */
-  readonly onlyB: number;
-}
+/** CsrTraceSummary (an alias of the public type's member). */
+export type CsrTraceSummary = TraceDiff["csrs"][number];
 
-/**
- * One trace as {@linkcode diffTraces} saw it.
- *
- * @example Usage
- * ```ts
- * import { diffTraces, recordHal, type TraceSide } from "@rvhv/percpu/replay";
- * import { createEmulatorHal } from "@rvhv/percpu/emulator";
- * import { PerCpuSet } from "@rvhv/percpu";
- * import { strictEqual } from "node:assert/strict";
- *
- * const dir = await Deno.makeTempDir();
- * for (const policy of ["arceos", "kvm"] as const) {
- *   const hal = await recordHal(await createEmulatorHal(), { path: `${dir}/${policy}.jsonl` });
- *   await PerCpuSet.init(hal, { policy });
- *   await hal.close();
- * }
- * const diff = await diffTraces(`${dir}/arceos.jsonl`, `${dir}/kvm.jsonl`);
- * const sides: TraceSide[] = [diff.a, diff.b];
- * strictEqual(sides[0]!.events, 21);
- * strictEqual(sides[1]!.events, 18); // kvm does not touch sie
- * strictEqual(sides[1]!.header.backend, "emulator");
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
-export interface TraceSide {
-  /** The file. */
-  readonly file: string;
-  /** Its header. */
-  readonly header: TraceHeader;
-  /** How many events it holds. */
-  readonly events: number;
-}
+/** TraceSide (an alias of the public type's member). */
+export type TraceSide = TraceDiff["a"];
 
 /**
  * What {@linkcode diffTraces} finds.
@@ -155,9 +53,16 @@ export interface TraceDiff {
   /** Whether every hart's events are identical in both traces. */
   readonly equal: boolean;
   /** Trace a. */
-  readonly a: TraceSide;
+  readonly a: {
+    /** The file. */
+    readonly file: string;
+    /** Its header. */
+    readonly header: TraceHeader;
+    /** How many events it holds. */
+    readonly events: number;
+  };
   /** Trace b. */
-  readonly b: TraceSide;
+  readonly b: TraceDiff["a"];
   /** The header fields that differ (`backend`, `isa`, `profile`, `firmware`, `harts`). */
   readonly header: readonly string[];
   /**
@@ -165,34 +70,33 @@ export interface TraceDiff {
    * between the traces (or one trace has no nth event), the one that comes
    * first in trace a; `undefined` when the traces are equal.
    */
-  readonly first: TraceDifference | undefined;
+  readonly first: {
+    /** The hart. */
+    readonly hart: HartId;
+    /** Trace a's event, or `undefined` when a has no more events for this hart. */
+    readonly a: TraceEvent | undefined;
+    /** Trace b's event, or `undefined` when b has no more events for this hart. */
+    readonly b: TraceEvent | undefined;
+  } | undefined;
   /** Per CSR that either trace accesses, by address. */
-  readonly csrs: readonly CsrTraceSummary[];
-}
-
-/**
- * Options of {@linkcode diffTraces}.
- *
- * @example Usage
- * ```ts
- * import { diffTraces, type DiffTracesOptions, recordHal } from "@rvhv/percpu/replay";
- * import { createEmulatorHal } from "@rvhv/percpu/emulator";
- * import { strictEqual } from "node:assert/strict";
- *
- * const dir = await Deno.makeTempDir();
- * const path = `${dir}/run.jsonl`;
- * await (await recordHal(await createEmulatorHal({ harts: 8 }), { path })).close();
- * const options: DiffTracesOptions = { lookahead: 1024 };
- * strictEqual((await diffTraces(path, path, options)).equal, true);
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
-export interface DiffTracesOptions {
-  /**
-   * How many unmatched events may be held in memory at once. Default
-   * {@linkcode DEFAULT_LOOKAHEAD}.
-   */
-  lookahead?: number;
+  readonly csrs: readonly {
+    /** The CSR's name. */
+    readonly csr: string;
+    /** The CSR's address. */
+    readonly num: CsrNum;
+    /** Accesses in trace a. */
+    readonly a: number;
+    /** Accesses in trace b. */
+    readonly b: number;
+    /** Pairs (the nth access of a hart to this CSR in both traces) that are identical. */
+    readonly same: number;
+    /** Pairs that differ in operation, operand, value or trap. */
+    readonly changed: number;
+    /** Accesses only trace a has. */
+    readonly onlyA: number;
+    /** Accesses only trace b has. */
+    readonly onlyB: number;
+  }[];
 }
 
 function sameEvent(a: TraceEvent, b: TraceEvent): boolean {
@@ -282,7 +186,13 @@ const HEADER_FIELDS = ["backend", "isa", "profile", "firmware", "harts"] as cons
 export function diffTraces(
   a: string,
   b: string,
-  options: DiffTracesOptions = {},
+  options: {
+    /**
+     * How many unmatched events may be held in memory at once. Default
+     * {@linkcode DEFAULT_LOOKAHEAD}.
+     */
+    lookahead?: number;
+  } = {},
 ): Promise<TraceDiff> {
   try {
     return Promise.resolve(diffTracesSync(a, b, options.lookahead ?? DEFAULT_LOOKAHEAD));
@@ -427,7 +337,8 @@ function diffTracesSync(pathA: string, pathB: string, lookahead: number): TraceD
  *
  * @example Usage
  * ```ts
- * import { diffStates, STATE_CSRS } from "@rvhv/percpu/replay";
+ * import { diffStates } from "@rvhv/percpu/replay";
+ * import { STATE_CSRS } from "./diff.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { deepStrictEqual } from "node:assert/strict";
  *
@@ -448,66 +359,11 @@ export const STATE_CSRS: readonly string[] = Object.freeze([
   "vsie",
 ]);
 
-/**
- * One CSR of one hart in {@linkcode diffStates}.
- *
- * @example A trap is a result too
- * ```ts
- * import { type CsrStateDiff, diffStates } from "@rvhv/percpu/replay";
- * import { createEmulatorHal } from "@rvhv/percpu/emulator";
- * import { deepStrictEqual } from "node:assert/strict";
- *
- * const withH = await createEmulatorHal();
- * const withoutH = await createEmulatorHal({ isa: "rv64imac" });
- * const diff = await diffStates(withH, withoutH, { csrs: ["hgatp"] });
- * const hgatp: CsrStateDiff = diff.harts[0]!.csrs[0]!;
- * deepStrictEqual(hgatp, {
- *   csr: "hgatp", num: 0x680, a: { ok: true, value: 0n }, b: { ok: false, trapCause: 2 }, equal: false,
- * });
- * await withH.close();
- * await withoutH.close();
- * ```
- */
-export interface CsrStateDiff {
-  /** The CSR's name. */
-  readonly csr: string;
-  /** The CSR's address. */
-  readonly num: CsrNum;
-  /** What reading it on system a gave. */
-  readonly a: CsrResult;
-  /** What reading it on system b gave. */
-  readonly b: CsrResult;
-  /** Whether both reads gave the same value (or the same trap). */
-  readonly equal: boolean;
-}
+/** CsrStateDiff (an alias of the public type's member). */
+export type CsrStateDiff = StateDiff["harts"][number]["csrs"][number];
 
-/**
- * One hart in {@linkcode diffStates}.
- *
- * @example Usage
- * ```ts
- * import { diffStates, type HartStateDiff } from "@rvhv/percpu/replay";
- * import { createEmulatorHal } from "@rvhv/percpu/emulator";
- * import { PerCpuSet } from "@rvhv/percpu";
- * import { deepStrictEqual } from "node:assert/strict";
- *
- * const a = await createEmulatorHal({ harts: 2 });
- * const b = await createEmulatorHal({ harts: 2 });
- * await PerCpuSet.init(b, { harts: [1] });
- * const harts: readonly HartStateDiff[] = (await diffStates(a, b)).harts;
- * deepStrictEqual(harts.map((hart) => [hart.hart, hart.equal]), [[0, true], [1, false]]);
- * await a.close();
- * await b.close();
- * ```
- */
-export interface HartStateDiff {
-  /** The hart. */
-  readonly hart: HartId;
-  /** Every compared CSR. */
-  readonly csrs: readonly CsrStateDiff[];
-  /** Whether every CSR is equal. */
-  readonly equal: boolean;
-}
+/** HartStateDiff (an alias of the public type's member). */
+export type HartStateDiff = StateDiff["harts"][number];
 
 /**
  * What {@linkcode diffStates} finds.
@@ -532,7 +388,25 @@ export interface StateDiff {
   /** Whether both systems have the same harts and every CSR is equal. */
   readonly equal: boolean;
   /** The harts both systems have. */
-  readonly harts: readonly HartStateDiff[];
+  readonly harts: readonly {
+    /** The hart. */
+    readonly hart: HartId;
+    /** Every compared CSR. */
+    readonly csrs: readonly {
+      /** The CSR's name. */
+      readonly csr: string;
+      /** The CSR's address. */
+      readonly num: CsrNum;
+      /** What reading it on system a gave. */
+      readonly a: CsrResult;
+      /** What reading it on system b gave. */
+      readonly b: CsrResult;
+      /** Whether both reads gave the same value (or the same trap). */
+      readonly equal: boolean;
+    }[];
+    /** Whether every CSR is equal. */
+    readonly equal: boolean;
+  }[];
   /** Harts only system a has. */
   readonly onlyA: readonly HartId[];
   /** Harts only system b has. */
@@ -540,42 +414,12 @@ export interface StateDiff {
 }
 
 /**
- * Options of {@linkcode diffStates}.
- *
- * @example Usage
- * ```ts
- * import { diffStates, type DiffStatesOptions } from "@rvhv/percpu/replay";
- * import { createEmulatorHal } from "@rvhv/percpu/emulator";
- * import { CSR, PerCpuSet } from "@rvhv/percpu";
- * import { deepStrictEqual } from "node:assert/strict";
- *
- * const arceos = await createEmulatorHal({ harts: 2 });
- * const kvm = await createEmulatorHal({ harts: 2 });
- * await PerCpuSet.init(arceos);
- * await PerCpuSet.init(kvm, { policy: "kvm" });
- * const options: DiffStatesOptions = { csrs: ["hedeleg", CSR.hideleg], harts: [1] };
- * const diff = await diffStates(arceos, kvm, options);
- * deepStrictEqual(diff.harts[0]!.csrs.map((entry) => [entry.csr, entry.equal]), [
- *   ["hedeleg", false],
- *   ["hideleg", true],
- * ]);
- * await arceos.close();
- * await kvm.close();
- * ```
- */
-export interface DiffStatesOptions {
-  /** The CSRs to compare, by name or address. Default {@linkcode STATE_CSRS}. */
-  csrs?: readonly (string | CsrNum)[];
-  /** The harts to compare. Default: every hart both systems have. */
-  harts?: readonly HartId[];
-}
-
-/**
  * A backend, or anything that has one (a booted `System`).
  *
  * @example Compare a booted system with a bare backend
  * ```ts
- * import { diffStates, type StateSource } from "@rvhv/percpu/replay";
+ * import { diffStates } from "@rvhv/percpu/replay";
+ * import { type StateSource } from "./diff.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { boot, parseManifest } from "@rvhv/percpu";
  * import { deepStrictEqual } from "node:assert/strict";
@@ -637,9 +481,14 @@ function sameResult(a: CsrResult, b: CsrResult): boolean {
  *   system lacks; whatever a backend's reads reject with.
  */
 export async function diffStates(
-  a: StateSource,
-  b: StateSource,
-  options: DiffStatesOptions = {},
+  a: AxVCpuHal | { readonly hal: AxVCpuHal },
+  b: AxVCpuHal | { readonly hal: AxVCpuHal },
+  options: {
+    /** The CSRs to compare, by name or address. Default {@linkcode STATE_CSRS}. */
+    csrs?: readonly (string | CsrNum)[];
+    /** The harts to compare. Default: every hart both systems have. */
+    harts?: readonly HartId[];
+  } = {},
 ): Promise<StateDiff> {
   const halA = halOf(a);
   const halB = halOf(b);

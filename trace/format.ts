@@ -19,14 +19,15 @@
  */
 
 import { csrName } from "../hal/csr_numbers.ts";
-import type { CsrNum, HalInfo, HartId } from "../hal/types.ts";
+import type { CsrNum, CsrOp, HalInfo, HartId } from "../hal/types.ts";
 
 /**
  * The `format` value of a trace header.
  *
  * @example Usage
  * ```ts
- * import { headerFor, TRACE_FORMAT } from "@rvhv/percpu/replay";
+ * import { headerFor } from "./recorder.ts";
+ * import { TRACE_FORMAT } from "./format.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { strictEqual } from "node:assert/strict";
  *
@@ -36,7 +37,7 @@ import type { CsrNum, HalInfo, HartId } from "../hal/types.ts";
  * await hal.close();
  * ```
  */
-export const TRACE_FORMAT = "rvhv-trace";
+export const TRACE_FORMAT: TraceHeader["format"] = "rvhv-trace";
 
 /**
  * The trace format version this release writes and reads. A trace of
@@ -44,7 +45,8 @@ export const TRACE_FORMAT = "rvhv-trace";
  *
  * @example Usage
  * ```ts
- * import { headerFor, TRACE_VERSION } from "@rvhv/percpu/replay";
+ * import { headerFor } from "./recorder.ts";
+ * import { TRACE_VERSION } from "./format.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { strictEqual } from "node:assert/strict";
  *
@@ -54,14 +56,15 @@ export const TRACE_FORMAT = "rvhv-trace";
  * await hal.close();
  * ```
  */
-export const TRACE_VERSION = 1;
+export const TRACE_VERSION: TraceHeader["version"] = 1;
 
 /**
  * A CSR operation: `csrr`, `csrrw`, `csrrs` or `csrrc`.
  *
  * @example What each CSR access is recorded as
  * ```ts
- * import { recordHal, TraceReader, type TraceOp } from "@rvhv/percpu/replay";
+ * import { recordHal, TraceReader } from "@rvhv/percpu/replay";
+ * import { type TraceOp } from "./format.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { CSR } from "@rvhv/percpu";
  * import { deepStrictEqual } from "node:assert/strict";
@@ -79,7 +82,7 @@ export const TRACE_VERSION = 1;
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export type TraceOp = "read" | "write" | "set" | "clear";
+export type TraceOp = CsrOp["op"];
 
 /** The operations, indexed by their internal code. */
 export const TRACE_OPS: readonly TraceOp[] = Object.freeze(["read", "write", "set", "clear"]);
@@ -105,9 +108,9 @@ export const TRACE_OPS: readonly TraceOp[] = Object.freeze(["read", "write", "se
  */
 export interface TraceHeader {
   /** Always `"rvhv-trace"`. */
-  readonly format: typeof TRACE_FORMAT;
+  readonly format: "rvhv-trace";
   /** The format version: 1. */
-  readonly version: typeof TRACE_VERSION;
+  readonly version: 1;
   /** The recorded backend's name (`info().backend`). */
   readonly backend: string;
   /** The recorded backend's ISA string. */
@@ -158,7 +161,7 @@ export interface TraceEvent {
   /** The hart the access ran on. */
   readonly hart: HartId;
   /** The operation. */
-  readonly op: TraceOp;
+  readonly op: CsrOp["op"];
   /** The CSR's address. */
   readonly csr: CsrNum;
   /** The operand of `write`/`set`/`clear`; `undefined` for `read`. */
@@ -224,7 +227,8 @@ export function describeOutcome(event: TraceEvent): string {
  *
  * @example Print where two recordings part
  * ```ts
- * import { describeEvent, diffTraces, recordHal } from "@rvhv/percpu/replay";
+ * import { diffTraces, recordHal } from "@rvhv/percpu/replay";
+ * import { describeEvent } from "./format.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { PerCpuSet } from "@rvhv/percpu";
  * import { strictEqual } from "node:assert/strict";

@@ -6,14 +6,7 @@
  * @module
  */
 
-export { recordHal, RecordingHal, type RecordOptions } from "./recorder.ts";
-export {
-  diffStates,
-  type DiffStatesOptions,
-  diffTraces,
-  type DiffTracesOptions,
-  type StateDiff,
-  type TraceDiff,
-} from "./diff.ts";
+export { recordHal, RecordingHal } from "./recorder.ts";
+export { diffStates, diffTraces, type StateDiff, type TraceDiff } from "./diff.ts";
 export type { TraceEvent, TraceHeader } from "./format.ts";
 export { readTraceHeader, TraceReader } from "./reader.ts";

@@ -26,7 +26,8 @@ import {
  *
  * @example Usage
  * ```ts
- * import { createReplayHal, DEFAULT_LOOKAHEAD, recordHal } from "@rvhv/percpu/replay";
+ * import { createReplayHal, recordHal } from "@rvhv/percpu/replay";
+ * import { DEFAULT_LOOKAHEAD } from "./reader.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { strictEqual } from "node:assert/strict";
  *

@@ -15,40 +15,13 @@ import { jsonSafe, TRACE_FORMAT, TRACE_VERSION, type TraceHeader } from "./forma
 import { TraceWriter } from "./writer.ts";
 
 /**
- * Options of {@linkcode recordHal}.
- *
- * @example Usage
- * ```ts
- * import { readTraceHeader, recordHal, type RecordOptions } from "@rvhv/percpu/replay";
- * import { createEmulatorHal } from "@rvhv/percpu/emulator";
- * import { deepStrictEqual } from "node:assert/strict";
- *
- * const dir = await Deno.makeTempDir();
- * const options: RecordOptions = {
- *   path: `${dir}/run.jsonl`,
- *   manifest: { version: 1, backend: { plugin: "emulator" }, record: "run.jsonl" },
- * };
- * await (await recordHal(await createEmulatorHal(), options)).close();
- * // The header keeps the manifest, without its "record" key.
- * deepStrictEqual(readTraceHeader(options.path).manifest, { version: 1, backend: { plugin: "emulator" } });
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
-export interface RecordOptions {
-  /** Where the trace goes; events are written to `<path>.partial` until `close()`. */
-  path: string;
-  /** The manifest the run was booted from; recorded in the header (without `record`). */
-  manifest?: object;
-}
-
-/**
  * The header for a recording of `inner`: what {@linkcode recordHal} writes
  * on line 1, and what a hand-written trace ({@linkcode TraceWriter}) starts
  * with.
  *
  * @example Usage
  * ```ts
- * import { headerFor } from "@rvhv/percpu/replay";
+ * import { headerFor } from "./recorder.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
  *
@@ -241,7 +214,12 @@ export class RecordingHal extends BackendHal {
  * @returns The recording backend.
  * @throws {AxError} Kind `"NotFound"` or `"Io"` when the trace cannot be created.
  */
-export function recordHal(inner: AxVCpuHal, options: RecordOptions): Promise<RecordingHal> {
+export function recordHal(inner: AxVCpuHal, options: {
+  /** Where the trace goes; events are written to `<path>.partial` until `close()`. */
+  path: string;
+  /** The manifest the run was booted from; recorded in the header (without `record`). */
+  manifest?: object;
+}): Promise<RecordingHal> {
   try {
     const header = headerFor(inner, options.manifest);
     const writer = TraceWriter.create(options.path, header);

@@ -144,7 +144,9 @@ function writeAll(file: Deno.FsFile, bytes: Uint8Array): void {
  *
  * @example Write a trace by hand
  * ```ts
- * import { headerFor, TraceReader, TraceWriter } from "@rvhv/percpu/replay";
+ * import { TraceReader } from "@rvhv/percpu/replay";
+ * import { headerFor } from "./recorder.ts";
+ * import { TraceWriter } from "./writer.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { CSR } from "@rvhv/percpu";
  * import { strictEqual } from "node:assert/strict";

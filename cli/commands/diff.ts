@@ -6,13 +6,12 @@
 
 import { ManifestError } from "../../hal/errors.ts";
 import { hex } from "../../hal/hex.ts";
-import type { HalInfo } from "../../hal/types.ts";
 import type { System } from "../../manifest/boot.ts";
 import { bootForCli } from "../boot.ts";
 import { loadManifest } from "../../manifest/parse.ts";
 import type { Manifest } from "../../manifest/schema.ts";
 import { manifestError } from "../../manifest/source.ts";
-import { AUTO_PROFILE, PROFILE_NAMES } from "../../plugins/emulator/mod.ts";
+import { profileForQemu } from "../../plugins/emulator/mod.ts";
 import { diffStates, diffTraces, type TraceSide } from "../../trace/diff.ts";
 import { describeEvent } from "../../trace/format.ts";
 import { csrHex, TRACE_FORMAT } from "../../trace/format.ts";
@@ -166,27 +165,6 @@ function profileOption(manifest: Manifest): unknown {
     : undefined;
 }
 
-/**
- * The emulator profile that models a QEMU: the backend's `profile` hint, else
- * the nearest version (7.x/8.x → qemu-7.2, ≥ 9 → qemu-10.0) with a warning.
- *
- * @param info The QEMU backend's `info()`.
- * @returns The profile, and a warning when it is only the nearest.
- */
-export function profileForQemu(info: HalInfo): { profile: string; warning?: string } {
-  const hint = info.profile;
-  if (typeof hint === "string" && (PROFILE_NAMES as readonly string[]).includes(hint)) {
-    return { profile: hint };
-  }
-  const major = Number(String(info.version ?? "").split(".")[0]);
-  const profile = major >= 9 ? "qemu-10.0" : "qemu-7.2";
-  return {
-    profile,
-    warning: `no emulator profile models QEMU ${info.version ?? "of an unknown version"}; ` +
-      `"auto" uses the nearest, ${profile}`,
-  };
-}
-
 /** A manifest with its emulator profile replaced (errors still point into the original). */
 function withProfile(manifest: Manifest, profile: string): Manifest {
   const options = { ...(manifest.backend.options as Record<string, unknown>), profile };
@@ -238,17 +216,14 @@ async function bootPair(
     const info = qemu.hal.info();
     const named = profileOption(emulator);
     let rewritten = emulator;
-    const match = profileForQemu(info);
-    if (named === AUTO_PROFILE) {
-      if (match.warning !== undefined) warnings.push(match.warning);
-      rewritten = withProfile(emulator, match.profile);
-    } else if (
-      typeof named === "string" && named.startsWith("qemu-") && named !== match.profile
-    ) {
+    const match = profileForQemu(named, info);
+    if (match.warning !== undefined) warnings.push(match.warning);
+    if (match.profile !== undefined) rewritten = withProfile(emulator, match.profile);
+    if (match.mismatch !== undefined) {
       warnings.push(
         `${emulator.file} names profile ${named}, but ${
           manifests[1 - emulatorSide]!.file
-        } runs QEMU ${info.version}, which ${match.profile} models: the differences include ` +
+        } runs QEMU ${info.version}, which ${match.mismatch} models: the differences include ` +
           `the versions' own (use "profile: auto" to compare like with like)`,
       );
     }

@@ -15,6 +15,16 @@ import {
   type ResolvedEmulatorOptions,
 } from "./options.ts";
 
+let machineOfHal: (hal: EmulatorHal) => EmulatorMachine;
+
+/**
+ * The machine under an emulator HAL: the raw CSR state and model, for the
+ * package's own tests, benches and tools (not part of the public API).
+ */
+export function machineOf(hal: EmulatorHal): EmulatorMachine {
+  return machineOfHal(hal);
+}
+
 /**
  * An in-process machine of emulated harts: CSR state per hart, frames from
  * a RAM region, a fixed physical-to-virtual offset, no host interrupts.
@@ -33,8 +43,11 @@ import {
  * ```
  */
 export class EmulatorHal extends BackendHal {
-  /** The machine: the escape hatch to the raw state, for tests and tools. */
-  readonly machine: EmulatorMachine;
+  static {
+    machineOfHal = (hal) => hal.#machine;
+  }
+
+  #machine: EmulatorMachine;
 
   /**
    * Creates the machine; prefer {@linkcode createEmulatorHal}.
@@ -64,7 +77,7 @@ export class EmulatorHal extends BackendHal {
       ram: { base: options.ramBase, size: options.ramSize },
       physVirtOffset: options.physVirtOffset,
     });
-    this.machine = machine;
+    this.#machine = machine;
   }
 
   /**
@@ -76,7 +89,7 @@ export class EmulatorHal extends BackendHal {
     if (this.closed) {
       return Promise.reject(new AxError("BadState", "Cannot reset the emulator: it is closed"));
     }
-    this.machine.reset();
+    this.#machine.reset();
     return Promise.resolve();
   }
 }

@@ -1,7 +1,10 @@
 import { deepStrictEqual, match, ok, rejects, strictEqual, throws } from "node:assert/strict";
+import { machineOf } from "./emulator_hal.ts";
 import { CSR } from "../../hal/csr_numbers.ts";
 import { AxError } from "../../hal/errors.ts";
-import { BYTES_PER_HART, createEmulatorHal, emulatorPlugin, parseEmulatorOptions } from "./mod.ts";
+import emulatorPlugin, { createEmulatorHal } from "./mod.ts";
+import { BYTES_PER_HART } from "./machine.ts";
+import { parseEmulatorOptions } from "./options.ts";
 
 const optionError = (path: string[]) => (e: unknown) =>
   e instanceof TypeError &&
@@ -119,6 +122,6 @@ Deno.test("the emulator plugin describes itself and needs no permissions", async
 Deno.test("a hart costs 384 bytes of CSR state", async () => {
   strictEqual(BYTES_PER_HART, 384);
   const hal = await createEmulatorHal({ harts: 4096 });
-  strictEqual(hal.machine.slots.byteLength, 4096 * BYTES_PER_HART);
+  strictEqual(machineOf(hal).slots.byteLength, 4096 * BYTES_PER_HART);
   await hal.close();
 });

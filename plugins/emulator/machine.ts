@@ -26,11 +26,13 @@ import { createSpecProfile } from "./spec_profile.ts";
  *
  * @example Usage
  * ```ts
- * import { BYTES_PER_HART, createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { machineOf } from "./emulator_hal.ts";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { BYTES_PER_HART } from "./machine.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const hal = await createEmulatorHal({ harts: 1024 });
- * strictEqual(hal.machine.slots.byteLength, 1024 * BYTES_PER_HART);
+ * strictEqual(machineOf(hal).slots.byteLength, 1024 * BYTES_PER_HART);
  * await hal.close();
  * ```
  */
@@ -41,15 +43,16 @@ export const BYTES_PER_HART: number = SLOT_COUNT * 8;
  *
  * @example Usage
  * ```ts
+ * import { machineOf } from "./emulator_hal.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { CSR } from "@rvhv/percpu";
  * import { strictEqual } from "node:assert/strict";
  *
  * // The escape hatch under an EmulatorHal: the profile and the raw accesses.
  * const hal = await createEmulatorHal({ profile: "qemu-7.2" });
- * strictEqual(hal.machine.profile.name, "qemu-7.2");
- * strictEqual(hal.machine.execute(0, CSR.hedeleg, (1n << 64n) - 1n, (1n << 64n) - 1n), 0n);
- * strictEqual(hal.machine.execute(0, CSR.hedeleg, 0n, 0n), 0xb1ffn);
+ * strictEqual(machineOf(hal).profile.name, "qemu-7.2");
+ * strictEqual(machineOf(hal).execute(0, CSR.hedeleg, (1n << 64n) - 1n, (1n << 64n) - 1n), 0n);
+ * strictEqual(machineOf(hal).execute(0, CSR.hedeleg, 0n, 0n), 0xb1ffn);
  * await hal.close();
  * ```
  */

@@ -2,8 +2,13 @@
  * The emulator backend: harts whose CSRs are modelled in TypeScript, with
  * the spec's WARL masks and illegal-instruction traps (`spec` profile) or
  * exactly what a QEMU version reads back (`qemu-7.2`, `qemu-10.0` profiles,
- * built from one model whose per-version differences are the named
- * behaviours of {@linkcode QEMU_BEHAVIOURS}).
+ * built from one model whose per-version differences are named behaviours).
+ *
+ * Exports: `createEmulatorHal`, `EmulatorHal` and the default plugin (the
+ * design's names); `EmulatorOptions` and the types its fields use
+ * (`ProfileName`, `SpecParams`, `GuestTranslationMode`, `FirmwareName`);
+ * `profileForQemu`, what `profile: auto` means next to a QEMU (the CLI's
+ * `diff` uses it to compare like with like).
  *
  * Needs no permissions.
  *
@@ -29,31 +34,11 @@ import { EmulatorHal } from "./emulator_hal.ts";
 import { parseEmulatorOptions, type ResolvedEmulatorOptions } from "./options.ts";
 
 export { createEmulatorHal, EmulatorHal } from "./emulator_hal.ts";
-export { BYTES_PER_HART, EmulatorMachine } from "./machine.ts";
-export {
-  AUTO_PROFILE,
-  DEFAULT_ISA,
-  DEFAULT_PHYS_VIRT_OFFSET,
-  DEFAULT_RAM_BASE,
-  DEFAULT_RAM_SIZE,
-  type EmulatorOptions,
-  MAX_HARTS,
-  parseEmulatorOptions,
-  PROFILE_NAMES,
-  type ResolvedEmulatorOptions,
-} from "./options.ts";
-export type { EmulatorProfile, OpensbiPreset, ProfileName } from "./profile.ts";
-export {
-  createQemuProfile,
-  QEMU_BEHAVIOURS,
-  type QemuBehaviourDoc,
-  type QemuBehaviourName,
-  type QemuBehaviours,
-  type QemuModel,
-} from "./qemu_profile.ts";
-export { QEMU_7_2_BEHAVIOURS, QEMU_7_2_MODEL } from "./qemu_7_2_profile.ts";
-export { QEMU_10_0_BEHAVIOURS, QEMU_10_0_MODEL } from "./qemu_10_0_profile.ts";
-export { DEFAULT_SPEC_PARAMS, type GuestTranslationMode, type SpecParams } from "./spec_profile.ts";
+export type { EmulatorOptions } from "./options.ts";
+export { profileForQemu } from "./qemu_match.ts";
+export type { ProfileName } from "./profile.ts";
+export type { GuestTranslationMode, SpecParams } from "./spec_profile.ts";
+export type { FirmwareName } from "../../hal/firmware.ts";
 
 /**
  * The emulator as a plugin: what `backend.plugin: emulator` loads.
@@ -69,13 +54,14 @@ export { DEFAULT_SPEC_PARAMS, type GuestTranslationMode, type SpecParams } from 
  * await hal.close();
  * ```
  */
-export const emulatorPlugin: HalPlugin<ResolvedEmulatorOptions> = Object.freeze({
+const emulatorPlugin: HalPlugin = Object.freeze({
   name: "emulator",
   describe: "in-process emulated harts (spec, QEMU 7.2 or QEMU 10.0 CSR behaviour); no QEMU needed",
   permissions: Object.freeze([]) as readonly string[],
   parseOptions: parseEmulatorOptions,
-  create(options: ResolvedEmulatorOptions): EmulatorHal {
-    return new EmulatorHal(options);
+  create(options: unknown): EmulatorHal {
+    // parseOptions made these: the manifest loader always passes its result.
+    return new EmulatorHal(options as ResolvedEmulatorOptions);
   },
 });
 

@@ -31,7 +31,7 @@ import type { ProfileName } from "./profile.ts";
  *
  * @example Usage
  * ```ts
- * import { MAX_HARTS, parseEmulatorOptions } from "@rvhv/percpu/emulator";
+ * import { MAX_HARTS, parseEmulatorOptions } from "./options.ts";
  * import { throws } from "node:assert/strict";
  *
  * throws(() => parseEmulatorOptions({ harts: MAX_HARTS + 1 }), TypeError);
@@ -44,7 +44,7 @@ export const MAX_HARTS = 65536;
  *
  * @example Usage
  * ```ts
- * import { PROFILE_NAMES } from "@rvhv/percpu/emulator";
+ * import { PROFILE_NAMES } from "./options.ts";
  * import { ok } from "node:assert/strict";
  *
  * ok(PROFILE_NAMES.includes("spec") && PROFILE_NAMES.includes("qemu-7.2"));
@@ -62,13 +62,14 @@ export const PROFILE_NAMES: readonly ProfileName[] = Object.freeze([
  *
  * @example Usage
  * ```ts
- * import { AUTO_PROFILE, parseEmulatorOptions } from "@rvhv/percpu/emulator";
+ * import { AUTO_PROFILE } from "./options.ts";
+ * import { parseEmulatorOptions } from "./options.ts";
  * import { throws } from "node:assert/strict";
  *
  * throws(() => parseEmulatorOptions({ profile: AUTO_PROFILE }), /rvhv diff/);
  * ```
  */
-export const AUTO_PROFILE = "auto";
+export const AUTO_PROFILE: Exclude<EmulatorOptions["profile"], ProfileName | undefined> = "auto";
 
 /** The multi-letter extensions each profile models. */
 const KNOWN_EXTENSIONS: Readonly<Record<ProfileName, ReadonlySet<string>>> = {
@@ -110,7 +111,7 @@ export interface EmulatorOptions {
    * manifest compared with a QEMU manifest (`rvhv diff`), `"auto"` takes the
    * profile that models the connected QEMU's version.
    */
-  profile?: ProfileName | typeof AUTO_PROFILE;
+  profile?: ProfileName | "auto";
   /**
    * The firmware state the harts start in: `"none"` (M-mode reset),
    * `"opensbi-1.1"`, `"opensbi-1.6"`, or `"opensbi"` (default: the version
@@ -130,7 +131,7 @@ export interface EmulatorOptions {
  *
  * @example Usage
  * ```ts
- * import { parseEmulatorOptions, type ResolvedEmulatorOptions } from "@rvhv/percpu/emulator";
+ * import { parseEmulatorOptions, type ResolvedEmulatorOptions } from "./options.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const resolved: ResolvedEmulatorOptions = parseEmulatorOptions({ harts: 3 });
@@ -162,7 +163,8 @@ export interface ResolvedEmulatorOptions {
  *
  * @example Usage
  * ```ts
- * import { createEmulatorHal, DEFAULT_ISA } from "@rvhv/percpu/emulator";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { DEFAULT_ISA } from "./options.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const hal = await createEmulatorHal();
@@ -176,7 +178,8 @@ export const DEFAULT_ISA = "rv64imafdch";
  *
  * @example Usage
  * ```ts
- * import { createEmulatorHal, DEFAULT_RAM_BASE } from "@rvhv/percpu/emulator";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { DEFAULT_RAM_BASE } from "./options.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const hal = await createEmulatorHal();
@@ -190,7 +193,7 @@ export const DEFAULT_RAM_BASE = 0x8000_0000n;
  *
  * @example Usage
  * ```ts
- * import { DEFAULT_RAM_SIZE, parseEmulatorOptions } from "@rvhv/percpu/emulator";
+ * import { DEFAULT_RAM_SIZE, parseEmulatorOptions } from "./options.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(parseEmulatorOptions({}).ramSize, DEFAULT_RAM_SIZE);
@@ -203,7 +206,8 @@ export const DEFAULT_RAM_SIZE: bigint = 128n << 20n;
  *
  * @example Usage
  * ```ts
- * import { createEmulatorHal, DEFAULT_PHYS_VIRT_OFFSET } from "@rvhv/percpu/emulator";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { DEFAULT_PHYS_VIRT_OFFSET } from "../../hal/host_memory.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const hal = await createEmulatorHal();
@@ -272,7 +276,7 @@ function parseSpec(raw: unknown): SpecParams {
  *
  * @example Usage
  * ```ts
- * import { parseEmulatorOptions } from "@rvhv/percpu/emulator";
+ * import { parseEmulatorOptions } from "./options.ts";
  * import { deepStrictEqual, throws } from "node:assert/strict";
  *
  * throws(

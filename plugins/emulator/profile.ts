@@ -30,11 +30,13 @@ export type ProfileName = "spec" | "qemu-7.2" | "qemu-10.0";
  *
  * @example Usage
  * ```ts
- * import { createEmulatorHal, type OpensbiPreset } from "@rvhv/percpu/emulator";
+ * import { machineOf } from "./emulator_hal.ts";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { type OpensbiPreset } from "./profile.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const hal = await createEmulatorHal({ profile: "spec" });
- * const preset: OpensbiPreset = hal.machine.profile.opensbi;
+ * const preset: OpensbiPreset = machineOf(hal).profile.opensbi;
  * strictEqual(preset, "opensbi-1.1");
  * await hal.close();
  * ```
@@ -46,12 +48,14 @@ export type OpensbiPreset = "opensbi-1.1" | "opensbi-1.6";
  *
  * @example Usage
  * ```ts
- * import { createEmulatorHal, type EmulatorProfile } from "@rvhv/percpu/emulator";
+ * import { machineOf } from "./emulator_hal.ts";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { type EmulatorProfile } from "./profile.ts";
  * import { CSR } from "@rvhv/percpu";
  * import { strictEqual } from "node:assert/strict";
  *
  * const hal = await createEmulatorHal({ profile: "qemu-7.2" });
- * const profile: EmulatorProfile = hal.machine.profile;
+ * const profile: EmulatorProfile = machineOf(hal).profile;
  * strictEqual(profile.opensbi, "opensbi-1.1");
  * strictEqual(profile.notModelled.has(CSR.pmpcfg0), true);
  * await hal.close();

@@ -68,7 +68,7 @@ const HSTATUS_BIT_24 = 1n << 24n;
  *
  * @example Usage
  * ```ts
- * import { QEMU_10_0_BEHAVIOURS } from "@rvhv/percpu/emulator";
+ * import { QEMU_10_0_BEHAVIOURS } from "./qemu_10_0_profile.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(QEMU_10_0_BEHAVIOURS.counterenMask, 0x7ffffn);
@@ -108,7 +108,7 @@ export const QEMU_10_0_BEHAVIOURS: QemuBehaviours = Object.freeze({
  *
  * @example Usage
  * ```ts
- * import { QEMU_10_0_MODEL } from "@rvhv/percpu/emulator";
+ * import { QEMU_10_0_MODEL } from "./qemu_10_0_profile.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(QEMU_10_0_MODEL.opensbi, "opensbi-1.6");

@@ -44,7 +44,7 @@ export const QEMU_7_2_KNOWN_EXTENSIONS: ReadonlySet<string> = new Set([
  *
  * @example Usage
  * ```ts
- * import { QEMU_7_2_BEHAVIOURS } from "@rvhv/percpu/emulator";
+ * import { QEMU_7_2_BEHAVIOURS } from "./qemu_7_2_profile.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(QEMU_7_2_BEHAVIOURS.counterenMask, (1n << 64n) - 1n);
@@ -84,7 +84,7 @@ export const QEMU_7_2_BEHAVIOURS: QemuBehaviours = Object.freeze({
  *
  * @example Usage
  * ```ts
- * import { QEMU_7_2_MODEL } from "@rvhv/percpu/emulator";
+ * import { QEMU_7_2_MODEL } from "./qemu_7_2_profile.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(QEMU_7_2_MODEL.opensbi, "opensbi-1.1");

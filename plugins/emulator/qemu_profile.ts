@@ -124,7 +124,9 @@ export const QEMU_CHECKED_EXTRA_CSRS: readonly CsrName[] = Object.freeze([
  *
  * @example Usage
  * ```ts
- * import { QEMU_10_0_BEHAVIOURS, QEMU_7_2_BEHAVIOURS, type QemuBehaviours } from "@rvhv/percpu/emulator";
+ * import { QEMU_10_0_BEHAVIOURS } from "./qemu_10_0_profile.ts";
+ * import { QEMU_7_2_BEHAVIOURS } from "./qemu_7_2_profile.ts";
+ * import { type QemuBehaviours } from "./qemu_profile.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const old: QemuBehaviours = QEMU_7_2_BEHAVIOURS;
@@ -192,7 +194,9 @@ export interface QemuBehaviours {
  *
  * @example Usage
  * ```ts
- * import { QEMU_10_0_BEHAVIOURS, QEMU_7_2_BEHAVIOURS, type QemuBehaviourName } from "@rvhv/percpu/emulator";
+ * import { QEMU_10_0_BEHAVIOURS } from "./qemu_10_0_profile.ts";
+ * import { QEMU_7_2_BEHAVIOURS } from "./qemu_7_2_profile.ts";
+ * import { type QemuBehaviourName } from "./qemu_profile.ts";
  * import { ok } from "node:assert/strict";
  *
  * // Every behaviour in which the two QEMU versions differ.
@@ -208,7 +212,7 @@ export type QemuBehaviourName = keyof QemuBehaviours;
  *
  * @example Usage
  * ```ts
- * import { QEMU_BEHAVIOURS, type QemuBehaviourDoc } from "@rvhv/percpu/emulator";
+ * import { QEMU_BEHAVIOURS, type QemuBehaviourDoc } from "./qemu_profile.ts";
  * import { ok } from "node:assert/strict";
  *
  * const doc: QemuBehaviourDoc = QEMU_BEHAVIOURS.hvipReadsMip;
@@ -232,7 +236,7 @@ export interface QemuBehaviourDoc {
  *
  * @example Usage
  * ```ts
- * import { QEMU_BEHAVIOURS } from "@rvhv/percpu/emulator";
+ * import { QEMU_BEHAVIOURS } from "./qemu_profile.ts";
  * import { ok } from "node:assert/strict";
  *
  * ok(QEMU_BEHAVIOURS.hvipReadsMip.csrs.includes("hvip"));
@@ -393,7 +397,9 @@ export const QEMU_BEHAVIOURS: Readonly<Record<QemuBehaviourName, QemuBehaviourDo
  *
  * @example Usage
  * ```ts
- * import { createEmulatorHal, QEMU_10_0_MODEL, type QemuModel } from "@rvhv/percpu/emulator";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { QEMU_10_0_MODEL } from "./qemu_10_0_profile.ts";
+ * import { type QemuModel } from "./qemu_profile.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const model: QemuModel = QEMU_10_0_MODEL;
@@ -515,8 +521,9 @@ function validAtp(value: bigint): boolean {
  *
  * @example Usage
  * ```ts
- * import { createQemuProfile, QEMU_10_0_MODEL } from "@rvhv/percpu/emulator";
- * import { HartContext } from "@rvhv/percpu";
+ * import { createQemuProfile } from "./qemu_profile.ts";
+ * import { QEMU_10_0_MODEL } from "./qemu_10_0_profile.ts";
+ * import { HartContext } from "../../hal/csr_blocks.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const profile = createQemuProfile(QEMU_10_0_MODEL);

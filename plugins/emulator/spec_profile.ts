@@ -106,7 +106,8 @@ export interface SpecParams {
  *
  * @example Usage
  * ```ts
- * import { createEmulatorHal, DEFAULT_SPEC_PARAMS } from "@rvhv/percpu/emulator";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { DEFAULT_SPEC_PARAMS } from "./spec_profile.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const hal = await createEmulatorHal();

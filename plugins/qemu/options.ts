@@ -233,7 +233,7 @@ const CPU_PROP_REGEXP = /^[A-Za-z][A-Za-z0-9_.-]*=[A-Za-z0-9_.:-]+$/;
  * @example Usage
  * ```ts
  * import { cpuArgument } from "@rvhv/percpu/qemu";
- * import { parseIsa } from "@rvhv/percpu";
+ * import { parseIsa } from "../../hal/isa.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(

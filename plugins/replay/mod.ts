@@ -10,8 +10,14 @@
  * event per CSR access after it, values as lowercase `0x…` strings. Matching
  * is by hart, operation, CSR and operand, in per-hart order; harts may
  * interleave differently from the recording within the lookahead bound
- * ({@linkcode DEFAULT_LOOKAHEAD} events held in memory at most), which keeps
- * memory constant whatever the trace's length.
+ * (65,536 events held in memory at most by default), which keeps memory
+ * constant whatever the trace's length.
+ *
+ * Exports: `createReplayHal`, `ReplayHal`, its options and the default
+ * plugin. Recording and the diffs are core (`@rvhv/percpu`): `recordHal`,
+ * `RecordingHal`, `diffTraces`, `diffStates`, `TraceReader`,
+ * `readTraceHeader` and their result types are re-exported here too, where
+ * users of record and replay look for them.
  *
  * Permissions: replaying and diffing need `--allow-read` for the trace
  * files; recording needs `--allow-write` (and `--allow-read`) for the
@@ -49,35 +55,19 @@ import type { HalPlugin } from "../../hal/types.ts";
 import { parseReplayOptions, type ResolvedReplayOptions } from "./options.ts";
 import { createReplayHal, type ReplayHal } from "./replay_hal.ts";
 
-export { headerFor, recordHal, RecordingHal, type RecordOptions } from "../../trace/recorder.ts";
-export { DEFAULT_LOOKAHEAD } from "../../trace/reader.ts";
 export { createReplayHal, ReplayHal, type ReplayHalOptions } from "./replay_hal.ts";
 export {
-  type CsrStateDiff,
-  type CsrTraceSummary,
   diffStates,
-  type DiffStatesOptions,
   diffTraces,
-  type DiffTracesOptions,
-  type HartStateDiff,
-  STATE_CSRS,
+  readTraceHeader,
+  recordHal,
+  RecordingHal,
   type StateDiff,
-  type StateSource,
   type TraceDiff,
-  type TraceDifference,
-  type TraceSide,
-} from "../../trace/diff.ts";
-export {
-  describeEvent,
-  TRACE_FORMAT,
-  TRACE_VERSION,
   type TraceEvent,
   type TraceHeader,
-  type TraceOp,
-} from "../../trace/format.ts";
-export { readTraceHeader, TraceReader } from "../../trace/reader.ts";
-export { TraceWriter } from "../../trace/writer.ts";
-export { parseReplayOptions, type ReplayOptions, type ResolvedReplayOptions } from "./options.ts";
+  TraceReader,
+} from "../../trace/mod.ts";
 
 /**
  * Replay as a plugin: what `backend.plugin: replay` loads. Options: `path`
@@ -94,13 +84,14 @@ export { parseReplayOptions, type ReplayOptions, type ResolvedReplayOptions } fr
  * throws(() => replayPlugin.parseOptions({}), /needs "path"/);
  * ```
  */
-export const replayPlugin: HalPlugin<ResolvedReplayOptions> = Object.freeze({
+const replayPlugin: HalPlugin = Object.freeze({
   name: "replay",
   describe: "answers every CSR access from a recorded trace; no emulator or QEMU needed",
   permissions: Object.freeze(["--allow-read"]) as readonly string[],
   parseOptions: parseReplayOptions,
-  create(options: ResolvedReplayOptions): Promise<ReplayHal> {
-    return createReplayHal(options);
+  create(options: unknown): Promise<ReplayHal> {
+    // parseOptions made these: the manifest loader always passes its result.
+    return createReplayHal(options as ResolvedReplayOptions);
   },
 });
 

@@ -18,7 +18,8 @@ import { DEFAULT_LOOKAHEAD } from "../../trace/reader.ts";
  *
  * @example Usage
  * ```ts
- * import replayPlugin, { type ReplayOptions } from "@rvhv/percpu/replay";
+ * import replayPlugin from "@rvhv/percpu/replay";
+ * import { type ReplayOptions } from "./options.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * const options: ReplayOptions = { path: "run.jsonl", lookahead: 4096 };
@@ -41,7 +42,8 @@ export interface ReplayOptions {
  *
  * @example Usage
  * ```ts
- * import { DEFAULT_LOOKAHEAD, parseReplayOptions, type ResolvedReplayOptions } from "@rvhv/percpu/replay";
+ * import { DEFAULT_LOOKAHEAD } from "../../trace/reader.ts";
+ * import { parseReplayOptions, type ResolvedReplayOptions } from "./options.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const resolved: ResolvedReplayOptions = parseReplayOptions({ path: "run.jsonl", strict: false });
@@ -65,7 +67,7 @@ const OPTION_KEYS = ["path", "strict", "lookahead"];
  *
  * @example Usage
  * ```ts
- * import { parseReplayOptions } from "@rvhv/percpu/replay";
+ * import { parseReplayOptions } from "./options.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * deepStrictEqual(parseReplayOptions({ path: "run.jsonl" }), {

@@ -20,7 +20,8 @@ import type { AxVCpuHal } from "../../hal/types.ts";
 import { detectReport } from "../../detect/h_extension.ts";
 import { PerCpuSet } from "../../percpu/percpu_set.ts";
 import { RISCVPerCpu } from "../../percpu/riscv_percpu.ts";
-import { createEmulatorHal, PROFILE_NAMES } from "../../plugins/emulator/mod.ts";
+import { createEmulatorHal } from "../../plugins/emulator/mod.ts";
+import { PROFILE_NAMES } from "../../plugins/emulator/options.ts";
 import type { ProfileName } from "../../plugins/emulator/mod.ts";
 import { createQemuHal, type QemuHal } from "../../plugins/qemu/mod.ts";
 import {

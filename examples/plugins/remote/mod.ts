@@ -26,11 +26,9 @@ import {
   AxError,
   type AxErrorKind,
   type AxVCpuHal,
+  BackendHal,
   type CsrOp,
-  type CsrPort,
   type CsrResult,
-  CsrTrap,
-  FrameAllocator,
   type HalInfo,
   type HalPlugin,
   type HartId,
@@ -60,91 +58,40 @@ const KIND_BY_STATUS: Readonly<Record<number, AxErrorKind>> = {
 
 type WireResult = { ok: true; value: string } | { ok: false; trapCause: number };
 
-/** The harts of a remote rvhv server. */
-class RemoteHal implements AxVCpuHal {
-  readonly harts: readonly HartId[];
-  readonly csr: CsrPort;
-  #options: Required<RemoteOptions>;
-  #info: HalInfo;
-  #frames = new FrameAllocator({ base: 0x8000_0000n, size: 16n << 20n });
-  #closed = false;
-
-  constructor(options: Required<RemoteOptions>, info: HalInfo, harts: readonly HartId[]) {
-    this.#options = options;
-    this.#info = Object.freeze({
-      ...info,
-      backend: "remote",
-      remoteBackend: info.backend,
-      url: options.url,
-    });
-    this.harts = harts;
-    const batch = (hart: HartId, ops: readonly CsrOp[]) => this.#batch(hart, ops);
-    const one = async (hart: HartId, op: CsrOp): Promise<bigint> => {
-      const [result] = await batch(hart, [op]);
-      if (!result!.ok) {
-        throw new CsrTrap({ hart, csr: op.csr, trapCause: result!.trapCause, op: op.op });
-      }
-      return result!.value;
-    };
-    this.csr = {
-      read: (hart, csr) => one(hart, { op: "read", csr }),
-      write: (hart, csr, value) => one(hart, { op: "write", csr, value }),
-      set: (hart, csr, value) => one(hart, { op: "set", csr, value }),
-      clear: (hart, csr, value) => one(hart, { op: "clear", csr, value }),
-      batch,
-    };
-  }
-
-  async #batch(hart: HartId, ops: readonly CsrOp[]): Promise<CsrResult[]> {
-    if (this.#closed) {
-      throw new AxError("BadState", `Cannot access hart ${hart}: the remote backend is closed`);
-    }
-    if (!this.harts.includes(hart)) {
-      throw new AxError(
-        "NotFound",
-        `Cannot access hart ${hart}: the server has harts ${this.harts.join(", ")}`,
-        {
-          hart,
-        },
+/**
+ * The harts of a remote rvhv server: BackendHal does the contract (checks,
+ * per-hart order, closed state, frames from a local RAM region), this plugin
+ * only sends each checked batch over HTTP.
+ */
+function createRemoteHal(
+  options: Required<RemoteOptions>,
+  info: HalInfo,
+  harts: readonly HartId[],
+): AxVCpuHal {
+  const described: HalInfo = Object.freeze({
+    ...info,
+    backend: "remote",
+    remoteBackend: info.backend,
+    url: options.url,
+  });
+  return new BackendHal({
+    name: "remote",
+    harts,
+    info: () => described,
+    ram: { base: 0x8000_0000n, size: 16n << 20n },
+    physVirtOffset: 0n,
+    async run(hart: HartId, ops: readonly CsrOp[]): Promise<CsrResult[]> {
+      const wire = ops.map((op) =>
+        op.op === "read"
+          ? { op: op.op, csr: op.csr }
+          : { op: op.op, csr: op.csr, value: hex(op.value) }
       );
-    }
-    const wire = ops.map((op) =>
-      op.op === "read"
-        ? { op: op.op, csr: op.csr }
-        : { op: op.op, csr: op.csr, value: hex(BigInt.asUintN(64, op.value)) }
-    );
-    const body = await this.#request("POST", `/api/backend/harts/${hart}/csr`, { ops: wire }) as {
-      results: WireResult[];
-    };
-    return body.results.map((r): CsrResult => r.ok ? { ok: true, value: parseHex(r.value) } : r);
-  }
-
-  async #request(method: string, path: string, body?: unknown): Promise<unknown> {
-    return await request(this.#options, method, path, body);
-  }
-
-  info(): HalInfo {
-    return this.#info;
-  }
-  allocFrame(): bigint | undefined {
-    return this.#frames.alloc();
-  }
-  deallocFrame(pa: bigint): void {
-    this.#frames.dealloc(pa);
-  }
-  physToVirt(pa: bigint): bigint {
-    return pa;
-  }
-  virtToPhys(va: bigint): bigint {
-    return va;
-  }
-  irqFetch(): number {
-    return 0;
-  }
-  close(): Promise<void> {
-    this.#closed = true;
-    return Promise.resolve();
-  }
+      const body = await request(options, "POST", `/api/backend/harts/${hart}/csr`, {
+        ops: wire,
+      }) as { results: WireResult[] };
+      return body.results.map((r): CsrResult => r.ok ? { ok: true, value: parseHex(r.value) } : r);
+    },
+  });
 }
 
 /** One JSON request to the server; HTTP errors become `AxError`s of the server's kind. */
@@ -224,7 +171,7 @@ const remotePlugin: HalPlugin<Required<RemoteOptions>> = {
       info: HalInfo;
       harts: HartId[];
     };
-    return new RemoteHal(options, backend.info, backend.harts);
+    return createRemoteHal(options, backend.info, backend.harts);
   },
 };
 
