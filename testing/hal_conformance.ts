@@ -10,7 +10,7 @@ import { CSR } from "../hal/csr_numbers.ts";
 import { VS_INTERRUPTS } from "../hal/csr_fields.ts";
 import { ARCEOS_POLICY } from "../percpu/policy.ts";
 import { AxError, CsrTrap } from "../hal/errors.ts";
-import type { AxVCpuHal } from "../hal/types.ts";
+import type { AxVCpuHal, CsrOp } from "../hal/types.ts";
 import { FRAME_SIZE } from "../hal/frame_allocator.ts";
 import { RISCVPerCpu } from "../percpu/riscv_percpu.ts";
 import { hasHardwareSupport } from "../detect/h_extension.ts";
@@ -222,6 +222,50 @@ const CASES: readonly ConformanceCase[] = [
     },
   },
   {
+    name: "bad arguments reject before anything reaches a hart",
+    async run(hal) {
+      const hart = hal.harts[0]!;
+      await hal.csr.write(hart, SCRATCH, 0x55n);
+      const kind = (k: string) => (e: unknown) => e instanceof AxError && e.kind === k;
+      for (const bad of [-1, 1.5, Number.NaN, Math.max(...hal.harts) + 1]) {
+        await rejects(hal.csr.write(bad, SCRATCH, 1n), kind("NotFound"), `hart ${bad}`);
+      }
+      for (const bad of [-1, 0x1000, 1.5, Number.NaN]) {
+        await rejects(hal.csr.read(hart, bad), kind("InvalidInput"), `CSR ${bad}`);
+        await rejects(
+          hal.csr.batch(hart, [{ op: "read", csr: bad }]),
+          kind("InvalidInput"),
+          `CSR ${bad} in a batch`,
+        );
+      }
+      for (const bad of [1n << 64n, -(1n << 63n) - 1n]) {
+        await rejects(hal.csr.write(hart, SCRATCH, bad), RangeError, `value ${bad}`);
+        await rejects(hal.csr.set(hart, SCRATCH, bad), RangeError, `mask ${bad}`);
+      }
+      await rejects(
+        hal.csr.write(hart, SCRATCH, 7 as unknown as bigint),
+        kind("InvalidInput"),
+        "a number is not a CSR value",
+      );
+      // A malformed batch runs none of its operations, not even the valid first one.
+      await rejects(
+        hal.csr.batch(hart, [
+          { op: "write", csr: SCRATCH, value: 0xaan },
+          { op: "write", csr: SCRATCH, value: 1n << 64n },
+        ]),
+        RangeError,
+      );
+      await rejects(
+        hal.csr.batch(hart, [
+          { op: "write", csr: SCRATCH, value: 0xaan },
+          { op: "swap", csr: SCRATCH } as unknown as CsrOp,
+        ]),
+        kind("InvalidInput"),
+      );
+      strictEqual(await hal.csr.read(hart, SCRATCH), 0x55n, "nothing reached the hart");
+    },
+  },
+  {
     name: "frames are aligned, distinct, reusable and map both ways",
     run(hal) {
       const a = hal.allocFrame();
@@ -268,11 +312,17 @@ const CASES: readonly ConformanceCase[] = [
     },
   },
   {
-    name: "close() is idempotent and later accesses reject",
+    name: "close() is idempotent and every later access rejects with BadState",
     async run(hal) {
       await hal.close();
       await hal.close();
-      await rejects(hal.csr.read(hal.harts[0]!, SCRATCH), (e) => e instanceof AxError);
+      const hart = hal.harts[0]!;
+      const badState = (e: unknown) => e instanceof AxError && e.kind === "BadState";
+      await rejects(hal.csr.read(hart, SCRATCH), badState);
+      await rejects(hal.csr.write(hart, SCRATCH, 1n), badState);
+      await rejects(hal.csr.set(hart, SCRATCH, 1n), badState);
+      await rejects(hal.csr.clear(hart, SCRATCH, 1n), badState);
+      await rejects(hal.csr.batch(hart, [{ op: "read", csr: SCRATCH }]), badState);
     },
   },
   {
@@ -297,7 +347,7 @@ const CASES: readonly ConformanceCase[] = [
  * import { CONFORMANCE_CASES } from "@rvhv/percpu/testing";
  * import { ok } from "node:assert/strict";
  *
- * ok(CONFORMANCE_CASES.includes("close() is idempotent and later accesses reject"));
+ * ok(CONFORMANCE_CASES.includes("close() is idempotent and every later access rejects with BadState"));
  * ```
  */
 export const CONFORMANCE_CASES: readonly string[] = Object.freeze(CASES.map((c) => c.name));
