@@ -72,6 +72,10 @@ export const STATUS = {
 export const UXL_64: bigint = 2n << 32n;
 /** XLEN encoding 2 (64-bit) in the SXL field. */
 export const SXL_64: bigint = 2n << 34n;
+/** XLEN encoding 1 (32-bit) in the SXL field. */
+export const SXL_32: bigint = 1n << 34n;
+/** Where a 32-bit status register (an RV32 view) has SD. */
+export const SD_32: bigint = bit(31);
 
 /** hstatus fields. */
 export const HSTATUS = {
@@ -132,6 +136,7 @@ export const ENVCFG = {
   CBZE: bit(7),
   ADUE: bit(61),
   PBMTE: bit(62),
+  CDE: bit(60),
   STCE: bit(63),
 } as const;
 

@@ -35,15 +35,15 @@ import { PerCpuSet } from "../percpu/percpu_set.ts";
 import { EmulatorHal } from "../plugins/emulator/emulator_hal.ts";
 import { EmulatorMachine } from "../plugins/emulator/machine.ts";
 import { parseEmulatorOptions } from "../plugins/emulator/options.ts";
+import { createQemuProfile } from "../plugins/emulator/qemu_profile.ts";
 import {
-  createQemuProfile,
   QEMU_BEHAVIOURS,
   QEMU_CHECKED_CSRS,
   QEMU_CHECKED_EXTRA_CSRS,
   type QemuBehaviourName,
   type QemuBehaviours,
   type QemuModel,
-} from "../plugins/emulator/qemu_profile.ts";
+} from "../plugins/emulator/qemu_model.ts";
 import { QEMU_7_2_MODEL } from "../plugins/emulator/qemu_7_2_profile.ts";
 import { QEMU_10_0_MODEL } from "../plugins/emulator/qemu_10_0_profile.ts";
 

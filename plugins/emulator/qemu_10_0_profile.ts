@@ -26,7 +26,8 @@
 
 import { HSTATUS, STATUS } from "../../hal/csr_fields.ts";
 import type { EmulatorProfile } from "./profile.ts";
-import { createQemuProfile, type QemuBehaviours, type QemuModel } from "./qemu_profile.ts";
+import { createQemuProfile } from "./qemu_profile.ts";
+import type { QemuBehaviours, QemuModel } from "./qemu_model.ts";
 
 /**
  * Multi-letter extensions QEMU 10.0 turns on by default for `-cpu rv64`

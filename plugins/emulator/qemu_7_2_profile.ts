@@ -20,7 +20,8 @@
 
 import { ALL_ONES } from "../../hal/csr_fields.ts";
 import type { EmulatorProfile } from "./profile.ts";
-import { createQemuProfile, type QemuBehaviours, type QemuModel } from "./qemu_profile.ts";
+import { createQemuProfile } from "./qemu_profile.ts";
+import type { QemuBehaviours, QemuModel } from "./qemu_model.ts";
 
 /** Multi-letter extensions QEMU 7.2 turns on by default for `-cpu rv64`. */
 const DEFAULT_ON: readonly string[] = Object.freeze(["sstc", "zicsr", "zifencei", "zicntr"]);

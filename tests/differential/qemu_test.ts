@@ -21,7 +21,7 @@ import { hex } from "../../hal/hex.ts";
 import type { AxVCpuHal, CsrNum, CsrOp, CsrResult, HartId } from "../../hal/types.ts";
 import { PerCpuSet } from "../../percpu/percpu_set.ts";
 import { createEmulatorHal } from "../../plugins/emulator/mod.ts";
-import { QEMU_CHECKED_CSRS, QEMU_CHECKED_EXTRA_CSRS } from "../../plugins/emulator/qemu_profile.ts";
+import { QEMU_CHECKED_CSRS, QEMU_CHECKED_EXTRA_CSRS } from "../../plugins/emulator/qemu_model.ts";
 import { createQemuHal, type QemuHal } from "../../plugins/qemu/mod.ts";
 import { QEMU_TARGETS, qemuStatus, type QemuTarget, qemuTest } from "../_helpers/qemu.ts";
 

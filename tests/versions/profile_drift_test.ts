@@ -10,7 +10,7 @@
  */
 
 import { deepStrictEqual, ok } from "node:assert/strict";
-import { QEMU_BEHAVIOURS, type QemuBehaviourName } from "../../plugins/emulator/qemu_profile.ts";
+import { QEMU_BEHAVIOURS, type QemuBehaviourName } from "../../plugins/emulator/qemu_model.ts";
 import { QEMU_7_2_MODEL } from "../../plugins/emulator/qemu_7_2_profile.ts";
 import { QEMU_10_0_MODEL } from "../../plugins/emulator/qemu_10_0_profile.ts";
 import { probeDifferences, PROBES, runProbe } from "../../scripts/version_table.ts";
