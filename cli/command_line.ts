@@ -8,7 +8,7 @@
  */
 
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import { type CliIo, UsageError } from "./io.ts";
+import { type CliIo, type Command, EXIT, UsageError } from "./io.ts";
 import { pluginHelp } from "./plugin_help.ts";
 
 /** The option values `parseArgs` gives for a command's own options. */
@@ -74,4 +74,51 @@ export function onePath(
     throw new UsageError(`${command} takes exactly one ${what} path`);
   }
   return positionals[0]!;
+}
+
+/** What a command's body gets: its options, its positionals, and its one path when it takes one. */
+export interface CommandInput<O extends ParseArgsOptionsConfig> extends CommandLine<O> {
+  /** The manifest or trace path (`""` for a command that takes other positionals). */
+  readonly path: string;
+}
+
+/**
+ * A command as data: its name, summary, help, options, what its positionals
+ * are, and a body. The conventions every command shares (`-h/--help` with
+ * the plugins of the paths given, strict options, exactly one manifest or
+ * trace path) are applied here once.
+ */
+export interface CommandSpec<O extends ParseArgsOptionsConfig> {
+  /** The command's name. */
+  readonly name: string;
+  /** One line for the command list. */
+  readonly summary: string;
+  /** The `--help` text. */
+  readonly help: string;
+  /** The command's own options (`-h/--help` is added). */
+  readonly options: O;
+  /** One manifest path, one trace path, or positionals the body checks itself. */
+  readonly takes: "manifest" | "trace" | "paths";
+  /** The command's body. */
+  run(input: CommandInput<O>, io: CliIo): Promise<number>;
+}
+
+/**
+ * Builds a {@linkcode Command} from a {@linkcode CommandSpec}.
+ *
+ * @param spec The command.
+ * @returns The command.
+ */
+export function defineCommand<O extends ParseArgsOptionsConfig>(spec: CommandSpec<O>): Command {
+  return {
+    name: spec.name,
+    summary: spec.summary,
+    help: spec.help,
+    async run(args: string[], io: CliIo): Promise<number> {
+      const line = await parseCommandLine(args, spec.options, spec.help, io);
+      if (line === undefined) return EXIT.ok;
+      const path = spec.takes === "paths" ? "" : onePath(spec.name, line.positionals, spec.takes);
+      return await spec.run({ ...line, path }, io);
+    },
+  };
 }

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { AxError, ManifestError } from "../hal/errors.ts";
+import { AxError, ManifestError, TraceDivergence, TraceFormatError } from "../hal/errors.ts";
 
 /** Where a command writes: data to `out` (stdout), progress and errors to `err` (stderr). */
 export interface CliIo {
@@ -58,13 +58,24 @@ export interface Command {
 }
 
 /**
- * The exit code an error stands for.
+ * The exit code an error stands for: 2 for usage and manifest errors and a
+ * malformed trace, 1 for a hart that cannot be set up and for a run that
+ * departs from its trace (also when only its rollback met the departure), 3
+ * for a backend failure.
  *
  * @param error What was thrown.
  * @returns The exit code.
  */
 export function exitCodeOf(error: unknown): number {
-  if (error instanceof UsageError || error instanceof ManifestError) return EXIT.usage;
+  if (
+    error instanceof UsageError || error instanceof ManifestError ||
+    error instanceof TraceFormatError
+  ) {
+    return EXIT.usage;
+  }
+  if (error instanceof TraceDivergence || divergenceBehind(error) !== undefined) {
+    return EXIT.check;
+  }
   if (error instanceof AxError) {
     switch (error.kind) {
       case "Unsupported":
@@ -76,7 +87,41 @@ export function exitCodeOf(error: unknown): number {
         return EXIT.backend;
     }
   }
+  if (error instanceof RangeError) return EXIT.usage;
   return EXIT.backend;
+}
+
+/**
+ * Whether an error is about a trace: the run departs from it (also when only
+ * a rollback met the departure) or the trace is malformed.
+ *
+ * @param error What was thrown.
+ * @returns `true` for a trace error.
+ */
+export function isTraceError(error: unknown): boolean {
+  return error instanceof TraceDivergence || error instanceof TraceFormatError ||
+    divergenceBehind(error) !== undefined;
+}
+
+/** A trace divergence that a failed rollback met, behind the error that started it. */
+function divergenceBehind(error: unknown): TraceDivergence | undefined {
+  const rollback = (error as { rollbackErrors?: readonly Error[] } | null)?.rollbackErrors ?? [];
+  return rollback.find((e): e is TraceDivergence => e instanceof TraceDivergence);
+}
+
+/**
+ * Prints an error the way every command does (`rvhv: <message>`, and the
+ * trace divergence its rollback met, if any) and returns its exit code.
+ *
+ * @param error What was thrown.
+ * @param io Where to print.
+ * @returns The exit code.
+ */
+export function reportError(error: unknown, io: CliIo): number {
+  io.err(`rvhv: ${error instanceof Error ? error.message : String(error)}\n`);
+  const divergence = divergenceBehind(error);
+  if (divergence !== undefined) io.err(`rvhv: ${divergence.message}\n`);
+  return exitCodeOf(error);
 }
 
 /**

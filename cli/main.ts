@@ -34,7 +34,7 @@ import { replayCommand } from "./commands/replay.ts";
 import { pluginsCommand } from "./commands/plugins.ts";
 import { upCommand } from "./commands/up.ts";
 import { verifyCommand } from "./commands/verify.ts";
-import { type CliIo, type Command, EXIT, exitCodeOf, UsageError } from "./io.ts";
+import { type CliIo, type Command, EXIT, reportError, UsageError } from "./io.ts";
 import { installSignalHandlers } from "./signals.ts";
 
 const COMMANDS: ReadonlyMap<string, Command> = new Map(
@@ -109,9 +109,7 @@ export async function main(args: string[], io: CliIo): Promise<number> {
     }
     return await command.run(args.slice(1), io);
   } catch (error) {
-    const code = exitCodeOf(error);
-    const message = error instanceof Error ? error.message : String(error);
-    io.err(`rvhv: ${message}\n`);
+    const code = reportError(error, io);
     if (
       error instanceof UsageError ||
       (error as { code?: string })?.code?.startsWith("ERR_PARSE_ARGS")

@@ -5,25 +5,26 @@
  * @module
  */
 
-import { TraceDivergence, TraceFormatError } from "../../hal/errors.ts";
 import { hex } from "../../hal/hex.ts";
-import type { CsrResult, HalInfo } from "../../hal/types.ts";
+import type { AxVCpuHal, CsrResult, HalInfo, HartId } from "../../hal/types.ts";
 import type { PerCpuSet } from "../../percpu/percpu_set.ts";
 import { SETUP_CSR_NAMES } from "../../percpu/policy.ts";
 import { describeHart, type HartDescription } from "../../percpu/report.ts";
 import type { TraceEvent } from "../../trace/format.ts";
 import { csrHex } from "../../trace/format.ts";
 import { csrName } from "../../hal/csr_numbers.ts";
-import { type CliIo, EXIT, renderTable } from "../io.ts";
+import { type CliIo, isTraceError, renderTable, reportError } from "../io.ts";
 
 /**
- * The per-hart table `up` prints: state, H, the set-up's CSRs as kept, and
- * the bits each hart refused.
+ * The per-hart table `up` prints: state, H, the set-up's CSRs as kept, how
+ * each hart's values were produced (for backends with more than one way),
+ * and the bits each hart refused.
  *
  * @param percpus The harts.
+ * @param via How a hart's accesses were served, when the backend says.
  * @returns The table.
  */
-export function hartTable(percpus: PerCpuSet): string {
+export function hartTable(percpus: PerCpuSet, via?: (hart: HartId) => string): string {
   const rows = [...percpus].map((percpu) => {
     const report = percpu.csrReport();
     const refused = report.filter((e) => e.refused !== 0n).map((e) =>
@@ -34,10 +35,29 @@ export function hartTable(percpus: PerCpuSet): string {
       percpu.state,
       "yes",
       ...report.map((entry) => hex(entry.kept)),
+      ...(via === undefined ? [] : [via(percpu.cpuId)]),
       refused.join(", ") || "-",
     ];
   });
-  return renderTable(["hart", "state", "H", ...SETUP_CSR_NAMES, "refused"], rows);
+  return renderTable(
+    ["hart", "state", "H", ...SETUP_CSR_NAMES, ...(via === undefined ? [] : ["via"]), "refused"],
+    rows,
+  );
+}
+
+/**
+ * How each hart's values were produced, for backends with more than one way
+ * (the QEMU backend's `access`): the backend's `accessPath` capability, or
+ * its one `access` mode; `undefined` for backends with one way (no column).
+ *
+ * @param hal The backend.
+ * @returns The per-hart description, or `undefined`.
+ */
+export function accessPaths(hal: AxVCpuHal): ((hart: HartId) => string) | undefined {
+  const access = hal.info().access;
+  if (typeof access !== "string") return undefined;
+  if (hal.accessPath !== undefined) return (hart) => hal.accessPath!(hart);
+  return () => access;
 }
 
 /**
@@ -90,30 +110,19 @@ export function resultText(result: CsrResult): string {
 }
 
 /**
- * Prints a trace error and returns its exit code: 1 for a divergence (the
- * run differs from its recording), 2 for a malformed trace; `undefined` for
- * any other error (including one whose rollback met a divergence, which is
- * then printed too and makes the code 1).
+ * Closes a system at the end of a command that already has its result: a
+ * trace error the close raises (a strict replay with events left over, a
+ * divergence met while restoring) is printed and does not hide that result;
+ * any other failure is thrown.
  *
- * @param error What was thrown.
+ * @param system The system.
  * @param io Where to print.
- * @returns The exit code, or `undefined`.
  */
-export function traceErrorExit(error: unknown, io: CliIo): number | undefined {
-  if (error instanceof TraceDivergence) {
-    io.err(`rvhv: ${error.message}\n`);
-    return EXIT.check;
+export async function closeReporting(system: { close(): Promise<void> }, io: CliIo): Promise<void> {
+  try {
+    await system.close();
+  } catch (error) {
+    if (!isTraceError(error)) throw error;
+    reportError(error, io);
   }
-  if (error instanceof TraceFormatError) {
-    io.err(`rvhv: ${error.message}\n`);
-    return EXIT.usage;
-  }
-  const rollback = (error as { rollbackErrors?: readonly Error[] } | null)?.rollbackErrors ?? [];
-  const divergence = rollback.find((e) => e instanceof TraceDivergence);
-  if (divergence !== undefined) {
-    io.err(`rvhv: ${(error as Error).message}\n`);
-    io.err(`rvhv: ${(divergence as Error).message}\n`);
-    return EXIT.check;
-  }
-  return undefined;
 }

@@ -7,8 +7,8 @@
 import { detectReport } from "../../detect/h_extension.ts";
 import { createBackend } from "../../manifest/boot.ts";
 import { loadManifest } from "../../manifest/parse.ts";
-import { type CliIo, type Command, EXIT, renderTable, UsageError } from "../io.ts";
-import { onePath, parseCommandLine } from "../command_line.ts";
+import { type Command, EXIT, renderTable, UsageError } from "../io.ts";
+import { defineCommand } from "../command_line.ts";
 import { onInterrupt } from "../signals.ts";
 
 const HELP = `Usage: rvhv detect <manifest> [--json] [--hart N]
@@ -27,23 +27,16 @@ or its probe and misa disagree, 2 usage or manifest error, 3 backend failure.
 `;
 
 /** The `detect` command. */
-export const detectCommand: Command = {
+export const detectCommand: Command = defineCommand({
   name: "detect",
   summary: "probe each hart for the H extension (hgatp trap probe, misa cross-check)",
   help: HELP,
-  async run(args: string[], io: CliIo): Promise<number> {
-    const line = await parseCommandLine(
-      args,
-      {
-        json: { type: "boolean", default: false },
-        hart: { type: "string" },
-      },
-      HELP,
-      io,
-    );
-    if (line === undefined) return EXIT.ok;
-    const { values, positionals } = line;
-    const manifestPath = onePath("detect", positionals, "manifest");
+  options: {
+    json: { type: "boolean", default: false },
+    hart: { type: "string" },
+  },
+  takes: "manifest",
+  async run({ values, path }, io): Promise<number> {
     let only: number | undefined;
     if (values.hart !== undefined) {
       only = Number(values.hart);
@@ -51,7 +44,7 @@ export const detectCommand: Command = {
         throw new UsageError(`--hart needs a hart id, got "${values.hart}"`);
       }
     }
-    const manifest = await loadManifest(manifestPath);
+    const manifest = await loadManifest(path);
     const { hal } = await createBackend(manifest);
     const unregister = onInterrupt(() => hal.close());
     try {
@@ -81,4 +74,4 @@ export const detectCommand: Command = {
       unregister();
     }
   },
-};
+});

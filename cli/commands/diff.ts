@@ -16,8 +16,8 @@ import { diffStates, diffTraces, type TraceSide } from "../../trace/diff.ts";
 import { describeEvent } from "../../trace/format.ts";
 import { csrHex, TRACE_FORMAT } from "../../trace/format.ts";
 import { type CliIo, type Command, EXIT, renderTable, UsageError } from "../io.ts";
-import { parseCommandLine } from "../command_line.ts";
-import { describeBackend, eventJson, resultText, traceErrorExit } from "./_report.ts";
+import { defineCommand } from "../command_line.ts";
+import { describeBackend, eventJson, resultText } from "./_report.ts";
 import {
   compareBackends,
   type ComparedValue,
@@ -392,23 +392,17 @@ async function compareManifests(
 }
 
 /** The `diff` command. */
-export const diffCommand: Command = {
+export const diffCommand: Command = defineCommand({
   name: "diff",
   summary: "compare two traces (first difference, per-CSR summary) or two manifests' live CSRs",
   help: HELP,
-  async run(args: string[], io: CliIo): Promise<number> {
-    const line = await parseCommandLine(
-      args,
-      {
-        json: { type: "boolean", default: false },
-        compare: { type: "boolean", default: false },
-        lookahead: { type: "string" },
-      },
-      HELP,
-      io,
-    );
-    if (line === undefined) return EXIT.ok;
-    const { values, positionals } = line;
+  options: {
+    json: { type: "boolean", default: false },
+    compare: { type: "boolean", default: false },
+    lookahead: { type: "string" },
+  },
+  takes: "paths",
+  async run({ values, positionals }, io): Promise<number> {
     if (values.compare || positionals.length > 2) {
       if (positionals.length < 2) {
         throw new UsageError("diff --compare takes two or more manifests");
@@ -436,14 +430,8 @@ export const diffCommand: Command = {
           `${traceA ? b : a} is not; give two traces or two manifests`,
       );
     }
-    try {
-      return traceA
-        ? await diffTraceFiles(a, b, values.json, lookahead, io)
-        : await diffManifests(a, b, values.json, io);
-    } catch (error) {
-      const code = traceErrorExit(error, io);
-      if (code !== undefined) return code;
-      throw error;
-    }
+    return traceA
+      ? await diffTraceFiles(a, b, values.json, lookahead, io)
+      : await diffManifests(a, b, values.json, io);
   },
-};
+});

@@ -8,8 +8,8 @@ import type { System } from "../../manifest/boot.ts";
 import { bootForCli } from "../boot.ts";
 import { loadManifest } from "../../manifest/parse.ts";
 import { describePolicy } from "../../percpu/policy.ts";
-import { type CliIo, type Command, EXIT, UsageError } from "../io.ts";
-import { onePath, parseCommandLine } from "../command_line.ts";
+import { type Command, EXIT, UsageError } from "../io.ts";
+import { defineCommand } from "../command_line.ts";
 import { describeBackend, hartsJson, hartTable } from "./_report.ts";
 
 const HELP = `Usage: rvhv record <manifest> -o <trace> [--json] [--no-enable]
@@ -41,25 +41,18 @@ Example:
 `;
 
 /** The `record` command. */
-export const recordCommand: Command = {
+export const recordCommand: Command = defineCommand({
   name: "record",
   summary: "run a manifest's set-up and record every CSR access to a trace",
   help: HELP,
-  async run(args: string[], io: CliIo): Promise<number> {
-    const line = await parseCommandLine(
-      args,
-      {
-        output: { type: "string", short: "o" },
-        json: { type: "boolean", default: false },
-        "no-enable": { type: "boolean", default: false },
-      },
-      HELP,
-      io,
-    );
-    if (line === undefined) return EXIT.ok;
-    const { values, positionals } = line;
-    const manifestPath = onePath("record", positionals, "manifest");
-    const manifest = await loadManifest(manifestPath);
+  options: {
+    output: { type: "string", short: "o" },
+    json: { type: "boolean", default: false },
+    "no-enable": { type: "boolean", default: false },
+  },
+  takes: "manifest",
+  async run({ values, path }, io): Promise<number> {
+    const manifest = await loadManifest(path);
     const trace = values.output ?? manifest.record;
     if (trace === undefined) {
       throw new UsageError(
@@ -112,7 +105,7 @@ export const recordCommand: Command = {
     io.err(`rvhv: recorded ${events} events (set-up and restore) to ${trace}\n`);
     return EXIT.ok;
   },
-};
+});
 
 async function exists(path: string): Promise<boolean> {
   try {

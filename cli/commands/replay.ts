@@ -12,9 +12,9 @@ import { parseManifest } from "../../manifest/parse.ts";
 import { describePolicy } from "../../percpu/policy.ts";
 import { readTraceHeader } from "../../trace/reader.ts";
 import { AxError, ManifestError } from "../../hal/errors.ts";
-import { type CliIo, type Command, EXIT, exitCodeOf, UsageError } from "../io.ts";
-import { onePath, parseCommandLine } from "../command_line.ts";
-import { describeBackend, hartsJson, hartTable, traceErrorExit } from "./_report.ts";
+import { type Command, EXIT, isTraceError, reportError, UsageError } from "../io.ts";
+import { defineCommand } from "../command_line.ts";
+import { describeBackend, hartsJson, hartTable } from "./_report.ts";
 
 const HELP = `Usage: rvhv replay <trace> [--json] [--no-strict]
 
@@ -70,78 +70,68 @@ export function replayManifest(trace: string, strict: boolean): Manifest {
 }
 
 /** The `replay` command. */
-export const replayCommand: Command = {
+export const replayCommand: Command = defineCommand({
   name: "replay",
   summary: "re-run a trace's recorded manifest against the trace; exit 1 where it departs",
   help: HELP,
-  async run(args: string[], io: CliIo): Promise<number> {
-    const line = await parseCommandLine(
-      args,
-      {
-        json: { type: "boolean", default: false },
-        "no-strict": { type: "boolean", default: false },
-      },
-      HELP,
-      io,
-    );
-    if (line === undefined) return EXIT.ok;
-    const { values, positionals } = line;
-    const trace = onePath("replay", positionals, "trace");
-    try {
-      const manifest = replayManifest(trace, !values["no-strict"]);
-      const header = readTraceHeader(trace);
-      io.err(
-        `rvhv: replaying ${trace} (recorded from ${header.backend}${
-          header.profile === undefined ? "" : ` ${header.profile}`
-        }, ${header.created || "unknown date"})\n`,
-      );
-      let system: System;
-      try {
-        system = await bootForCli(manifest);
-      } catch (error) {
-        const code = traceErrorExit(error, io);
-        if (code !== undefined) return code;
-        if (!(error instanceof AxError) || error instanceof ManifestError) throw error;
-        io.err(`rvhv: ${error.message}\n`);
-        io.err(
-          `rvhv: the run matches ${trace} up to this failure: the recorded run failed the same way\n`,
-        );
-        return exitCodeOf(error);
-      }
-      const hal = system.hal;
-      let harts;
-      try {
-        io.err(
-          `rvhv: ${describeBackend(hal.info())}, ${hal.harts.length} hart(s); ` +
-            `policy ${describePolicy(system.percpus.policy)}\n`,
-        );
-        harts = values.json ? hartsJson(system.percpus) : hartTable(system.percpus);
-      } finally {
-        await system.close();
-      }
-      if (values.json) {
-        io.out(
-          JSON.stringify(
-            {
-              trace,
-              events: hal.stats?.().consumed,
-              backend: hal.info(),
-              policy: system.percpus.policy.name,
-              harts,
-            },
-            null,
-            2,
-          ) + "\n",
-        );
-      } else {
-        io.out(harts as string);
-      }
-      io.err(`rvhv: replayed ${hal.stats?.().consumed} events: the run matches ${trace}\n`);
-      return EXIT.ok;
-    } catch (error) {
-      const code = traceErrorExit(error, io);
-      if (code !== undefined) return code;
-      throw error;
-    }
+  options: {
+    json: { type: "boolean", default: false },
+    "no-strict": { type: "boolean", default: false },
   },
-};
+  takes: "trace",
+  async run({ values, path: trace }, io): Promise<number> {
+    const manifest = replayManifest(trace, !values["no-strict"]);
+    const header = readTraceHeader(trace);
+    io.err(
+      `rvhv: replaying ${trace} (recorded from ${header.backend}${
+        header.profile === undefined ? "" : ` ${header.profile}`
+      }, ${header.created || "unknown date"})\n`,
+    );
+    let system: System;
+    try {
+      system = await bootForCli(manifest);
+    } catch (error) {
+      // The recording failed the same way: a failure that is not a trace's
+      // or the manifest's is the run matching its trace up to that point.
+      if (isTraceError(error) || !(error instanceof AxError) || error instanceof ManifestError) {
+        throw error;
+      }
+      const code = reportError(error, io);
+      io.err(
+        `rvhv: the run matches ${trace} up to this failure: the recorded run failed the same way\n`,
+      );
+      return code;
+    }
+    const hal = system.hal;
+    let harts;
+    try {
+      io.err(
+        `rvhv: ${describeBackend(hal.info())}, ${hal.harts.length} hart(s); ` +
+          `policy ${describePolicy(system.percpus.policy)}\n`,
+      );
+      harts = values.json ? hartsJson(system.percpus) : hartTable(system.percpus);
+    } finally {
+      await system.close();
+    }
+    const consumed = hal.stats?.().consumed;
+    if (values.json) {
+      io.out(
+        JSON.stringify(
+          {
+            trace,
+            events: consumed,
+            backend: hal.info(),
+            policy: system.percpus.policy.name,
+            harts,
+          },
+          null,
+          2,
+        ) + "\n",
+      );
+    } else {
+      io.out(harts as string);
+    }
+    io.err(`rvhv: replayed ${consumed} events: the run matches ${trace}\n`);
+    return EXIT.ok;
+  },
+});

@@ -24,8 +24,8 @@ import {
   type TrapOrigin,
   type TrapRoute,
 } from "../../routing/route_trap.ts";
-import { type CliIo, type Command, EXIT, renderTable, UsageError } from "../io.ts";
-import { onePath, parseCommandLine } from "../command_line.ts";
+import { type Command, EXIT, renderTable, UsageError } from "../io.ts";
+import { defineCommand } from "../command_line.ts";
 
 const HELP =
   `Usage: rvhv route <manifest> [--hart N] [--cause N|NAME] [--from MODE] [--interrupt|--exception] [--json]
@@ -148,27 +148,20 @@ function renderDetail(view: RoutesDescription): string {
 }
 
 /** The `route` command. */
-export const routeCommand: Command = {
+export const routeCommand: Command = defineCommand({
   name: "route",
   summary: "print where each exception and interrupt goes (M, HS or VS) from each mode",
   help: HELP,
-  async run(args: string[], io: CliIo): Promise<number> {
-    const line = await parseCommandLine(
-      args,
-      {
-        json: { type: "boolean", default: false },
-        hart: { type: "string" },
-        cause: { type: "string" },
-        from: { type: "string" },
-        interrupt: { type: "boolean", default: false },
-        exception: { type: "boolean", default: false },
-      },
-      HELP,
-      io,
-    );
-    if (line === undefined) return EXIT.ok;
-    const { values, positionals } = line;
-    const manifestPath = onePath("route", positionals, "manifest");
+  options: {
+    json: { type: "boolean", default: false },
+    hart: { type: "string" },
+    cause: { type: "string" },
+    from: { type: "string" },
+    interrupt: { type: "boolean", default: false },
+    exception: { type: "boolean", default: false },
+  },
+  takes: "manifest",
+  async run({ values, path: manifestPath }, io): Promise<number> {
     if (values.interrupt && values.exception) {
       throw new UsageError("--interrupt and --exception exclude each other");
     }
@@ -221,4 +214,4 @@ export const routeCommand: Command = {
     }
     return EXIT.ok;
   },
-};
+});

@@ -14,8 +14,8 @@ import { createApp } from "../../http/app.ts";
 import { bootForCli } from "../boot.ts";
 import { nextInterrupt } from "../signals.ts";
 import { loadManifest } from "../../manifest/parse.ts";
-import { type CliIo, type Command, EXIT, UsageError } from "../io.ts";
-import { onePath, parseCommandLine } from "../command_line.ts";
+import { type Command, EXIT, UsageError } from "../io.ts";
+import { defineCommand } from "../command_line.ts";
 
 /** Where `serve` listens when neither `--listen` nor the manifest says. */
 export const DEFAULT_LISTEN = "127.0.0.1:8787";
@@ -145,24 +145,17 @@ export function checkExposure(
 }
 
 /** The `serve` command. */
-export const serveCommand: Command = {
+export const serveCommand: Command = defineCommand({
   name: "serve",
   summary: "serve the harts over HTTP: a page per hart and a JSON API (enable/disable)",
   help: HELP,
-  async run(args: string[], io: CliIo): Promise<number> {
-    const line = await parseCommandLine(
-      args,
-      {
-        listen: { type: "string" },
-        token: { type: "string" },
-        json: { type: "boolean", default: false },
-      },
-      HELP,
-      io,
-    );
-    if (line === undefined) return EXIT.ok;
-    const { values, positionals } = line;
-    const manifestPath = onePath("serve", positionals, "manifest");
+  options: {
+    listen: { type: "string" },
+    token: { type: "string" },
+    json: { type: "boolean", default: false },
+  },
+  takes: "manifest",
+  async run({ values, path: manifestPath }, io): Promise<number> {
     const manifest = await loadManifest(manifestPath);
     const address = parseListen(values.listen ?? manifest.server?.listen ?? DEFAULT_LISTEN);
     const { token, unreadable } = resolveToken(values.token);
@@ -213,4 +206,4 @@ export const serveCommand: Command = {
     }
     return EXIT.ok;
   },
-};
+});

@@ -5,14 +5,13 @@
  * @module
  */
 
-import { hex } from "../../hal/hex.ts";
-import type { AxVCpuHal, HartId } from "../../hal/types.ts";
 import { bootForCli } from "../boot.ts";
 import { loadManifest } from "../../manifest/parse.ts";
 import { describePolicy } from "../../percpu/policy.ts";
 import { describeHart } from "../../percpu/report.ts";
-import { type CliIo, type Command, EXIT, renderTable } from "../io.ts";
-import { onePath, parseCommandLine } from "../command_line.ts";
+import { type Command, EXIT } from "../io.ts";
+import { defineCommand } from "../command_line.ts";
+import { accessPaths, hartTable } from "./_report.ts";
 import { nextInterrupt } from "../signals.ts";
 
 const HELP = `Usage: rvhv up <manifest> [--json] [--no-enable] [--hold]
@@ -41,50 +40,19 @@ Example:
   deno run --allow-read --allow-env=LOG_TOKENS,LOG_STREAM cli/main.ts up examples/emulator.yaml
 `;
 
-/** What the QEMU backend's `stats()` says about native access, per hart. */
-interface NativeCounts {
-  native?: { harts: Record<string, { native: number; debugger: number }> };
-}
-
-/**
- * How each hart's values were produced, for backends that have more than
- * one way (the QEMU backend's `access`): `native` when the hart executed
- * every operation itself, `debugger` when the gdbstub did, or both with
- * their counts. `undefined` for backends with one way (no column then).
- */
-function accessPaths(hal: AxVCpuHal): ((hart: HartId) => string) | undefined {
-  const access = hal.info().access;
-  if (typeof access !== "string") return undefined;
-  const stats = (hal as { stats?: () => NativeCounts }).stats?.().native;
-  if (stats === undefined) return () => access;
-  return (hart) => {
-    const counts = stats.harts[hart];
-    if (counts === undefined || counts.debugger === 0) return "native";
-    if (counts.native === 0) return "debugger";
-    return `native ${counts.native}, debugger ${counts.debugger}`;
-  };
-}
-
 /** The `up` command. */
-export const upCommand: Command = {
+export const upCommand: Command = defineCommand({
   name: "up",
   summary: "set up every hart of a manifest and print the CSRs each kept",
   help: HELP,
-  async run(args: string[], io: CliIo): Promise<number> {
-    const line = await parseCommandLine(
-      args,
-      {
-        json: { type: "boolean", default: false },
-        "no-enable": { type: "boolean", default: false },
-        hold: { type: "boolean", default: false },
-      },
-      HELP,
-      io,
-    );
-    if (line === undefined) return EXIT.ok;
-    const { values, positionals } = line;
-    const manifestPath = onePath("up", positionals, "manifest");
-    const manifest = await loadManifest(manifestPath);
+  options: {
+    json: { type: "boolean", default: false },
+    "no-enable": { type: "boolean", default: false },
+    hold: { type: "boolean", default: false },
+  },
+  takes: "manifest",
+  async run({ values, path }, io): Promise<number> {
+    const manifest = await loadManifest(path);
     io.err(`rvhv: booting ${manifest.file} (backend ${manifest.backend.plugin})\n`);
     const system = await bootForCli(manifest, { noEnable: values["no-enable"] });
     try {
@@ -95,51 +63,17 @@ export const upCommand: Command = {
           `${system.hal.harts.length} hart(s); policy ${describePolicy(system.percpus.policy)}\n`,
       );
       const via = accessPaths(system.hal);
-      const harts = [...system.percpus].map((percpu) => ({
-        ...describeHart(percpu),
-        ...(via === undefined ? {} : { via: via(percpu.cpuId) }),
-      }));
       if (values.json) {
+        const harts = [...system.percpus].map((percpu) => ({
+          ...describeHart(percpu),
+          ...(via === undefined ? {} : { via: via(percpu.cpuId) }),
+        }));
         io.out(
           JSON.stringify({ backend: info, policy: system.percpus.policy.name, harts }, null, 2) +
             "\n",
         );
       } else {
-        const rows = [...system.percpus].map((percpu) => {
-          const report = new Map(percpu.csrReport().map((e) => [e.name, e]));
-          const value = (name: string) => hex(report.get(name)!.kept);
-          const refused = percpu.csrReport()
-            .filter((e) => e.refused !== 0n)
-            .map((e) => `${e.name} ${hex(e.refused)}`)
-            .join(", ");
-          return [
-            String(percpu.cpuId),
-            percpu.state,
-            "yes",
-            value("hedeleg"),
-            value("hideleg"),
-            value("hvip"),
-            value("hcounteren"),
-            value("sie"),
-            ...(via === undefined ? [] : [via(percpu.cpuId)]),
-            refused || "-",
-          ];
-        });
-        io.out(renderTable(
-          [
-            "hart",
-            "state",
-            "H",
-            "hedeleg",
-            "hideleg",
-            "hvip",
-            "hcounteren",
-            "sie",
-            ...(via === undefined ? [] : ["via"]),
-            "refused",
-          ],
-          rows,
-        ));
+        io.out(hartTable(system.percpus, via));
       }
       if (values.hold) {
         io.err("rvhv: holding the system up; SIGINT or SIGTERM restores and closes it\n");
@@ -152,4 +86,4 @@ export const upCommand: Command = {
     }
     return EXIT.ok;
   },
-};
+});

@@ -7,7 +7,6 @@
 import { VS_INTERRUPTS } from "../../hal/csr_fields.ts";
 import { hex } from "../../hal/hex.ts";
 import type { AxVCpuHal, CsrOp, HartId } from "../../hal/types.ts";
-import type { System } from "../../manifest/boot.ts";
 import { bootForCli } from "../boot.ts";
 import { loadManifest } from "../../manifest/parse.ts";
 import {
@@ -17,9 +16,9 @@ import {
   type SetupCsr,
   setupTable,
 } from "../../percpu/policy.ts";
-import { type CliIo, type Command, EXIT, renderTable } from "../io.ts";
-import { onePath, parseCommandLine } from "../command_line.ts";
-import { describeBackend, traceErrorExit } from "./_report.ts";
+import { type Command, EXIT, renderTable } from "../io.ts";
+import { defineCommand } from "../command_line.ts";
+import { closeReporting, describeBackend } from "./_report.ts";
 
 const HELP = `Usage: rvhv verify <manifest> [--json] [--no-setup]
 
@@ -107,38 +106,24 @@ async function verifyHart(
 }
 
 /** The `verify` command. */
-export const verifyCommand: Command = {
+export const verifyCommand: Command = defineCommand({
   name: "verify",
   summary: "compare the live CSRs of a manifest's harts with its policy; exit 1 on drift",
   help: HELP,
-  async run(args: string[], io: CliIo): Promise<number> {
-    const line = await parseCommandLine(
-      args,
-      {
-        json: { type: "boolean", default: false },
-        "no-setup": { type: "boolean", default: false },
-      },
-      HELP,
-      io,
-    );
-    if (line === undefined) return EXIT.ok;
-    const { values, positionals } = line;
-    const manifestPath = onePath("verify", positionals, "manifest");
-    const manifest = await loadManifest(manifestPath);
+  options: {
+    json: { type: "boolean", default: false },
+    "no-setup": { type: "boolean", default: false },
+  },
+  takes: "manifest",
+  async run({ values, path }, io): Promise<number> {
+    const manifest = await loadManifest(path);
     const noSetup = values["no-setup"];
     io.err(
       `rvhv: booting ${manifest.file} (backend ${manifest.backend.plugin})${
         noSetup ? " without the set-up" : ""
       }\n`,
     );
-    let system: System;
-    try {
-      system = await bootForCli(manifest, { halOnly: noSetup });
-    } catch (error) {
-      const code = traceErrorExit(error, io);
-      if (code !== undefined) return code;
-      throw error;
-    }
+    const system = await bootForCli(manifest, { halOnly: noSetup });
     try {
       const policy = noSetup ? resolvePolicy(manifest.percpu.policy) : system.percpus.policy;
       io.err(
@@ -192,14 +177,8 @@ export const verifyCommand: Command = {
         io.out(text);
       }
       return drift ? EXIT.check : EXIT.ok;
-    } catch (error) {
-      const code = traceErrorExit(error, io);
-      if (code !== undefined) return code;
-      throw error;
     } finally {
-      await system.close().catch((error) => {
-        if (traceErrorExit(error, io) === undefined) throw error;
-      });
+      await closeReporting(system, io);
     }
   },
-};
+});
