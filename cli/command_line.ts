@@ -76,8 +76,14 @@ export function onePath(
   return positionals[0]!;
 }
 
+/** The option every command has: `--json`, data as JSON on stdout. */
+const JSON_OPTION = { json: { type: "boolean", default: false } } as const;
+
+/** A command's own options with the shared `--json`. */
+type WithJson<O extends ParseArgsOptionsConfig> = O & typeof JSON_OPTION;
+
 /** What a command's body gets: its options, its positionals, and its one path when it takes one. */
-export interface CommandInput<O extends ParseArgsOptionsConfig> extends CommandLine<O> {
+export interface CommandInput<O extends ParseArgsOptionsConfig> extends CommandLine<WithJson<O>> {
   /** The manifest or trace path (`""` for a command that takes other positionals). */
   readonly path: string;
 }
@@ -95,7 +101,7 @@ export interface CommandSpec<O extends ParseArgsOptionsConfig> {
   readonly summary: string;
   /** The `--help` text. */
   readonly help: string;
-  /** The command's own options (`-h/--help` is added). */
+  /** The command's own options (`-h/--help` and `--json` are added). */
   readonly options: O;
   /** One manifest path, one trace path, or positionals the body checks itself. */
   readonly takes: "manifest" | "trace" | "paths";
@@ -115,7 +121,8 @@ export function defineCommand<O extends ParseArgsOptionsConfig>(spec: CommandSpe
     summary: spec.summary,
     help: spec.help,
     async run(args: string[], io: CliIo): Promise<number> {
-      const line = await parseCommandLine(args, spec.options, spec.help, io);
+      const options: WithJson<O> = { ...spec.options, ...JSON_OPTION };
+      const line = await parseCommandLine(args, options, spec.help, io);
       if (line === undefined) return EXIT.ok;
       const path = spec.takes === "paths" ? "" : onePath(spec.name, line.positionals, spec.takes);
       return await spec.run({ ...line, path }, io);

@@ -32,7 +32,6 @@ export const detectCommand: Command = defineCommand({
   summary: "probe each hart for the H extension (hgatp trap probe, misa cross-check)",
   help: HELP,
   options: {
-    json: { type: "boolean", default: false },
     hart: { type: "string" },
   },
   takes: "manifest",

@@ -397,7 +397,6 @@ export const diffCommand: Command = defineCommand({
   summary: "compare two traces (first difference, per-CSR summary) or two manifests' live CSRs",
   help: HELP,
   options: {
-    json: { type: "boolean", default: false },
     compare: { type: "boolean", default: false },
     lookahead: { type: "string" },
   },

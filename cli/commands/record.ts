@@ -47,7 +47,6 @@ export const recordCommand: Command = defineCommand({
   help: HELP,
   options: {
     output: { type: "string", short: "o" },
-    json: { type: "boolean", default: false },
     "no-enable": { type: "boolean", default: false },
   },
   takes: "manifest",

@@ -75,7 +75,6 @@ export const replayCommand: Command = defineCommand({
   summary: "re-run a trace's recorded manifest against the trace; exit 1 where it departs",
   help: HELP,
   options: {
-    json: { type: "boolean", default: false },
     "no-strict": { type: "boolean", default: false },
   },
   takes: "trace",

@@ -153,7 +153,6 @@ export const routeCommand: Command = defineCommand({
   summary: "print where each exception and interrupt goes (M, HS or VS) from each mode",
   help: HELP,
   options: {
-    json: { type: "boolean", default: false },
     hart: { type: "string" },
     cause: { type: "string" },
     from: { type: "string" },

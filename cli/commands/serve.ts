@@ -152,7 +152,6 @@ export const serveCommand: Command = defineCommand({
   options: {
     listen: { type: "string" },
     token: { type: "string" },
-    json: { type: "boolean", default: false },
   },
   takes: "manifest",
   async run({ values, path: manifestPath }, io): Promise<number> {

@@ -46,7 +46,6 @@ export const upCommand: Command = defineCommand({
   summary: "set up every hart of a manifest and print the CSRs each kept",
   help: HELP,
   options: {
-    json: { type: "boolean", default: false },
     "no-enable": { type: "boolean", default: false },
     hold: { type: "boolean", default: false },
   },

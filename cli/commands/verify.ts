@@ -111,7 +111,6 @@ export const verifyCommand: Command = defineCommand({
   summary: "compare the live CSRs of a manifest's harts with its policy; exit 1 on drift",
   help: HELP,
   options: {
-    json: { type: "boolean", default: false },
     "no-setup": { type: "boolean", default: false },
   },
   takes: "manifest",
