@@ -298,23 +298,11 @@ function parseServer(v: Validator, node: unknown): { listen: string } {
 export function parseManifest(text: string, options: { file?: string } = {}): Manifest {
   const file = options.file ?? "<manifest>";
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false });
   const source = new ManifestSource(file, doc, lines);
   const problem = doc.errors[0];
   if (problem !== undefined) {
     const { line, column } = source.positionOf(problem.pos[0]);
-    if (problem.code === "DUPLICATE_KEY") {
-      const path = source.pathOfKeyAt(problem.pos[0]) ?? [];
-      const key = path.at(-1) ?? /^[^:\s]+/.exec(text.slice(problem.pos[0]))?.[0] ?? "?";
-      throw new ManifestError({
-        file,
-        line,
-        column,
-        path,
-        detail: `duplicate key "${key}": each key may appear once in a map`,
-        cause: problem,
-      });
-    }
     throw new ManifestError({
       file,
       line,
@@ -322,6 +310,17 @@ export function parseManifest(text: string, options: { file?: string } = {}): Ma
       path: [],
       detail: `YAML syntax error: ${problem.message.split("\n")[0]}`,
       cause: problem,
+    });
+  }
+  const duplicate = source.firstDuplicateKey();
+  if (duplicate !== undefined) {
+    const { line, column } = source.positionOf(duplicate.offset);
+    throw new ManifestError({
+      file,
+      line,
+      column,
+      path: duplicate.path,
+      detail: `duplicate key "${duplicate.path.at(-1)}": each key may appear once in a map`,
     });
   }
   const v = new Validator(source);
@@ -342,7 +341,16 @@ export function parseManifest(text: string, options: { file?: string } = {}): Ma
 }
 
 /**
- * Reads and parses a manifest file.
+ * The largest manifest `loadManifest` reads: 256 KiB, checked before reading.
+ * A real manifest is a few hundred bytes; the limit keeps a mistaken path
+ * (a log, a device) from stalling the reader or eating memory.
+ */
+export const MAX_MANIFEST_BYTES = 256 * 1024;
+
+/**
+ * Reads and parses a manifest file. Only a regular file of at most 256 KiB
+ * is read, both checked before reading (a FIFO, `/dev/zero` or a directory
+ * is refused at once).
  *
  * Requires `--allow-read` for the file and `--allow-env=LOG_TOKENS,LOG_STREAM`.
  *
@@ -362,21 +370,54 @@ export function parseManifest(text: string, options: { file?: string } = {}): Ma
  *
  * @param path The file.
  * @returns The manifest.
- * @throws {ManifestError} When the file cannot be read or is not a valid manifest.
+ * @throws {ManifestError} When the file is missing, not a regular file,
+ *   larger than 256 KiB, unreadable or not a valid manifest.
  */
 export async function loadManifest(path: string): Promise<Manifest> {
+  const refuse = (detail: string, cause?: unknown) =>
+    new ManifestError({ file: path, line: 0, column: 0, path: [], detail, cause });
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    const info = await Deno.stat(path);
+    if (!info.isFile) {
+      throw refuse(
+        `cannot read it as a manifest: it is ${
+          info.isDirectory ? "a directory" : "not a regular file (a FIFO, socket or device)"
+        }`,
+      );
+    }
+    if (info.size > MAX_MANIFEST_BYTES) {
+      throw refuse(
+        `cannot read it as a manifest: it is ${info.size} bytes, and a manifest is at most ` +
+          `${MAX_MANIFEST_BYTES} bytes (256 KiB)`,
+      );
+    }
+    text = await readAtMost(path, MAX_MANIFEST_BYTES);
   } catch (error) {
+    if (error instanceof ManifestError) throw error;
+    throw refuse(`cannot read the file: ${(error as Error).message}`, error);
+  }
+  return parseManifest(text, { file: path });
+}
+
+/** Reads a file's text, refusing one that grew past `limit` bytes since it was checked. */
+async function readAtMost(path: string, limit: number): Promise<string> {
+  using file = await Deno.open(path, { read: true });
+  const buffer = new Uint8Array(limit + 1);
+  let length = 0;
+  while (length < buffer.length) {
+    const read = await file.read(buffer.subarray(length));
+    if (read === null) break;
+    length += read;
+  }
+  if (length > limit) {
     throw new ManifestError({
       file: path,
       line: 0,
       column: 0,
       path: [],
-      detail: `cannot read the file: ${(error as Error).message}`,
-      cause: error,
+      detail: `cannot read it as a manifest: it grew past ${limit} bytes (256 KiB) while read`,
     });
   }
-  return parseManifest(text, { file: path });
+  return new TextDecoder().decode(buffer.subarray(0, length));
 }

@@ -83,19 +83,29 @@ export class ManifestSource {
   }
 
   /**
-   * The path of the map key that starts at `offset` (for duplicate-key errors).
+   * The first key that repeats in its map, in one walk of the document (the
+   * YAML parser's own check compares every key with every other one: 6.5 s
+   * for 20,000 keys).
    *
-   * @param offset The key's offset.
-   * @returns The path, or `undefined` when no key starts there.
+   * @returns The repeated key's path and offset, or `undefined`.
    */
-  pathOfKeyAt(offset: number): (string | number)[] | undefined {
-    function walk(node: unknown, path: (string | number)[]): (string | number)[] | undefined {
+  firstDuplicateKey(): { path: (string | number)[]; offset: number } | undefined {
+    const walk = (
+      node: unknown,
+      path: (string | number)[],
+    ): { path: (string | number)[]; offset: number } | undefined => {
       if (isMap(node)) {
+        const seen = new Set<string>();
         for (const pair of node.items) {
           if (!isPair(pair)) continue;
-          const key = isScalar(pair.key) ? String(pair.key.value) : "?";
-          if (isScalar(pair.key) && pair.key.range?.[0] === offset) return [...path, key];
-          const found = walk(pair.value, [...path, key]);
+          const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
+          if (key !== undefined) {
+            if (seen.has(key)) {
+              return { path: [...path, key], offset: (pair.key as Node).range?.[0] ?? 0 };
+            }
+            seen.add(key);
+          }
+          const found = walk(pair.value, [...path, key ?? "?"]);
           if (found) return found;
         }
       } else if (isSeq(node)) {
@@ -105,7 +115,7 @@ export class ManifestSource {
         }
       }
       return undefined;
-    }
+    };
     return walk(this.#doc.contents, []);
   }
 
