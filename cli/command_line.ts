@@ -78,14 +78,50 @@ export function onePath(
 
 /** The option every command has: `--json`, data as JSON on stdout. */
 const JSON_OPTION = { json: { type: "boolean", default: false } } as const;
+/** The options of commands that boot a manifest. */
+const BOOT_OPTIONS = { force: { type: "boolean", default: false } } as const;
 
-/** A command's own options with the shared `--json`. */
-type WithJson<O extends ParseArgsOptionsConfig> = O & typeof JSON_OPTION;
+/** A command's own options with the shared `--json` and `--force`. */
+type WithJson<O extends ParseArgsOptionsConfig> = O & typeof JSON_OPTION & typeof BOOT_OPTIONS;
 
 /** What a command's body gets: its options, its positionals, and its one path when it takes one. */
 export interface CommandInput<O extends ParseArgsOptionsConfig> extends CommandLine<WithJson<O>> {
   /** The manifest or trace path (`""` for a command that takes other positionals). */
   readonly path: string;
+  /**
+   * What the user allowed for booting: module plugins (`--allow-plugin`,
+   * `--allow-plugin=<specifier>`) and replacing an existing trace (`--force`).
+   */
+  readonly trust: { readonly allowPlugins: boolean | readonly string[]; readonly force: boolean };
+}
+
+const ALLOW_PLUGIN = "--allow-plugin";
+
+/**
+ * Takes `--allow-plugin` and `--allow-plugin=<specifier>` (repeatable) out of
+ * the arguments: `node:util`'s parser has no option whose value is optional.
+ */
+function takeAllowPlugin(args: readonly string[]): {
+  rest: string[];
+  allowPlugins: boolean | string[];
+} {
+  const rest: string[] = [];
+  let any = false;
+  const specifiers: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") {
+      rest.push(...args.slice(i));
+      break;
+    }
+    if (arg === ALLOW_PLUGIN) any = true;
+    else if (arg.startsWith(`${ALLOW_PLUGIN}=`)) {
+      const specifier = arg.slice(ALLOW_PLUGIN.length + 1);
+      if (specifier === "") throw new UsageError(`${ALLOW_PLUGIN}= needs a plugin specifier`);
+      specifiers.push(specifier);
+    } else rest.push(arg);
+  }
+  return { rest, allowPlugins: any || specifiers };
 }
 
 /**
@@ -121,11 +157,13 @@ export function defineCommand<O extends ParseArgsOptionsConfig>(spec: CommandSpe
     summary: spec.summary,
     help: spec.help,
     async run(args: string[], io: CliIo): Promise<number> {
-      const options: WithJson<O> = { ...spec.options, ...JSON_OPTION };
-      const line = await parseCommandLine(args, options, spec.help, io);
+      const options: WithJson<O> = { ...spec.options, ...JSON_OPTION, ...BOOT_OPTIONS };
+      const { rest, allowPlugins } = takeAllowPlugin(args);
+      const line = await parseCommandLine(rest, options, spec.help, io);
       if (line === undefined) return EXIT.ok;
       const path = spec.takes === "paths" ? "" : onePath(spec.name, line.positionals, spec.takes);
-      return await spec.run({ ...line, path }, io);
+      const trust = { allowPlugins, force: (line.values as { force?: boolean }).force === true };
+      return await spec.run({ ...line, path, trust }, io);
     },
   };
 }

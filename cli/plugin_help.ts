@@ -6,7 +6,7 @@
  * @module
  */
 
-import { loadPlugin } from "../manifest/registry.ts";
+import { isModuleSpecifier, loadPlugin } from "../manifest/registry.ts";
 import { loadManifest } from "../manifest/parse.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import { readTraceHeader } from "../trace/reader.ts";
@@ -56,7 +56,17 @@ export async function pluginHelp(paths: readonly string[]): Promise<string> {
   for (const path of paths) {
     try {
       const manifest = await manifestOf(path);
-      const plugin = await loadPlugin(manifest.backend.plugin, manifest.file);
+      const specifier = manifest.backend.plugin;
+      if (isModuleSpecifier(specifier)) {
+        // Importing it would run its code: help describes it without loading it.
+        text +=
+          `\nBackend of ${path}: the module plugin ${
+            JSON.stringify(specifier)
+          }, not loaded here (its code runs only with --allow-plugin); ` +
+          `it runs with every permission the command is given\n`;
+        continue;
+      }
+      const plugin = await loadPlugin(specifier, manifest.file);
       text += "\n" + describePlugin(plugin, path);
     } catch (error) {
       text += `\nBackend of ${path}: cannot tell (${(error as Error).message})\n`;

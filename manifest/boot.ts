@@ -9,7 +9,8 @@ import { AxError } from "../hal/errors.ts";
 import type { AxVCpuHal, HalPlugin } from "../hal/types.ts";
 import { PerCpuSet } from "../percpu/percpu_set.ts";
 import { recordHal } from "../trace/recorder.ts";
-import { loadPlugin } from "./registry.ts";
+import { isModuleSpecifier, loadPlugin } from "./registry.ts";
+import { checkTraceTarget } from "./trace_target.ts";
 import type { Manifest } from "./schema.ts";
 import { manifestError } from "./source.ts";
 
@@ -78,6 +79,16 @@ export interface BootOptions {
    * `record:` (what `rvhv record -o` uses).
    */
   record?: string;
+  /**
+   * Whether a plugin named by module specifier (`./backend.ts`, `file:`,
+   * `npm:`, `jsr:`, `https:`) may be imported: `true` for any, or the
+   * specifiers allowed, matched as written in the manifest. Such a module is
+   * code: it runs with every permission this program has. Built-in plugins
+   * always load. Default `false`.
+   */
+  allowPlugins?: boolean | readonly string[];
+  /** Whether an existing trace file may be replaced by the recording. Default `false`. */
+  force?: boolean;
 }
 
 function optionPath(error: unknown): string[] | undefined {
@@ -133,28 +144,55 @@ async function closeAfterFailure(hal: AxVCpuHal, error: unknown): Promise<void> 
  */
 export async function createBackend(
   manifest: Manifest,
+  options: Pick<BootOptions, "allowPlugins"> = {},
 ): Promise<{ plugin: HalPlugin<unknown>; hal: AxVCpuHal }> {
+  const specifier = manifest.backend.plugin;
+  if (isModuleSpecifier(specifier) && !pluginAllowed(specifier, options.allowPlugins)) {
+    throw manifestError(
+      manifest,
+      ["backend", "plugin"],
+      `plugin "${specifier}" is a module: its code would run with every permission this ` +
+        `program has, so it loads only when you allow it: pass --allow-plugin (or ` +
+        `--allow-plugin=${specifier}) on the command line, or { allowPlugins: true } to boot()`,
+    );
+  }
   let plugin: HalPlugin<unknown>;
   try {
-    plugin = await loadPlugin(manifest.backend.plugin, manifest.file);
+    plugin = await loadPlugin(specifier, manifest.file);
   } catch (error) {
     throw manifestError(manifest, ["backend", "plugin"], (error as Error).message, error);
   }
-  let options: unknown;
-  try {
-    options = plugin.parseOptions(manifest.backend.options);
-  } catch (error) {
-    if (!(error instanceof TypeError) && !(error instanceof AxError)) throw error;
+  const atOption = (error: unknown, what: string) => {
     const path = optionPath(error);
-    throw manifestError(
+    return manifestError(
       manifest,
       ["backend", "options", ...(path ?? [])],
-      `plugin "${plugin.name}" rejected its options: ${error.message}`,
+      `plugin "${plugin.name}" ${what}: ${error instanceof Error ? error.message : String(error)}`,
       error,
     );
+  };
+  let parsed: unknown;
+  try {
+    parsed = plugin.parseOptions(manifest.backend.options);
+  } catch (error) {
+    // Whatever the plugin throws, the user's fix is in the options.
+    throw atOption(error, "rejected its options");
   }
-  const hal = await plugin.create(options);
-  return { plugin, hal };
+  try {
+    return { plugin, hal: await plugin.create(parsed) };
+  } catch (error) {
+    // An option found wrong only when the backend starts is still the option's line; a
+    // backend that fails to start (QEMU missing, a socket) is a backend failure.
+    if (optionPath(error) !== undefined || error instanceof TypeError) {
+      throw atOption(error, "cannot start with its options");
+    }
+    throw error;
+  }
+}
+
+/** Whether `allowPlugins` lets a module plugin load. */
+function pluginAllowed(specifier: string, allow: BootOptions["allowPlugins"]): boolean {
+  return allow === true || (Array.isArray(allow) && allow.includes(specifier));
 }
 
 /**
@@ -193,7 +231,18 @@ export async function createBackend(
  * @throws {AxError} From the backend or the set-up (after closing the backend).
  */
 export async function boot(manifest: Manifest, options: BootOptions = {}): Promise<System> {
-  const created = await createBackend(manifest);
+  const record = options.record ?? manifestRelative(manifest, manifest.record);
+  if (record !== undefined) {
+    // Checked before the backend exists: nothing runs against a target we would refuse.
+    const problem = await checkTraceTarget(record, manifest.file, options.force ?? false);
+    if (problem !== undefined) {
+      if (options.record === undefined) {
+        throw manifestError(manifest, ["record"], `cannot record to "${record}": ${problem}`);
+      }
+      throw new AxError("InvalidInput", `Cannot record to "${record}": ${problem}`);
+    }
+  }
+  const created = await createBackend(manifest, options);
   const { plugin } = created;
   let hal = created.hal;
   try {
@@ -202,7 +251,6 @@ export async function boot(manifest: Manifest, options: BootOptions = {}): Promi
     await closeAfterFailure(hal, error);
     throw error;
   }
-  const record = options.record ?? manifestRelative(manifest, manifest.record);
   if (record !== undefined) {
     try {
       hal = await recordHal(hal, { path: record, manifest });

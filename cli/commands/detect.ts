@@ -35,7 +35,7 @@ export const detectCommand: Command = defineCommand({
     hart: { type: "string" },
   },
   takes: "manifest",
-  async run({ values, path }, io): Promise<number> {
+  async run({ values, path, trust }, io): Promise<number> {
     let only: number | undefined;
     if (values.hart !== undefined) {
       only = Number(values.hart);
@@ -44,7 +44,7 @@ export const detectCommand: Command = defineCommand({
       }
     }
     const manifest = await loadManifest(path);
-    const { hal } = await createBackend(manifest);
+    const { hal } = await createBackend(manifest, trust);
     const unregister = onInterrupt(() => hal.close());
     try {
       const harts = only === undefined ? hal.harts : [only];

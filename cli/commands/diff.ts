@@ -6,7 +6,7 @@
 
 import { ManifestError } from "../../hal/errors.ts";
 import { hex } from "../../hal/hex.ts";
-import type { System } from "../../manifest/boot.ts";
+import type { BootOptions, System } from "../../manifest/boot.ts";
 import { bootForCli } from "../boot.ts";
 import { loadManifest } from "../../manifest/parse.ts";
 import type { Manifest } from "../../manifest/schema.ts";
@@ -175,9 +175,13 @@ function withProfile(manifest: Manifest, profile: string): Manifest {
 }
 
 /** Boots a manifest rewritten from `original`, reporting manifest errors at the original's lines. */
-async function bootRewritten(original: Manifest, rewritten: Manifest): Promise<System> {
+async function bootRewritten(
+  original: Manifest,
+  rewritten: Manifest,
+  trust: BootOptions,
+): Promise<System> {
   try {
-    return await bootForCli(rewritten);
+    return await bootForCli(rewritten, trust);
   } catch (error) {
     if (error instanceof ManifestError && error.line === 0 && rewritten !== original) {
       throw manifestError(original, error.path, error.detail, error.cause);
@@ -194,6 +198,7 @@ async function bootRewritten(original: Manifest, rewritten: Manifest): Promise<S
 async function bootPair(
   manifests: readonly [Manifest, Manifest],
   warnings: string[],
+  trust: BootOptions,
 ): Promise<[System, System]> {
   const plugins = manifests.map((m) => m.backend.plugin);
   const emulatorSide = plugins[0] === "emulator" && plugins[1] === "qemu"
@@ -202,16 +207,16 @@ async function bootPair(
     ? 1
     : undefined;
   if (emulatorSide === undefined) {
-    const first = await bootForCli(manifests[0]);
+    const first = await bootForCli(manifests[0], trust);
     try {
-      return [first, await bootForCli(manifests[1])];
+      return [first, await bootForCli(manifests[1], trust)];
     } catch (error) {
       await first.close();
       throw error;
     }
   }
   const emulator = manifests[emulatorSide]!;
-  const qemu = await bootForCli(manifests[1 - emulatorSide]!);
+  const qemu = await bootForCli(manifests[1 - emulatorSide]!, trust);
   try {
     const info = qemu.hal.info();
     const named = profileOption(emulator);
@@ -227,7 +232,7 @@ async function bootPair(
           `the versions' own (use "profile: auto" to compare like with like)`,
       );
     }
-    const booted = await bootRewritten(emulator, rewritten);
+    const booted = await bootRewritten(emulator, rewritten, trust);
     return emulatorSide === 0 ? [booted, qemu] : [qemu, booted];
   } catch (error) {
     await qemu.close();
@@ -235,12 +240,18 @@ async function bootPair(
   }
 }
 
-async function diffManifests(a: string, b: string, json: boolean, io: CliIo): Promise<number> {
+async function diffManifests(
+  a: string,
+  b: string,
+  json: boolean,
+  trust: BootOptions,
+  io: CliIo,
+): Promise<number> {
   const manifestA = await loadManifest(a);
   const manifestB = await loadManifest(b);
   io.err(`rvhv: booting ${manifestA.file} and ${manifestB.file}\n`);
   const warnings: string[] = [];
-  const [systemA, systemB] = await bootPair([manifestA, manifestB], warnings);
+  const [systemA, systemB] = await bootPair([manifestA, manifestB], warnings, trust);
   for (const warning of warnings) io.err(`rvhv: warning: ${warning}\n`);
   try {
     const diff = await diffStates(systemA, systemB);
@@ -312,6 +323,7 @@ function valueText(value: ComparedValue): string {
 async function compareManifests(
   paths: readonly string[],
   json: boolean,
+  trust: BootOptions,
   io: CliIo,
 ): Promise<number> {
   const manifests = [];
@@ -319,7 +331,7 @@ async function compareManifests(
   io.err(`rvhv: booting ${manifests.map((m) => m.file).join(", ")}\n`);
   const systems: System[] = [];
   try {
-    for (const manifest of manifests) systems.push(await bootForCli(manifest));
+    for (const manifest of manifests) systems.push(await bootForCli(manifest, trust));
     const labels = paths.map((_, i) => String.fromCharCode(97 + i));
     const report = await compareBackends(
       systems.map((system, i) => ({ label: labels[i]!, hal: system.hal })),
@@ -401,7 +413,7 @@ export const diffCommand: Command = defineCommand({
     lookahead: { type: "string" },
   },
   takes: "paths",
-  async run({ values, positionals }, io): Promise<number> {
+  async run({ values, positionals, trust }, io): Promise<number> {
     if (values.compare || positionals.length > 2) {
       if (positionals.length < 2) {
         throw new UsageError("diff --compare takes two or more manifests");
@@ -411,7 +423,7 @@ export const diffCommand: Command = defineCommand({
           throw new UsageError(`diff --compare takes manifests, and ${path} is a trace`);
         }
       }
-      return await compareManifests(positionals, values.json, io);
+      return await compareManifests(positionals, values.json, trust, io);
     }
     if (positionals.length !== 2) throw new UsageError("diff takes exactly two paths");
     let lookahead: number | undefined;
@@ -431,6 +443,6 @@ export const diffCommand: Command = defineCommand({
     }
     return traceA
       ? await diffTraceFiles(a, b, values.json, lookahead, io)
-      : await diffManifests(a, b, values.json, io);
+      : await diffManifests(a, b, values.json, trust, io);
   },
 });

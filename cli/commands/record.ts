@@ -50,18 +50,12 @@ export const recordCommand: Command = defineCommand({
     "no-enable": { type: "boolean", default: false },
   },
   takes: "manifest",
-  async run({ values, path }, io): Promise<number> {
+  async run({ values, path, trust }, io): Promise<number> {
     const manifest = await loadManifest(path);
     const trace = values.output ?? manifest.record;
     if (trace === undefined) {
       throw new UsageError(
         `record needs a trace path: give "-o <trace>" or add "record: <trace>" to ${manifest.file}`,
-      );
-    }
-    const permission = Deno.permissions.querySync({ name: "write", path: `${trace}.partial` });
-    if (permission.state !== "granted") {
-      throw new UsageError(
-        `recording to ${trace} needs write access: run with --allow-write (or --allow-write=<folder>)`,
       );
     }
     io.err(
@@ -70,6 +64,7 @@ export const recordCommand: Command = defineCommand({
     let system: System;
     try {
       system = await bootForCli(manifest, {
+        ...trust,
         noEnable: values["no-enable"],
         // The manifest's own record: path keeps its manifest error positions.
         ...(values.output === undefined ? {} : { record: values.output }),

@@ -78,7 +78,7 @@ export const replayCommand: Command = defineCommand({
     "no-strict": { type: "boolean", default: false },
   },
   takes: "trace",
-  async run({ values, path: trace }, io): Promise<number> {
+  async run({ values, path: trace, trust }, io): Promise<number> {
     const manifest = replayManifest(trace, !values["no-strict"]);
     const header = readTraceHeader(trace);
     io.err(
@@ -88,7 +88,7 @@ export const replayCommand: Command = defineCommand({
     );
     let system: System;
     try {
-      system = await bootForCli(manifest);
+      system = await bootForCli(manifest, trust);
     } catch (error) {
       // The recording failed the same way: a failure that is not a trace's
       // or the manifest's is the run matching its trace up to that point.

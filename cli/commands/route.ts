@@ -160,7 +160,7 @@ export const routeCommand: Command = defineCommand({
     exception: { type: "boolean", default: false },
   },
   takes: "manifest",
-  async run({ values, path: manifestPath }, io): Promise<number> {
+  async run({ values, path: manifestPath, trust }, io): Promise<number> {
     if (values.interrupt && values.exception) {
       throw new UsageError("--interrupt and --exception exclude each other");
     }
@@ -170,7 +170,7 @@ export const routeCommand: Command = defineCommand({
     const kind = values.interrupt ? true : values.exception ? false : picked.interrupt;
     const manifest = await loadManifest(manifestPath);
     io.err(`rvhv: booting ${manifest.file} (backend ${manifest.backend.plugin})\n`);
-    const system = await bootForCli(manifest);
+    const system = await bootForCli(manifest, trust);
     try {
       const harts = system.percpus.harts;
       if (only !== undefined && !harts.includes(only)) {

@@ -154,7 +154,7 @@ export const serveCommand: Command = defineCommand({
     token: { type: "string" },
   },
   takes: "manifest",
-  async run({ values, path: manifestPath }, io): Promise<number> {
+  async run({ values, path: manifestPath, trust }, io): Promise<number> {
     const manifest = await loadManifest(manifestPath);
     const address = parseListen(values.listen ?? manifest.server?.listen ?? DEFAULT_LISTEN);
     const { token, unreadable } = resolveToken(values.token);
@@ -162,7 +162,7 @@ export const serveCommand: Command = defineCommand({
 
     io.err(`rvhv: booting ${manifest.file} (backend ${manifest.backend.plugin})\n`);
     // serve closes the system on SIGINT itself, so a recording also gets the close.
-    const system = await bootForCli(manifest);
+    const system = await bootForCli(manifest, trust);
     const stop = new AbortController();
     let received: Deno.Signal | undefined;
     // While serving, SIGINT/SIGTERM stop the server instead of exiting the CLI.

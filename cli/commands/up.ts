@@ -50,10 +50,10 @@ export const upCommand: Command = defineCommand({
     hold: { type: "boolean", default: false },
   },
   takes: "manifest",
-  async run({ values, path }, io): Promise<number> {
+  async run({ values, path, trust }, io): Promise<number> {
     const manifest = await loadManifest(path);
     io.err(`rvhv: booting ${manifest.file} (backend ${manifest.backend.plugin})\n`);
-    const system = await bootForCli(manifest, { noEnable: values["no-enable"] });
+    const system = await bootForCli(manifest, { ...trust, noEnable: values["no-enable"] });
     try {
       const info = system.hal.info();
       const access = typeof info.access === "string" ? ` (${info.access} access)` : "";

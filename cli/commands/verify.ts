@@ -114,7 +114,7 @@ export const verifyCommand: Command = defineCommand({
     "no-setup": { type: "boolean", default: false },
   },
   takes: "manifest",
-  async run({ values, path }, io): Promise<number> {
+  async run({ values, path, trust }, io): Promise<number> {
     const manifest = await loadManifest(path);
     const noSetup = values["no-setup"];
     io.err(
@@ -122,7 +122,7 @@ export const verifyCommand: Command = defineCommand({
         noSetup ? " without the set-up" : ""
       }\n`,
     );
-    const system = await bootForCli(manifest, { halOnly: noSetup });
+    const system = await bootForCli(manifest, { ...trust, halOnly: noSetup });
     try {
       const policy = noSetup ? resolvePolicy(manifest.percpu.policy) : system.percpus.policy;
       io.err(

@@ -170,7 +170,11 @@ Deno.test("rvhv verify: 0 with refused bits, 1 on drift, 1 without the set-up", 
     /\n0\s+hcounteren\s+0xffffffffffffffff\s+0xffffffff\s+refused 0xffffffff00000000\n/,
   );
   match(ok0.stdout, /no drift on 4 harts\n$/);
-  const drift = await rvhv("verify", "tests/fixtures/manifests/drifting.yaml");
+  const drift = await rvhv(
+    "verify",
+    "--allow-plugin=../plugins/drifting_plugin.ts",
+    "tests/fixtures/manifests/drifting.yaml",
+  );
   strictEqual(drift.code, 1);
   match(drift.stdout, /\n1\s+hedeleg\s+0xb10d\s+0xb105\s+DRIFT 0x8\n/);
   match(drift.stdout, /drift on harts 0 \(hedeleg\), 1 \(hedeleg\)\n$/);
@@ -210,7 +214,7 @@ Deno.test("rvhv record without --allow-write says how to grant it (a process: pe
     ["record", "examples/emulator.yaml", "-o", "/tmp/rvhv_never.jsonl"],
   );
   strictEqual(noWrite.code, 2);
-  match(noWrite.stderr, /needs write access: run with --allow-write/);
+  match(noWrite.stderr, /may not write there: run with --allow-write=\/tmp/);
 });
 
 Deno.test("rvhv record, replay, diff and verify have --help; the command list names them", async () => {

@@ -87,13 +87,17 @@ Deno.test("the remote plugin loads from a manifest and sets up the server's hart
     createApp(system, { token: TOKEN }).fetch,
   );
   try {
-    const client = await boot(parseManifest(JSON.stringify({
-      version: 1,
-      backend: {
-        plugin: new URL("./mod.ts", import.meta.url).href,
-        options: { url: `http://127.0.0.1:${server.addr.port}`, token: TOKEN },
-      },
-    })));
+    const plugin = new URL("./mod.ts", import.meta.url).href;
+    const client = await boot(
+      parseManifest(JSON.stringify({
+        version: 1,
+        backend: {
+          plugin,
+          options: { url: `http://127.0.0.1:${server.addr.port}`, token: TOKEN },
+        },
+      })),
+      { allowPlugins: [plugin] }, // this one module, as written in the manifest
+    );
     strictEqual(client.hal.info().backend, "remote");
     match(String(client.hal.info().remoteBackend), /emulator/);
     // The set-up ran on the server's harts.
