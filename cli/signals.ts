@@ -12,6 +12,17 @@
 
 import type { CliIo } from "./io.ts";
 
+/**
+ * The exit code after a signal ended the CLI: 128 + its number (130 for
+ * SIGINT, 143 for SIGTERM), as shells report it.
+ *
+ * @param signal The signal.
+ * @returns The exit code.
+ */
+export function signalExitCode(signal: Deno.Signal): number {
+  return signal === "SIGINT" ? 130 : 143;
+}
+
 /** The signals that end the CLI. */
 export const END_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM"];
 
@@ -82,7 +93,7 @@ async function handle(signal: Deno.Signal, io: CliIo): Promise<void> {
   if (deliverInterrupt(signal)) return;
   if (ending) {
     io.err(`rvhv: ${signal} again: exiting now\n`);
-    Deno.exit(signal === "SIGINT" ? 130 : 143);
+    Deno.exit(signalExitCode(signal));
   }
   ending = true;
   io.err(`rvhv: ${signal}: closing the backend\n`);
@@ -97,5 +108,5 @@ async function handle(signal: Deno.Signal, io: CliIo): Promise<void> {
     new Promise((resolve) => (timer = setTimeout(resolve, CLEANUP_LIMIT_MS))),
   ]);
   clearTimeout(timer);
-  Deno.exit(signal === "SIGINT" ? 130 : 143);
+  Deno.exit(signalExitCode(signal));
 }

@@ -12,7 +12,7 @@
 
 import { createApp } from "../../http/app.ts";
 import { bootForCli } from "../boot.ts";
-import { nextInterrupt } from "../signals.ts";
+import { nextInterrupt, signalExitCode } from "../signals.ts";
 import { loadManifest } from "../../manifest/parse.ts";
 import { type Command, EXIT, UsageError } from "../io.ts";
 import { defineCommand } from "../command_line.ts";
@@ -203,6 +203,7 @@ export const serveCommand: Command = defineCommand({
       await system.close();
       io.err("rvhv: closed (enabled harts disabled, prior values restored, backend closed)\n");
     }
-    return EXIT.ok;
+    // Stopped by a signal (the only way serve ends): exit as the signal says (130, 143).
+    return received === undefined ? EXIT.ok : signalExitCode(received);
   },
 });

@@ -12,7 +12,7 @@ import { describeHart } from "../../percpu/report.ts";
 import { type Command, EXIT } from "../io.ts";
 import { defineCommand } from "../command_line.ts";
 import { accessPaths, hartTable } from "./_report.ts";
-import { nextInterrupt } from "../signals.ts";
+import { nextInterrupt, signalExitCode } from "../signals.ts";
 
 const HELP = `Usage: rvhv up <manifest> [--json] [--no-enable] [--hold]
 
@@ -54,6 +54,8 @@ export const upCommand: Command = defineCommand({
     const manifest = await loadManifest(path);
     io.err(`rvhv: booting ${manifest.file} (backend ${manifest.backend.plugin})\n`);
     const system = await bootForCli(manifest, { ...trust, noEnable: values["no-enable"] });
+    // A held system ended by a signal exits as the signal says (130, 143).
+    let ended: number = EXIT.ok;
     try {
       const info = system.hal.info();
       const access = typeof info.access === "string" ? ` (${info.access} access)` : "";
@@ -78,11 +80,12 @@ export const upCommand: Command = defineCommand({
         io.err("rvhv: holding the system up; SIGINT or SIGTERM restores and closes it\n");
         const signal = await nextInterrupt();
         io.err(`rvhv: ${signal}: closing\n`);
+        ended = signalExitCode(signal);
       }
     } finally {
       await system.close();
       io.err("rvhv: closed (enabled harts disabled, prior values restored)\n");
     }
-    return EXIT.ok;
+    return ended;
   },
 });

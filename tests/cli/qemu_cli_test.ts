@@ -145,30 +145,33 @@ Deno.test({
 });
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  qemuTest(`rvhv up --hold: ${signal} restores the harts, ends QEMU and returns 0`, async () => {
-    // In-process the signal is handed to the waiting command as the CLI's handler does.
-    const run = startRvhvInProcess(["up", "--hold", "--json", "examples/qemu.yaml"]);
-    try {
-      let report: { backend: { pid: number } } | undefined;
-      await run.until("the report and the hold message", () => {
-        try {
-          report = JSON.parse(run.stdout());
-        } catch {
-          return false;
-        }
-        return run.stderr().includes("holding the system up");
-      });
-      const pid = report!.backend.pid;
-      ok(alive(pid));
-      const { code, stderr } = await run.stop(signal);
-      strictEqual(code, 0, stderr);
-      match(stderr, new RegExp(`${signal}: closing\\n.*closed \\(enabled harts disabled`, "s"));
-      ok(!alive(pid), "QEMU must have ended");
-    } finally {
-      // Ends the command (QEMU with it) if an assertion failed first.
-      await run.stop(signal);
-    }
-  });
+  qemuTest(
+    `rvhv up --hold: ${signal} restores the harts, ends QEMU and exits 128 + signal`,
+    async () => {
+      // In-process the signal is handed to the waiting command as the CLI's handler does.
+      const run = startRvhvInProcess(["up", "--hold", "--json", "examples/qemu.yaml"]);
+      try {
+        let report: { backend: { pid: number } } | undefined;
+        await run.until("the report and the hold message", () => {
+          try {
+            report = JSON.parse(run.stdout());
+          } catch {
+            return false;
+          }
+          return run.stderr().includes("holding the system up");
+        });
+        const pid = report!.backend.pid;
+        ok(alive(pid));
+        const { code, stderr } = await run.stop(signal);
+        strictEqual(code, signal === "SIGINT" ? 130 : 143, stderr);
+        match(stderr, new RegExp(`${signal}: closing\\n.*closed \\(enabled harts disabled`, "s"));
+        ok(!alive(pid), "QEMU must have ended");
+      } finally {
+        // Ends the command (QEMU with it) if an assertion failed first.
+        await run.stop(signal);
+      }
+    },
+  );
 }
 
 qemuTest(

@@ -1,6 +1,6 @@
 /**
  * `rvhv serve` as a subprocess: it listens, answers, and on a real SIGINT or
- * SIGTERM stops, closes the system and exits 0 leaving no process behind
+ * SIGTERM stops, closes the system and exits 130 or 143 leaving no process behind
  * (the second also reads RVHV_TOKEN from its own environment). In-process
  * through `main(args, io)`: the refusals, and a recording served at
  * /api/trace, ended by the signal handed to it as the CLI's handler does.
@@ -164,7 +164,7 @@ Deno.test({
       strictEqual(status, "HTTP/1.1 403 Forbidden");
     } finally {
       const { code, stderr } = await stop(served, "SIGINT");
-      strictEqual(code, 0, stderr);
+      strictEqual(code, 130, stderr);
       match(stderr, /rvhv: serving 4 hart\(s\) on http:\/\/127\.0\.0\.1:\d+\//);
       match(stderr, /SIGINT received; server stopped/);
       match(stderr, /closed \(enabled harts disabled, prior values restored, backend closed\)/);
@@ -195,7 +195,7 @@ Deno.test("rvhv serve reads the manifest's server.listen and RVHV_TOKEN, and sto
       await allowed.body?.cancel();
     } finally {
       const { code, stderr } = await stop(served, "SIGTERM");
-      strictEqual(code, 0, stderr);
+      strictEqual(code, 143, stderr);
       match(stderr, /token required for changes/);
       match(stderr, /SIGTERM received/);
     }
@@ -300,7 +300,7 @@ Deno.test("rvhv serve with record: serves the events recorded so far at /api/tra
       );
     } finally {
       const { code, stderr } = await run.stop("SIGINT");
-      strictEqual(code, 0, stderr);
+      strictEqual(code, 130, stderr);
     }
     const trace = (await Deno.readTextFile(`${dir}/run.jsonl`)).trim().split("\n");
     // The close disabled hart 0, and the trace (renamed from .partial) holds it.
