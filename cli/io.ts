@@ -14,6 +14,35 @@ export interface CliIo {
   err(text: string): void;
 }
 
+/** Control characters but newline and tab: C0, DEL and C1. */
+// deno-lint-ignore no-control-regex -- matching them is the point: they are escaped
+const CONTROL_REGEXP = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/**
+ * Text safe for a terminal: control characters (an escape sequence in a
+ * manifest's string, say) are shown as `\uXXXX`, never sent raw.
+ *
+ * @param text The text.
+ * @returns The text with control characters escaped.
+ */
+export function printable(text: string): string {
+  return text.replace(
+    CONTROL_REGEXP,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/**
+ * An io whose every write goes through {@linkcode printable}: what the CLI
+ * prints may quote manifests, traces and plugin messages.
+ *
+ * @param io The streams.
+ * @returns The same streams, escaping control characters.
+ */
+export function printableIo(io: CliIo): CliIo {
+  return { out: (text) => io.out(printable(text)), err: (text) => io.err(printable(text)) };
+}
+
 /** The exit codes, as documented in the README. */
 export const EXIT = {
   /** Success. */

@@ -34,7 +34,7 @@ import { replayCommand } from "./commands/replay.ts";
 import { pluginsCommand } from "./commands/plugins.ts";
 import { upCommand } from "./commands/up.ts";
 import { verifyCommand } from "./commands/verify.ts";
-import { type CliIo, type Command, EXIT, reportError, UsageError } from "./io.ts";
+import { type CliIo, type Command, EXIT, printableIo, reportError, UsageError } from "./io.ts";
 import { installSignalHandlers } from "./signals.ts";
 
 const COMMANDS: ReadonlyMap<string, Command> = new Map(
@@ -79,10 +79,11 @@ The qemu backend also needs --allow-write --allow-net
  * Runs the CLI.
  *
  * @param args The command line after the script name.
- * @param io Where output goes.
+ * @param rawIo Where output goes (control characters are escaped on the way).
  * @returns The exit code.
  */
-export async function main(args: string[], io: CliIo): Promise<number> {
+export async function main(args: string[], rawIo: CliIo): Promise<number> {
+  const io = printableIo(rawIo);
   try {
     const first = args[0];
     if (first === undefined || first.startsWith("-")) {

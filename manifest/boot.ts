@@ -151,7 +151,9 @@ export async function createBackend(
     throw manifestError(
       manifest,
       ["backend", "plugin"],
-      `plugin "${specifier}" is a module: its code would run with every permission this ` +
+      `plugin ${
+        JSON.stringify(specifier)
+      } is a module: its code would run with every permission this ` +
         `program has, so it loads only when you allow it: pass --allow-plugin (or ` +
         `--allow-plugin=${specifier}) on the command line, or { allowPlugins: true } to boot()`,
     );
@@ -186,7 +188,16 @@ export async function createBackend(
     if (optionPath(error) !== undefined || error instanceof TypeError) {
       throw atOption(error, "cannot start with its options");
     }
-    throw error;
+    if (error instanceof AxError) throw error;
+    // A third-party plugin's own failure: say whose, and where the manifest names it.
+    const { line } = manifestError(manifest, ["backend", "plugin"], "");
+    throw new AxError(
+      "Io",
+      `Cannot start the backend of ${manifest.file}:${line} (plugin "${plugin.name}"): ${
+        error instanceof Error ? error.message : String(error)
+      }`,
+      { cause: error },
+    );
   }
 }
 

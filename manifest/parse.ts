@@ -54,7 +54,8 @@ function describe(node: unknown): string {
   if (isScalar(node)) {
     const value = node.value;
     if (value === null) return "nothing";
-    return typeof value === "string" ? `"${value}"` : `${typeof value} ${String(value)}`;
+    // JSON quoting escapes control characters: a manifest's text never reaches a terminal raw.
+    return typeof value === "string" ? JSON.stringify(value) : `${typeof value} ${String(value)}`;
   }
   return "nothing";
 }
@@ -79,9 +80,9 @@ class Validator {
         const where = path.length === 0 ? "the manifest" : `"${path.join(".")}"`;
         this.fail(
           [...path, key],
-          `unknown key "${key}" in ${where}${suggestion(key, allowed)}; expected one of ${
-            allowed.map((k) => `"${k}"`).join(", ")
-          }`,
+          `unknown key ${JSON.stringify(key)} in ${where}${
+            suggestion(key, allowed)
+          }; expected one of ${allowed.map((k) => `"${k}"`).join(", ")}`,
           true,
         );
       }
@@ -133,7 +134,9 @@ function parseBackend(v: Validator, node: unknown): Manifest["backend"] {
   if (!BUILTIN_PLUGINS.has(plugin) && !isModuleSpecifier(plugin)) {
     v.fail(
       ["backend", "plugin"],
-      `unknown plugin "${plugin}"${suggestion(plugin, [...BUILTIN_PLUGINS.keys()])}; ` +
+      `unknown plugin ${JSON.stringify(plugin)}${
+        suggestion(plugin, [...BUILTIN_PLUGINS.keys()])
+      }; ` +
         `built-in plugins: ${[...BUILTIN_PLUGINS.keys()].map((n) => `"${n}"`).join(", ")}, ` +
         `or a module specifier such as "./my_backend.ts"`,
     );
@@ -312,6 +315,17 @@ export function parseManifest(text: string, options: { file?: string } = {}): Ma
       cause: problem,
     });
   }
+  const alias = source.firstAlias();
+  if (alias !== undefined) {
+    const { line, column } = source.positionOf(alias.offset);
+    throw new ManifestError({
+      file,
+      line,
+      column,
+      path: alias.path,
+      detail: `YAML aliases (${alias.text}) are not read in manifests; write the value out`,
+    });
+  }
   const duplicate = source.firstDuplicateKey();
   if (duplicate !== undefined) {
     const { line, column } = source.positionOf(duplicate.offset);
@@ -320,7 +334,9 @@ export function parseManifest(text: string, options: { file?: string } = {}): Ma
       line,
       column,
       path: duplicate.path,
-      detail: `duplicate key "${duplicate.path.at(-1)}": each key may appear once in a map`,
+      detail: `duplicate key ${
+        JSON.stringify(String(duplicate.path.at(-1)))
+      }: each key may appear once in a map`,
     });
   }
   const v = new Validator(source);

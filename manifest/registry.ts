@@ -124,11 +124,20 @@ export async function loadPlugin(plugin: string, baseFile?: string): Promise<Hal
   try {
     module = await import(url);
   } catch (error) {
-    throw new Error(`cannot import plugin module "${plugin}": ${(error as Error).message}`, {
-      cause: error,
-    });
+    // Deno's message quotes the offending source line: for a file that is not a module
+    // (a text file, a config) that would print its content. Keep the first line and where.
+    const lines = String((error as Error).message).split("\n");
+    const where = lines.find((line) => line.trim().startsWith("at "))?.trim();
+    throw new Error(
+      `cannot import plugin module ${JSON.stringify(plugin)}: ${lines[0]}${
+        where === undefined ? "" : ` (${where})`
+      }; is it a JavaScript or TypeScript module?`,
+      { cause: error },
+    );
   }
   const why = whyNotPlugin(module.default);
-  if (why !== undefined) throw new Error(`module "${plugin}" is not a HalPlugin: ${why}`);
+  if (why !== undefined) {
+    throw new Error(`module ${JSON.stringify(plugin)} is not a HalPlugin: ${why}`);
+  }
   return module.default as HalPlugin<unknown>;
 }

@@ -5,7 +5,16 @@
  * @module
  */
 
-import { type Document, isMap, isPair, isScalar, isSeq, type LineCounter, type Node } from "yaml";
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  type LineCounter,
+  type Node,
+} from "yaml";
 import { ManifestError } from "../hal/errors.ts";
 import type { Manifest } from "./schema.ts";
 
@@ -80,6 +89,39 @@ export class ManifestSource {
     if (keyOffset !== undefined) return this.positionOf(keyOffset);
     const range = (node as Node | null)?.range;
     return this.positionOf(range?.[0] ?? 0);
+  }
+
+  /**
+   * The first YAML alias (`*name`) in the document: manifests do not read
+   * them (a value is written where it is used, and aliases let a small text
+   * expand into a huge one).
+   *
+   * @returns The alias's path, offset and text, or `undefined`.
+   */
+  firstAlias(): { path: (string | number)[]; offset: number; text: string } | undefined {
+    const walk = (
+      node: unknown,
+      path: (string | number)[],
+    ): { path: (string | number)[]; offset: number; text: string } | undefined => {
+      if (isAlias(node)) {
+        return { path, offset: node.range?.[0] ?? 0, text: `*${node.source}` };
+      }
+      if (isMap(node)) {
+        for (const pair of node.items) {
+          if (!isPair(pair)) continue;
+          const key = isScalar(pair.key) ? String(pair.key.value) : "?";
+          const found = walk(pair.key, [...path, key]) ?? walk(pair.value, [...path, key]);
+          if (found) return found;
+        }
+      } else if (isSeq(node)) {
+        for (let i = 0; i < node.items.length; i++) {
+          const found = walk(node.items[i], [...path, i]);
+          if (found) return found;
+        }
+      }
+      return undefined;
+    };
+    return walk(this.#doc.contents, []);
   }
 
   /**
