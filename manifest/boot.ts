@@ -298,9 +298,12 @@ export async function boot(manifest: Manifest, options: BootOptions = {}): Promi
       closing ??= (async () => {
         try {
           await percpus.disableAll();
-        } finally {
-          await hal.close();
+        } catch (error) {
+          // The first failure is the one to report; the backend is closed all the same.
+          await closeAfterFailure(hal, error);
+          throw error;
         }
+        await hal.close();
       })();
       return closing;
     },

@@ -312,10 +312,27 @@ export class TraceReader implements Iterable<TraceEvent>, Disposable {
           this.#text = rest + this.#decoder.decode(this.#buf.subarray(0, n), { stream: true });
         }
       } catch (error) {
-        throw this.error(this.#line + 1, "the file is not UTF-8 text", error);
+        throw this.error(this.#firstUndecodableLine(rest, n), "the file is not UTF-8 text", error);
       }
       this.#pos = 0;
     }
+  }
+
+  /**
+   * The line of the first byte that is not UTF-8, in the text left over and
+   * the chunk just read (the fatal decoder only says the chunk has one).
+   */
+  #firstUndecodableLine(rest: string, n: number | null): number {
+    const lenient = new TextDecoder("utf-8").decode(
+      n === null ? new Uint8Array() : this.#buf.subarray(0, n),
+    );
+    const text = rest + lenient;
+    const bad = text.indexOf("\uFFFD");
+    let line = this.#line + 1;
+    for (let at = text.indexOf("\n"); at >= 0 && at < bad; at = text.indexOf("\n", at + 1)) {
+      line++;
+    }
+    return line;
   }
 
   #json(text: string, line: number, what: string): unknown {

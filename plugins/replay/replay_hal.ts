@@ -247,7 +247,14 @@ export class ReplayHal extends BackendHal {
           { hart },
         );
       }
-      const event = this.#reader.next();
+      let event: TraceEvent | undefined;
+      try {
+        event = this.#reader.next();
+      } catch (error) {
+        // A malformed line is the answer: close() must not bury it under a divergence.
+        this.#failed = true;
+        throw error;
+      }
       if (event === undefined) {
         this.#eof = true;
         break;
