@@ -1,8 +1,8 @@
-#!/usr/bin/env -S deno run --allow-read --allow-write=docs,README.md --allow-run
+#!/usr/bin/env -S deno run --allow-read --allow-write=docs --allow-run
 /**
- * Generates the tables of `docs/qemu-versions.md` (and the short one in the
- * README's "QEMU versions" section) from the emulator's QEMU
- * profiles themselves (not by hand), so they cannot go stale: the named
+ * Generates the tables of `docs/qemu-versions.md` from the emulator's QEMU
+ * profiles themselves (not by hand), so they cannot go stale: a short
+ * summary of what the per-CPU set-up meets first, the named
  * behaviours of each version, every probe whose read-back differs between
  * `qemu-7.2` and `qemu-10.0` (with the behaviours that explain it, found by
  * switching one behaviour at a time), the translation and vector modes each
@@ -52,8 +52,7 @@ export const DOC_PATH = "docs/qemu-versions.md";
 
 /** The files with generated sections, and which sections each holds. */
 export const GENERATED_FILES: readonly { path: string; sections: readonly string[] }[] = [
-  { path: DOC_PATH, sections: ["behaviours", "probes", "modes", "setup", "firmware"] },
-  { path: "README.md", sections: ["summary"] },
+  { path: DOC_PATH, sections: ["summary", "behaviours", "probes", "modes", "setup", "firmware"] },
 ];
 
 /** The repository root. */
@@ -406,7 +405,7 @@ function firmwareSection(): string {
     "QEMU, or, on the QEMU backend, with the connected QEMU (7.x → 1.1, ≥ 9 → 1.6).\n";
 }
 
-/** The README's short table: the differences a hypervisor's set-up meets first. */
+/** The short table at the top: the differences a hypervisor's set-up meets first. */
 function summarySection(): string {
   const probes: Probe[] = [
     after([], "hedeleg", 0xb10dn),
