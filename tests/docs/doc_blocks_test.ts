@@ -1,0 +1,197 @@
+/**
+ * The rules that keep README.md and docs/*.md true, checked cheaply:
+ * every code block `deno test --doc` skips is run by another test; shell
+ * blocks run Deno from npm, at the version CI uses, and name tasks that
+ * exist; every link and repository path resolves inside the repository
+ * (no notes files from outside it); every page is linked from the index;
+ * the README stays a five-minute read.
+ */
+
+import { deepStrictEqual, ok } from "node:assert/strict";
+import {
+  allCodeBlocks,
+  type CodeBlock,
+  docFiles,
+  isQemuExample,
+  readDoc,
+  ROOT,
+  skippedByDocTests,
+} from "./_markdown.ts";
+
+/** The most the README may weigh. */
+const README_MAX_BYTES = 16 * 1024;
+
+/** The page whose files `tests/readme_plugin_test.ts` copies into a folder and runs. */
+const PLUGIN_WALKTHROUGH = "docs/plugins.md";
+
+/** Languages `deno test --doc` would run, where the docs use `ts`. */
+const OTHER_SCRIPT_LANGS: ReadonlySet<string> = new Set([
+  "js",
+  "javascript",
+  "jsx",
+  "typescript",
+  "tsx",
+  "mts",
+]);
+
+const SHELL_LANGS: ReadonlySet<string> = new Set(["sh", "bash", "shell", "console"]);
+
+/** A Markdown link or image target: `](target)`. */
+const LINK_REGEXP = /\]\(([^)\s]+)\)/g;
+/** Code spans, for the paths they name. */
+const CODE_SPAN_REGEXP = /`([^`\n]+)`/g;
+/** A Markdown file named anywhere in the text. */
+const MD_NAME_REGEXP = /[\w.-]+\.md\b/g;
+
+const where = (block: CodeBlock) => `${block.file}:${block.line}`;
+
+/** The Deno version CI runs (`.ci/run`): the one the docs' commands must name. */
+async function ciDenoVersion(): Promise<string> {
+  const ci = await Deno.readTextFile(new URL(".ci/run", ROOT));
+  const version = /npx -y deno@([\d.]+)/.exec(ci)?.[1];
+  ok(version !== undefined, ".ci/run names the Deno version it runs");
+  return version;
+}
+
+async function exists(url: URL): Promise<boolean> {
+  try {
+    await Deno.stat(url);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
+function anchorOf(heading: string): string {
+  return heading.trim().toLowerCase().replaceAll(/[^\p{L}\p{N}\s_-]/gu, "").replaceAll(/\s/g, "-");
+}
+
+/** The anchors of a Markdown file's headings. */
+function anchors(text: string): Set<string> {
+  const out = new Set<string>();
+  let fenced = false;
+  for (const line of text.split("\n")) {
+    if (/^\s*(```|~~~)/.test(line)) fenced = !fenced;
+    const heading = fenced ? null : /^#{1,6}\s+(.*)$/.exec(line);
+    if (heading) out.add(anchorOf(heading[1]!));
+  }
+  return out;
+}
+
+/** The text outside fenced code blocks (prose, tables, headings). */
+function prose(text: string): string {
+  let fenced = false;
+  return text.split("\n").filter((line) => {
+    if (/^\s*(```|~~~)/.test(line)) {
+      fenced = !fenced;
+      return false;
+    }
+    return !fenced;
+  }).join("\n");
+}
+
+Deno.test("every ts block that deno test --doc skips is run by another test", async () => {
+  const untested = (await allCodeBlocks())
+    .filter((block) => block.lang === "ts" && skippedByDocTests(block))
+    .filter((block) => !isQemuExample(block) && block.file !== PLUGIN_WALKTHROUGH)
+    .map(where);
+  deepStrictEqual(
+    untested,
+    [],
+    'a skipped block must be a QEMU example ("ts ignore qemu", run by qemu_examples_test.ts) ' +
+      `or a file of the plugin walkthrough (${PLUGIN_WALKTHROUGH})`,
+  );
+});
+
+Deno.test("the docs' code is written as ts, which deno test --doc runs", async () => {
+  const other = (await allCodeBlocks())
+    .filter((block) => OTHER_SCRIPT_LANGS.has(block.lang))
+    .map((block) => `${where(block)} (${block.lang})`);
+  deepStrictEqual(other, []);
+});
+
+Deno.test("shell blocks run Deno from npm at CI's version and name tasks that exist", async () => {
+  const version = await ciDenoVersion();
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+  const tasks = new Set(Object.keys(config.tasks));
+  const problems: string[] = [];
+  for (const block of (await allCodeBlocks()).filter((b) => SHELL_LANGS.has(b.lang))) {
+    const commands = block.code.replaceAll(/\\\n/g, " ").split("\n")
+      .map((line) => line.replace(/(^|\s)#.*$/, "").trim())
+      .filter((line) => line !== "");
+    for (const command of commands) {
+      const [first] = command.split(/\s+/);
+      if (first === "deno" || first === "rvhv") {
+        problems.push(`${where(block)}: "${command}" (write "npx -y deno@${version} …")`);
+      }
+      for (const match of command.matchAll(/npx -y deno@(\S+)(?:\s+task\s+(\S+))?/g)) {
+        if (match[1] !== version) {
+          problems.push(`${where(block)}: deno@${match[1]}, CI runs deno@${version}`);
+        }
+        if (match[2] !== undefined && !tasks.has(match[2])) {
+          problems.push(`${where(block)}: there is no task "${match[2]}" in deno.json`);
+        }
+      }
+    }
+  }
+  deepStrictEqual(problems, []);
+});
+
+Deno.test("every link and repository path in the docs resolves inside the repository", async () => {
+  const topLevel = new Set<string>();
+  for await (const entry of Deno.readDir(ROOT)) topLevel.add(entry.name);
+  const mdNames = new Set(["README.md", "CHANGELOG.md"]);
+  for (const file of await docFiles()) mdNames.add(file.slice(file.lastIndexOf("/") + 1));
+
+  const problems: string[] = [];
+  for (const file of await docFiles()) {
+    const text = prose(await readDoc(file));
+    const base = new URL(file, ROOT);
+    for (const [, target] of text.matchAll(LINK_REGEXP)) {
+      if (/^[a-z]+:/i.test(target!)) continue; // https:, mailto:
+      const [path = "", anchor] = target!.split("#");
+      const url = path === "" ? base : new URL(path, base);
+      if (!url.href.startsWith(ROOT.href)) {
+        problems.push(`${file}: link "${target}" leaves the repository`);
+      } else if (!await exists(url)) {
+        problems.push(`${file}: link "${target}" names a file the repository does not have`);
+      } else if (anchor !== undefined && url.pathname.endsWith(".md")) {
+        if (!anchors(await Deno.readTextFile(url)).has(anchor)) {
+          problems.push(`${file}: link "${target}": no heading makes that anchor`);
+        }
+      }
+    }
+    for (const [, span] of text.matchAll(CODE_SPAN_REGEXP)) {
+      const path = span!.trim();
+      if (path.startsWith("../")) problems.push(`${file}: "${path}" leaves the repository`);
+      const top = path.split("/")[0]!;
+      if (!path.includes("/") || !topLevel.has(top) || /[\s*…<>{}$]/.test(path)) continue;
+      if (!await exists(new URL(path, ROOT))) {
+        problems.push(`${file}: \`${path}\` is not a path in the repository`);
+      }
+    }
+    for (const [name] of text.matchAll(MD_NAME_REGEXP)) {
+      if (!mdNames.has(name)) {
+        problems.push(`${file}: names ${name}, which the repository does not have; state the fact`);
+      }
+    }
+  }
+  deepStrictEqual(problems, []);
+});
+
+Deno.test("every docs page is linked from docs/README.md, and the README links the index", async () => {
+  const index = await readDoc("docs/README.md");
+  const unlinked = (await docFiles())
+    .filter((file) => file.startsWith("docs/") && file !== "docs/README.md")
+    .filter((file) => !index.includes(`](${file.slice("docs/".length)})`));
+  deepStrictEqual(unlinked, []);
+  ok((await readDoc("README.md")).includes("](docs/README.md)"), "README.md links docs/README.md");
+});
+
+Deno.test("the README is a five-minute read: at most 16 KB, with the screenshot", async () => {
+  const bytes = (await Deno.readFile(new URL("README.md", ROOT))).length;
+  ok(bytes <= README_MAX_BYTES, `README.md is ${bytes} bytes; at most ${README_MAX_BYTES}`);
+  ok((await readDoc("README.md")).includes("](docs/harts.png)"), "the README shows docs/harts.png");
+});
