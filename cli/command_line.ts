@@ -10,6 +10,7 @@
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { type CliIo, type Command, EXIT, UsageError } from "./io.ts";
 import { pluginHelp } from "./plugin_help.ts";
+import { closest } from "../manifest/suggest.ts";
 
 /** The option values `parseArgs` gives for a command's own options. */
 export type CommandValues<O extends ParseArgsOptionsConfig> = ReturnType<
@@ -42,18 +43,39 @@ export async function parseCommandLine<O extends ParseArgsOptionsConfig>(
   help: string,
   io: CliIo,
 ): Promise<CommandLine<O> | undefined> {
-  const { values, positionals } = parseArgs({
-    args,
-    options: { ...options, help: { type: "boolean", short: "h", default: false } },
-    allowPositionals: true,
-    strict: true,
-  });
+  const all = { ...options, help: { type: "boolean", short: "h", default: false } } as const;
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: all, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw usageErrorOf(error, Object.keys(all));
+  }
+  const { values, positionals } = parsed;
   // The spread of a generic `O` hides `help` from the parsed type.
   if ((values as { help?: boolean }).help) {
     io.out(help + await pluginHelp(positionals));
     return undefined;
   }
   return { values: values as CommandValues<O>, positionals };
+}
+
+/**
+ * A parser error as a usage error in our words, with a "Did you mean" for an
+ * unknown option (node's own text suggests a "--" that is never the fix).
+ */
+function usageErrorOf(error: unknown, options: readonly string[]): unknown {
+  const code = (error as { code?: string })?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    const given = /'([^']+)'/.exec(message)?.[1] ?? "?";
+    const name = given.replace(/^-+/, "").split("=")[0]!;
+    const close = closest(name, options);
+    return new UsageError(
+      `unknown option "${given}"${close === undefined ? "" : `. Did you mean "--${close}"?`}`,
+    );
+  }
+  if (code?.startsWith("ERR_PARSE_ARGS")) return new UsageError(message.split(". ")[0]!);
+  return error;
 }
 
 /**

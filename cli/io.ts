@@ -12,6 +12,8 @@ export interface CliIo {
   out(text: string): void;
   /** Writes progress and diagnostics (stderr). */
   err(text: string): void;
+  /** Where a manifest given as `-` is read from. Default: the process's standard input. */
+  readonly stdin?: ReadableStream<Uint8Array>;
 }
 
 /** Control characters but newline and tab: C0, DEL and C1. */
@@ -40,7 +42,11 @@ export function printable(text: string): string {
  * @returns The same streams, escaping control characters.
  */
 export function printableIo(io: CliIo): CliIo {
-  return { out: (text) => io.out(printable(text)), err: (text) => io.err(printable(text)) };
+  return {
+    out: (text) => io.out(printable(text)),
+    err: (text) => io.err(printable(text)),
+    ...(io.stdin === undefined ? {} : { stdin: io.stdin }),
+  };
 }
 
 /** The exit codes, as documented in the README. */

@@ -34,7 +34,17 @@ import { replayCommand } from "./commands/replay.ts";
 import { pluginsCommand } from "./commands/plugins.ts";
 import { upCommand } from "./commands/up.ts";
 import { verifyCommand } from "./commands/verify.ts";
-import { type CliIo, type Command, EXIT, printableIo, reportError, UsageError } from "./io.ts";
+import {
+  type CliIo,
+  type Command,
+  EXIT,
+  exitCodeOf,
+  printableIo,
+  reportError,
+  UsageError,
+} from "./io.ts";
+import { AxError, ManifestError } from "../hal/errors.ts";
+import { closest } from "../manifest/suggest.ts";
 import { installSignalHandlers } from "./signals.ts";
 
 const COMMANDS: ReadonlyMap<string, Command> = new Map(
@@ -63,8 +73,9 @@ Commands:
 ${list.join("\n")}
 
 Options:
-  -h, --help     show this help (or "<command> --help" for a command's)
+  -h, --help     show this help (or "<command> --help", "help <command>")
   -V, --version  print the version
+  --json         data, and errors, as JSON on stdout (every command)
 
 Exit codes: 0 ok, 1 difference/drift/failed check, 2 usage or manifest error,
 3 backend failure; 130/143 after SIGINT/SIGTERM (harts restored, QEMU ended).
@@ -84,9 +95,15 @@ The qemu backend also needs --allow-write --allow-net
  */
 export async function main(args: string[], rawIo: CliIo): Promise<number> {
   const io = printableIo(rawIo);
+  const json = args.includes("--json");
   try {
     const first = args[0];
-    if (first === undefined || first.startsWith("-")) {
+    if (first === undefined) {
+      // Nothing asked: the help is the answer, but not data, and not success.
+      io.err(mainHelp());
+      return EXIT.usage;
+    }
+    if (first.startsWith("-")) {
       const { values } = parseArgs({
         args,
         options: {
@@ -100,26 +117,67 @@ export async function main(args: string[], rawIo: CliIo): Promise<number> {
         return EXIT.ok;
       }
       io.out(mainHelp());
-      return values.help ? EXIT.ok : EXIT.usage;
+      return EXIT.ok;
     }
-    const command = COMMANDS.get(first);
-    if (command === undefined) {
-      throw new UsageError(
-        `unknown command "${first}"; commands: ${[...COMMANDS.keys()].join(", ")}`,
-      );
-    }
-    return await command.run(args.slice(1), io);
+    if (first === "help") return help(args.slice(1), io);
+    return await commandNamed(first).run(args.slice(1), io);
   } catch (error) {
+    const usage = error instanceof UsageError ||
+      (error as { code?: string })?.code?.startsWith("ERR_PARSE_ARGS") === true;
+    if (json) {
+      io.out(
+        JSON.stringify({ error: errorJson(error, usage ? EXIT.usage : exitCodeOf(error)) }) + "\n",
+      );
+      return usage ? EXIT.usage : exitCodeOf(error);
+    }
     const code = reportError(error, io);
-    if (
-      error instanceof UsageError ||
-      (error as { code?: string })?.code?.startsWith("ERR_PARSE_ARGS")
-    ) {
+    if (usage) {
       io.err(`Run with --help for usage.\n`);
       return EXIT.usage;
     }
     return code;
   }
+}
+
+/** The command a name names, or a usage error with the closest one. */
+function commandNamed(name: string): Command {
+  const command = COMMANDS.get(name);
+  if (command !== undefined) return command;
+  const names = [...COMMANDS.keys(), "help"];
+  const close = closest(name, names);
+  throw new UsageError(
+    `unknown command "${name}"${
+      close === undefined ? `; commands: ${names.join(", ")}` : `. Did you mean "${close}"?`
+    }`,
+  );
+}
+
+/** `rvhv help [command]`: the main help, or a command's. */
+function help(args: string[], io: CliIo): number {
+  if (args.length > 1) throw new UsageError("help takes at most one command name");
+  io.out(args.length === 0 ? mainHelp() : commandNamed(args[0]!).help);
+  return EXIT.ok;
+}
+
+/** An error as the JSON `--json` prints: kind, message, exit code and, for a manifest, where. */
+function errorJson(error: unknown, exitCode: number): Record<string, unknown> {
+  const message = error instanceof Error ? error.message : String(error);
+  const kind = error instanceof AxError
+    ? error.kind
+    : error instanceof UsageError
+    ? "Usage"
+    : error instanceof Error
+    ? error.name
+    : "Error";
+  return {
+    kind,
+    message,
+    exitCode,
+    ...(error instanceof ManifestError
+      ? { file: error.file, line: error.line, column: error.column, path: error.path }
+      : {}),
+    ...(error instanceof AxError && error.hart !== undefined ? { hart: error.hart } : {}),
+  };
 }
 
 if (import.meta.main) {

@@ -54,6 +54,10 @@ async function manifestOf(path: string): Promise<Manifest> {
 export async function pluginHelp(paths: readonly string[]): Promise<string> {
   let text = "";
   for (const path of paths) {
+    if (path === "-") {
+      text += "\nBackend of the manifest on standard input: not read by --help\n";
+      continue;
+    }
     try {
       const manifest = await manifestOf(path);
       const specifier = manifest.backend.plugin;

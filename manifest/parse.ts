@@ -17,6 +17,7 @@ import type { CustomPolicySpec } from "../percpu/policy.ts";
 import { BUILTIN_PLUGINS, isModuleSpecifier } from "./registry.ts";
 import { type Manifest, MANIFEST_VERSION, type ManifestPerCpu } from "./schema.ts";
 import { attachSource, ManifestSource } from "./source.ts";
+import { closest } from "./suggest.ts";
 
 type Path = (string | number)[];
 
@@ -26,25 +27,8 @@ const PERCPU_KEYS = ["harts", "policy", "enable"] as const;
 const POLICY_KEYS = ["hedeleg", "hideleg", "hcounteren", "sie", "guestPageTableLevels"] as const;
 const LISTEN_REGEXP = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+):(\d{1,5})$/i;
 
-/** The edit distance of two short strings (for "did you mean"). */
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = current;
-    }
-  }
-  return row[b.length]!;
-}
-
 function suggestion(key: string, allowed: readonly string[]): string {
-  const close = allowed.find((candidate) =>
-    distance(key.toLowerCase(), candidate.toLowerCase()) <= 2
-  );
+  const close = closest(key, allowed);
   return close === undefined ? "" : ` (did you mean "${close}"?)`;
 }
 

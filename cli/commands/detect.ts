@@ -6,7 +6,7 @@
 
 import { detectReport } from "../../detect/h_extension.ts";
 import { createBackend } from "../../manifest/boot.ts";
-import { loadManifest } from "../../manifest/parse.ts";
+import { readManifestArg } from "../manifest_arg.ts";
 import { type Command, EXIT, renderTable, UsageError } from "../io.ts";
 import { defineCommand } from "../command_line.ts";
 import { onInterrupt } from "../signals.ts";
@@ -43,7 +43,7 @@ export const detectCommand: Command = defineCommand({
         throw new UsageError(`--hart needs a hart id, got "${values.hart}"`);
       }
     }
-    const manifest = await loadManifest(path);
+    const manifest = await readManifestArg(path, io.stdin);
     const { hal } = await createBackend(manifest, trust);
     const unregister = onInterrupt(() => hal.close());
     try {

@@ -8,7 +8,7 @@ import { ManifestError } from "../../hal/errors.ts";
 import { hex } from "../../hal/hex.ts";
 import type { BootOptions, System } from "../../manifest/boot.ts";
 import { bootForCli } from "../boot.ts";
-import { loadManifest } from "../../manifest/parse.ts";
+import { readManifestArg } from "../manifest_arg.ts";
 import type { Manifest } from "../../manifest/schema.ts";
 import { manifestError } from "../../manifest/source.ts";
 import { profileForQemu } from "../../plugins/emulator/mod.ts";
@@ -247,8 +247,8 @@ async function diffManifests(
   trust: BootOptions,
   io: CliIo,
 ): Promise<number> {
-  const manifestA = await loadManifest(a);
-  const manifestB = await loadManifest(b);
+  const manifestA = await readManifestArg(a, io.stdin);
+  const manifestB = await readManifestArg(b, io.stdin);
   io.err(`rvhv: booting ${manifestA.file} and ${manifestB.file}\n`);
   const warnings: string[] = [];
   const [systemA, systemB] = await bootPair([manifestA, manifestB], warnings, trust);
@@ -327,7 +327,7 @@ async function compareManifests(
   io: CliIo,
 ): Promise<number> {
   const manifests = [];
-  for (const path of paths) manifests.push(await loadManifest(path));
+  for (const path of paths) manifests.push(await readManifestArg(path, io.stdin));
   io.err(`rvhv: booting ${manifests.map((m) => m.file).join(", ")}\n`);
   const systems: System[] = [];
   try {

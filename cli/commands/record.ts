@@ -6,7 +6,7 @@
 
 import type { System } from "../../manifest/boot.ts";
 import { bootForCli } from "../boot.ts";
-import { loadManifest } from "../../manifest/parse.ts";
+import { readManifestArg } from "../manifest_arg.ts";
 import { describePolicy } from "../../percpu/policy.ts";
 import { type Command, EXIT, UsageError } from "../io.ts";
 import { defineCommand } from "../command_line.ts";
@@ -51,7 +51,7 @@ export const recordCommand: Command = defineCommand({
   },
   takes: "manifest",
   async run({ values, path, trust }, io): Promise<number> {
-    const manifest = await loadManifest(path);
+    const manifest = await readManifestArg(path, io.stdin);
     const trace = values.output ?? manifest.record;
     if (trace === undefined) {
       throw new UsageError(

@@ -9,7 +9,7 @@
 import { hex } from "../../hal/hex.ts";
 import { causeNumber, Exception, Interrupt } from "../../hal/trap_bits.ts";
 import { bootForCli } from "../boot.ts";
-import { loadManifest } from "../../manifest/parse.ts";
+import { readManifestArg } from "../manifest_arg.ts";
 import {
   describeRoutes,
   firmwareModel,
@@ -168,7 +168,7 @@ export const routeCommand: Command = defineCommand({
     const from = parseOrigin(values.from);
     const picked = parseCause(values.cause);
     const kind = values.interrupt ? true : values.exception ? false : picked.interrupt;
-    const manifest = await loadManifest(manifestPath);
+    const manifest = await readManifestArg(manifestPath, io.stdin);
     io.err(`rvhv: booting ${manifest.file} (backend ${manifest.backend.plugin})\n`);
     const system = await bootForCli(manifest, trust);
     try {

@@ -13,7 +13,7 @@
 import { createApp } from "../../http/app.ts";
 import { bootForCli } from "../boot.ts";
 import { nextInterrupt, signalExitCode } from "../signals.ts";
-import { loadManifest } from "../../manifest/parse.ts";
+import { readManifestArg } from "../manifest_arg.ts";
 import { type Command, EXIT, UsageError } from "../io.ts";
 import { defineCommand } from "../command_line.ts";
 
@@ -155,7 +155,7 @@ export const serveCommand: Command = defineCommand({
   },
   takes: "manifest",
   async run({ values, path: manifestPath, trust }, io): Promise<number> {
-    const manifest = await loadManifest(manifestPath);
+    const manifest = await readManifestArg(manifestPath, io.stdin);
     const address = parseListen(values.listen ?? manifest.server?.listen ?? DEFAULT_LISTEN);
     const { token, unreadable } = resolveToken(values.token);
     checkExposure(address, token, unreadable);

@@ -6,7 +6,7 @@
  */
 
 import { bootForCli } from "../boot.ts";
-import { loadManifest } from "../../manifest/parse.ts";
+import { readManifestArg } from "../manifest_arg.ts";
 import { describePolicy } from "../../percpu/policy.ts";
 import { describeHart } from "../../percpu/report.ts";
 import { type Command, EXIT } from "../io.ts";
@@ -51,7 +51,7 @@ export const upCommand: Command = defineCommand({
   },
   takes: "manifest",
   async run({ values, path, trust }, io): Promise<number> {
-    const manifest = await loadManifest(path);
+    const manifest = await readManifestArg(path, io.stdin);
     io.err(`rvhv: booting ${manifest.file} (backend ${manifest.backend.plugin})\n`);
     const system = await bootForCli(manifest, { ...trust, noEnable: values["no-enable"] });
     // A held system ended by a signal exits as the signal says (130, 143).

@@ -8,7 +8,7 @@ import { VS_INTERRUPTS } from "../../hal/csr_fields.ts";
 import { hex } from "../../hal/hex.ts";
 import type { AxVCpuHal, CsrOp, HartId } from "../../hal/types.ts";
 import { bootForCli } from "../boot.ts";
-import { loadManifest } from "../../manifest/parse.ts";
+import { readManifestArg } from "../manifest_arg.ts";
 import {
   describePolicy,
   type PerCpuPolicy,
@@ -115,7 +115,7 @@ export const verifyCommand: Command = defineCommand({
   },
   takes: "manifest",
   async run({ values, path, trust }, io): Promise<number> {
-    const manifest = await loadManifest(path);
+    const manifest = await readManifestArg(path, io.stdin);
     const noSetup = values["no-setup"];
     io.err(
       `rvhv: booting ${manifest.file} (backend ${manifest.backend.plugin})${

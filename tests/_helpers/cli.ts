@@ -28,6 +28,8 @@ export interface InProcessOptions {
    * this one, as it is under `deno task test`.
    */
   cwd?: string;
+  /** What standard input holds, for a manifest given as `-`. Default: nothing. */
+  stdin?: string;
 }
 
 /** A CLI run in progress, for commands that wait (`serve`, `up --hold`). */
@@ -85,6 +87,7 @@ export function startRvhvInProcess(
     err(text) {
       stderr += text;
     },
+    stdin: ReadableStream.from([new TextEncoder().encode(options.stdin ?? "")]),
   };
   let ended = false;
   const done = main([...args], io).then((code) => {
