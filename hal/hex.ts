@@ -5,7 +5,8 @@
  * @module
  */
 
-const XLEN_MASK = (1n << 64n) - 1n;
+import { ALL_ONES } from "./csr_fields.ts";
+
 const HEX_VALUE_REGEXP = /^0x[0-9a-f]+$/i;
 
 /**
@@ -24,7 +25,36 @@ const HEX_VALUE_REGEXP = /^0x[0-9a-f]+$/i;
  * @returns The text.
  */
 export function hex(value: bigint): string {
-  return `0x${BigInt.asUintN(64, value).toString(16)}`;
+  // The common case skips asUintN: traces format millions of values.
+  return value >= 0n && value <= ALL_ONES
+    ? `0x${value.toString(16)}`
+    : `0x${BigInt.asUintN(64, value).toString(16)}`;
+}
+
+/**
+ * A JSON-ready copy of a value: every `bigint` (a CSR value) becomes its
+ * lowercase `0x…` string, as the HTTP API and the CLI's `--json` write them;
+ * functions and symbols are dropped. `JSON.stringify` of a `diffStates`
+ * result or a `csrReport()` throws on its bigints; of this, it does not.
+ *
+ * @example Usage
+ * ```ts
+ * import { RISCVPerCpu, toJsonValue } from "@rvhv/percpu";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const hal = await createEmulatorHal();
+ * const report = (await RISCVPerCpu.create(0, hal)).csrReport();
+ * const text = JSON.stringify(toJsonValue(report));
+ * strictEqual(JSON.parse(text)[0].kept, "0xb10d");
+ * await hal.close();
+ * ```
+ *
+ * @param value Anything.
+ * @returns A copy `JSON.stringify` takes.
+ */
+export function toJsonValue(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value, (_key, v) => typeof v === "bigint" ? hex(v) : v));
 }
 
 /**
@@ -51,7 +81,7 @@ export function parseHex(text: string): bigint {
     );
   }
   const value = BigInt(trimmed);
-  if (value > XLEN_MASK) {
+  if (value > ALL_ONES) {
     throw new SyntaxError(`Cannot parse "${text}" as a CSR value: it does not fit in 64 bits`);
   }
   return value;

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { ALL_ONES } from "./csr_fields.ts";
 import { AxError } from "./errors.ts";
 import { FrameAllocator, type RamRegion } from "./frame_allocator.ts";
 import { hex } from "./hex.ts";
@@ -23,8 +24,6 @@ import { hex } from "./hex.ts";
  * ```
  */
 export const DEFAULT_PHYS_VIRT_OFFSET: bigint = 0xffff_ffc0_0000_0000n;
-
-const XLEN_MASK = (1n << 64n) - 1n;
 
 /**
  * Frames of one RAM region and the linear map over it. Backends delegate
@@ -90,7 +89,7 @@ export class HostMemory {
     if (!this.frames.contains(pa)) {
       throw new AxError("InvalidInput", `Cannot map physical address ${hex(pa)}: it is not in RAM`);
     }
-    return (pa + this.physVirtOffset) & XLEN_MASK;
+    return (pa + this.physVirtOffset) & ALL_ONES;
   }
 
   /**
@@ -101,7 +100,7 @@ export class HostMemory {
    * @throws {AxError} Kind `"InvalidInput"` outside the linear map of RAM.
    */
   virtToPhys(va: bigint): bigint {
-    const pa = (va - this.physVirtOffset) & XLEN_MASK;
+    const pa = (va - this.physVirtOffset) & ALL_ONES;
     if (!this.frames.contains(pa)) {
       throw new AxError(
         "InvalidInput",

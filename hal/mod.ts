@@ -34,4 +34,4 @@ export {
   TraceFormatError,
 } from "./errors.ts";
 export { type AxResult, axResult } from "./result.ts";
-export { hex, parseHex } from "./hex.ts";
+export { hex, parseHex, toJsonValue } from "./hex.ts";

@@ -19,6 +19,7 @@
  */
 
 import { csrName } from "../hal/csr_numbers.ts";
+import { hex } from "../hal/hex.ts";
 import type { CsrNum, CsrOp, HalInfo, HartId } from "../hal/types.ts";
 
 /**
@@ -174,20 +175,6 @@ export interface TraceEvent {
   readonly line: number;
 }
 
-const MAX_U64 = (1n << 64n) - 1n;
-
-/**
- * A CSR value as trace text: lowercase `0x…`, folded to 64 bits.
- *
- * @param value The value.
- * @returns The text.
- */
-export function traceHex(value: bigint): string {
-  return value >= 0n && value <= MAX_U64
-    ? `0x${value.toString(16)}`
-    : `0x${BigInt.asUintN(64, value).toString(16)}`;
-}
-
 /**
  * A CSR address as trace text: `0x` and three lowercase hex digits.
  *
@@ -209,7 +196,7 @@ export function csrHex(csr: CsrNum): string {
  */
 export function describeRequest(op: TraceOp, csr: CsrNum, arg: bigint | undefined): string {
   const name = csrName(csr);
-  return op === "read" || arg === undefined ? `read ${name}` : `${op} ${name} ${traceHex(arg)}`;
+  return op === "read" || arg === undefined ? `read ${name}` : `${op} ${name} ${hex(arg)}`;
 }
 
 /**
@@ -219,7 +206,7 @@ export function describeRequest(op: TraceOp, csr: CsrNum, arg: bigint | undefine
  * @returns The text.
  */
 export function describeOutcome(event: TraceEvent): string {
-  return event.trap === undefined ? `→ ${traceHex(event.ret!)}` : `→ trap ${event.trap}`;
+  return event.trap === undefined ? `→ ${hex(event.ret!)}` : `→ trap ${event.trap}`;
 }
 
 /**
@@ -250,15 +237,4 @@ export function describeOutcome(event: TraceEvent): string {
  */
 export function describeEvent(event: TraceEvent): string {
   return `${describeRequest(event.op, event.csr, event.arg)} ${describeOutcome(event)}`;
-}
-
-/**
- * Converts a value for the header: `bigint`s become `0x…` strings, other
- * values are kept; functions and symbols are dropped.
- *
- * @param value Anything from `info()` or a manifest.
- * @returns A JSON-safe copy.
- */
-export function jsonSafe(value: unknown): unknown {
-  return JSON.parse(JSON.stringify(value, (_key, v) => typeof v === "bigint" ? traceHex(v) : v));
 }

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { ALL_ONES } from "../hal/csr_fields.ts";
 import { csrName } from "../hal/csr_numbers.ts";
 import { AxError, TraceFormatError } from "../hal/errors.ts";
 import type { HalInfo, HartId } from "../hal/types.ts";
@@ -47,7 +48,6 @@ const CHUNK_BYTES = 256 * 1024;
 /** The longest line the reader accepts (a header with a large manifest fits easily). */
 export const MAX_LINE_CHARS: number = 4 * 1024 * 1024;
 
-const MAX_U64 = (1n << 64n) - 1n;
 const OP_CODES: ReadonlyMap<string, TraceOp> = new Map(TRACE_OPS.map((op) => [op, op]));
 /** The names a trace may give each CSR address: its spec name and the `csr0x…` spelling. */
 const CSR_NAMES: readonly string[] = Array.from({ length: 0x1000 }, (_, n) => csrName(n));
@@ -588,7 +588,7 @@ export class TraceReader implements Iterable<TraceEvent>, Disposable {
     ) {
       try {
         const value = BigInt(text);
-        if (value <= MAX_U64 && text.trim() === text) return value;
+        if (value <= ALL_ONES && text.trim() === text) return value;
       } catch {
         // reported below
       }

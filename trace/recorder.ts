@@ -11,7 +11,8 @@ import { BackendHal, type CheckedCsrOp } from "../hal/backend_hal.ts";
 import { syncBatchOf } from "../hal/_sync_batch.ts";
 import type { AxVCpuHal, CsrResult, HalInfo, HartId, TraceRecording } from "../hal/types.ts";
 import { VERSION } from "../version.ts";
-import { jsonSafe, TRACE_FORMAT, TRACE_VERSION, type TraceHeader } from "./format.ts";
+import { toJsonValue } from "../hal/hex.ts";
+import { TRACE_FORMAT, TRACE_VERSION, type TraceHeader } from "./format.ts";
 import { TraceWriter } from "./writer.ts";
 
 /**
@@ -39,10 +40,10 @@ import { TraceWriter } from "./writer.ts";
  * @returns The header.
  */
 export function headerFor(inner: AxVCpuHal, manifest?: object): TraceHeader {
-  const info = jsonSafe(inner.info()) as HalInfo;
+  const info = toJsonValue(inner.info()) as HalInfo;
   let recordedManifest: Record<string, unknown> | undefined;
   if (manifest !== undefined) {
-    recordedManifest = jsonSafe(manifest) as Record<string, unknown>;
+    recordedManifest = toJsonValue(manifest) as Record<string, unknown>;
     delete recordedManifest.record;
   }
   return {

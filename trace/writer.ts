@@ -18,6 +18,7 @@
  * @module
  */
 
+import { ALL_ONES } from "../hal/csr_fields.ts";
 import { AxError } from "../hal/errors.ts";
 import { csrName } from "../hal/csr_numbers.ts";
 import type { CsrNum, HartId } from "../hal/types.ts";
@@ -34,7 +35,6 @@ const LINE_MAX_BYTES = 256;
 const SLOTS = 4 * 0x1000;
 /** Cached line suffixes per slot. */
 const WAYS = 4;
-const MAX_U64 = (1n << 64n) - 1n;
 const ENCODER = new TextEncoder();
 const HART_KEY: Uint8Array = ENCODER.encode(',"hart":');
 const ARG_KEY: Uint8Array = ENCODER.encode(',"arg":"');
@@ -86,7 +86,9 @@ function putSuffix(
 
 /** Writes `0x` and the lowercase hex digits of a value folded to 64 bits. */
 function putHex(buf: Uint8Array, pos: number, value: bigint): number {
-  const digits = (value >= 0n && value <= MAX_U64 ? value : BigInt.asUintN(64, value)).toString(16);
+  const digits = (value >= 0n && value <= ALL_ONES ? value : BigInt.asUintN(64, value)).toString(
+    16,
+  );
   buf[pos] = 0x30; // 0
   buf[pos + 1] = 0x78; // x
   pos += 2;

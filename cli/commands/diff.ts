@@ -4,6 +4,7 @@
  * @module
  */
 
+import { ALL_ONES } from "../../hal/csr_fields.ts";
 import { ManifestError } from "../../hal/errors.ts";
 import { hex } from "../../hal/hex.ts";
 import type { BootOptions, System } from "../../manifest/boot.ts";
@@ -352,7 +353,7 @@ async function compareManifests(
               hart: row.hart,
               csr: row.csr,
               kind: row.kind,
-              ...(row.mask === (1n << 64n) - 1n ? {} : { mask: hex(row.mask) }),
+              ...(row.mask === ALL_ONES ? {} : { mask: hex(row.mask) }),
               equal: row.equal,
               values: row.values.map((value) => ({
                 ...(value.ok
@@ -376,7 +377,7 @@ async function compareManifests(
     ).join("") + "\n";
     const cells = (row: CompareRow) => [
       String(row.hart),
-      row.mask === (1n << 64n) - 1n ? row.csr : `${row.csr} & ${hex(row.mask)}`,
+      row.mask === ALL_ONES ? row.csr : `${row.csr} & ${hex(row.mask)}`,
       ...row.values.map(valueText),
       row.equal ? "same" : row.kind === "environment" ? "environment" : "DIFFERS",
     ];
