@@ -126,3 +126,41 @@ export async function closeReporting(system: { close(): Promise<void> }, io: Cli
     reportError(error, io);
   }
 }
+
+/**
+ * Hart ids as a short list: runs as ranges (`0–3, 5, 7–63`).
+ *
+ * @param harts The harts, ascending.
+ * @returns The text.
+ */
+export function hartRanges(harts: readonly HartId[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < harts.length;) {
+    let j = i;
+    while (j + 1 < harts.length && harts[j + 1] === harts[j]! + 1) j++;
+    parts.push(j === i ? String(harts[i]) : `${harts[i]}–${harts[j]}`);
+    i = j + 1;
+  }
+  return parts.join(", ");
+}
+
+/**
+ * Table rows for many harts, identical harts grouped: harts whose rows are
+ * the same are printed once, the first cell naming them all (`0–63`), so a
+ * 64-hart machine whose harts agree takes the lines one hart does.
+ *
+ * @param perHart Each hart's rows (without a hart column), in hart order.
+ * @returns The rows, each starting with its harts.
+ */
+export function groupedRows(perHart: ReadonlyMap<HartId, readonly string[][]>): string[][] {
+  const groups = new Map<string, { harts: HartId[]; rows: readonly string[][] }>();
+  for (const [hart, rows] of perHart) {
+    const key = JSON.stringify(rows);
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, { harts: [hart], rows });
+    else group.harts.push(hart);
+  }
+  return [...groups.values()].flatMap(({ harts, rows }) =>
+    rows.map((row) => [hartRanges(harts), ...row])
+  );
+}

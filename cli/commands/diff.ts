@@ -18,7 +18,7 @@ import { describeEvent } from "../../trace/format.ts";
 import { csrHex, TRACE_FORMAT } from "../../trace/format.ts";
 import { type CliIo, type Command, EXIT, renderTable, UsageError } from "../io.ts";
 import { defineCommand } from "../command_line.ts";
-import { describeBackend, eventJson, resultText } from "./_report.ts";
+import { describeBackend, eventJson, groupedRows, hartRanges, resultText } from "./_report.ts";
 import {
   compareBackends,
   type ComparedValue,
@@ -289,22 +289,27 @@ async function diffManifests(
       `${label}: ${file}  ${describeBackend(system.hal.info())}, ${system.hal.harts.length} ` +
       `hart(s), policy ${system.percpus.policy.name}\n`;
     let text = describe("a", a, systemA) + describe("b", b, systemB) + "\n";
-    const rows = diff.harts.flatMap((hart) =>
-      hart.csrs.filter((c) => !c.equal).map((c) => [
-        String(hart.hart),
-        c.csr,
-        resultText(c.a),
-        resultText(c.b),
-        c.a.ok && c.b.ok ? hex(c.a.value ^ c.b.value) : "-",
-      ])
+    const differing = diff.harts.map((hart) => hart.csrs.filter((c) => !c.equal));
+    const rows = groupedRows(
+      new Map(
+        diff.harts.map((hart, i) => [
+          hart.hart,
+          differing[i]!.map((c) => [
+            c.csr,
+            resultText(c.a),
+            resultText(c.b),
+            c.a.ok && c.b.ok ? hex(c.a.value ^ c.b.value) : "-",
+          ]),
+        ]),
+      ),
     );
-    if (rows.length > 0) text += renderTable(["hart", "csr", "a", "b", "xor"], rows);
-    for (const hart of diff.onlyA) text += `hart ${hart} only in a\n`;
-    for (const hart of diff.onlyB) text += `hart ${hart} only in b\n`;
+    if (rows.length > 0) text += renderTable(["harts", "csr", "a", "b", "xor"], rows);
+    if (diff.onlyA.length > 0) text += `harts only in a: ${hartRanges(diff.onlyA)}\n`;
+    if (diff.onlyB.length > 0) text += `harts only in b: ${hartRanges(diff.onlyB)}\n`;
     const compared = diff.harts.reduce((n, hart) => n + hart.csrs.length, 0);
     text += diff.equal
       ? `the live CSRs are equal (${compared} values on ${diff.harts.length} harts)\n`
-      : `\n${rows.length} of ${compared} CSR values differ\n`;
+      : `\n${differing.reduce((n, d) => n + d.length, 0)} of ${compared} CSR values differ\n`;
     io.out(text);
     return diff.equal ? EXIT.ok : EXIT.check;
   } finally {

@@ -36,14 +36,16 @@ backend is closed.
 
 Listens on --listen, else the manifest's server.listen, else ${DEFAULT_LISTEN}.
 A loopback address (127.0.0.0/8, ::1, localhost) answers only to loopback
-Host names. Any other address is refused unless a token is given (--token or
-the RVHV_TOKEN environment variable); with a token every mutating request
-needs "Authorization: Bearer <token>". A request whose Origin header names
-another origin is refused (403) either way.
+Host names (a request without a Host header is refused too). Any other
+address is refused unless a token is given (--token or the RVHV_TOKEN
+environment variable); with a token every request but /healthz needs
+"Authorization: Bearer <token>", and a browser opens the page once as
+/?token=<token> (a session cookie then carries it). A request whose Origin
+header names another origin is refused (403) either way.
 
 Options:
   --listen HOST:PORT  address to listen on (port 0 picks a free port)
-  --token T           require "Authorization: Bearer T" on mutating requests
+  --token T           require the token T on every request but /healthz
   --json              once listening, print {"url", "harts"} as JSON on stdout
   -h, --help          show this help
 
@@ -194,7 +196,9 @@ export const serveCommand: Command = defineCommand({
       const url = `http://${where}/`;
       io.err(
         `rvhv: serving ${system.percpus.harts.length} hart(s) on ${url}` +
-          `${token === undefined ? "" : " (token required for changes)"}; Ctrl-C stops\n`,
+          `${
+            token === undefined ? "" : " (token required: open the page once as /?token=<token>)"
+          }; Ctrl-C stops\n`,
       );
       if (values.json) io.out(JSON.stringify({ url, harts: system.percpus.harts }) + "\n");
       await server.finished;

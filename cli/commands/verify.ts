@@ -18,7 +18,7 @@ import {
 } from "../../percpu/policy.ts";
 import { type Command, EXIT, renderTable } from "../io.ts";
 import { defineCommand } from "../command_line.ts";
-import { closeReporting, describeBackend } from "./_report.ts";
+import { closeReporting, describeBackend, groupedRows, hartRanges } from "./_report.ts";
 
 const HELP = `Usage: rvhv verify <manifest> [--json] [--no-setup]
 
@@ -105,6 +105,18 @@ async function verifyHart(
   };
 }
 
+/** Which harts drift on which CSRs, harts with the same drift grouped: `harts 0–1 (hedeleg)`. */
+function driftSummary(drifting: readonly { hart: HartId; csrs: CsrVerdict[] }[]): string {
+  const groups = new Map<string, HartId[]>();
+  for (const v of drifting) {
+    const csrs = v.csrs.filter((c) => c.status === "drift").map((c) => c.csr).join(", ");
+    groups.set(csrs, [...(groups.get(csrs) ?? []), v.hart]);
+  }
+  return [...groups].map(([csrs, harts]) =>
+    `hart${harts.length === 1 ? "" : "s"} ${hartRanges(harts)} (${csrs})`
+  ).join("; ");
+}
+
 /** The `verify` command. */
 export const verifyCommand: Command = defineCommand({
   name: "verify",
@@ -149,29 +161,25 @@ export const verifyCommand: Command = defineCommand({
       if (values.json) {
         io.out(JSON.stringify({ policy: policy.name, drift, harts: verdicts }, null, 2) + "\n");
       } else {
-        const rows = verdicts.flatMap((v) =>
-          v.csrs.map((c) => [
-            String(v.hart),
-            c.csr,
-            c.policy,
-            c.live,
-            c.status === "ok"
-              ? "ok"
-              : c.status === "refused"
-              ? `refused ${c.refused}`
-              : `DRIFT ${c.drift}`,
-          ])
+        const rows = groupedRows(
+          new Map(verdicts.map((v) => [
+            v.hart,
+            v.csrs.map((c) => [
+              c.csr,
+              c.policy,
+              c.live,
+              c.status === "ok"
+                ? "ok"
+                : c.status === "refused"
+                ? `refused ${c.refused}`
+                : `DRIFT ${c.drift}`,
+            ]),
+          ])),
         );
-        let text = renderTable(["hart", "csr", "policy", "live", "status"], rows);
+        let text = renderTable(["harts", "csr", "policy", "live", "status"], rows);
         const drifting = verdicts.filter((v) => v.drift);
         text += drift
-          ? `\ndrift on hart${drifting.length === 1 ? "" : "s"} ${
-            drifting.map((v) =>
-              `${v.hart} (${
-                v.csrs.filter((c) => c.status === "drift").map((c) => c.csr).join(", ")
-              })`
-            ).join(", ")
-          }\n`
+          ? `\ndrift on ${driftSummary(drifting)}\n`
           : `\nno drift on ${verdicts.length} hart${verdicts.length === 1 ? "" : "s"}\n`;
         io.out(text);
       }

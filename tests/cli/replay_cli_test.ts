@@ -151,8 +151,8 @@ Deno.test("rvhv diff compares two manifests' live CSRs, and refuses a trace agai
     "tests/fixtures/manifests/qemu72_kvm.yaml",
   );
   strictEqual(code, 1);
-  match(stdout, /\n0\s+hedeleg\s+0xb10d\s+0xb109\s+0x4\n/);
-  match(stdout, /hart 3 only in a\n/);
+  match(stdout, /\n0–1\s+hedeleg\s+0xb10d\s+0xb109\s+0x4\n/);
+  match(stdout, /harts only in a: 2–3\n/);
   match(stdout, /8 of 20 CSR values differ\n$/);
   const same = await rvhv("diff", "examples/emulator.yaml", "examples/emulator.yaml");
   strictEqual(same.code, 0);
@@ -167,7 +167,7 @@ Deno.test("rvhv verify: 0 with refused bits, 1 on drift, 1 without the set-up", 
   strictEqual(ok0.code, 0, ok0.stderr);
   match(
     ok0.stdout,
-    /\n0\s+hcounteren\s+0xffffffffffffffff\s+0xffffffff\s+refused 0xffffffff00000000\n/,
+    /\n0–3\s+hcounteren\s+0xffffffffffffffff\s+0xffffffff\s+refused 0xffffffff00000000\n/,
   );
   match(ok0.stdout, /no drift on 4 harts\n$/);
   const drift = await rvhv(
@@ -176,8 +176,8 @@ Deno.test("rvhv verify: 0 with refused bits, 1 on drift, 1 without the set-up", 
     "tests/fixtures/manifests/drifting.yaml",
   );
   strictEqual(drift.code, 1);
-  match(drift.stdout, /\n1\s+hedeleg\s+0xb10d\s+0xb105\s+DRIFT 0x8\n/);
-  match(drift.stdout, /drift on harts 0 \(hedeleg\), 1 \(hedeleg\)\n$/);
+  match(drift.stdout, /\n0–1\s+hedeleg\s+0xb10d\s+0xb105\s+DRIFT 0x8\n/);
+  match(drift.stdout, /drift on harts 0–1 \(hedeleg\)\n$/);
   const noSetup = await rvhv(
     "verify",
     "--no-setup",
@@ -191,6 +191,22 @@ Deno.test("rvhv verify: 0 with refused bits, 1 on drift, 1 without the set-up", 
     report.harts[0].csrs.map((c: { csr: string; status: string }) => `${c.csr} ${c.status}`),
     ["hedeleg drift", "hideleg drift", "hvip ok", "hcounteren drift", "sie ok"],
   );
+});
+
+Deno.test("rvhv verify groups identical harts: 64 agreeing harts fit in 25 lines", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(
+      `${dir}/h64.yaml`,
+      "version: 1\nbackend: { plugin: emulator, options: { harts: 64 } }\n",
+    );
+    const { code, stdout } = await rvhv("verify", `${dir}/h64.yaml`);
+    strictEqual(code, 0);
+    const lines = stdout.trimEnd().split("\n");
+    strictEqual(lines.length <= 25, true, `${lines.length} lines`);
+    match(stdout, /\n0–63\s+hedeleg\s+0xb10d\s+0xb10d\s+ok\n/);
+    const json = await rvhv("verify", "--json", `${dir}/h64.yaml`);
+    strictEqual(JSON.parse(json.stdout).harts.length, 64, "--json keeps every hart");
+  });
 });
 
 Deno.test("rvhv record: usage errors and an unwritable record: path", async () => {
