@@ -29,8 +29,6 @@ code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, mono
 .system div { display: flex; gap: 0.35rem; }
 .system dt { opacity: 0.7; }
 .system dd { margin: 0; font-weight: 600; }
-.token { margin-left: auto; }
-.token input { font: inherit; padding: 0.1rem 0.3rem; }
 main { padding: 1rem 1.5rem 2rem; }
 .legend { background: var(--paper); border: 1px solid var(--line); border-radius: 8px;
   padding: 0.5rem 1rem; margin-bottom: 1rem; }
@@ -93,14 +91,14 @@ td.na { background: transparent; color: var(--muted); font-weight: 400; }
 /**
  * The script: POSTs enable/disable with a JSON content type, then renders
  * the returned hart object into the card and the hart's routes into its grid.
+ * Its requests are same-origin, so when the server has a token the session
+ * cookie set by `/?token=` carries it; the script never sees the token.
  */
 export const PAGE_SCRIPT: string = String.raw`
 "use strict";
 (() => {
   const ORIGINS = ["U", "HS", "VU", "VS"];
   const status = document.getElementById("status");
-  const tokenInput = document.getElementById("token");
-  if (tokenInput) tokenInput.value = sessionStorage.getItem("rvhv-token") || "";
 
   function say(text, isError) {
     status.textContent = text;
@@ -265,11 +263,6 @@ export const PAGE_SCRIPT: string = String.raw`
     if (method === "POST") {
       headers["Content-Type"] = "application/json";
       init.body = "{}";
-      const token = tokenInput ? tokenInput.value.trim() : "";
-      if (token) {
-        headers.Authorization = "Bearer " + token;
-        sessionStorage.setItem("rvhv-token", token);
-      }
     }
     const response = await fetch(url, init);
     const body = await response.json();

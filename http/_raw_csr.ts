@@ -6,7 +6,6 @@
  * @module
  */
 
-import type { Context } from "hono";
 import { AxError } from "../hal/errors.ts";
 import { hex, parseHex } from "../hal/hex.ts";
 import type { AxVCpuHal, CsrOp, CsrResult, HalInfo, HartId } from "../hal/types.ts";
@@ -104,14 +103,14 @@ export function describeBackend(hal: AxVCpuHal): BackendDescription {
 /**
  * `POST /api/backend/harts/:id/csr`: runs a raw batch on the backend.
  *
- * @param c The request context.
  * @param hal The backend.
+ * @param request The route's `:id` and the body as text.
  * @param hasToken Whether the app requires a token (raw access needs one).
  * @returns `{ results }`.
  */
 export async function runRawBatch(
-  c: Context,
   hal: AxVCpuHal,
+  request: { id: string; body: string },
   hasToken: boolean,
 ): Promise<{ results: WireCsrResult[] }> {
   if (!hasToken) {
@@ -121,10 +120,10 @@ export async function runRawBatch(
         "(raw access can write any CSR of any hart)",
     );
   }
-  const hart = parseHartId(c.req.param("id") ?? "");
+  const hart = parseHartId(request.id);
   let body: unknown;
   try {
-    body = await c.req.json();
+    body = JSON.parse(request.body);
   } catch (error) {
     throw new AxError(
       "InvalidInput",

@@ -5,18 +5,19 @@
  * @module
  */
 
-import { Hono } from "hono";
-import type { Context, MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { type Handler, Hono } from "hono";
+import { CSR } from "../hal/csr_numbers.ts";
 import { AxError } from "../hal/errors.ts";
-import type { HartId, PerCpuState } from "../hal/types.ts";
+import type { CsrOp, HartId, PerCpuState } from "../hal/types.ts";
 import type { HartDescription } from "../percpu/report.ts";
 import { errorResponse, HttpRefusal } from "./errors.ts";
+import { type AppEnv, guard, isPageRequest, RouteTable } from "./_guard.ts";
 import { hartFrom, parseHartId, readLive, routesFrom, type ServedSystem } from "./_live.ts";
-import { renderPage } from "./view.ts";
+import { renderErrorPage, renderPage } from "./view.ts";
 import { describeBackend, runRawBatch } from "./_raw_csr.ts";
 
 export type { ServedSystem } from "./_live.ts";
+export { MAX_BODY_BYTES } from "./_guard.ts";
 export type { BackendDescription, WireCsrOp, WireCsrResult } from "./_raw_csr.ts";
 
 /**
@@ -31,12 +32,15 @@ export type { BackendDescription, WireCsrOp, WireCsrResult } from "./_raw_csr.ts
  * const system = await boot(parseManifest("version: 1\nbackend: { plugin: emulator, options: { harts: 2 } }\n"));
  * const options: AppOptions = { token: "s3cret", hosts: ["127.0.0.1:8787"] };
  * const app = createApp(system, options);
- * const disable = { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" };
+ * // A server passes the client's Host header; app.request() needs it spelled out.
+ * const url = "http://127.0.0.1:8787/api/harts/1/disable";
+ * const headers = { Host: "127.0.0.1:8787", "Content-Type": "application/json" };
  *
- * strictEqual((await app.request("http://127.0.0.1:8787/api/harts/1/disable", disable)).status, 401);
- * const authorized = { ...disable, headers: { ...disable.headers, Authorization: "Bearer s3cret" } };
- * strictEqual((await app.request("http://127.0.0.1:8787/api/harts/1/disable", authorized)).status, 200);
- * strictEqual((await app.request("http://rebound.example/api/harts")).status, 403); // another host
+ * strictEqual((await app.request(url, { method: "POST", headers, body: "{}" })).status, 401);
+ * const authorized = { ...headers, Authorization: "Bearer s3cret" };
+ * strictEqual((await app.request(url, { method: "POST", headers: authorized, body: "{}" })).status, 200);
+ * strictEqual((await app.request(url, { headers: { ...authorized, Host: "rebound.example" } })).status, 403);
+ * strictEqual((await app.request(url, { headers: { Authorization: "Bearer s3cret" } })).status, 403); // no Host
  * await system.close();
  * ```
  *
@@ -60,13 +64,18 @@ export type { BackendDescription, WireCsrOp, WireCsrResult } from "./_raw_csr.ts
  */
 export interface AppOptions {
   /**
-   * When set, every mutating request (any method but GET, HEAD and OPTIONS)
-   * needs `Authorization: Bearer <token>`; 401 otherwise.
+   * When set, every request but `GET /healthz` needs the token, 401
+   * otherwise: `Authorization: Bearer <token>`, or the session cookie
+   * `rvhv-token` that opening the page once as `/?token=<token>` sets
+   * (HttpOnly, SameSite=Strict; the answer is a 303 to `/`, so the token
+   * leaves the address bar). Without the token `GET /` is a 401 page that
+   * says so.
    */
   token?: string;
   /**
-   * The `Host` header values (`host:port`) the app answers to; any other is
-   * refused with 403 (a guard against DNS rebinding). Default: any host.
+   * The `Host` header values (`host:port`, any case) the app answers to; a
+   * request with another Host, an empty one or none is refused with 403 (a
+   * guard against DNS rebinding). Default: any host.
    */
   hosts?: readonly string[];
   /**
@@ -168,109 +177,34 @@ export interface HttpApp {
   request(input: string | URL | Request, init?: RequestInit): Response | Promise<Response>;
 }
 
+/** The health check's read: one CSR every backend of a set-up hart answers. */
+const HEALTH_READ: readonly CsrOp[] = Object.freeze([{ op: "read", csr: CSR.hedeleg }]);
+
 /**
- * The largest request body accepted (16 KiB); larger is 413.
- *
- * @example Usage
- * ```ts
- * import { boot, parseManifest } from "@rvhv/percpu";
- * import { createApp } from "@rvhv/percpu/http";
- * import { MAX_BODY_BYTES } from "./app.ts";
- * import { strictEqual } from "node:assert/strict";
- *
- * const system = await boot(parseManifest("version: 1\nbackend: { plugin: emulator }\n"));
- * const app = createApp(system);
- * const response = await app.request("/api/harts/0/disable", {
- *   method: "POST",
- *   headers: { "Content-Type": "application/json" },
- *   body: " ".repeat(MAX_BODY_BYTES + 1),
- * });
- * strictEqual(response.status, 413);
- * await system.close();
- * ```
+ * Answers when the backend answers a CSR read on the first hart (a trap is
+ * an answer too); else `Unavailable`, naming only the error's kind (the
+ * health check needs no token, so it says nothing more).
  */
-export const MAX_BODY_BYTES = 16 * 1024;
-
-const SAFE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS"]);
-const BEARER_REGEXP = /^Bearer[ \t]+(\S+)[ \t]*$/i;
-const encoder = new TextEncoder();
-
-/** Compares two secrets in time independent of where they differ. */
-function sameSecret(expected: Uint8Array, given: string): boolean {
-  const actual = encoder.encode(given);
-  let diff = expected.length ^ actual.length;
-  for (let i = 0; i < expected.length; i++) diff |= expected[i]! ^ (actual[i] ?? 0);
-  return diff === 0;
+async function checkBackend(system: ServedSystem): Promise<void> {
+  const hart = system.percpus.harts[0] ?? system.hal.harts[0];
+  if (hart === undefined) return;
+  try {
+    await system.hal.csr.batch(hart, HEALTH_READ);
+  } catch (error) {
+    throw new HttpRefusal(
+      "Unavailable",
+      `Cannot serve: the backend does not answer (${
+        error instanceof AxError ? error.kind : "Internal"
+      })`,
+    );
+  }
 }
 
 /**
- * The one middleware before every route: security headers; 403 for a host
- * the app does not serve or an Origin naming another origin; and, for
- * mutating methods, 401 without the token, 415 without a JSON content type,
- * 413 for a body over the limit.
- */
-function guard(
-  hosts: ReadonlySet<string> | undefined,
-  token: Uint8Array | undefined,
-): MiddlewareHandler {
-  const limit = bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError(): never {
-      throw new HttpRefusal(
-        "PayloadTooLarge",
-        `Cannot accept the request body: it is larger than ${MAX_BODY_BYTES} bytes`,
-      );
-    },
-  });
-  return async function requestGuard(c, next) {
-    c.header("X-Content-Type-Options", "nosniff");
-    c.header("Referrer-Policy", "no-referrer");
-    if (c.req.path.startsWith("/api/")) c.header("Cache-Control", "no-store");
-    const origin = c.req.header("origin");
-    if (hosts !== undefined || origin !== undefined) {
-      const url = new URL(c.req.url);
-      if (hosts !== undefined && !hosts.has(url.host)) {
-        throw new HttpRefusal(
-          "Forbidden",
-          `Cannot serve host "${url.host}": this server answers to ${[...hosts].join(", ")}`,
-        );
-      }
-      if (origin !== undefined && origin !== url.origin) {
-        throw new HttpRefusal(
-          "Forbidden",
-          `Cannot serve a request from origin "${origin}": only ${url.origin} may call this server`,
-        );
-      }
-    }
-    if (SAFE_METHODS.has(c.req.method)) return await next();
-    if (token !== undefined) {
-      const match = BEARER_REGEXP.exec(c.req.header("authorization") ?? "");
-      if (match === null || !sameSecret(token, match[1]!)) {
-        c.header("WWW-Authenticate", 'Bearer realm="rvhv"');
-        throw new HttpRefusal(
-          "Unauthorized",
-          `Cannot ${c.req.method} ${c.req.path}: send "Authorization: Bearer <token>" with the server's token`,
-        );
-      }
-    }
-    const type = c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase();
-    if (type !== "application/json") {
-      throw new HttpRefusal(
-        "UnsupportedMediaType",
-        `Cannot accept a ${c.req.method} body of type "${type ?? "none"}": ` +
-          `send Content-Type: application/json`,
-      );
-    }
-    return await limit(c, next);
-  };
-}
-
-/**
- * Reads a mutating request's body: empty or a JSON object without fields
+ * Checks a mutating request's body: empty or a JSON object without fields
  * (enable and disable take no parameters).
  */
-async function readEmptyObject(c: Context, action: string): Promise<void> {
-  const text = await c.req.text();
+function checkEmptyObject(text: string, action: string): void {
   if (text.trim() === "") return;
   let body: unknown;
   try {
@@ -307,7 +241,7 @@ function nonce(): string {
  * | route | answer |
  * | --- | --- |
  * | `GET /` | the page (HTML): a card per hart, its CSRs and its routing grid |
- * | `GET /healthz` | `{ status: "ok" }` |
+ * | `GET /healthz` | `{ status: "ok" }` when the backend answers a CSR read, else 503 `Unavailable`; needs no token |
  * | `GET /api/harts` | `{ harts: [{ id, state, h }] }` |
  * | `GET /api/harts/:id` | the hart object: `{ id, state, h, csrs }`, values read live |
  * | `GET /api/harts/:id/routes` | the routing of the hart (`describeRoutes`) |
@@ -317,12 +251,15 @@ function nonce(): string {
  * | `GET /api/backend` | `{ info, harts }`: the backend's `info()` and every hart it has |
  * | `POST /api/backend/harts/:id/csr` | `{ ops: [{ op, csr, value? }] }` → `{ results }`: a raw CSR batch (values `0x…`); only with a token |
  *
- * Requests are checked in this order: `Host` (when `hosts` is set) and
- * `Origin` (403); for mutating methods the token (401), the content type
- * (415) and the body size (413); then the route: a malformed id or body
- * (400), an unknown hart or route (404), a transition the state does not
+ * Requests are checked in this order: `Host` (when `hosts` is set; a
+ * missing or empty one too) and `Origin` (403); the token, when there is
+ * one, on every path but `/healthz` (401); a path no route has (404), a
+ * method its route does not take (405, with `Allow`); for a POST the
+ * content type (415) and the body size (413); then the route: a malformed
+ * id or body (400), an unknown hart (404), a transition the state does not
  * allow (409), a backend that cannot do it (501). Every error is one JSON
- * shape, `{ error: { kind, message } }`.
+ * shape, `{ error: { kind, message } }`; those of `GET /` are a small HTML
+ * page with the same kind and message.
  *
  * @example Usage
  * ```ts
@@ -355,42 +292,57 @@ export function createApp(system: ServedSystem, options: AppOptions = {}): HttpA
   if (options.token !== undefined && options.token.length === 0) {
     throw new TypeError("Cannot create the app: the token is empty");
   }
-  const token = options.token === undefined ? undefined : encoder.encode(options.token);
-  const hosts = options.hosts === undefined ? undefined : new Set(options.hosts);
-  const app = new Hono();
+  const token = options.token === undefined ? undefined : new TextEncoder().encode(options.token);
+  const hosts = options.hosts === undefined
+    ? undefined
+    : new Set(options.hosts.map((host) => host.toLowerCase()));
+  const app = new Hono<AppEnv>();
+  const routes = new RouteTable();
+  /** Adds a route, and what it takes to the table the guard answers 404 and 405 from. */
+  function route(method: "GET" | "POST", path: string, handler: Handler<AppEnv>): void {
+    routes.add(method, path);
+    app.on(method, path, handler);
+  }
 
   app.onError((error, c) => {
     const { status, body } = errorResponse(error);
     if (status === 500) console.error(error);
+    if (isPageRequest(c)) {
+      c.header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+      return c.html(renderErrorPage(status, body.error), status as 400);
+    }
     return c.json(body, status as 400);
   });
 
-  app.use("*", guard(hosts, token));
+  app.use("*", guard(routes, hosts, token));
 
-  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  route("GET", "/healthz", async (c) => {
+    await checkBackend(system);
+    return c.json({ status: "ok" });
+  });
 
-  app.get("/api/harts", (c) => {
+  route("GET", "/api/harts", (c) => {
     const list: HartList = {
       harts: [...system.percpus].map((p) => ({ id: p.cpuId, state: p.state, h: true })),
     };
     return c.json(list);
   });
 
-  app.get("/api/harts/:id", async (c) => {
-    const id = parseHartId(c.req.param("id"));
+  route("GET", "/api/harts/:id", async (c) => {
+    const id = parseHartId(c.req.param("id")!);
     return c.json(hartFrom(system, id, await readLive(system, id)));
   });
 
-  app.get("/api/harts/:id/routes", async (c) => {
-    const id = parseHartId(c.req.param("id"));
+  route("GET", "/api/harts/:id/routes", async (c) => {
+    const id = parseHartId(c.req.param("id")!);
     return c.json(routesFrom(system, id, await readLive(system, id)));
   });
 
   for (const action of ["enable", "disable"] as const) {
-    app.post(`/api/harts/:id/${action}`, async (c) => {
-      const id = parseHartId(c.req.param("id"));
+    route("POST", `/api/harts/:id/${action}`, async (c) => {
+      const id = parseHartId(c.req.param("id")!);
       const percpu = system.percpus.get(id);
-      await readEmptyObject(c, `${action} hart ${id}`);
+      checkEmptyObject(c.get("body"), `${action} hart ${id}`);
       if (action === "enable") await percpu.hardwareEnable();
       else await percpu.hardwareDisable();
       const hart: HartDescription = hartFrom(system, id, await readLive(system, id));
@@ -398,14 +350,14 @@ export function createApp(system: ServedSystem, options: AppOptions = {}): HttpA
     });
   }
 
-  app.get("/api/backend", (c) => c.json(describeBackend(system.hal)));
+  route("GET", "/api/backend", (c) => c.json(describeBackend(system.hal)));
 
-  app.post(
-    "/api/backend/harts/:id/csr",
-    async (c) => c.json(await runRawBatch(c, system.hal, token !== undefined)),
-  );
+  route("POST", "/api/backend/harts/:id/csr", async (c) => {
+    const request = { id: c.req.param("id")!, body: c.get("body") };
+    return c.json(await runRawBatch(system.hal, request, token !== undefined));
+  });
 
-  app.get("/api/trace", async (c) => {
+  route("GET", "/api/trace", async (c) => {
     if (options.trace === undefined) {
       throw new AxError(
         "NotFound",
@@ -415,7 +367,7 @@ export function createApp(system: ServedSystem, options: AppOptions = {}): HttpA
     return c.json({ events: await options.trace() });
   });
 
-  app.get("/", async (c) => {
+  route("GET", "/", async (c) => {
     const harts = [];
     for (const percpu of system.percpus) {
       const live = await readLive(system, percpu.cpuId);
@@ -435,13 +387,8 @@ export function createApp(system: ServedSystem, options: AppOptions = {}): HttpA
       info: system.hal.info(),
       policy: system.percpus.policy.name,
       harts,
-      tokenRequired: token !== undefined,
       nonce: pageNonce,
     }));
-  });
-
-  app.all("*", (c) => {
-    throw new AxError("NotFound", `Cannot find ${c.req.method} ${c.req.path}`);
   });
 
   return app;

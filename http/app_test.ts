@@ -1,7 +1,8 @@
 /** The HTTP app through `app.request()`: every route, every error status, the token and Origin rules. */
 
-import { deepStrictEqual, match, ok, strictEqual, throws } from "node:assert/strict";
+import { deepStrictEqual, doesNotMatch, match, ok, strictEqual, throws } from "node:assert/strict";
 import { CSR } from "../hal/csr_numbers.ts";
+import { AxError } from "../hal/errors.ts";
 import type { AxVCpuHal } from "../hal/types.ts";
 import { boot, type System } from "../manifest/boot.ts";
 import { parseManifest } from "../manifest/parse.ts";
@@ -251,7 +252,7 @@ Deno.test("createApp() answers every error with its status and one JSON shape", 
       strictEqual(system.percpus.get(1).state, "enabled", "a refused request changes nothing");
     });
 
-    await t.step("404 for an unknown hart, route or method", async () => {
+    await t.step("404 for an unknown hart or route", async () => {
       await expectError(
         app,
         { method: "GET", path: "/api/harts/9" },
@@ -275,14 +276,14 @@ Deno.test("createApp() answers every error with its status and one JSON shape", 
         "NotFound",
         /GET \/api\/nope/,
       );
+      await expectError(app, post("/api/nope"), 404, "NotFound", /POST \/api\/nope/);
       await expectError(
         app,
-        { method: "GET", path: "/api/harts/1/enable" },
+        { method: "DELETE", path: "/api/harts/1/enable/now" },
         404,
         "NotFound",
-        /GET/,
+        /DELETE \/api\/harts\/1\/enable\/now/,
       );
-      await expectError(app, post("/api/harts"), 404, "NotFound", /POST \/api\/harts/);
     });
 
     await t.step("404 for the trace when not recording", async () => {
@@ -408,13 +409,48 @@ Deno.test("createApp() maps Unsupported to 501 and unexpected errors to 500", as
   }
 });
 
-Deno.test("createApp() with a token requires it on mutating routes only", async () => {
+Deno.test("createApp() with a token requires it on every route but /healthz", async () => {
   const system = await bootFour();
-  const app = createApp(system, { token: "s3cret-token" });
+  const events = [{ i: 0, hart: 0, op: "read", csr: "hgatp", num: "0x680", ret: "0x0" }];
+  const app = createApp(system, { token: "s3cret-token", trace: () => events });
+  const bearer = { Authorization: "Bearer s3cret-token" };
   try {
-    // Reading needs no token.
-    strictEqual((await call(app, { method: "GET", path: "/api/harts/1" })).status, 200);
-    strictEqual((await app.request("/")).status, 200);
+    // Reading is guarded too: the trace, the live CSRs, the backend.
+    for (
+      const path of [
+        "/api/harts",
+        "/api/harts/1",
+        "/api/harts/1/routes",
+        "/api/trace",
+        "/api/backend",
+        "/api/nope",
+      ]
+    ) {
+      const refused = await call(app, { method: "GET", path });
+      strictEqual(refused.status, 401, path);
+      strictEqual((refused.body.error as { kind: string }).kind, "Unauthorized");
+      strictEqual(refused.headers.get("www-authenticate"), 'Bearer realm="rvhv"');
+      const wrong = await call(app, {
+        method: "GET",
+        path,
+        headers: { Authorization: "Bearer x" },
+      });
+      strictEqual(wrong.status, 401, path);
+    }
+    const head = await app.request("/api/harts", { method: "HEAD" });
+    strictEqual(head.status, 401);
+    strictEqual(
+      (await call(app, { method: "GET", path: "/api/harts/1", headers: bearer })).status,
+      200,
+    );
+    deepStrictEqual(
+      (await call(app, { method: "GET", path: "/api/trace", headers: bearer })).body,
+      { events },
+    );
+    // The health check stays open and says nothing about the harts.
+    const health = await call(app, { method: "GET", path: "/healthz" });
+    deepStrictEqual([health.status, health.body], [200, { status: "ok" }]);
+
     for (
       const authorization of [
         undefined,
@@ -430,7 +466,10 @@ Deno.test("createApp() with a token requires it on mutating routes only", async 
       const answer = await call(app, post("/api/harts/1/disable", { headers }));
       strictEqual(answer.status, 401, `Authorization: ${authorization}`);
       strictEqual((answer.body.error as { kind: string }).kind, "Unauthorized");
-      strictEqual(answer.headers.get("www-authenticate"), 'Bearer realm="rvhv"');
+      match(
+        (answer.body.error as { message: string }).message,
+        /send "Authorization: Bearer <token>"/,
+      );
     }
     strictEqual(system.percpus.get(1).state, "enabled", "no refused request changed anything");
     // The token is checked before the content type.
@@ -438,9 +477,7 @@ Deno.test("createApp() with a token requires it on mutating routes only", async 
     strictEqual(noType.status, 401);
     const ok1 = await call(
       app,
-      post("/api/harts/1/disable", {
-        headers: { ...JSON_HEADERS, Authorization: "Bearer s3cret-token" },
-      }),
+      post("/api/harts/1/disable", { headers: { ...JSON_HEADERS, ...bearer } }),
     );
     strictEqual(ok1.status, 200);
     const ok2 = await call(
@@ -450,9 +487,69 @@ Deno.test("createApp() with a token requires it on mutating routes only", async 
       }),
     );
     strictEqual(ok2.status, 200);
-    // The page asks for the token when one is needed.
-    match(await (await app.request("/")).text(), /<input id="token" type="password"/);
     throws(() => createApp(system, { token: "" }), TypeError);
+  } finally {
+    await system.close();
+  }
+});
+
+Deno.test("createApp() with a token: the page takes it once from ?token= and keeps it in a cookie", async () => {
+  const system = await bootFour();
+  const app = createApp(system, { token: "s3cret;token=" });
+  try {
+    // Without the token the page is a 401 page that says how to pass it.
+    for (const path of ["/", "/?token=wrong", "/?token="]) {
+      const refused = await app.request(path);
+      strictEqual(refused.status, 401, path);
+      match(refused.headers.get("content-type")!, /^text\/html/);
+      strictEqual(refused.headers.get("set-cookie"), null);
+      const text = await refused.text();
+      match(text, /\?token=/);
+      doesNotMatch(text, /data-hart=/, "no hart is shown");
+    }
+    // The right token once: a session cookie only this site's requests carry, and
+    // a redirect that takes the token out of the address bar.
+    const query = `/?token=${encodeURIComponent("s3cret;token=")}`;
+    const exchanged = await app.request(query);
+    strictEqual(exchanged.status, 303);
+    strictEqual(exchanged.headers.get("location"), "/");
+    const setCookie = exchanged.headers.get("set-cookie")!;
+    match(setCookie, /^rvhv-token=[^;]+; Path=\/; HttpOnly; SameSite=Strict$/);
+    const cookie = setCookie.split(";")[0]!;
+    // The cookie opens the page, the API and the page's POSTs.
+    const page = await app.request("/", { headers: { Cookie: cookie } });
+    strictEqual(page.status, 200);
+    const html = await page.text();
+    match(html, /data-hart="3"/);
+    ok(!html.includes("s3cret"), "the page does not carry the token");
+    ok(!html.includes('id="token"'), "and asks for none: the cookie is enough");
+    strictEqual(
+      (await call(app, { method: "GET", path: "/api/harts", headers: { Cookie: cookie } })).status,
+      200,
+    );
+    const disabled = await call(
+      app,
+      post("/api/harts/2/disable", { headers: { ...JSON_HEADERS, Cookie: cookie } }),
+    );
+    strictEqual(disabled.status, 200);
+    // A wrong cookie is no token; a bearer header opens the page too.
+    for (const other of ["rvhv-token=wrong", "rvhv-token=", "other=s3cret%3Btoken%3D"]) {
+      strictEqual((await app.request("/", { headers: { Cookie: other } })).status, 401, other);
+      const api = await call(app, {
+        method: "GET",
+        path: "/api/harts",
+        headers: { Cookie: other },
+      });
+      strictEqual(api.status, 401, other);
+    }
+    const withBearer = await app.request("/", {
+      headers: { Authorization: "Bearer s3cret;token=" },
+    });
+    strictEqual(withBearer.status, 200, "a bearer header opens the page too");
+    await withBearer.body?.cancel();
+    // The query is read on the page only: the API never takes a token from the URL.
+    const inUrl = await call(app, { method: "GET", path: `/api/harts${query}` });
+    strictEqual(inUrl.status, 401);
   } finally {
     await system.close();
   }
@@ -503,14 +600,174 @@ Deno.test("createApp() refuses requests from another origin, allows none and its
 Deno.test("createApp() with hosts answers only to those Host names", async () => {
   const system = await bootFour();
   const app = createApp(system, { hosts: ["127.0.0.1:8787", "localhost:8787"] });
+  // A server passes the client's Host header; app.request() sets none, so each is explicit.
+  const from = (url: string, host: string) => app.request(url, { headers: { Host: host } });
   try {
-    strictEqual((await app.request("http://127.0.0.1:8787/healthz")).status, 200);
-    strictEqual((await app.request("http://localhost:8787/healthz")).status, 200);
-    const rebound = await app.request("http://attacker.example:8787/api/harts");
+    strictEqual((await from("http://127.0.0.1:8787/healthz", "127.0.0.1:8787")).status, 200);
+    strictEqual((await from("http://localhost:8787/healthz", "localhost:8787")).status, 200);
+    strictEqual((await from("http://localhost:8787/healthz", "LocalHost:8787")).status, 200);
+    const rebound = await from("http://attacker.example:8787/api/harts", "attacker.example:8787");
     strictEqual(rebound.status, 403);
     match((await rebound.json()).error.message, /Cannot serve host "attacker\.example:8787"/);
+    for (const host of ["127.0.0.1", "127.0.0.1:8788", "localhost.:8787", "[::1]:8787"]) {
+      strictEqual((await from("http://127.0.0.1:8787/healthz", host)).status, 403, host);
+    }
   } finally {
     await system.close();
+  }
+});
+
+Deno.test("createApp() with hosts refuses a request whose Host is missing or empty", async () => {
+  const system = await bootFour();
+  const app = createApp(system, { hosts: ["127.0.0.1:8787", "localhost:8787"] });
+  try {
+    // The URL names a served host, but the Host header is what a client sent.
+    for (const headers of [{}, { Host: "" }, { Host: "   " }]) {
+      for (const path of ["/healthz", "/api/harts"]) {
+        await expectError(
+          app,
+          { method: "GET", path: `http://127.0.0.1:8787${path}`, headers },
+          403,
+          "Forbidden",
+          /Cannot serve a request without a Host header: this server answers to 127\.0\.0\.1:8787, localhost:8787/,
+        );
+      }
+      // The page's errors are a page.
+      const page = await app.request("http://127.0.0.1:8787/", { headers });
+      strictEqual(page.status, 403);
+      match(page.headers.get("content-type")!, /^text\/html/);
+      match(await page.text(), /Cannot serve a request without a Host header/);
+      await expectError(
+        app,
+        {
+          method: "POST",
+          path: "http://localhost:8787/api/harts/0/disable",
+          headers: { ...JSON_HEADERS, ...headers },
+          body: "{}",
+        },
+        403,
+        "Forbidden",
+        /without a Host header/,
+      );
+    }
+    strictEqual(system.percpus.get(0).state, "enabled");
+  } finally {
+    await system.close();
+  }
+});
+
+Deno.test("createApp() answers a method a route does not take with 405 and an Allow header", async () => {
+  const system = await bootFour();
+  const app = createApp(system);
+  try {
+    const cases: [method: string, path: string, allow: string][] = [
+      ["PUT", "/api/harts/0/enable", "POST"],
+      ["DELETE", "/api/harts/1/disable", "POST"],
+      ["GET", "/api/harts/1/enable", "POST"],
+      ["OPTIONS", "/api/harts/1/enable", "POST"],
+      ["DELETE", "/api/harts", "GET, HEAD"],
+      ["POST", "/api/harts", "GET, HEAD"],
+      ["PATCH", "/api/harts/2", "GET, HEAD"],
+      ["PUT", "/api/harts/2/routes", "GET, HEAD"],
+      ["POST", "/api/trace", "GET, HEAD"],
+      ["DELETE", "/api/backend", "GET, HEAD"],
+      ["PUT", "/api/backend/harts/0/csr", "POST"],
+      ["POST", "/healthz", "GET, HEAD"],
+      ["DELETE", "/", "GET, HEAD"],
+    ];
+    for (const [method, path, allow] of cases) {
+      const withBody = method !== "GET" && method !== "OPTIONS";
+      // Without a JSON content type (it was 415) and with one (it was 404).
+      for (const headers of withBody ? [{}, JSON_HEADERS] : [{}]) {
+        const answer = await call(app, {
+          method,
+          path,
+          headers,
+          ...(withBody ? { body: "{}" } : {}),
+        });
+        strictEqual(answer.status, 405, `${method} ${path}: ${JSON.stringify(answer.body)}`);
+        strictEqual(answer.headers.get("allow"), allow, `${method} ${path}`);
+        deepStrictEqual(answer.body, {
+          error: {
+            kind: "MethodNotAllowed",
+            message: `Cannot ${method} ${path}: it takes ${allow}`,
+          },
+        });
+      }
+    }
+    // A path with no route stays 404, whatever the method.
+    await expectError(
+      app,
+      { method: "PUT", path: "/api/nope" },
+      404,
+      "NotFound",
+      /PUT \/api\/nope/,
+    );
+    for (const id of [0, 1, 2, 3]) strictEqual(system.percpus.get(id).state, "enabled");
+    // With a token, the token is asked first (nothing about the API without it).
+    const guarded = createApp(system, { token: "tok" });
+    await expectError(
+      guarded,
+      { method: "PUT", path: "/api/harts/0/enable" },
+      401,
+      "Unauthorized",
+      /token/,
+    );
+    const allowed = await call(guarded, {
+      method: "PUT",
+      path: "/api/harts/0/enable",
+      headers: { Authorization: "Bearer tok" },
+    });
+    deepStrictEqual([allowed.status, allowed.headers.get("allow")], [405, "POST"]);
+  } finally {
+    await system.close();
+  }
+});
+
+Deno.test("GET /healthz answers 503 when the backend is closed or its accesses fail", async () => {
+  const closing = await bootFour();
+  const app = createApp(closing);
+  const alive = await call(app, { method: "GET", path: "/healthz" });
+  deepStrictEqual([alive.status, alive.body], [200, { status: "ok" }]);
+  await closing.close();
+  await expectError(
+    app,
+    { method: "GET", path: "/healthz" },
+    503,
+    "Unavailable",
+    /^Cannot serve: the backend does not answer \(BadState\)$/,
+  );
+  strictEqual((await app.request("/healthz", { method: "HEAD" })).status, 503);
+
+  // A backend whose accesses fail (a lost connection, a dead process).
+  let failure: Error | undefined;
+  const hal = new SpyHal(await createEmulatorHal({ harts: 2 }), () => {
+    if (failure !== undefined) throw failure;
+    return undefined;
+  });
+  const percpus = await PerCpuSet.init(hal);
+  const failing = createApp({ hal, percpus });
+  try {
+    strictEqual((await failing.request("/healthz")).status, 200);
+    for (
+      const [error, kind] of [
+        [new AxError("Io", "Cannot reach QEMU at /run/secret.sock: connection reset"), "Io"],
+        [new Error("The backend process exited"), "Internal"],
+      ] as const
+    ) {
+      failure = error;
+      await expectError(
+        failing,
+        { method: "GET", path: "/healthz" },
+        503,
+        "Unavailable",
+        new RegExp(`^Cannot serve: the backend does not answer \\(${kind}\\)$`),
+      );
+    }
+    failure = undefined;
+    strictEqual((await failing.request("/healthz")).status, 200, "it recovers with the backend");
+  } finally {
+    await hal.close();
   }
 });
 

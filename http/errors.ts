@@ -39,24 +39,42 @@ export const ERROR_STATUS: Readonly<Record<AxErrorKind, number>> = Object.freeze
 });
 
 /**
- * The `kind` of a refusal made before a route runs: `Unauthorized` (401),
- * `Forbidden` (403), `PayloadTooLarge` (413), `UnsupportedMediaType` (415).
+ * The `kind` of an answer the HTTP layer gives itself: the refusals made
+ * before a route runs, `Unauthorized` (401), `Forbidden` (403),
+ * `MethodNotAllowed` (405, with an `Allow` header), `PayloadTooLarge` (413),
+ * `UnsupportedMediaType` (415); and `Unavailable` (503), `/healthz` when
+ * the backend does not answer.
  *
  * @example Usage
  * ```ts
  * import { HttpRefusal, type RefusalKind } from "./errors.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
- * const kinds: RefusalKind[] = ["Unauthorized", "Forbidden", "PayloadTooLarge", "UnsupportedMediaType"];
+ * const kinds: RefusalKind[] = [
+ *   "Unauthorized",
+ *   "Forbidden",
+ *   "MethodNotAllowed",
+ *   "PayloadTooLarge",
+ *   "UnsupportedMediaType",
+ *   "Unavailable",
+ * ];
  * deepStrictEqual(kinds.map((kind) => new HttpRefusal(kind, "Cannot serve the request").status), [
  *   401,
  *   403,
+ *   405,
  *   413,
  *   415,
+ *   503,
  * ]);
  * ```
  */
-export type RefusalKind = "Unauthorized" | "Forbidden" | "PayloadTooLarge" | "UnsupportedMediaType";
+export type RefusalKind =
+  | "Unauthorized"
+  | "Forbidden"
+  | "MethodNotAllowed"
+  | "PayloadTooLarge"
+  | "UnsupportedMediaType"
+  | "Unavailable";
 
 /**
  * The `kind` field of an error body.
@@ -110,13 +128,18 @@ export interface ErrorBody {
 const REFUSAL_STATUS: Readonly<Record<RefusalKind, number>> = {
   Unauthorized: 401,
   Forbidden: 403,
+  MethodNotAllowed: 405,
   PayloadTooLarge: 413,
   UnsupportedMediaType: 415,
+  Unavailable: 503,
 };
 
 /**
- * A request refused before its route ran (bad origin, missing token, wrong
- * content type); the app's `onError` renders it.
+ * An answer the HTTP layer gives itself rather than the backend: a request
+ * refused before its route ran (bad host or origin, missing token, a method
+ * the route does not take, wrong content type, too large a body), or a
+ * backend that does not answer the health check; the app's `onError`
+ * renders it.
  *
  * @example Usage
  * ```ts

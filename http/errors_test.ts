@@ -37,8 +37,10 @@ Deno.test("errorResponse() answers refusals by their status and anything else wi
     const [kind, status] of [
       ["Unauthorized", 401],
       ["Forbidden", 403],
+      ["MethodNotAllowed", 405],
       ["PayloadTooLarge", 413],
       ["UnsupportedMediaType", 415],
+      ["Unavailable", 503],
     ] as const
   ) {
     const refusal = new HttpRefusal(kind, "Cannot serve it");

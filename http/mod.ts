@@ -12,10 +12,12 @@
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * const system = await boot(parseManifest("version: 1\nbackend: { plugin: emulator, options: { harts: 2 } }\n"));
- * const app = createApp(system, { token: "s3cret" }); // the token guards every POST
+ * const app = createApp(system, { token: "s3cret" }); // the token guards every route but /healthz
  * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.fetch);
  *
- * const response = await fetch(`http://127.0.0.1:${server.addr.port}/api/harts`);
+ * const response = await fetch(`http://127.0.0.1:${server.addr.port}/api/harts`, {
+ *   headers: { Authorization: "Bearer s3cret" },
+ * });
  * deepStrictEqual(await response.json(), {
  *   harts: [{ id: 0, state: "enabled", h: true }, { id: 1, state: "enabled", h: true }],
  * });
@@ -44,11 +46,13 @@
  *   where `routes[origin]` is `{ destination, cause, reason, arises, taken,
  *   effective: { destination, cause, reason } }` (see `routeTrap`).
  * - `GET /api/trace` → `{ events }` while recording; 404 otherwise.
- * - `GET /healthz` → `{ status: "ok" }`.
+ * - `GET /healthz` → `{ status: "ok" }` when the backend answers a CSR
+ *   read, else 503 `Unavailable`; the one route that needs no token.
  * - Errors → `{ error: { kind, message } }` with the status of
  *   {@linkcode ERROR_STATUS} (`NotFound` 404, `BadState` 409, `Unsupported`
  *   501, `InvalidInput` 400, …) or of a refusal (`Unauthorized` 401,
- *   `Forbidden` 403, `PayloadTooLarge` 413, `UnsupportedMediaType` 415).
+ *   `Forbidden` 403, `MethodNotAllowed` 405 with an `Allow` header,
+ *   `PayloadTooLarge` 413, `UnsupportedMediaType` 415).
  *
  * @module
  */

@@ -24,8 +24,6 @@ export interface PageInput {
   policy: string;
   /** Each hart with its routing. */
   harts: readonly { hart: HartDescription; routes: RoutesDescription }[];
-  /** Whether mutating requests need a token (the page then asks for it). */
-  tokenRequired: boolean;
   /** The CSP nonce of the inline style and script. */
   nonce: string;
 }
@@ -300,9 +298,6 @@ function systemFacts(info: HalInfo, policy: string, harts: number): Markup {
  */
 export function renderPage(input: PageInput): Markup {
   const { info, nonce } = input;
-  const token = input.tokenRequired
-    ? html`<label class="token">API token <input id="token" type="password" autocomplete="off"></label>`
-    : "";
   return html`
     <!doctype html>
     <html lang="en">
@@ -316,7 +311,7 @@ export function renderPage(input: PageInput): Markup {
       <body>
         <header class="page-head">
               <h1>rvhv<span>per-CPU hypervisor set-up</span></h1>
-              ${systemFacts(info, input.policy, input.harts.length)} ${token}
+              ${systemFacts(info, input.policy, input.harts.length)}
             </header>
         <main>
               ${legend()}
@@ -324,6 +319,35 @@ export function renderPage(input: PageInput): Markup {
             </main>
         <p id="status" role="status" aria-live="polite"></p>
         <script nonce="${nonce}">${raw(PAGE_SCRIPT)}</script>
+      </body>
+    </html>
+  `;
+}
+
+/**
+ * Renders an error of the page's route as a page: its status, kind and
+ * message (a 401 says how to pass the token).
+ *
+ * @param status The HTTP status.
+ * @param error The error body's kind and message.
+ * @returns The HTML document.
+ */
+export function renderErrorPage(
+  status: number,
+  error: { kind: string; message: string },
+): Markup {
+  return html`
+    <!doctype html>
+    <html lang="en">
+      <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <link rel="icon" href="data:,">
+        <title>rvhv: ${status} ${error.kind}</title>
+      </head>
+      <body>
+        <h1>${status} ${error.kind}</h1>
+        <p>${error.message}</p>
       </body>
     </html>
   `;
