@@ -7,7 +7,7 @@
  * Also the listen-address and token rules, as functions.
  */
 
-import { deepStrictEqual, match, ok, strictEqual, throws } from "node:assert/strict";
+import { deepStrictEqual, doesNotMatch, match, ok, strictEqual, throws } from "node:assert/strict";
 import { checkExposure, parseListen, resolveToken } from "../../cli/commands/serve.ts";
 import { UsageError } from "../../cli/io.ts";
 import { deliverInterrupt, rvhvInProcess, startRvhvInProcess } from "../_helpers/cli.ts";
@@ -162,6 +162,20 @@ Deno.test({
         "GET /healthz HTTP/1.1\r\nHost: rebind.example\r\n",
       );
       strictEqual(status, "HTTP/1.1 403 Forbidden");
+      // So does a request without a Host (Deno would take it for localhost), or with an empty one.
+      for (
+        const head of [
+          "GET /healthz HTTP/1.1\r\n",
+          "GET /api/harts HTTP/1.1\r\nHost: \r\n",
+          "GET /api/harts HTTP/1.0\r\n",
+        ]
+      ) {
+        strictEqual(
+          (await rawStatus(served.url, head)).replace("HTTP/1.0", "HTTP/1.1"),
+          "HTTP/1.1 403 Forbidden",
+          head,
+        );
+      }
     } finally {
       const { code, stderr } = await stop(served, "SIGINT");
       strictEqual(code, 130, stderr);
@@ -187,6 +201,18 @@ Deno.test("rvhv serve reads the manifest's server.listen and RVHV_TOKEN, and sto
       const refused = await fetch(`${served.url}api/harts/0/disable`, POST);
       strictEqual(refused.status, 401);
       await refused.body?.cancel();
+      // Reading needs the token too; the health check does not.
+      for (const path of ["api/harts", "api/harts/0", ""]) {
+        const read = await fetch(`${served.url}${path}`);
+        strictEqual(read.status, 401, path);
+        await read.body?.cancel();
+      }
+      const health = await fetch(`${served.url}healthz`);
+      deepStrictEqual(await health.json(), { status: "ok" });
+      const list = await fetch(`${served.url}api/harts`, {
+        headers: { Authorization: "Bearer from-env" },
+      });
+      strictEqual((await list.json()).harts.length, 2);
       const allowed = await fetch(`${served.url}api/harts/0/disable`, {
         ...POST,
         headers: { ...POST.headers, Authorization: "Bearer from-env" },
@@ -196,11 +222,41 @@ Deno.test("rvhv serve reads the manifest's server.listen and RVHV_TOKEN, and sto
     } finally {
       const { code, stderr } = await stop(served, "SIGTERM");
       strictEqual(code, 143, stderr);
-      match(stderr, /token required for changes/);
+      match(stderr, /token required: open the page once as \/\?token=<token>/);
       match(stderr, /SIGTERM received/);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("rvhv serve takes a chunked POST body without Deno's request.signal warning", async () => {
+  const served = await serve(["examples/emulator.yaml", "--listen", "127.0.0.1:0"]);
+  const encoder = new TextEncoder();
+  try {
+    // No Content-Length: the body arrives chunked, so it is read to find its size.
+    const chunked = await fetch(`${served.url}api/harts/1/disable`, {
+      ...POST,
+      body: ReadableStream.from([encoder.encode("{"), encoder.encode("}")]),
+    });
+    strictEqual(chunked.status, 200);
+    strictEqual((await chunked.json()).state, "disabled");
+    const large = await fetch(`${served.url}api/harts/1/enable`, {
+      ...POST,
+      body: ReadableStream.from([
+        encoder.encode(" ".repeat(10_000)),
+        encoder.encode(" ".repeat(10_000)),
+      ]),
+    });
+    strictEqual(large.status, 413);
+    await large.body?.cancel();
+    const sized = await fetch(`${served.url}api/harts/1/enable`, POST);
+    strictEqual(sized.status, 200);
+    await sized.body?.cancel();
+  } finally {
+    const { code, stderr } = await stop(served, "SIGINT");
+    strictEqual(code, 130, stderr);
+    doesNotMatch(stderr, /request\.signal|legacy/, stderr);
   }
 });
 
