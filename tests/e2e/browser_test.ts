@@ -1,7 +1,9 @@
 /**
  * The page in a real browser: headless Chromium (the system's, never a
- * downloaded one) driven by puppeteer-core. Disabling hart 2 must change its
- * card and its routing grid in place, exactly as the server renders them.
+ * downloaded one) driven by puppeteer-core, served with a token as
+ * `rvhv serve --token` serves it (opened once as `/?token=…`, then the
+ * cookie). Disabling hart 2 must change its card and its routing grid in
+ * place, exactly as the server renders them.
  *
  * Skips, saying why, when no Chromium is installed, unless
  * RVHV_REQUIRE_BROWSER=1 (as in CI), where a missing browser fails.
@@ -11,7 +13,7 @@
 
 import { deepStrictEqual, match, notDeepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
-import { createApp } from "../../http/app.ts";
+import { createApp, type HttpApp } from "../../http/app.ts";
 import { boot } from "../../manifest/boot.ts";
 import { parseManifest } from "../../manifest/parse.ts";
 
@@ -22,6 +24,7 @@ const CANDIDATES = [
   "/usr/bin/google-chrome",
 ];
 const REQUIRED = Deno.env.get("RVHV_REQUIRE_BROWSER") === "1";
+const TOKEN = "br0wser-t0ken";
 
 function findChromium(): string | undefined {
   const named = Deno.env.get("RVHV_CHROMIUM");
@@ -113,15 +116,25 @@ Deno.test({
     const system = await boot(
       parseManifest("version: 1\nbackend: { plugin: emulator, options: { harts: 4 } }\n"),
     );
+    // Served as `rvhv serve --token` serves it: loopback Host names only, a token.
+    let handle: HttpApp["fetch"] = () => new Response("Starting", { status: 503 });
     const server = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen() {} },
-      createApp(system).fetch,
+      (request) => handle(request),
     );
     const url = `http://127.0.0.1:${server.addr.port}/`;
+    handle = createApp(system, { token: TOKEN, hosts: [`127.0.0.1:${server.addr.port}`] }).fetch;
     const userDataDir = await Deno.makeTempDir({ prefix: "rvhv-chromium-" });
     let browser: Browser | undefined;
     try {
       browser = await launch(chromium, userDataDir);
+      // Without the token the page says how to pass it; with it once in the
+      // URL, the server keeps it in a cookie and takes it out of the URL.
+      const stranger = await browser.newPage();
+      const refused = await stranger.goto(url, { waitUntil: "load" });
+      strictEqual(refused?.status(), 401);
+      match(await stranger.content(), /\?token=/);
+      await stranger.close();
       const page = await browser.newPage();
       const problems: string[] = [];
       page.on("pageerror", (error) => problems.push(`page error: ${error}`));
@@ -129,7 +142,9 @@ Deno.test({
         if (message.type() === "error") problems.push(`console: ${message.text()}`);
       });
       await page.setViewport({ width: 1920, height: 1200 });
-      await page.goto(url, { waitUntil: "load" });
+      const opened = await page.goto(`${url}?token=${TOKEN}`, { waitUntil: "load" });
+      strictEqual(opened?.status(), 200);
+      strictEqual(page.url(), url, "the token is not left in the address bar");
       await page.waitForFunction('document.documentElement.dataset.ready === "true"');
 
       const before = await snapshot(page, 2);
@@ -204,7 +219,10 @@ Deno.test({
       }
       // Only hart 2 changed; the API agrees; the status line says so.
       deepStrictEqual(await snapshot(page, 1), neighbour);
-      strictEqual((await (await fetch(`${url}api/harts/2`)).json()).state, "disabled");
+      const api = await fetch(`${url}api/harts/2`, {
+        headers: { Authorization: `Bearer ${TOKEN}` },
+      });
+      strictEqual((await api.json()).state, "disabled");
       strictEqual(
         await page.evaluate('document.getElementById("status").textContent'),
         "Hart 2 is disabled",
