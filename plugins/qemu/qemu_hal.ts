@@ -10,8 +10,8 @@
  * @module
  */
 
-import { isReadOnlyCsr } from "../../hal/csr_numbers.ts";
-import { CSR } from "../../hal/csr_numbers.ts";
+import { ALL_ONES } from "../../hal/csr_fields.ts";
+import { CSR, isReadOnlyCsr } from "../../hal/csr_numbers.ts";
 import { AxError, CsrTrap, GdbProtocolError } from "../../hal/errors.ts";
 import { type FirmwarePreset, resolveFirmware } from "../../hal/firmware.ts";
 import { HostMemory } from "../../hal/host_memory.ts";
@@ -38,7 +38,6 @@ import {
   type RoutedCsrResult,
 } from "./native/native_access.ts";
 
-const ALL_ONES = (1n << 64n) - 1n;
 /** Guest RAM QEMU is started with, and where frames come from. */
 const RAM_BASE = 0x8000_0000n;
 const RAM_SIZE: bigint = 128n << 20n;

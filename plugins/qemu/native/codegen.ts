@@ -11,7 +11,8 @@
  */
 
 import { AxError } from "../../../hal/errors.ts";
-import { csrName } from "../../../hal/csr_numbers.ts";
+import { CSR, csrName } from "../../../hal/csr_numbers.ts";
+import { ATP, STATUS } from "../../../hal/csr_fields.ts";
 import { hex } from "../../../hal/hex.ts";
 import type { CsrNum, CsrResult } from "../../../hal/types.ts";
 import { Assembler, type CsrForm } from "./rv_asm.ts";
@@ -46,12 +47,6 @@ export interface NativeOp {
   /** The operand (0 for a read). */
   readonly value: bigint;
 }
-
-const CSR_SSTATUS = 0x100;
-const CSR_STVEC = 0x105;
-const CSR_SATP = 0x180;
-const SSTATUS_SIE = 1n << 1n;
-const SATP_MODE_SHIFT = 60n;
 
 /**
  * The path a CSR takes under native access: CSRs whose privilege field
@@ -94,10 +89,11 @@ function writes(op: NativeOp): boolean {
  * @example Usage
  * ```ts
  * import { inexpressible } from "./codegen.ts";
+ * import { CSR } from "@rvhv/percpu";
  * import { ok, strictEqual } from "node:assert/strict";
  *
- * ok(inexpressible({ op: "write", csr: 0x180, value: 8n << 60n })); // satp, Sv39
- * strictEqual(inexpressible({ op: "write", csr: 0x180, value: 0n }), undefined);
+ * ok(inexpressible({ op: "write", csr: CSR.satp, value: 8n << 60n })); // Sv39
+ * strictEqual(inexpressible({ op: "write", csr: CSR.satp, value: 0n }), undefined);
  * ```
  *
  * @param op The operation.
@@ -105,11 +101,11 @@ function writes(op: NativeOp): boolean {
  */
 export function inexpressible(op: NativeOp): string | undefined {
   if (!writes(op)) return undefined;
-  if (op.csr === CSR_SATP && op.op !== "clear" && (op.value >> SATP_MODE_SHIFT) !== 0n) {
+  if (op.csr === CSR.satp && op.op !== "clear" && (op.value & ATP.MODE) !== 0n) {
     return `it could turn on address translation (MODE bits in ${hex(op.value)}), ` +
       `and the agent runs without page tables`;
   }
-  if (op.csr === CSR_SSTATUS && op.op !== "clear" && (op.value & SSTATUS_SIE) !== 0n) {
+  if (op.csr === CSR.sstatus && op.op !== "clear" && (op.value & STATUS.SIE) !== 0n) {
     return "it would set sstatus.SIE, and the agent is woken by an interrupt it must not take";
   }
   return undefined;
@@ -121,9 +117,10 @@ export function inexpressible(op: NativeOp): string | undefined {
  * @example Usage
  * ```ts
  * import { checkExpressible } from "./codegen.ts";
+ * import { CSR } from "@rvhv/percpu";
  * import { throws } from "node:assert/strict";
  *
- * throws(() => checkExpressible(0, [{ op: "set", csr: 0x100, value: 2n }]), /sstatus\.SIE/);
+ * throws(() => checkExpressible(0, [{ op: "set", csr: CSR.sstatus, value: 2n }]), /sstatus\.SIE/);
  * ```
  *
  * @param hart The hart.
@@ -168,9 +165,10 @@ export interface CompiledBatch {
  * @example Usage
  * ```ts
  * import { compileBatch } from "./codegen.ts";
+ * import { CSR } from "@rvhv/percpu";
  * import { strictEqual } from "node:assert/strict";
  *
- * const batch = compileBatch(0x8022_0000, [{ op: "read", csr: 0x680, value: 0n }]);
+ * const batch = compileBatch(0x8022_0000, [{ op: "read", csr: CSR.hgatp, value: 0n }]);
  * strictEqual(batch.count, 1);
  * strictEqual(new DataView(batch.code.buffer).getUint32(4, true), 0x680022f3); // csrr t0, hgatp
  * ```
@@ -197,10 +195,10 @@ export function compileBatch(origin: number, ops: readonly NativeOp[]): Compiled
       operands.push(BigInt.asUintN(64, op.value));
     }
     a.sd("zero", 8, "a2");
-    if (op.csr === CSR_STVEC) {
-      a.csr("csrrw", "zero", CSR_STVEC, "s8");
+    if (op.csr === CSR.stvec) {
+      a.csr("csrrw", "zero", CSR.stvec, "s8");
       a.csr(form, "t0", op.csr, source);
-      a.csr("csrrw", "s8", CSR_STVEC, "s9");
+      a.csr("csrrw", "s8", CSR.stvec, "s9");
     } else {
       a.csr(form, "t0", op.csr, source);
     }

@@ -25,6 +25,8 @@
  * @module
  */
 
+import { IP, STATUS } from "../../../hal/csr_fields.ts";
+import { CSR } from "../../../hal/csr_numbers.ts";
 import { AxError } from "../../../hal/errors.ts";
 import { hex } from "../../../hal/hex.ts";
 import type { CsrResult, HartId } from "../../../hal/types.ts";
@@ -182,15 +184,6 @@ const SBI_IMPLEMENTATIONS: readonly string[] = [
   "oreboot",
   "bhyve",
 ];
-
-const CSR_SIE = 0x104;
-const CSR_SIP = 0x144;
-const CSR_MIDELEG = 0x303;
-const CSR_MSTATUS = 0x300;
-const SSIP = 1n << 1n;
-const MSTATUS_SIE = 1n << 1n;
-const MSTATUS_TW = 1n << 21n;
-const MSTATUS_TSR = 1n << 22n;
 
 /**
  * Describes an SBI implementation from its id and version, e.g.
@@ -694,8 +687,8 @@ export class NativeAccess {
       const [mode, pc, scause, sepc] = (await gdb.exchangeOnHart(hart, [
         `p${priv.toString(16)}`,
         "p20",
-        csr(0x142),
-        csr(0x141),
+        csr(CSR.scause),
+        csr(CSR.sepc),
       ])).map(decodeLe64);
       const level = ["U", "S", "H", "M"][Number(mode! & 3n)];
       return `; it is in ${level}-mode at pc ${hex(pc!)}, scause ${hex(scause!)}, sepc ${
@@ -724,10 +717,10 @@ export class NativeAccess {
         const writes = slot.writes;
         const replies = await gdb.exchangeOnHart(slot.job.hart, [
           ...writes,
-          `p${reg(CSR_SIE)}`,
-          `p${reg(CSR_SIP)}`,
-          `p${reg(CSR_MIDELEG)}`,
-          `p${reg(CSR_MSTATUS)}`,
+          `p${reg(CSR.sie)}`,
+          `p${reg(CSR.sip)}`,
+          `p${reg(CSR.mideleg)}`,
+          `p${reg(CSR.mstatus)}`,
         ]);
         const bad = replies.slice(0, writes.length).find((reply) => reply !== "OK");
         if (bad !== undefined) {
@@ -744,7 +737,7 @@ export class NativeAccess {
           bigint,
         ];
         const hart = slot.job.hart;
-        if ((mideleg & SSIP) === 0n) {
+        if ((mideleg & IP.SSIP) === 0n) {
           fail(
             slot,
             new AxError(
@@ -758,9 +751,9 @@ export class NativeAccess {
           );
           return;
         }
-        const hostile = (mstatus & MSTATUS_SIE) !== 0n
+        const hostile = (mstatus & STATUS.SIE) !== 0n
           ? "SIE set, so the agent would take its own wake-up interrupt"
-          : (mstatus & (MSTATUS_TW | MSTATUS_TSR)) !== 0n
+          : (mstatus & (STATUS.TW | STATUS.TSR)) !== 0n
           ? "TW or TSR set, which traps the agent's wfi or sret"
           : undefined;
         if (hostile !== undefined) {
@@ -777,13 +770,13 @@ export class NativeAccess {
           return;
         }
         const wake: string[] = [];
-        if ((sip & SSIP) === 0n) {
+        if ((sip & IP.SSIP) === 0n) {
           slot.restore |= RESTORE_SSIP;
-          wake.push(`P${reg(CSR_SIP)}=${encodeLe64(sip | SSIP)}`);
+          wake.push(`P${reg(CSR.sip)}=${encodeLe64(sip | IP.SSIP)}`);
         }
-        if ((sie & SSIP) === 0n) {
+        if ((sie & IP.SSIP) === 0n) {
           slot.restore |= RESTORE_SSIE;
-          wake.push(`P${reg(CSR_SIE)}=${encodeLe64(sie | SSIP)}`);
+          wake.push(`P${reg(CSR.sie)}=${encodeLe64(sie | IP.SSIP)}`);
         }
         const box = new Uint8Array(32);
         const view = new DataView(box.buffer);
