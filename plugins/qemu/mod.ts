@@ -73,19 +73,10 @@ export {
   type QmpRunstate,
   type QmpVersion,
 } from "./qmp_client.ts";
-export {
-  checkWriteReply,
-  decodeGdbPayload,
-  decodeLe64,
-  encodeGdbPacket,
-  encodeLe64,
-  GdbClient,
-  type GdbClientOptions,
-  type GdbExchangeOptions,
-  type GdbRegister,
-  parseCsrReply,
-  parseTargetRegisters,
-} from "./gdb_client.ts";
+export { GdbClient, type GdbClientOptions, type GdbExchangeOptions } from "./_gdb_client.ts";
+export { decodeLe64, encodeLe64 } from "./_gdb_codec.ts";
+export { decodeGdbPayload, encodeGdbPacket } from "./_gdb_packets.ts";
+export { type GdbRegister, parseTargetRegisters } from "./_gdb_target.ts";
 export {
   qemuArguments,
   QemuProcess,

@@ -25,7 +25,9 @@ import type {
   HalInfo,
   HartId,
 } from "../../hal/types.ts";
-import { checkWriteReply, decodeLe64, encodeLe64, GdbClient } from "./gdb_client.ts";
+import { GdbClient } from "./_gdb_client.ts";
+import { ILLEGAL_INSTRUCTION_TRAP } from "./_gdb_codec.ts";
+import { joinReads, readPackets, writePackets } from "./native/memory.ts";
 import { parseQemuOptions, type QemuOptions, type ResolvedQemuOptions } from "./options.ts";
 import { QemuProcess, VIRT_MTIMECMP_BASE } from "./qemu_process.ts";
 import { QmpClient } from "./qmp_client.ts";
@@ -45,7 +47,6 @@ const RAM_ARG = "128M";
 /** Frames under native access: RAM clear of OpenSBI, the agent and the FDT. */
 const NATIVE_FRAMES = { base: 0x8400_0000n, size: 48n << 20n };
 /** ArceOS's riscv64 linear-map offset (as the emulator). */
-const TRAP_ILLEGAL: CsrResult = Object.freeze({ ok: false, trapCause: 2 });
 
 type OpName = "read" | "write" | "set" | "clear";
 
@@ -290,7 +291,7 @@ export class QemuHal implements AxVCpuHal {
       ...(attached
         ? { attached: true, sockets: { qmp: options.attach!.qmp, gdb: options.attach!.gdb } }
         : { attached: false, cpu: options.cpu, binary: options.qemu }),
-      csrRegnumBase: session.gdb.csrBase,
+      csrRegnumBase: session.gdb.codec.csrBase,
       // A started QEMU gets the preset's mtimecmp from loader devices; an
       // attached one through gdb memory writes, which reach the CLINT on QEMU
       // 10.0 but not on 7.2.
@@ -498,7 +499,7 @@ export class QemuHal implements AxVCpuHal {
     release: () => void,
   ): Promise<CsrResult[]> {
     const gdb = session.gdb;
-    const base = gdb.csrBase;
+    const { codec } = gdb;
     const results = new Array<CsrResult>(ops.length);
     let payloads: string[] = [];
     // Per payload: which op it belongs to and what it is.
@@ -519,29 +520,23 @@ export class QemuHal implements AxVCpuHal {
         const i = sentOwners[k]!;
         const reply = replies[k]!;
         const op = ops[i]!;
-        if (sentKinds[k] === "p") {
-          if (reply.length === 16) results[i] = { ok: true, value: decodeLe64(reply) };
-          else if (reply === "E14") results[i] = TRAP_ILLEGAL;
-          else results[i] = { ok: true, value: decodeLe64(reply) }; // throws GdbProtocolError
-        } else if (results[i]!.ok) {
-          checkWriteReply(hart, op.csr, reply);
-        }
+        if (sentKinds[k] === "p") results[i] = codec.readResult(hart, op.csr, reply);
+        else if (results[i]!.ok) codec.checkWrite(hart, op.csr, reply);
       }
     };
     for (let i = 0; i < ops.length; i++) {
       const { op, csr, value } = ops[i]!;
-      const reg = (base + csr).toString(16);
       const writes = op === "write" || value !== 0n;
       if (writes && isReadOnlyCsr(csr)) {
-        results[i] = TRAP_ILLEGAL;
+        results[i] = ILLEGAL_INSTRUCTION_TRAP;
         continue;
       }
-      payloads.push(`p${reg}`);
+      payloads.push(codec.read(csr));
       owners.push(i);
       kinds.push("p");
       if (!writes) continue;
       if (op === "write") {
-        payloads.push(`P${reg}=${encodeLe64(value)}`);
+        payloads.push(codec.write(csr, value));
         owners.push(i);
         kinds.push("P");
         continue;
@@ -551,7 +546,7 @@ export class QemuHal implements AxVCpuHal {
       const old = results[i]!;
       if (!old.ok) continue;
       const next = op === "set" ? old.value | value : old.value & ~value;
-      payloads.push(`P${reg}=${encodeLe64(next)}`);
+      payloads.push(codec.write(csr, next));
       owners.push(i);
       kinds.push("P");
     }
@@ -713,24 +708,17 @@ function spawnMtimecmp(options: ResolvedQemuOptions): bigint | undefined {
 }
 
 /** Where a hart's mtimecmp sits in the CLINT of `virt`. */
-function mtimecmpAddress(hart: HartId): bigint {
-  return VIRT_MTIMECMP_BASE + 8n * BigInt(hart);
+function mtimecmpAddress(hart: HartId): number {
+  return Number(VIRT_MTIMECMP_BASE) + 8 * hart;
 }
 
 /** Reads every hart's mtimecmp from the CLINT (gdb memory reads do reach MMIO). */
 async function readMtimecmp(session: Session): Promise<bigint[]> {
   const replies = await session.gdb.exchangeOnHart(
     session.harts[0]!,
-    session.harts.map((hart) => `m${mtimecmpAddress(hart).toString(16)},8`),
+    session.harts.flatMap((hart) => readPackets(mtimecmpAddress(hart), 8)),
   );
-  return replies.map((reply, i) => {
-    if (reply.length !== 16) {
-      throw new GdbProtocolError(
-        `Cannot read mtimecmp of hart ${session.harts[i]}: the gdbstub answered "${reply}"`,
-      );
-    }
-    return decodeLe64(reply);
-  });
+  return replies.map((reply) => new DataView(joinReads([reply], 8).buffer).getBigUint64(0, true));
 }
 
 /** Chooses the firmware preset for these options and this QEMU. */
@@ -771,10 +759,11 @@ async function applyFirmware(
   } else if (firmware.mtimecmp !== undefined) {
     // An attached QEMU has no loader devices: write the CLINT over gdb. QEMU
     // 10.0's gdbstub reaches MMIO; 7.2's drops the write silently, so read back.
-    const value = encodeLe64(firmware.mtimecmp);
+    const value = new Uint8Array(8);
+    new DataView(value.buffer).setBigUint64(0, firmware.mtimecmp, true);
     await gdb.exchangeOnHart(
       session.harts[0]!,
-      session.harts.map((hart) => `M${mtimecmpAddress(hart).toString(16)},8:${value}`),
+      session.harts.flatMap((hart) => writePackets(mtimecmpAddress(hart), value)),
     );
     const found = await readMtimecmp(session);
     const wrong = found.findIndex((read) => read !== firmware.mtimecmp);
@@ -789,9 +778,9 @@ async function applyFirmware(
     if (writes.length === 0) return;
     const replies = await gdb.exchangeOnHart(
       hart,
-      writes.map(({ csr, value }) => `P${gdb.csrRegnum(csr).toString(16)}=${encodeLe64(value)}`),
+      writes.map(({ csr, value }) => gdb.codec.write(csr, value)),
     );
-    replies.forEach((reply, k) => checkWriteReply(hart, writes[k]!.csr, reply));
+    replies.forEach((reply, k) => gdb.codec.checkWrite(hart, writes[k]!.csr, reply));
   }));
 }
 

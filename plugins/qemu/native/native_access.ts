@@ -27,10 +27,10 @@
 
 import { IP, STATUS } from "../../../hal/csr_fields.ts";
 import { CSR } from "../../../hal/csr_numbers.ts";
-import { AxError } from "../../../hal/errors.ts";
+import { AxError, GdbProtocolError } from "../../../hal/errors.ts";
 import { hex } from "../../../hal/hex.ts";
 import type { CsrResult, HartId } from "../../../hal/types.ts";
-import { decodeLe64, encodeLe64, type GdbClient } from "../gdb_client.ts";
+import type { GdbClient } from "../_gdb_client.ts";
 import type { QmpClient } from "../qmp_client.ts";
 import type { QemuSpawnOptions } from "../qemu_process.ts";
 import {
@@ -250,6 +250,36 @@ async function stopVm(session: NativeSession): Promise<void> {
   if (stopped !== undefined) await stopped;
 }
 
+/** The CSRs read before waking a hart: its wake bits, and what could keep it from waking. */
+const WAKE_STATE = [CSR.sie, CSR.sip, CSR.mideleg, CSR.mstatus] as const;
+/** Privilege levels by the `priv` register's value. */
+const PRIVILEGE_LEVELS = ["U", "S", "H", "M"];
+
+/**
+ * Reads where a stopped hart is (its privilege level and pc) and the replies
+ * to `more` packets sent with them.
+ */
+async function locate(
+  gdb: GdbClient,
+  hart: HartId,
+  more: readonly string[],
+): Promise<{ level: string; pc: bigint; more: string[] }> {
+  const { codec } = gdb;
+  const priv = codec.readRegister("priv");
+  const pc = codec.readRegister("pc");
+  if (priv === undefined || pc === undefined) {
+    throw new GdbProtocolError(
+      `Cannot locate hart ${hart}: the target description has no priv or pc register`,
+    );
+  }
+  const [mode, at, ...rest] = await gdb.exchangeOnHart(hart, [priv, pc, ...more]);
+  return {
+    level: PRIVILEGE_LEVELS[Number(codec.registerValue(mode!) & 3n)]!,
+    pc: codec.registerValue(at!),
+    more: rest,
+  };
+}
+
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -395,13 +425,13 @@ export class NativeAccess {
       );
     }
     // Every hart must be in S-mode (priv 1): parked in the agent, not inside OpenSBI.
-    const priv = session.gdb.registers.get("priv");
+    const priv = gdb.codec.readRegister("priv");
     if (priv !== undefined) {
       const replies = await Promise.all(
-        session.harts.map((hart) => gdb.exchangeOnHart(hart, [`p${priv.regnum.toString(16)}`])),
+        session.harts.map((hart) => gdb.exchangeOnHart(hart, [priv])),
       );
       replies.forEach(([reply], i) => {
-        const mode = decodeLe64(reply!);
+        const mode = gdb.codec.registerValue(reply!);
         if (mode !== 1n) {
           throw new AxError(
             "InvalidData",
@@ -457,19 +487,17 @@ export class NativeAccess {
     }
     let where = "";
     try {
-      const priv = session.gdb.registers.get("priv")?.regnum ?? 65;
-      const [mode, pc, ...mailbox] = await session.gdb.exchangeOnHart(hart, [
-        `p${priv.toString(16)}`,
-        "p20",
-        ...readPackets(mailboxOf(layout, hart), MAILBOX.size),
-      ]);
+      const { level, pc, more: mailbox } = await locate(
+        session.gdb,
+        hart,
+        readPackets(mailboxOf(layout, hart), MAILBOX.size),
+      );
       const box = new DataView(joinReads(mailbox, MAILBOX.size).buffer);
-      const level = ["U", "S", "H", "M"][Number(decodeLe64(mode!) & 3n)];
       const state = box.getUint32(MAILBOX.state, true);
       const started = box.getUint32(MAILBOX.startCalled, true) === 0
         ? "the boot hart did not start it"
         : `hart_start returned ${box.getBigInt64(MAILBOX.startReturn, true)}`;
-      where = `: it is in ${level}-mode at pc ${hex(decodeLe64(pc!))}, ` +
+      where = `: it is in ${level}-mode at pc ${hex(pc)}, ` +
         `${state === 0 ? "never entered the agent" : `entered the agent (state ${state})`}, ` +
         `and ${started}`;
     } catch {
@@ -682,18 +710,16 @@ export class NativeAccess {
   async #whereIs(hart: HartId): Promise<string> {
     try {
       const { gdb } = this.#session;
-      const priv = gdb.registers.get("priv")?.regnum ?? 65;
-      const csr = (n: number) => `p${(gdb.csrBase + n).toString(16)}`;
-      const [mode, pc, scause, sepc] = (await gdb.exchangeOnHart(hart, [
-        `p${priv.toString(16)}`,
-        "p20",
-        csr(CSR.scause),
-        csr(CSR.sepc),
-      ])).map(decodeLe64);
-      const level = ["U", "S", "H", "M"][Number(mode! & 3n)];
-      return `; it is in ${level}-mode at pc ${hex(pc!)}, scause ${hex(scause!)}, sepc ${
-        hex(sepc!)
-      }`;
+      const { codec } = gdb;
+      const { level, pc, more } = await locate(gdb, hart, [
+        codec.read(CSR.scause),
+        codec.read(CSR.sepc),
+      ]);
+      const [scause, sepc] = [
+        codec.readValue(hart, CSR.scause, more[0]!),
+        codec.readValue(hart, CSR.sepc, more[1]!),
+      ];
+      return `; it is in ${level}-mode at pc ${hex(pc)}, scause ${hex(scause)}, sepc ${hex(sepc)}`;
     } catch {
       return "";
     }
@@ -702,8 +728,7 @@ export class NativeAccess {
   /** Writes, wakes, runs and reads back every slot with one run of the VM. */
   async #resume(slots: Slot[]): Promise<void> {
     const { gdb, qmp } = this.#session;
-    const base = gdb.csrBase;
-    const reg = (csr: number) => (base + csr).toString(16);
+    const { codec } = gdb;
     const t0 = performance.now();
     let live = slots;
     const fail = (slot: Slot, error: unknown) => {
@@ -717,10 +742,7 @@ export class NativeAccess {
         const writes = slot.writes;
         const replies = await gdb.exchangeOnHart(slot.job.hart, [
           ...writes,
-          `p${reg(CSR.sie)}`,
-          `p${reg(CSR.sip)}`,
-          `p${reg(CSR.mideleg)}`,
-          `p${reg(CSR.mstatus)}`,
+          ...WAKE_STATE.map((csr) => codec.read(csr)),
         ]);
         const bad = replies.slice(0, writes.length).find((reply) => reply !== "OK");
         if (bad !== undefined) {
@@ -730,13 +752,10 @@ export class NativeAccess {
             { hart: slot.job.hart },
           );
         }
-        const [sie, sip, mideleg, mstatus] = replies.slice(writes.length).map(decodeLe64) as [
-          bigint,
-          bigint,
-          bigint,
-          bigint,
-        ];
         const hart = slot.job.hart;
+        const [sie, sip, mideleg, mstatus] = replies.slice(writes.length).map((reply, i) =>
+          codec.readValue(hart, WAKE_STATE[i]!, reply)
+        ) as [bigint, bigint, bigint, bigint];
         if ((mideleg & IP.SSIP) === 0n) {
           fail(
             slot,
@@ -772,11 +791,11 @@ export class NativeAccess {
         const wake: string[] = [];
         if ((sip & IP.SSIP) === 0n) {
           slot.restore |= RESTORE_SSIP;
-          wake.push(`P${reg(CSR.sip)}=${encodeLe64(sip | IP.SSIP)}`);
+          wake.push(codec.write(CSR.sip, sip | IP.SSIP));
         }
         if ((sie & IP.SSIP) === 0n) {
           slot.restore |= RESTORE_SSIE;
-          wake.push(`P${reg(CSR.sie)}=${encodeLe64(sie | IP.SSIP)}`);
+          wake.push(codec.write(CSR.sie, sie | IP.SSIP));
         }
         const box = new Uint8Array(32);
         const view = new DataView(box.buffer);

@@ -1,63 +1,11 @@
-import { deepStrictEqual, match, ok, rejects, strictEqual, throws } from "node:assert/strict";
+import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
 import { AxError, CsrTrap, GdbProtocolError } from "../../hal/errors.ts";
 import { FakeGdbStub } from "../../tests/_helpers/fake_gdb_stub.ts";
-import {
-  decodeGdbPayload,
-  decodeLe64,
-  encodeGdbPacket,
-  encodeLe64,
-  GdbClient,
-  parseTargetRegisters,
-} from "./gdb_client.ts";
+import { GdbClient } from "./_gdb_client.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
 const SSCRATCH = 0x140;
 const HEDELEG = 0x602;
-
-Deno.test("encodeGdbPacket() frames, escapes and checksums", () => {
-  strictEqual(encodeGdbPacket("p644"), "$p644#0e");
-  strictEqual(encodeGdbPacket("Hgp1.3"), "$Hgp1.3#b1");
-  strictEqual(encodeGdbPacket(""), "$#00");
-  // '#' (0x23) is sent as '}' 0x03; the checksum covers the escaped bytes.
-  strictEqual(
-    encodeGdbPacket("a#b"),
-    `$a}\x03b#${((0x61 + 0x7d + 0x03 + 0x62) & 0xff).toString(16)}`,
-  );
-});
-
-Deno.test("decodeGdbPayload() undoes escapes and run-length encoding", () => {
-  strictEqual(decodeGdbPayload("0* "), "0000");
-  strictEqual(decodeGdbPayload('ff*"00'), "fffffff00");
-  strictEqual(decodeGdbPayload('ad11140*"0080'), "ad11140000000080");
-  strictEqual(decodeGdbPayload("x}\x5dy"), "x}y");
-  throws(() => decodeGdbPayload("*!"), GdbProtocolError);
-  throws(() => decodeGdbPayload("ab}"), GdbProtocolError);
-});
-
-Deno.test("encodeLe64() and decodeLe64() use 16 digits, least significant byte first", () => {
-  strictEqual(encodeLe64(0x80000000001411adn), "ad11140000000080");
-  strictEqual(encodeLe64(-1n), "ffffffffffffffff");
-  strictEqual(encodeLe64(0n), "0000000000000000");
-  strictEqual(decodeLe64("ffb1000000000000"), 0xb1ffn);
-  strictEqual(decodeLe64("AABBCCDDEEFF0011"), 0x1100ffeeddccbbaan);
-  throws(() => decodeLe64("ffffffff"), GdbProtocolError);
-});
-
-Deno.test("parseTargetRegisters() numbers registers as gdb does", () => {
-  const regs = parseTargetRegisters([
-    ["cpu.xml", `<reg name="zero" bitsize="64"/><reg name="ra" bitsize="64"/>`],
-    ["virtual.xml", `<reg name="priv" bitsize="64"/>`],
-    ["csr.xml", `<reg name="sstatus" bitsize="64" regnum="290"/><reg name="sie" bitsize="64"/>`],
-  ]);
-  deepStrictEqual([...regs.values()].map((r) => [r.name, r.regnum, r.file]), [
-    ["zero", 0, "cpu.xml"],
-    ["ra", 1, "cpu.xml"],
-    ["priv", 2, "virtual.xml"],
-    ["sstatus", 290, "csr.xml"],
-    ["sie", 291, "csr.xml"],
-  ]);
-  throws(() => parseTargetRegisters([["x.xml", `<reg bitsize="64"/>`]]), GdbProtocolError);
-});
 
 Deno.test(
   "GdbClient.connect() reads target.xml first, loops over chunks, and derives the CSR base",
@@ -77,9 +25,9 @@ Deno.test(
     );
     deepStrictEqual(gdb.targetFiles, ["target.xml", "cpu.xml", "virtual.xml", "csr.xml"]);
     // Base from the XML: sstatus is regnum 290, so CSR 0 is 34 (not QEMU's usual 66).
-    strictEqual(gdb.csrBase, 34);
+    strictEqual(gdb.codec.csrBase, 34);
     strictEqual(gdb.registers.get("priv")!.regnum, 33);
-    strictEqual(gdb.csrRegnum(HEDELEG), 34 + 0x602);
+    strictEqual(gdb.codec.regnum(HEDELEG), 34 + 0x602);
     ok(gdb.multiprocess);
     // Every reply was acknowledged.
     await new Promise((r) => setTimeout(r, 0));
