@@ -36,7 +36,7 @@ import { type DebugLog, debugLogger } from "./_debug.ts";
 import { GdbCsrCodec } from "./_gdb_codec.ts";
 import { encodeGdbPacket, takeGdbPackets } from "./_gdb_packets.ts";
 import { type GdbRegister, readTargetDescription } from "./_gdb_target.ts";
-import { type ByteTransport, writeAll } from "./transport.ts";
+import { type ByteTransport, writeAll } from "./_transport.ts";
 
 /**
  * Options of a {@linkcode GdbClient}.
@@ -44,7 +44,7 @@ import { type ByteTransport, writeAll } from "./transport.ts";
  * @example Usage
  * ```ts ignore
  * import { GdbClient, type GdbClientOptions } from "./_gdb_client.ts";
- * import { connectUnixSocket } from "./transport.ts";
+ * import { connectUnixSocket } from "./_transport.ts";
  *
  * const options: GdbClientOptions = { timeoutMs: 500 };
  * const gdb = await GdbClient.connect(await connectUnixSocket("/tmp/gdb.sock"), options);
@@ -70,7 +70,7 @@ export interface GdbClientOptions {
  * @example Usage
  * ```ts ignore
  * import { GdbClient, type GdbExchangeOptions } from "./_gdb_client.ts";
- * import { connectUnixSocket } from "./transport.ts";
+ * import { connectUnixSocket } from "./_transport.ts";
  * import { CSR } from "@rvhv/percpu";
  *
  * const gdb = await GdbClient.connect(await connectUnixSocket("/tmp/gdb.sock"));
@@ -113,7 +113,7 @@ const EXIT_PACKET_REGEXP = /^[WX][0-9a-fA-F]{2}/;
  * ```ts ignore
  * import { CSR } from "@rvhv/percpu";
  * import { GdbClient } from "./_gdb_client.ts";
- * import { connectUnixSocket } from "./transport.ts";
+ * import { connectUnixSocket } from "./_transport.ts";
  *
  * const gdb = await GdbClient.connect(await connectUnixSocket("/tmp/gdb.sock"));
  * console.log(gdb.codec.csrBase); // 66 for -cpu rv64
@@ -170,7 +170,7 @@ export class GdbClient {
    * @example Usage
    * ```ts ignore
    * import { GdbClient } from "./_gdb_client.ts";
-   * import { connectUnixSocket } from "./transport.ts";
+   * import { connectUnixSocket } from "./_transport.ts";
    *
    * const gdb = await GdbClient.connect(await connectUnixSocket("/tmp/gdb.sock"), { timeoutMs: 500 });
    * console.log(gdb.targetFiles); // ["target.xml", "riscv-64bit-cpu.xml", …]

@@ -66,13 +66,15 @@ export {
   type QmpCallOptions,
   QmpClient,
   type QmpClientOptions,
+  type QmpRunstate,
+} from "./_qmp_client.ts";
+export {
   type QmpEvent,
   type QmpEventListener,
   type QmpGreeting,
   QmpProtocolError,
-  type QmpRunstate,
   type QmpVersion,
-} from "./qmp_client.ts";
+} from "./_qmp_messages.ts";
 export { GdbClient, type GdbClientOptions, type GdbExchangeOptions } from "./_gdb_client.ts";
 export { decodeLe64, encodeLe64 } from "./_gdb_codec.ts";
 export { decodeGdbPayload, encodeGdbPacket } from "./_gdb_packets.ts";
@@ -91,7 +93,7 @@ export {
   type ConnectUnixOptions,
   connectUnixSocket,
   writeAll,
-} from "./transport.ts";
+} from "./_transport.ts";
 
 /**
  * The QEMU backend as a plugin: what `backend.plugin: qemu` loads.

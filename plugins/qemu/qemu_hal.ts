@@ -30,8 +30,8 @@ import { ILLEGAL_INSTRUCTION_TRAP } from "./_gdb_codec.ts";
 import { joinReads, readPackets, writePackets } from "./native/memory.ts";
 import { parseQemuOptions, type QemuOptions, type ResolvedQemuOptions } from "./options.ts";
 import { QemuProcess, VIRT_MTIMECMP_BASE } from "./qemu_process.ts";
-import { QmpClient } from "./qmp_client.ts";
-import { connectUnixSocket } from "./transport.ts";
+import { QmpClient } from "./_qmp_client.ts";
+import { connectUnixSocket } from "./_transport.ts";
 import {
   agentFor,
   NativeAccess,

@@ -10,7 +10,7 @@
  */
 
 import { AxError, GdbProtocolError } from "../../../hal/errors.ts";
-import type { QmpClient } from "../qmp_client.ts";
+import type { QmpClient } from "../_qmp_client.ts";
 
 /** Bytes per `m`/`M` packet: QEMU's buffer is 4096 characters, two per byte. */
 export const MEMORY_CHUNK = 1024;

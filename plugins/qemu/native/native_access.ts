@@ -31,7 +31,7 @@ import { AxError, GdbProtocolError } from "../../../hal/errors.ts";
 import { hex } from "../../../hal/hex.ts";
 import type { CsrResult, HartId } from "../../../hal/types.ts";
 import type { GdbClient } from "../_gdb_client.ts";
-import type { QmpClient } from "../qmp_client.ts";
+import type { QmpClient } from "../_qmp_client.ts";
 import type { QemuSpawnOptions } from "../qemu_process.ts";
 import {
   type Agent,

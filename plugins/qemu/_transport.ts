@@ -16,7 +16,7 @@ import { AxError } from "../../hal/errors.ts";
  *
  * @example Usage
  * ```ts
- * import type { ByteTransport } from "@rvhv/percpu/qemu";
+ * import type { ByteTransport } from "./_transport.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * // An in-memory transport that answers every write with nothing: enough for a fake QEMU in tests.
@@ -55,7 +55,7 @@ export interface ByteTransport {
  *
  * @example Usage
  * ```ts
- * import { type ByteTransport, writeAll } from "@rvhv/percpu/qemu";
+ * import { type ByteTransport, writeAll } from "./_transport.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const chunks: number[] = [];
@@ -83,7 +83,7 @@ export async function writeAll(transport: ByteTransport, data: Uint8Array): Prom
  *
  * @example Usage
  * ```ts ignore
- * import { connectUnixSocket, type ConnectUnixOptions } from "@rvhv/percpu/qemu";
+ * import { connectUnixSocket, type ConnectUnixOptions } from "./_transport.ts";
  *
  * // QEMU creates its sockets a few ms after it starts: keep trying for a while.
  * const options: ConnectUnixOptions = { retryForMs: 2000, retryDelayMs: 5 };
@@ -112,7 +112,7 @@ function delay(ms: number): Promise<void> {
  *
  * @example Usage
  * ```ts ignore
- * import { connectUnixSocket } from "@rvhv/percpu/qemu";
+ * import { connectUnixSocket } from "./_transport.ts";
  *
  * const conn = await connectUnixSocket("/tmp/qmp.sock", { retryForMs: 1000 });
  * conn.close();
