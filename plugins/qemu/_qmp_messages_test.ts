@@ -22,11 +22,13 @@ Deno.test("parseQmpLine() tells greetings, events, returns and errors apart", ()
 Deno.test("parseQmpLine() throws for non-objects and flags unroutable messages", () => {
   throws(() => parseQmpLine("{oops"), (e) => e instanceof QmpProtocolError && e.line === "{oops");
   throws(() => parseQmpLine("[1]"), /not a JSON object/);
-  for (const [line, why] of [
-    [`{"error": {"desc": "bad"}}`, /no id \(bad\)/],
-    [`{"return": {}, "id": 3}`, /id is not a string/],
-    [`{"hello": 1}`, /neither a greeting, an event nor a reply/],
-  ] as const) {
+  for (
+    const [line, why] of [
+      [`{"error": {"desc": "bad"}}`, /no id \(bad\)/],
+      [`{"return": {}, "id": 3}`, /id is not a string/],
+      [`{"hello": 1}`, /neither a greeting, an event nor a reply/],
+    ] as const
+  ) {
     const message = parseQmpLine(line);
     ok(message.kind === "malformed");
     ok(why.test(message.error.message), message.error.message);

@@ -86,8 +86,9 @@ export {
   stopAllQemuProcesses,
   VIRT_MTIMECMP_BASE,
 } from "./qemu_process.ts";
-export { type CsrAccessPath, csrAccessPath } from "./native/codegen.ts";
-export { type NativeStats, type RoutedCsrResult } from "./native/native_access.ts";
+export { csrAccessPath } from "./native/codegen.ts";
+export { type NativeStats } from "./native/native_access.ts";
+export type { CsrAccessPath, RoutedCsrResult } from "./_csr_access.ts";
 export {
   type ByteTransport,
   type ConnectUnixOptions,

@@ -200,6 +200,31 @@ qemuTest("a hart out of range rejects NotFound and sends nothing", async () => {
   }
 });
 
+qemuTest(
+  "debugger access: batchVia and accessPath say debugger, csr.batch carries no path",
+  async () => {
+    const hal = await createQemuHal({ harts: 2, qemu: QEMU_BINARY });
+    try {
+      const ops = [
+        { op: "write", csr: CSR.sscratch, value: 7n },
+        { op: "read", csr: CSR.mhartid },
+      ] as const;
+      deepStrictEqual(await hal.batchVia(1, ops), [
+        { ok: true, value: 0n, via: "debugger" },
+        { ok: true, value: 1n, via: "debugger" },
+      ]);
+      deepStrictEqual(await hal.csr.batch(1, ops), [
+        { ok: true, value: 7n },
+        { ok: true, value: 1n },
+      ]);
+      strictEqual(hal.accessPath(1), "debugger");
+      strictEqual(hal.stats().native, undefined);
+    } finally {
+      await hal.close();
+    }
+  },
+);
+
 qemuTest("two backends at once have their own QEMU and sockets", async () => {
   const [a, b] = await Promise.all([
     createQemuHal({ harts: 2, qemu: QEMU_BINARY }),

@@ -14,39 +14,11 @@ import { AxError } from "../../../hal/errors.ts";
 import { CSR, csrName } from "../../../hal/csr_numbers.ts";
 import { ATP, STATUS } from "../../../hal/csr_fields.ts";
 import { hex } from "../../../hal/hex.ts";
+import type { CheckedCsrOp } from "../../../hal/backend_hal.ts";
 import type { CsrNum, CsrResult } from "../../../hal/types.ts";
+import type { CsrAccessPath } from "../_csr_access.ts";
 import { Assembler, type CsrForm } from "./rv_asm.ts";
 import { WORK } from "./agent.ts";
-
-/**
- * Which path served a CSR operation.
- *
- * @example Usage
- * ```ts ignore
- * import { createQemuHal, type CsrAccessPath } from "@rvhv/percpu/qemu";
- * import { CSR } from "@rvhv/percpu";
- *
- * const hal = await createQemuHal({ harts: 1, access: "native" });
- * const [hedeleg, medeleg] = await hal.batchVia(0, [
- *   { op: "read", csr: CSR.hedeleg },
- *   { op: "read", csr: CSR.medeleg },
- * ]);
- * const paths: CsrAccessPath[] = [hedeleg!.via, medeleg!.via]; // ["native", "debugger"]
- * console.log(paths);
- * await hal.close();
- * ```
- */
-export type CsrAccessPath = "native" | "debugger";
-
-/** One CSR operation, checked (values folded to 64 bits). */
-export interface NativeOp {
-  /** The operation. */
-  readonly op: "read" | "write" | "set" | "clear";
-  /** The CSR. */
-  readonly csr: CsrNum;
-  /** The operand (0 for a read). */
-  readonly value: bigint;
-}
 
 /**
  * The path a CSR takes under native access: CSRs whose privilege field
@@ -74,9 +46,13 @@ export function csrAccessPath(csr: CsrNum): CsrAccessPath {
   return ((csr >> 8) & 3) === 3 ? "debugger" : "native";
 }
 
-/** Whether an operation writes (a `set`/`clear` with a zero mask does not: `rs1 = x0`). */
-function writes(op: NativeOp): boolean {
-  return op.op === "write" || (op.op !== "read" && op.value !== 0n);
+/**
+ * The operand an operation writes, or `undefined` when it writes nothing (a
+ * read; a `set`/`clear` with a zero mask, which uses `rs1 = x0`).
+ */
+function written(op: CheckedCsrOp): bigint | undefined {
+  if (op.op === "read" || (op.op !== "write" && op.value === 0n)) return undefined;
+  return op.value;
 }
 
 /**
@@ -99,13 +75,14 @@ function writes(op: NativeOp): boolean {
  * @param op The operation.
  * @returns The reason, or `undefined`.
  */
-export function inexpressible(op: NativeOp): string | undefined {
-  if (!writes(op)) return undefined;
-  if (op.csr === CSR.satp && op.op !== "clear" && (op.value & ATP.MODE) !== 0n) {
-    return `it could turn on address translation (MODE bits in ${hex(op.value)}), ` +
+export function inexpressible(op: CheckedCsrOp): string | undefined {
+  const value = written(op);
+  if (value === undefined || op.op === "clear") return undefined;
+  if (op.csr === CSR.satp && (value & ATP.MODE) !== 0n) {
+    return `it could turn on address translation (MODE bits in ${hex(value)}), ` +
       `and the agent runs without page tables`;
   }
-  if (op.csr === CSR.sstatus && op.op !== "clear" && (op.value & STATUS.SIE) !== 0n) {
+  if (op.csr === CSR.sstatus && (value & STATUS.SIE) !== 0n) {
     return "it would set sstatus.SIE, and the agent is woken by an interrupt it must not take";
   }
   return undefined;
@@ -127,7 +104,7 @@ export function inexpressible(op: NativeOp): string | undefined {
  * @param ops The operations.
  * @throws {AxError} Kind `"Unsupported"` naming the operation and why.
  */
-export function checkExpressible(hart: number, ops: readonly NativeOp[]): void {
+export function checkExpressible(hart: number, ops: readonly CheckedCsrOp[]): void {
   ops.forEach((op, i) => {
     const why = inexpressible(op);
     if (why !== undefined) {
@@ -168,7 +145,7 @@ export interface CompiledBatch {
  * import { CSR } from "@rvhv/percpu";
  * import { strictEqual } from "node:assert/strict";
  *
- * const batch = compileBatch(0x8022_0000, [{ op: "read", csr: CSR.hgatp, value: 0n }]);
+ * const batch = compileBatch(0x8022_0000, [{ op: "read", csr: CSR.hgatp }]);
  * strictEqual(batch.count, 1);
  * strictEqual(new DataView(batch.code.buffer).getUint32(4, true), 0x680022f3); // csrr t0, hgatp
  * ```
@@ -178,7 +155,7 @@ export interface CompiledBatch {
  * @returns The code and operands.
  * @throws {RangeError} When there are too many operations.
  */
-export function compileBatch(origin: number, ops: readonly NativeOp[]): CompiledBatch {
+export function compileBatch(origin: number, ops: readonly CheckedCsrOp[]): CompiledBatch {
   if (ops.length > WORK.maxOps) {
     throw new RangeError(
       `Cannot compile ${ops.length} operations into one run: at most ${WORK.maxOps}`,
@@ -188,11 +165,12 @@ export function compileBatch(origin: number, ops: readonly NativeOp[]): Compiled
   const operands: bigint[] = [];
   for (const op of ops) {
     const form: CsrForm = op.op === "write" ? "csrrw" : op.op === "clear" ? "csrrc" : "csrrs";
-    const source = op.op === "read" || !writes(op) ? "zero" : "t1";
-    if (source === "t1") {
+    const value = written(op);
+    const source = value === undefined ? "zero" : "t1";
+    if (value !== undefined) {
       a.ld("t1", 0, "a1");
       a.addi("a1", "a1", 8);
-      operands.push(BigInt.asUintN(64, op.value));
+      operands.push(BigInt.asUintN(64, value));
     }
     a.sd("zero", 8, "a2");
     if (op.csr === CSR.stvec) {
