@@ -18,7 +18,10 @@ import { resolveFirmware } from "../hal/firmware.ts";
 import type { CsrNum, HartId } from "../hal/types.ts";
 import { PerCpuSet } from "../percpu/percpu_set.ts";
 import { ARCEOS_POLICY, setupOperations } from "../percpu/policy.ts";
-import { connectUnixSocket, createQemuHal, GdbClient, QemuProcess } from "../plugins/qemu/mod.ts";
+import { createQemuHal } from "../plugins/qemu/mod.ts";
+import { GdbClient } from "../plugins/qemu/_gdb_client.ts";
+import { connectUnixSocket } from "../plugins/qemu/_transport.ts";
+import { QemuProcess } from "../plugins/qemu/qemu_process.ts";
 import type { Figure } from "./figure.ts";
 import { median } from "./figure.ts";
 

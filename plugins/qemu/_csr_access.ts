@@ -1,7 +1,7 @@
 /**
  * The one interface of the QEMU backend's two access strategies: the
  * debugger (`./_debugger_access.ts`: every CSR over the gdbstub, the VM
- * stopped) and native access (`./native/native_access.ts`: the harts
+ * stopped) and native access (`./native/_native_access.ts`: the harts
  * execute the instructions, machine-level CSRs through the debugger).
  * `QemuHal` runs every batch through the current strategy and knows nothing
  * else of either.
@@ -13,7 +13,7 @@
 
 import type { CheckedCsrOp } from "../../hal/backend_hal.ts";
 import type { CsrResult, HartId } from "../../hal/types.ts";
-import type { NativeStats } from "./native/native_access.ts";
+import type { NativeStats } from "./native/_native_access.ts";
 
 /**
  * Which path served a CSR operation: `"native"` (the hart executed the

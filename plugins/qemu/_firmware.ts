@@ -16,7 +16,7 @@ import type { HartId } from "../../hal/types.ts";
 import type { QemuSession } from "./_session.ts";
 import type { ResolvedQemuOptions } from "./options.ts";
 import { VIRT_MTIMECMP_BASE } from "./qemu_process.ts";
-import { joinReads, readPackets, writePackets } from "./native/memory.ts";
+import { joinReads, readPackets, writePackets } from "./_guest_memory.ts";
 
 /** What a preset needs of a QEMU session. */
 export type FirmwareSession = Pick<QemuSession, "gdb" | "harts" | "hasH" | "process" | "version">;

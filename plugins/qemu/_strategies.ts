@@ -14,7 +14,7 @@ import { applyFirmware, firmwareFor, spawnMtimecmp } from "./_firmware.ts";
 import type { PreparedInfo } from "./_info.ts";
 import type { QemuSession, SessionSpawn } from "./_session.ts";
 import { agentFor, nativeSpawnOptions } from "./native/_boot.ts";
-import { NativeAccess } from "./native/native_access.ts";
+import { NativeAccess } from "./native/_native_access.ts";
 import type { ResolvedQemuOptions } from "./options.ts";
 
 /** A session made ready for CSR access: its strategy, and what `info()` says of it. */

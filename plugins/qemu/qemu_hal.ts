@@ -19,7 +19,7 @@ import { type RoutedCsrResult, withoutPath } from "./_csr_access.ts";
 import { describeQemu } from "./_info.ts";
 import { GUEST_RAM, QemuSession } from "./_session.ts";
 import { accessSpawn, prepareAccess, type ReadySession } from "./_strategies.ts";
-import type { NativeStats } from "./native/native_access.ts";
+import type { NativeStats } from "./native/_native_access.ts";
 import { parseQemuOptions, type QemuOptions, type ResolvedQemuOptions } from "./options.ts";
 
 /** Frames under native access: RAM clear of OpenSBI, the agent and the FDT. */
@@ -99,7 +99,10 @@ export class QemuHal extends BackendHal {
 
   #describe(): HalInfo {
     const { strategy, ...ready } = this.#ready;
-    return describeQemu(this.#options, this.#session, { ...ready, accessInfo: strategy.describe?.() });
+    return describeQemu(this.#options, this.#session, {
+      ...ready,
+      accessInfo: strategy.describe?.(),
+    });
   }
 
   async #run(

@@ -14,13 +14,11 @@ import {
 } from "node:assert/strict";
 import { CSR } from "../../hal/csr_numbers.ts";
 import { AxError, CsrTrap } from "../../hal/errors.ts";
-import {
-  connectUnixSocket,
-  createQemuHal,
-  QemuProcess,
-  QmpClient,
-  QmpProtocolError,
-} from "../../plugins/qemu/mod.ts";
+import { createQemuHal } from "../../plugins/qemu/mod.ts";
+import { QmpClient } from "../../plugins/qemu/_qmp_client.ts";
+import { QmpProtocolError } from "../../plugins/qemu/_qmp_messages.ts";
+import { connectUnixSocket } from "../../plugins/qemu/_transport.ts";
+import { QemuProcess } from "../../plugins/qemu/qemu_process.ts";
 import { QEMU_BINARY, qemuTest } from "../_helpers/qemu.ts";
 
 const SANITIZE = { sanitizeOps: true, sanitizeResources: true } as const;

@@ -18,7 +18,7 @@ import { CSR } from "../../hal/csr_numbers.ts";
 import { AxError, CsrTrap } from "../../hal/errors.ts";
 import type { CsrResult } from "../../hal/types.ts";
 import { createQemuHal } from "../../plugins/qemu/mod.ts";
-import { agentBase, agentLayout, buildAgent } from "../../plugins/qemu/native/agent.ts";
+import { agentBase, agentLayout, buildAgent } from "../../plugins/qemu/native/_agent.ts";
 import { bootAgent } from "../../plugins/qemu/native/_boot.ts";
 import { QemuSession } from "../../plugins/qemu/_session.ts";
 import { parseQemuOptions } from "../../plugins/qemu/options.ts";

@@ -3,7 +3,7 @@
  * (its real OpenSBI, the agent as `-kernel`), letting the VM run until every
  * hart has parked in the agent, and what the agent found out (SBI version,
  * boot hart, timings). The rounds that serve CSR operations afterwards are
- * `./native_access.ts`'s.
+ * `./_native_access.ts`'s.
  *
  * Needs what the QEMU backend needs (`--allow-net` etc. for its sockets).
  *
@@ -27,8 +27,8 @@ import {
   MAILBOX,
   mailboxOf,
   PARKED,
-} from "./agent.ts";
-import { joinReads, readPackets, readWordsOverQmp } from "./memory.ts";
+} from "./_agent.ts";
+import { joinReads, readPackets, readWordsOverQmp } from "../_guest_memory.ts";
 
 /** What native access needs of a QEMU session: its clients, its harts, and running the VM. */
 export type NativeSession = Pick<

@@ -11,7 +11,7 @@ import {
   mailboxOf,
   WORK,
   workOf,
-} from "./agent.ts";
+} from "./_agent.ts";
 import { disassemble, objdumpTest } from "../../../tests/_helpers/objdump.ts";
 
 Deno.test("agentBase() moves the agent above OpenSBI's memory as harts grow", () => {

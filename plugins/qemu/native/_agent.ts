@@ -43,8 +43,8 @@
 
 import { CSR } from "../../../hal/csr_numbers.ts";
 import { IP, STATUS } from "../../../hal/csr_fields.ts";
-import { Assembler } from "./rv_asm.ts";
-import { elf64Executable } from "./elf.ts";
+import { Assembler } from "./_rv_asm.ts";
+import { elf64Executable } from "./_elf.ts";
 
 /** The most harts the agent's layout has room for (QEMU's `virt` limit). */
 export const AGENT_MAX_HARTS = 512;
@@ -207,7 +207,7 @@ export interface AgentLayout {
  *
  * @example Usage
  * ```ts
- * import { agentBase } from "./agent.ts";
+ * import { agentBase } from "./_agent.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(agentBase(4), 0x8020_0000);
@@ -230,7 +230,7 @@ export function agentBase(harts: number): number {
  *
  * @example Usage
  * ```ts
- * import { agentLayout } from "./agent.ts";
+ * import { agentLayout } from "./_agent.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const layout = agentLayout(4);
@@ -269,7 +269,7 @@ export function agentLayout(harts: number, base: number = agentBase(harts)): Age
  *
  * @example Usage
  * ```ts
- * import { agentLayout, mailboxOf } from "./agent.ts";
+ * import { agentLayout, mailboxOf } from "./_agent.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(mailboxOf(agentLayout(4), 3), 0x8020_2180);
@@ -288,7 +288,7 @@ export function mailboxOf(layout: AgentLayout, hart: number): number {
  *
  * @example Usage
  * ```ts
- * import { agentLayout, workOf } from "./agent.ts";
+ * import { agentLayout, workOf } from "./_agent.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(workOf(agentLayout(4), 1), 0x8027_2400);
@@ -307,7 +307,7 @@ export function workOf(layout: AgentLayout, hart: number): number {
  *
  * @example Usage
  * ```ts
- * import { agentLayout, codeSlotOf } from "./agent.ts";
+ * import { agentLayout, codeSlotOf } from "./_agent.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(codeSlotOf(agentLayout(4), 1), 0x8022_1400);
@@ -349,7 +349,7 @@ const R = Object.freeze({
  *
  * @example Usage
  * ```ts
- * import { agentLayout, buildAgent } from "./agent.ts";
+ * import { agentLayout, buildAgent } from "./_agent.ts";
  * import { ok, strictEqual } from "node:assert/strict";
  *
  * const agent = buildAgent(agentLayout(4));

@@ -17,8 +17,8 @@ import { hex } from "../../../hal/hex.ts";
 import type { CheckedCsrOp } from "../../../hal/backend_hal.ts";
 import type { CsrNum, CsrResult } from "../../../hal/types.ts";
 import type { CsrAccessPath } from "../_csr_access.ts";
-import { Assembler, type CsrForm } from "./rv_asm.ts";
-import { WORK } from "./agent.ts";
+import { Assembler, type CsrForm } from "./_rv_asm.ts";
+import { WORK } from "./_agent.ts";
 
 /**
  * The path a CSR takes under native access: CSRs whose privilege field
@@ -64,7 +64,7 @@ function written(op: CheckedCsrOp): bigint | undefined {
  *
  * @example Usage
  * ```ts
- * import { inexpressible } from "./codegen.ts";
+ * import { inexpressible } from "./_codegen.ts";
  * import { CSR } from "@rvhv/percpu";
  * import { ok, strictEqual } from "node:assert/strict";
  *
@@ -93,7 +93,7 @@ export function inexpressible(op: CheckedCsrOp): string | undefined {
  *
  * @example Usage
  * ```ts
- * import { checkExpressible } from "./codegen.ts";
+ * import { checkExpressible } from "./_codegen.ts";
  * import { CSR } from "@rvhv/percpu";
  * import { throws } from "node:assert/strict";
  *
@@ -141,7 +141,7 @@ export interface CompiledBatch {
  *
  * @example Usage
  * ```ts
- * import { compileBatch } from "./codegen.ts";
+ * import { compileBatch } from "./_codegen.ts";
  * import { CSR } from "@rvhv/percpu";
  * import { strictEqual } from "node:assert/strict";
  *
@@ -200,7 +200,7 @@ export function compileBatch(origin: number, ops: readonly CheckedCsrOp[]): Comp
  *
  * @example Usage
  * ```ts
- * import { decodeResults } from "./codegen.ts";
+ * import { decodeResults } from "./_codegen.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * const slot = new Uint8Array(24);

@@ -1,7 +1,7 @@
 /**
  * Native access: CSR operations executed as real instructions by the harts
  * of a QEMU that booted the real OpenSBI and the guest agent
- * (`./agent.ts`), in HS-mode (S-mode on harts without H).
+ * (`./_agent.ts`), in HS-mode (S-mode on harts without H).
  *
  * The engine collects the batches every hart asks for and serves them in
  * rounds, with the VM stopped except while harts run:
@@ -52,10 +52,16 @@ import {
   RESTORE_SSIP,
   WORK,
   workOf,
-} from "./agent.ts";
-import { checkExpressible, compileBatch, csrAccessPath, decodeResults } from "./codegen.ts";
-import { CodeCache } from "./code_cache.ts";
-import { bytesToHex, joinReads, readPackets, readWordsOverQmp, writePackets } from "./memory.ts";
+} from "./_agent.ts";
+import { checkExpressible, compileBatch, csrAccessPath, decodeResults } from "./_codegen.ts";
+import { CodeCache } from "./_code_cache.ts";
+import {
+  bytesToHex,
+  joinReads,
+  readPackets,
+  readWordsOverQmp,
+  writePackets,
+} from "../_guest_memory.ts";
 
 /** Runs operations through the debugger on a stopped VM. */
 export type DebuggerRunner = (

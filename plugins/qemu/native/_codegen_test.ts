@@ -8,8 +8,8 @@ import {
   csrAccessPath,
   decodeResults,
   inexpressible,
-} from "./codegen.ts";
-import { WORK } from "./agent.ts";
+} from "./_codegen.ts";
+import { WORK } from "./_agent.ts";
 import { disassemble, objdumpTest } from "../../../tests/_helpers/objdump.ts";
 
 const read = (csr: number): CheckedCsrOp => ({ op: "read", csr });

@@ -1,5 +1,5 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
-import { Assembler, encodeCsr } from "./rv_asm.ts";
+import { Assembler, encodeCsr } from "./_rv_asm.ts";
 import { disassemble, objdumpTest } from "../../../tests/_helpers/objdump.ts";
 
 function words(code: Uint8Array): number[] {
