@@ -36,7 +36,7 @@ import { type DebugLog, debugLogger } from "./_debug.ts";
 import { GdbCsrCodec } from "./_gdb_codec.ts";
 import { encodeGdbPacket, takeGdbPackets } from "./_gdb_packets.ts";
 import { type GdbRegister, readTargetDescription } from "./_gdb_target.ts";
-import { type ByteTransport, writeAll } from "./_transport.ts";
+import { type ByteTransport, closeQuietly, readUntilEnd, writeAll } from "./_transport.ts";
 
 /**
  * Options of a {@linkcode GdbClient}.
@@ -495,25 +495,10 @@ export class GdbClient {
   }
 
   async #readLoop(): Promise<void> {
-    const buffer = new Uint8Array(64 * 1024);
-    let reason: AxError;
-    try {
-      for (;;) {
-        const n = await this.#transport.read(buffer);
-        if (n === null) {
-          reason = new AxError("Io", "the gdbstub closed the connection");
-          break;
-        }
-        this.#rx += this.#decoder.decode(buffer.subarray(0, n));
-        this.#parse();
-      }
-    } catch (error) {
-      reason = error instanceof AxError ? error : new AxError(
-        "Io",
-        `the gdb connection failed: ${(error as Error).message}`,
-        { cause: error },
-      );
-    }
+    const reason = await readUntilEnd(this.#transport, (chunk) => {
+      this.#rx += this.#decoder.decode(chunk);
+      this.#parse();
+    }, { end: "the gdbstub closed the connection", failure: "the gdb connection failed" });
     this.#end(reason);
     this.#pump = undefined;
   }
@@ -582,11 +567,7 @@ export class GdbClient {
           : reason,
       );
     }
-    try {
-      this.#transport.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.#transport);
     this.#resolveClosed(requested ? undefined : reason);
   }
 

@@ -23,7 +23,7 @@ import {
   type QmpGreeting,
   QmpProtocolError,
 } from "./_qmp_messages.ts";
-import { type ByteTransport, writeAll } from "./_transport.ts";
+import { type ByteTransport, closeQuietly, readUntilEnd, writeAll } from "./_transport.ts";
 
 /**
  * Where a {@linkcode QmpClient} is in its life (qemu.qmp's `Runstate`):
@@ -423,11 +423,7 @@ export class QmpClient {
       // Closed before it ever connected: nothing was pending.
       this.#closeReason = reason ?? new Error("the client closed the connection");
     }
-    try {
-      this.#transport.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.#transport);
     const pump = this.#pump;
     if (pump !== undefined) await pump;
     await this.#writing;
@@ -461,47 +457,26 @@ export class QmpClient {
   }
 
   async #readLoop(): Promise<void> {
-    const buffer = new Uint8Array(64 * 1024);
     let partial = new Uint8Array(0);
-    let reason: Error;
-    try {
-      for (;;) {
-        const n = await this.#transport.read(buffer);
-        if (n === null) {
-          reason = new AxError("Io", "QEMU closed the QMP connection");
-          break;
-        }
-        let chunk = buffer.subarray(0, n);
-        if (partial.length > 0) {
-          const joined = new Uint8Array(partial.length + n);
-          joined.set(partial);
-          joined.set(chunk, partial.length);
-          chunk = joined;
-        }
-        let start = 0;
-        for (let i = 0; i < chunk.length; i++) {
-          if (chunk[i] !== NEWLINE) continue;
-          this.#onLine(this.#decoder.decode(chunk.subarray(start, i)));
-          start = i + 1;
-        }
-        partial = chunk.slice(start);
+    const reason = await readUntilEnd(this.#transport, (read) => {
+      let chunk = read;
+      if (partial.length > 0) {
+        chunk = new Uint8Array(partial.length + read.length);
+        chunk.set(partial);
+        chunk.set(read, partial.length);
       }
-    } catch (error) {
-      reason = this.#closeReason ??
-        (error instanceof AxError ? error : new AxError(
-          "Io",
-          `QMP connection failed: ${(error as Error).message}`,
-          { cause: error },
-        ));
-    }
+      let start = 0;
+      for (let i = 0; i < chunk.length; i++) {
+        if (chunk[i] !== NEWLINE) continue;
+        this.#onLine(this.#decoder.decode(chunk.subarray(start, i)));
+        start = i + 1;
+      }
+      partial = chunk.slice(start);
+    }, { end: "QEMU closed the QMP connection", failure: "QMP connection failed" });
     this.#pump = undefined;
-    if (this.#closeReason === undefined) this.#closeReason = reason;
+    this.#closeReason ??= reason;
     this.#failAll(this.#closeReason);
-    try {
-      this.#transport.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.#transport);
     if (this.#runstate !== "idle") this.#runstate = "idle";
     this.#resolveClosed(this.#closeReason instanceof AxError ? this.#closeReason : undefined);
   }
