@@ -1,11 +1,12 @@
 import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
+import { CSR } from "../../hal/csr_numbers.ts";
 import { AxError, CsrTrap, GdbProtocolError } from "../../hal/errors.ts";
 import { FakeGdbStub } from "../../tests/_helpers/fake_gdb_stub.ts";
 import { GdbClient } from "./_gdb_client.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
-const SSCRATCH = 0x140;
-const HEDELEG = 0x602;
+const SSCRATCH = CSR.sscratch;
+const HEDELEG = CSR.hedeleg;
 
 Deno.test(
   "GdbClient.connect() reads target.xml first, loops over chunks, and derives the CSR base",
@@ -27,7 +28,7 @@ Deno.test(
     // Base from the XML: sstatus is regnum 290, so CSR 0 is 34 (not QEMU's usual 66).
     strictEqual(gdb.codec.csrBase, 34);
     strictEqual(gdb.registers.get("priv")!.regnum, 33);
-    strictEqual(gdb.codec.regnum(HEDELEG), 34 + 0x602);
+    strictEqual(gdb.codec.regnum(HEDELEG), 34 + CSR.hedeleg);
     ok(gdb.multiprocess);
     // Every reply was acknowledged.
     await new Promise((r) => setTimeout(r, 0));
@@ -42,7 +43,7 @@ Deno.test(
   opts,
   async (t) => {
     await t.step("no sstatus or mstatus", async () => {
-      const stub = new FakeGdbStub({ csrs: new Map([[0x140, 0n]]) });
+      const stub = new FakeGdbStub({ csrs: new Map([[CSR.sscratch, 0n]]) });
       await rejects(
         GdbClient.connect(stub.transport, { debug: false }),
         (e) => e instanceof GdbProtocolError && /neither sstatus nor mstatus/.test(e.message),
@@ -65,20 +66,20 @@ Deno.test("GdbClient reads and writes CSRs on the selected hart, caching Hg", op
   const stub = new FakeGdbStub({ harts: 3 });
   const gdb = await GdbClient.connect(stub.transport, { debug: false });
   stub.packets.length = 0;
-  strictEqual(await gdb.readCsr(2, 0xf14), 2n);
-  strictEqual(await gdb.readCsr(2, 0x301), 0x80000000001411adn);
+  strictEqual(await gdb.readCsr(2, CSR.mhartid), 2n);
+  strictEqual(await gdb.readCsr(2, CSR.misa), 0x80000000001411adn);
   await gdb.writeCsr(1, SSCRATCH, 0x1122334455667788n);
   strictEqual(await gdb.readCsr(1, SSCRATCH), 0x1122334455667788n);
   strictEqual(await gdb.readCsr(2, SSCRATCH), 0n);
   deepStrictEqual(stub.packets, [
     "Hgp1.3",
-    `p${(34 + 0xf14).toString(16)}`,
-    `p${(34 + 0x301).toString(16)}`,
+    `p${(34 + CSR.mhartid).toString(16)}`,
+    `p${(34 + CSR.misa).toString(16)}`,
     "Hgp1.2",
-    `P${(34 + 0x140).toString(16)}=8877665544332211`,
-    `p${(34 + 0x140).toString(16)}`,
+    `P${(34 + CSR.sscratch).toString(16)}=8877665544332211`,
+    `p${(34 + CSR.sscratch).toString(16)}`,
     "Hgp1.3",
-    `p${(34 + 0x140).toString(16)}`,
+    `p${(34 + CSR.sscratch).toString(16)}`,
   ]);
   await gdb.close();
 });
@@ -89,7 +90,7 @@ Deno.test(
   async () => {
     const stub = new FakeGdbStub({ harts: 3 });
     const gdb = await GdbClient.connect(stub.transport, { debug: false });
-    strictEqual(await gdb.readCsr(2, 0xf14), 2n);
+    strictEqual(await gdb.readCsr(2, CSR.mhartid), 2n);
     let acksBeforeContinue = -1;
     let answeredBeforeContinue = -1;
     stub.hook = (payload) => {
@@ -107,8 +108,8 @@ Deno.test(
     strictEqual(await stopped, "T02thread:p01.01;");
     // The stop moved QEMU's selection: the next access selects its hart again.
     stub.packets.length = 0;
-    strictEqual(await gdb.readCsr(2, 0xf14), 2n);
-    deepStrictEqual(stub.packets, ["Hgp1.3", `p${(34 + 0xf14).toString(16)}`]);
+    strictEqual(await gdb.readCsr(2, CSR.mhartid), 2n);
+    deepStrictEqual(stub.packets, ["Hgp1.3", `p${(34 + CSR.mhartid).toString(16)}`]);
     await gdb.close();
   },
 );
@@ -121,12 +122,12 @@ Deno.test("GdbClient maps E14 to CsrTrap and E22 on Hg to NotFound", opts, async
   strictEqual(trap.trapCause, 2);
   strictEqual(trap.csr, 0);
   strictEqual(trap.hart, 0);
-  const missing = await gdb.readCsr(5, 0xf14).then(() => undefined, (e) => e);
+  const missing = await gdb.readCsr(5, CSR.mhartid).then(() => undefined, (e) => e);
   ok(missing instanceof AxError && missing.kind === "NotFound", String(missing));
   match(missing.message, /Cannot select hart 5: the gdbstub has no thread p1\.6 \(E22\)/);
   // Packets pipelined behind a failed Hg may have gone to another hart: the session ends.
   ok(!gdb.connected);
-  await rejects(gdb.readCsr(0, 0xf14), (e) => e instanceof AxError && e.kind === "Io");
+  await rejects(gdb.readCsr(0, CSR.mhartid), (e) => e instanceof AxError && e.kind === "Io");
   await gdb.close();
 });
 
@@ -141,7 +142,7 @@ Deno.test(
     stub.values.get(1)!.set(SSCRATCH, 0x8000000000000000n);
     strictEqual(await gdb.readCsr(0, SSCRATCH), 0x8000000000000000n);
     stub.injectBeforeNextReply.push("S05");
-    strictEqual(await gdb.readCsr(0, 0x301), 0x80000000001411adn);
+    strictEqual(await gdb.readCsr(0, CSR.misa), 0x80000000001411adn);
     await gdb.close();
   },
 );
@@ -151,15 +152,15 @@ Deno.test("GdbClient pipelines: packets queued in one tick go out in one write",
   const gdb = await GdbClient.connect(stub.transport, { debug: false });
   await new Promise((r) => setTimeout(r, 0));
   const before = stub.transport.writes.length;
-  const values = await Promise.all([0, 1, 2, 3].map((hart) => gdb.readCsr(hart, 0xf14)));
+  const values = await Promise.all([0, 1, 2, 3].map((hart) => gdb.readCsr(hart, CSR.mhartid)));
   deepStrictEqual(values, [0n, 1n, 2n, 3n]);
   const writes = stub.transport.writes.slice(before).filter((w) => w.includes("$"));
   strictEqual(writes.length, 1, `expected one write, got ${JSON.stringify(writes)}`);
   strictEqual(writes[0]!.match(/\$/g)!.length, 8); // Hg + p for each of the 4 harts
   const replies = await gdb.exchangeOnHart(1, [
-    "p" + (34 + 0x140).toString(16),
-    "P" + (34 + 0x140).toString(16) + "=0100000000000000",
-    "p" + (34 + 0x140).toString(16),
+    "p" + (34 + CSR.sscratch).toString(16),
+    "P" + (34 + CSR.sscratch).toString(16) + "=0100000000000000",
+    "p" + (34 + CSR.sscratch).toString(16),
   ]);
   deepStrictEqual(replies, ["0000000000000000", "OK", "0100000000000000"]);
   await gdb.close();
@@ -204,7 +205,7 @@ Deno.test("GdbClient: time-outs and hang-ups reject every pending exchange", opt
     const stub = new FakeGdbStub();
     const gdb = await GdbClient.connect(stub.transport, { debug: false, timeoutMs: 20 });
     stub.hook = () => null;
-    const [a, b] = [gdb.readCsr(0, SSCRATCH), gdb.readCsr(0, 0x301)];
+    const [a, b] = [gdb.readCsr(0, SSCRATCH), gdb.readCsr(0, CSR.misa)];
     await rejects(
       a,
       (e) => e instanceof AxError && e.kind === "Timeout" && /within 20 ms/.test(e.message),
@@ -253,7 +254,7 @@ Deno.test("GdbClient without multiprocess selects with plain thread ids", opts, 
   const stub = new FakeGdbStub({ multiprocess: false, harts: 3 });
   const gdb = await GdbClient.connect(stub.transport, { debug: false });
   ok(!gdb.multiprocess);
-  strictEqual(await gdb.readCsr(2, 0xf14), 2n);
+  strictEqual(await gdb.readCsr(2, CSR.mhartid), 2n);
   ok(stub.packets.includes("Hg3"));
   await gdb.close();
 });

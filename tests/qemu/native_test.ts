@@ -14,6 +14,7 @@ import {
   rejects,
   strictEqual,
 } from "node:assert/strict";
+import { ALL_ONES } from "../../hal/csr_fields.ts";
 import { CSR } from "../../hal/csr_numbers.ts";
 import { AxError, CsrTrap } from "../../hal/errors.ts";
 import type { CsrResult } from "../../hal/types.ts";
@@ -24,8 +25,6 @@ import { QemuSession } from "../../plugins/qemu/_session.ts";
 import { parseQemuOptions } from "../../plugins/qemu/options.ts";
 import { QEMU_BINARY, qemuTest } from "../_helpers/qemu.ts";
 import { qemuVersions, qemuVersionTest } from "../_helpers/qemu_versions.ts";
-
-const ALL_ONES = (1n << 64n) - 1n;
 
 function plain(results: readonly CsrResult[]): CsrResult[] {
   return results.map((r) =>
