@@ -57,6 +57,8 @@ export class QemuHal extends BackendHal {
   #ready: ReadySession;
   #info: HalInfo;
   #resetting: Promise<void> | undefined;
+  /** During a reset: each hart whose queue has not reached the reset yet, and when it is done. */
+  #barrier: { arrive: Map<HartId, () => void>; done: Promise<void> } | undefined;
   #inflight = 0;
   #idle: (() => void) | undefined;
   /** Each batch's results with their paths, for {@linkcode QemuHal.batchVia}. */
@@ -70,7 +72,7 @@ export class QemuHal extends BackendHal {
       info: () => self.hal!.#info,
       run: (hart, ops, release) => self.hal!.#run(hart, ops, release),
       // While QEMU is relaunched, accesses wait for the new one instead.
-      lost: () => self.hal!.#resetting === undefined ? self.hal!.#session.lost : undefined,
+      lost: () => self.hal!.#barrier === undefined ? self.hal!.#session.lost : undefined,
       ram: options.access === "native" ? NATIVE_FRAMES : GUEST_RAM,
       close: () => self.hal!.#close(),
     });
@@ -110,8 +112,15 @@ export class QemuHal extends BackendHal {
     ops: readonly CheckedCsrOp[],
     release: () => void,
   ): Promise<CsrResult[]> {
-    if (this.#resetting !== undefined) await this.#resetting;
-    this.checkHart(hart); // closed while the reset ran
+    const arrive = ops.length === 0 ? this.#barrier?.arrive.get(hart) : undefined;
+    if (arrive !== undefined) {
+      // A reset's place in this hart's queue: hold later batches until it is done.
+      this.#barrier!.arrive.delete(hart);
+      arrive();
+      await this.#barrier!.done;
+      return [];
+    }
+    this.checkHart(hart); // closed, or QEMU lost, while the batch waited its turn
     const session = this.#session;
     this.#inflight++;
     try {
@@ -187,8 +196,8 @@ export class QemuHal extends BackendHal {
    * Returns every hart to the firmware preset's state by relaunching QEMU
    * (`system_reset` would keep the H CSRs and mstatus.MPP), then applying
    * the preset again (under native access: booting OpenSBI and the agent
-   * again). Operations already running finish on the old QEMU first;
-   * operations that start during the reset wait and run on the new one.
+   * again). Operations called before the reset finish on the old QEMU
+   * first; operations called during the reset wait and run on the new one.
    * When the relaunch fails, later operations reject with kind `"Io"` saying
    * why.
    *
@@ -209,14 +218,30 @@ export class QemuHal extends BackendHal {
       );
     }
     this.#resetting ??= (async () => {
-      if (this.#inflight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
-      this.#idle = undefined;
-      const { session, prepared } = await this.#session.relaunch((next) =>
-        prepareAccess(this.#options, next)
+      let finish!: () => void;
+      const done = new Promise<void>((resolve) => (finish = resolve));
+      const barrier = { arrive: new Map<HartId, () => void>(), done };
+      this.#barrier = barrier;
+      // One empty batch per hart queues behind every batch called before the
+      // reset, and holds every batch called after it until the new QEMU is ready.
+      const reached = this.harts.map((hart) =>
+        new Promise<void>((arrived) => {
+          barrier.arrive.set(hart, arrived);
+          this.csr.batch(hart, []).catch(() => arrived());
+        })
       );
-      this.#session = session;
-      this.#ready = prepared;
-      this.#info = this.#describe();
+      try {
+        await Promise.all(reached);
+        if (this.#inflight > 0) await new Promise<void>((idle) => (this.#idle = idle));
+        this.#idle = undefined;
+        const next = await this.#session.relaunch((fresh) => prepareAccess(this.#options, fresh));
+        this.#session = next.session;
+        this.#ready = next.prepared;
+        this.#info = this.#describe();
+      } finally {
+        this.#barrier = undefined;
+        finish();
+      }
     })().finally(() => (this.#resetting = undefined));
     return this.#resetting;
   }

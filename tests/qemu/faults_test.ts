@@ -263,6 +263,32 @@ qemuTest("reset() relaunches QEMU and returns every hart to the preset state", a
 });
 
 qemuTest(
+  "reset(): batches called before it end on the old QEMU, those called during it on the new",
+  async () => {
+    const hal = await createQemuHal({ harts: 2, qemu: QEMU_BINARY, firmware: "none" });
+    try {
+      // Hart 0 has two writes queued when reset() is called: both still go to the old QEMU.
+      const before = [
+        hal.csr.write(0, CSR.sscratch, 1n),
+        hal.csr.write(0, CSR.sscratch, 2n),
+        hal.csr.write(1, CSR.sscratch, 3n),
+      ];
+      const reset = hal.reset();
+      const during = [hal.csr.read(0, CSR.sscratch), hal.csr.write(1, CSR.sscratch, 4n)];
+      deepStrictEqual(await Promise.all(before), [0n, 1n, 0n]);
+      await reset;
+      deepStrictEqual(await Promise.all(during), [0n, 0n], "the new QEMU's reset values");
+      deepStrictEqual(
+        [await hal.csr.read(0, CSR.sscratch), await hal.csr.read(1, CSR.sscratch)],
+        [0n, 4n],
+      );
+    } finally {
+      await hal.close();
+    }
+  },
+);
+
+qemuTest(
   "attach: a running VM is stopped for gdb traffic, resumed on close, never killed",
   async () => {
     // A QEMU this test owns, running a wfi loop on every hart (nothing else runs).

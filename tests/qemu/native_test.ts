@@ -191,7 +191,7 @@ qemuTest("native access writes stvec for real and keeps the agent's own handler"
   const hal = await createQemuHal({ harts: 2, qemu: QEMU_BINARY, access: "native" });
   try {
     const before = await hal.csr.read(1, CSR.stvec);
-    // OpenSBI sets stvec to the address it entered the hart at (native-notes.md P11).
+    // OpenSBI sets stvec to the address it entered the hart at.
     const agent = buildAgent(agentLayout(2));
     ok(
       before === BigInt(agent.symbols._start!) || before === BigInt(agent.symbols.secondary_entry!),
