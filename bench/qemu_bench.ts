@@ -18,14 +18,10 @@ import { resolveFirmware } from "../hal/firmware.ts";
 import type { CsrNum, HartId } from "../hal/types.ts";
 import { PerCpuSet } from "../percpu/percpu_set.ts";
 import { ARCEOS_POLICY, setupOperations } from "../percpu/policy.ts";
-import {
-  connectUnixSocket,
-  createQemuHal,
-  decodeLe64,
-  encodeLe64,
-  GdbClient,
-  QemuProcess,
-} from "../plugins/qemu/mod.ts";
+import { createQemuHal } from "../plugins/qemu/mod.ts";
+import { GdbClient } from "../plugins/qemu/_gdb_client.ts";
+import { connectUnixSocket } from "../plugins/qemu/_transport.ts";
+import { QemuProcess } from "../plugins/qemu/qemu_process.ts";
 import type { Figure } from "./figure.ts";
 import { median } from "./figure.ts";
 
@@ -68,12 +64,11 @@ function installed(binary: string): boolean {
  * Returns the priors so the caller can restore them.
  */
 async function sequentialSetup(gdb: GdbClient, hart: HartId): Promise<Map<CsrNum, bigint>> {
-  const base = gdb.csrBase;
+  const { codec } = gdb;
   const one = async (payload: string) => (await gdb.exchange([payload]))[0]!;
-  const read = async (csr: CsrNum) => decodeLe64(await one(`p${(base + csr).toString(16)}`));
+  const read = async (csr: CsrNum) => codec.readValue(hart, csr, await one(codec.read(csr)));
   const write = async (csr: CsrNum, value: bigint) => {
-    const reply = await one(`P${(base + csr).toString(16)}=${encodeLe64(value)}`);
-    if (reply !== "OK") throw new Error(`P answered ${reply}`);
+    codec.checkWrite(hart, csr, await one(codec.write(csr, value)));
   };
   if ((await one(`Hgp1.${(hart + 1).toString(16)}`)) !== "OK") throw new Error("Hg failed");
   const priors = new Map<CsrNum, bigint>();
@@ -98,9 +93,7 @@ async function sequentialSetup(gdb: GdbClient, hart: HartId): Promise<Map<CsrNum
 async function restore(gdb: GdbClient, hart: HartId, priors: Map<CsrNum, bigint>): Promise<void> {
   const replies = await gdb.exchangeOnHart(
     hart,
-    RESTORE_ORDER.map((csr) =>
-      `P${(gdb.csrBase + csr).toString(16)}=${encodeLe64(priors.get(csr)!)}`
-    ),
+    RESTORE_ORDER.map((csr) => gdb.codec.write(csr, priors.get(csr)!)),
   );
   if (replies.some((r) => r !== "OK")) throw new Error("restore failed");
 }

@@ -4,9 +4,10 @@
  * discovery and the gdbstub for every CSR access.
  *
  * ```
- * createQemuHal ─┬─ QemuProcess   spawns QEMU, sockets in a private temp dir
- *                ├─ QmpClient     greeting, ids, events, query-cpus-fast, qom-get h, stop, quit
- *                └─ GdbClient     target.xml → register map, Hg, pipelined p/P
+ * QemuHal (BackendHal: checks, ordering, closed state, frames)
+ *  ├─ QemuSession      process held at -S, QMP (discovery, run state), gdb connection
+ *  └─ CsrAccess        debugger: pipelined p/P over the one gdb CSR codec
+ *                      native: the harts run csrrw/csrrs/csrrc under real OpenSBI
  * ```
  *
  * The same `RISCVPerCpu` code that runs on the emulator runs here; the
@@ -29,6 +30,23 @@
  * Debian 12); QEMU 10.0 installs beside it with the repository's
  * `scripts/install-qemu10.sh`.
  *
+ * What this entry point exports, and why:
+ * - {@linkcode createQemuHal}, {@linkcode QemuHal}, `QemuOptions` and the
+ *   default export (the plugin `backend.plugin: qemu` loads): the design's
+ *   names.
+ * - `QemuAttachOptions`, `ResolvedQemuOptions`, `RoutedCsrResult`,
+ *   `CsrAccessPath`, `NativeStats`: the types in those names' signatures
+ *   (`QemuOptions.attach`, the plugin's options, `QemuHal.batchVia`,
+ *   `QemuHal.stats`).
+ * - {@linkcode csrAccessPath}: which CSRs native access serves through the
+ *   debugger, known before a batch runs.
+ * - {@linkcode stopAllQemuProcesses}: for a program that handles
+ *   SIGINT/SIGTERM itself (as the CLI does), to end every QEMU it started,
+ *   even one still starting that no HAL owns yet.
+ *
+ * The QMP and gdb clients, the gdb CSR codec, the process and the access
+ * strategies are internals (`_`-prefixed files).
+ *
  * @example Usage
  * ```ts ignore
  * import { createQemuHal } from "@rvhv/percpu/qemu";
@@ -49,61 +67,15 @@ import { QemuHal } from "./qemu_hal.ts";
 import { parseQemuOptions, type ResolvedQemuOptions } from "./options.ts";
 
 export { createQemuHal, QemuHal } from "./qemu_hal.ts";
-export {
-  cpuArgument,
-  DEFAULT_QEMU_BINARY,
-  DEFAULT_QEMU_BOOT_TIMEOUT_MS,
-  DEFAULT_QEMU_ISA,
-  DEFAULT_QEMU_TIMEOUT_MS,
-  MAX_QEMU_HARTS,
-  parseQemuOptions,
-  type QemuAttachOptions,
-  type QemuOptions,
-  type ResolvedQemuOptions,
-} from "./options.ts";
-export {
-  QMP_ID_PREFIX,
-  type QmpCallOptions,
-  QmpClient,
-  type QmpClientOptions,
-  type QmpEvent,
-  type QmpEventListener,
-  type QmpGreeting,
-  QmpProtocolError,
-  type QmpRunstate,
-  type QmpVersion,
-} from "./qmp_client.ts";
-export {
-  checkWriteReply,
-  decodeGdbPayload,
-  decodeLe64,
-  encodeGdbPacket,
-  encodeLe64,
-  GdbClient,
-  type GdbClientOptions,
-  type GdbExchangeOptions,
-  type GdbRegister,
-  parseCsrReply,
-  parseTargetRegisters,
-} from "./gdb_client.ts";
-export {
-  qemuArguments,
-  QemuProcess,
-  type QemuSpawnOptions,
-  stopAllQemuProcesses,
-  VIRT_MTIMECMP_BASE,
-} from "./qemu_process.ts";
-export { type CsrAccessPath, csrAccessPath } from "./native/codegen.ts";
-export { type NativeStats, type RoutedCsrResult } from "./native/native_access.ts";
-export {
-  type ByteTransport,
-  type ConnectUnixOptions,
-  connectUnixSocket,
-  writeAll,
-} from "./transport.ts";
+export type { QemuAttachOptions, QemuOptions, ResolvedQemuOptions } from "./options.ts";
+export type { CsrAccessPath, RoutedCsrResult } from "./_csr_access.ts";
+export type { NativeStats } from "./native/_native_access.ts";
+export { csrAccessPath } from "./native/_codegen.ts";
+export { stopAllQemuProcesses } from "./qemu_process.ts";
 
 /**
- * The QEMU backend as a plugin: what `backend.plugin: qemu` loads.
+ * The QEMU backend as a plugin: what `backend.plugin: qemu` loads (the
+ * default export; its `parseOptions` validates `QemuOptions`).
  *
  * @example Usage
  * ```ts
@@ -115,7 +87,7 @@ export {
  * strictEqual(qemuPlugin.name, "qemu");
  * ```
  */
-export const qemuPlugin: HalPlugin<ResolvedQemuOptions> = Object.freeze({
+const qemuPlugin: HalPlugin<ResolvedQemuOptions> = Object.freeze({
   name: "qemu",
   describe: "the harts of a real qemu-system-riscv64 (virt, held at -S), over QMP and the gdbstub",
   permissions: Object.freeze([

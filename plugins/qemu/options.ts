@@ -24,7 +24,7 @@ import { type IsaSpec, parseIsa } from "../../hal/isa.ts";
  *
  * @example Usage
  * ```ts
- * import { MAX_QEMU_HARTS, parseQemuOptions } from "@rvhv/percpu/qemu";
+ * import { MAX_QEMU_HARTS, parseQemuOptions } from "./options.ts";
  * import { throws } from "node:assert/strict";
  *
  * throws(() => parseQemuOptions({ harts: MAX_QEMU_HARTS + 1 }), TypeError);
@@ -37,7 +37,7 @@ export const MAX_QEMU_HARTS = 512;
  *
  * @example Usage
  * ```ts
- * import { DEFAULT_QEMU_BINARY, parseQemuOptions } from "@rvhv/percpu/qemu";
+ * import { DEFAULT_QEMU_BINARY, parseQemuOptions } from "./options.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * // Without RVHV_QEMU and without the qemu option, the binary on PATH is used.
@@ -53,7 +53,7 @@ export const DEFAULT_QEMU_BINARY = "qemu-system-riscv64";
  *
  * @example Usage
  * ```ts
- * import { DEFAULT_QEMU_ISA, parseQemuOptions } from "@rvhv/percpu/qemu";
+ * import { DEFAULT_QEMU_ISA, parseQemuOptions } from "./options.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(parseQemuOptions({}).isa.text, DEFAULT_QEMU_ISA);
@@ -66,7 +66,7 @@ export const DEFAULT_QEMU_ISA = "rv64imafdch";
  *
  * @example Usage
  * ```ts
- * import { DEFAULT_QEMU_TIMEOUT_MS, parseQemuOptions } from "@rvhv/percpu/qemu";
+ * import { DEFAULT_QEMU_TIMEOUT_MS, parseQemuOptions } from "./options.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(parseQemuOptions({}).timeoutMs, DEFAULT_QEMU_TIMEOUT_MS);
@@ -80,7 +80,7 @@ export const DEFAULT_QEMU_TIMEOUT_MS = 2000;
  *
  * @example Usage
  * ```ts
- * import { DEFAULT_QEMU_BOOT_TIMEOUT_MS, parseQemuOptions } from "@rvhv/percpu/qemu";
+ * import { DEFAULT_QEMU_BOOT_TIMEOUT_MS, parseQemuOptions } from "./options.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(parseQemuOptions({ access: "native" }).bootTimeoutMs, DEFAULT_QEMU_BOOT_TIMEOUT_MS);
@@ -93,12 +93,12 @@ export const DEFAULT_QEMU_BOOT_TIMEOUT_MS = 20_000;
  *
  * @example Usage
  * ```ts
- * import { parseQemuOptions, type QemuAttachOptions } from "@rvhv/percpu/qemu";
+ * import qemuPlugin, { type QemuAttachOptions } from "@rvhv/percpu/qemu";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * // A QEMU started elsewhere with -qmp unix:/run/q.sock,server=on,wait=off -gdb unix:/run/g.sock,server=on,wait=off
  * const attach: QemuAttachOptions = { qmp: "/run/q.sock", gdb: "/run/g.sock" };
- * deepStrictEqual(parseQemuOptions({ attach }).attach, attach);
+ * deepStrictEqual(qemuPlugin.parseOptions({ attach }).attach, attach);
  * ```
  */
 export interface QemuAttachOptions {
@@ -113,11 +113,11 @@ export interface QemuAttachOptions {
  *
  * @example Usage
  * ```ts
- * import { parseQemuOptions, type QemuOptions } from "@rvhv/percpu/qemu";
+ * import qemuPlugin, { type QemuOptions } from "@rvhv/percpu/qemu";
  * import { strictEqual } from "node:assert/strict";
  *
  * const options: QemuOptions = { harts: 4, isa: "rv64imafdch", firmware: "opensbi", cpuProps: { sscofpmf: true } };
- * strictEqual(parseQemuOptions(options).harts, 4);
+ * strictEqual(qemuPlugin.parseOptions(options).harts, 4);
  * ```
  */
 export interface QemuOptions {
@@ -163,10 +163,10 @@ export interface QemuOptions {
  *
  * @example Usage
  * ```ts
- * import { parseQemuOptions, type ResolvedQemuOptions } from "@rvhv/percpu/qemu";
+ * import qemuPlugin, { type ResolvedQemuOptions } from "@rvhv/percpu/qemu";
  * import { strictEqual } from "node:assert/strict";
  *
- * const resolved: ResolvedQemuOptions = parseQemuOptions({ isa: "rv64imafdc" });
+ * const resolved: ResolvedQemuOptions = qemuPlugin.parseOptions({ isa: "rv64imafdc" });
  * strictEqual(resolved.isa.extensions.has("h"), false);
  * strictEqual(resolved.access, "debugger");
  * ```
@@ -232,7 +232,7 @@ const CPU_PROP_REGEXP = /^[A-Za-z][A-Za-z0-9_.-]*=[A-Za-z0-9_.:-]+$/;
  *
  * @example Usage
  * ```ts
- * import { cpuArgument } from "@rvhv/percpu/qemu";
+ * import { cpuArgument } from "./options.ts";
  * import { parseIsa } from "../../hal/isa.ts";
  * import { strictEqual } from "node:assert/strict";
  *
@@ -323,7 +323,7 @@ function parseAttach(raw: unknown): QemuAttachOptions | undefined {
  *
  * @example Usage
  * ```ts
- * import { parseQemuOptions } from "@rvhv/percpu/qemu";
+ * import { parseQemuOptions } from "./options.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const options = parseQemuOptions({ harts: 4, isa: "rv64imafdch" });

@@ -22,7 +22,7 @@ import { AxError } from "../../hal/errors.ts";
  *
  * @example Usage
  * ```ts
- * import { qemuArguments, type QemuSpawnOptions } from "@rvhv/percpu/qemu";
+ * import { qemuArguments, type QemuSpawnOptions } from "./qemu_process.ts";
  * import { ok } from "node:assert/strict";
  *
  * const options: QemuSpawnOptions = { binary: "qemu-system-riscv64", harts: 4, cpu: "rv64,h=true", memory: "64M" };
@@ -61,7 +61,7 @@ export interface QemuSpawnOptions {
  *
  * @example Usage
  * ```ts
- * import { VIRT_MTIMECMP_BASE } from "@rvhv/percpu/qemu";
+ * import { VIRT_MTIMECMP_BASE } from "./qemu_process.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * // Hart 3's mtimecmp on the virt machine's ACLINT.
@@ -76,7 +76,7 @@ export const VIRT_MTIMECMP_BASE = 0x200_4000n;
  *
  * @example Usage
  * ```ts
- * import { qemuArguments } from "@rvhv/percpu/qemu";
+ * import { qemuArguments } from "./qemu_process.ts";
  * import { ok } from "node:assert/strict";
  *
  * const args = qemuArguments({ binary: "qemu-system-riscv64", harts: 2, cpu: "rv64,h=true" }, "/t/q", "/t/g");
@@ -190,7 +190,7 @@ function describeStatus(status: Deno.CommandStatus): string {
  *
  * @example Usage
  * ```ts ignore
- * import { QemuProcess } from "@rvhv/percpu/qemu";
+ * import { QemuProcess } from "./qemu_process.ts";
  *
  * const qemu = await QemuProcess.spawn({ binary: "qemu-system-riscv64", harts: 2, cpu: "rv64,h=true" });
  * console.log(qemu.pid, qemu.qmpPath, qemu.gdbPath);

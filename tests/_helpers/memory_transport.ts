@@ -3,7 +3,7 @@
  * the server, sees every chunk the client writes and scripts what it reads.
  */
 
-import type { ByteTransport } from "../../plugins/qemu/transport.ts";
+import type { ByteTransport } from "../../plugins/qemu/_transport.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("latin1");

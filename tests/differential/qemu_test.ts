@@ -15,6 +15,7 @@
  */
 
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import { ALL_ONES } from "../../hal/csr_fields.ts";
 import { CSR, type CsrName, csrName } from "../../hal/csr_numbers.ts";
 import type { FirmwareName } from "../../hal/firmware.ts";
 import { hex } from "../../hal/hex.ts";
@@ -34,23 +35,22 @@ const EXTRAS: readonly CsrName[] = QEMU_CHECKED_EXTRA_CSRS;
 const HARTS: readonly HartId[] = [0, 1];
 const RANDOM_PER_CSR = 16;
 const SEED = 0x7276_6876_2d71_6d75n; // "rvhv-qmu"
-const MASK64 = (1n << 64n) - 1n;
 
 /** splitmix64: a fixed, portable sequence of 64-bit values. */
 function* splitmix64(seed: bigint): Generator<bigint, never> {
-  let state = seed & MASK64;
+  let state = seed & ALL_ONES;
   for (;;) {
-    state = (state + 0x9e3779b97f4a7c15n) & MASK64;
+    state = (state + 0x9e3779b97f4a7c15n) & ALL_ONES;
     let z = state;
-    z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & MASK64;
-    z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & MASK64;
+    z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & ALL_ONES;
+    z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & ALL_ONES;
     yield z ^ (z >> 31n);
   }
 }
 
 /** The values written to one CSR: all ones, zero, walking ones, then random ones. */
 function sequenceFor(random: Generator<bigint, never>): bigint[] {
-  const values = [MASK64, 0n];
+  const values = [ALL_ONES, 0n];
   for (let bit = 0n; bit < 64n; bit++) values.push(1n << bit);
   for (let i = 0; i < RANDOM_PER_CSR; i++) values.push(random.next().value);
   return values;
@@ -185,7 +185,7 @@ function coupledValue(random: Generator<bigint, never>): bigint {
   const r = random.next().value;
   switch (Number(r & 7n)) {
     case 0:
-      return MASK64;
+      return ALL_ONES;
     case 1:
       return 0n;
     case 2:

@@ -14,13 +14,11 @@ import {
 } from "node:assert/strict";
 import { CSR } from "../../hal/csr_numbers.ts";
 import { AxError, CsrTrap } from "../../hal/errors.ts";
-import {
-  connectUnixSocket,
-  createQemuHal,
-  QemuProcess,
-  QmpClient,
-  QmpProtocolError,
-} from "../../plugins/qemu/mod.ts";
+import { createQemuHal } from "../../plugins/qemu/mod.ts";
+import { QmpClient } from "../../plugins/qemu/_qmp_client.ts";
+import { QmpProtocolError } from "../../plugins/qemu/_qmp_messages.ts";
+import { connectUnixSocket } from "../../plugins/qemu/_transport.ts";
+import { QemuProcess } from "../../plugins/qemu/qemu_process.ts";
 import { QEMU_BINARY, qemuTest } from "../_helpers/qemu.ts";
 
 const SANITIZE = { sanitizeOps: true, sanitizeResources: true } as const;
@@ -200,6 +198,31 @@ qemuTest("a hart out of range rejects NotFound and sends nothing", async () => {
   }
 });
 
+qemuTest(
+  "debugger access: batchVia and accessPath say debugger, csr.batch carries no path",
+  async () => {
+    const hal = await createQemuHal({ harts: 2, qemu: QEMU_BINARY });
+    try {
+      const ops = [
+        { op: "write", csr: CSR.sscratch, value: 7n },
+        { op: "read", csr: CSR.mhartid },
+      ] as const;
+      deepStrictEqual(await hal.batchVia(1, ops), [
+        { ok: true, value: 0n, via: "debugger" },
+        { ok: true, value: 1n, via: "debugger" },
+      ]);
+      deepStrictEqual(await hal.csr.batch(1, ops), [
+        { ok: true, value: 7n },
+        { ok: true, value: 1n },
+      ]);
+      strictEqual(hal.accessPath(1), "debugger");
+      strictEqual(hal.stats().native, undefined);
+    } finally {
+      await hal.close();
+    }
+  },
+);
+
 qemuTest("two backends at once have their own QEMU and sockets", async () => {
   const [a, b] = await Promise.all([
     createQemuHal({ harts: 2, qemu: QEMU_BINARY }),
@@ -238,6 +261,32 @@ qemuTest("reset() relaunches QEMU and returns every hart to the preset state", a
     await hal.close();
   }
 });
+
+qemuTest(
+  "reset(): batches called before it end on the old QEMU, those called during it on the new",
+  async () => {
+    const hal = await createQemuHal({ harts: 2, qemu: QEMU_BINARY, firmware: "none" });
+    try {
+      // Hart 0 has two writes queued when reset() is called: both still go to the old QEMU.
+      const before = [
+        hal.csr.write(0, CSR.sscratch, 1n),
+        hal.csr.write(0, CSR.sscratch, 2n),
+        hal.csr.write(1, CSR.sscratch, 3n),
+      ];
+      const reset = hal.reset();
+      const during = [hal.csr.read(0, CSR.sscratch), hal.csr.write(1, CSR.sscratch, 4n)];
+      deepStrictEqual(await Promise.all(before), [0n, 1n, 0n]);
+      await reset;
+      deepStrictEqual(await Promise.all(during), [0n, 0n], "the new QEMU's reset values");
+      deepStrictEqual(
+        [await hal.csr.read(0, CSR.sscratch), await hal.csr.read(1, CSR.sscratch)],
+        [0n, 4n],
+      );
+    } finally {
+      await hal.close();
+    }
+  },
+);
 
 qemuTest(
   "attach: a running VM is stopped for gdb traffic, resumed on close, never killed",

@@ -7,7 +7,7 @@
 
 import { match, ok, strictEqual } from "node:assert/strict";
 import { dirname } from "node:path";
-import { QemuProcess } from "../../plugins/qemu/mod.ts";
+import { QemuProcess } from "../../plugins/qemu/qemu_process.ts";
 import { QEMU_10_0, qemuTest } from "../_helpers/qemu.ts";
 
 const SCRIPT = new URL("../../scripts/install-qemu10.sh", import.meta.url).pathname;

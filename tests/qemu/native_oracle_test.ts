@@ -4,7 +4,7 @@
  * (`access: "native"`), must end in the same per-hart hedeleg, hideleg,
  * hvip (& 0x444), hcounteren and sie as debugger access under the matching
  * `opensbi-*` preset and as the emulator's profile for that QEMU (when it
- * has one), and as native-notes.md's table; mideleg/medeleg must be what
+ * has one), and as the table below; mideleg/medeleg must be what
  * OpenSBI leaves. Differences in firmware-owned state (mstatus, mtvec, PMP,
  * …) are printed as environment, not failures.
  *
@@ -33,7 +33,7 @@ import { qemuVersions, qemuVersionTest } from "../_helpers/qemu_versions.ts";
 
 const HARTS = 4;
 
-/** native-notes.md §0 and §4, per QEMU version (with H, then without). */
+/** What native runs of the set-up kept, per QEMU version (with H, then without). */
 const TABLE: Record<string, {
   opensbi: string;
   setup: Record<string, bigint>;
@@ -128,7 +128,7 @@ for (const entry of qemuVersions()) {
           strictEqual(
             hex(value.value & row.mask),
             hex(want),
-            `native-notes.md's table: ${describeRow(row, columnNames)}`,
+            `the table: ${describeRow(row, columnNames)}`,
           );
           // The set-up's CSRs ran as instructions; delegation is M-level, read over the debugger.
           strictEqual(value.via, row.kind === "setup" ? "native" : "debugger", row.csr);

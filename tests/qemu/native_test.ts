@@ -14,22 +14,17 @@ import {
   rejects,
   strictEqual,
 } from "node:assert/strict";
+import { ALL_ONES } from "../../hal/csr_fields.ts";
 import { CSR } from "../../hal/csr_numbers.ts";
 import { AxError, CsrTrap } from "../../hal/errors.ts";
 import type { CsrResult } from "../../hal/types.ts";
-import {
-  connectUnixSocket,
-  createQemuHal,
-  GdbClient,
-  QemuProcess,
-  QmpClient,
-} from "../../plugins/qemu/mod.ts";
-import { agentBase, agentLayout, buildAgent } from "../../plugins/qemu/native/agent.ts";
-import { NativeAccess } from "../../plugins/qemu/native/native_access.ts";
+import { createQemuHal } from "../../plugins/qemu/mod.ts";
+import { agentBase, agentLayout, buildAgent } from "../../plugins/qemu/native/_agent.ts";
+import { bootAgent } from "../../plugins/qemu/native/_boot.ts";
+import { QemuSession } from "../../plugins/qemu/_session.ts";
+import { parseQemuOptions } from "../../plugins/qemu/options.ts";
 import { QEMU_BINARY, qemuTest } from "../_helpers/qemu.ts";
 import { qemuVersions, qemuVersionTest } from "../_helpers/qemu_versions.ts";
-
-const ALL_ONES = (1n << 64n) - 1n;
 
 function plain(results: readonly CsrResult[]): CsrResult[] {
   return results.map((r) =>
@@ -58,6 +53,12 @@ qemuTest("native access reports the real firmware and the path of every result",
     const stats = hal.stats().native!;
     deepStrictEqual(stats.harts[1], { native: 2, debugger: 2 });
     strictEqual(stats.resumes, 2);
+    // What `rvhv up` shows per hart: the paths so far.
+    strictEqual(hal.accessPath(1), "native 2, debugger 2");
+    await hal.csr.read(0, CSR.hedeleg);
+    strictEqual(hal.accessPath(0), "native");
+    await hal.csr.read(0, CSR.mhartid);
+    strictEqual(hal.accessPath(0), "native 1, debugger 1");
   } finally {
     await hal.close();
   }
@@ -190,7 +191,7 @@ qemuTest("native access writes stvec for real and keeps the agent's own handler"
   const hal = await createQemuHal({ harts: 2, qemu: QEMU_BINARY, access: "native" });
   try {
     const before = await hal.csr.read(1, CSR.stvec);
-    // OpenSBI sets stvec to the address it entered the hart at (native-notes.md P11).
+    // OpenSBI sets stvec to the address it entered the hart at.
     const agent = buildAgent(agentLayout(2));
     ok(
       before === BigInt(agent.symbols._start!) || before === BigInt(agent.symbols.secondary_entry!),
@@ -292,25 +293,13 @@ qemuTest("a hart that never parks at boot is a Timeout naming it and where it is
   // An agent that starts only hart 0's share: built for 1 hart, run on 3.
   // Whichever hart boots starts at most hart 0, so one hart is never started.
   const layout = agentLayout(3);
-  const process = await QemuProcess.spawn({
-    binary: QEMU_BINARY,
-    harts: 3,
-    cpu: "rv64,h=true",
+  const session = await QemuSession.open(parseQemuOptions({ harts: 3, qemu: QEMU_BINARY }), {
     bios: "default",
     kernel: buildAgent(agentLayout(1, agentBase(3))).elf,
   });
-  let qmp: QmpClient | undefined;
-  let gdb: GdbClient | undefined;
   try {
-    qmp = await QmpClient.connect(await connectUnixSocket(process.qmpPath, { retryForMs: 2000 }));
-    gdb = await GdbClient.connect(await connectUnixSocket(process.gdbPath, { retryForMs: 2000 }));
-    const session = { qmp, gdb, harts: [0, 1, 2], running: false };
-    const error = await NativeAccess.boot(session, {
-      layout,
-      timeoutMs: 1000,
-      bootTimeoutMs: 400,
-      debugger: () => Promise.reject(new Error("not used")),
-    }).then(() => undefined, (e) => e);
+    const error = await bootAgent(session, { layout, bootTimeoutMs: 400 })
+      .then(() => undefined, (e) => e);
     ok(error instanceof AxError && error.kind === "Timeout", String(error));
     ok(error.hart === 1 || error.hart === 2, `hart ${error.hart}`);
     match(
@@ -319,10 +308,7 @@ qemuTest("a hart that never parks at boot is a Timeout naming it and where it is
     );
     strictEqual(session.running, false, "the VM is left stopped");
   } finally {
-    await gdb?.close();
-    await qmp?.execute("quit").catch(() => {});
-    await qmp?.close();
-    await process.stop();
+    await session.close();
   }
 });
 

@@ -10,12 +10,10 @@
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { CSR } from "../../hal/csr_numbers.ts";
-import {
-  connectUnixSocket,
-  createQemuHal,
-  QemuProcess,
-  QmpClient,
-} from "../../plugins/qemu/mod.ts";
+import { createQemuHal } from "../../plugins/qemu/mod.ts";
+import { QmpClient } from "../../plugins/qemu/_qmp_client.ts";
+import { connectUnixSocket } from "../../plugins/qemu/_transport.ts";
+import { QemuProcess } from "../../plugins/qemu/qemu_process.ts";
 import { QEMU_TARGETS, qemuTest } from "../_helpers/qemu.ts";
 
 const OPENSBI: Record<string, { preset: string; medeleg: bigint; medelegNoH: bigint }> = {

@@ -1,5 +1,5 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
-import { GdbProtocolError } from "../../../hal/errors.ts";
+import { GdbProtocolError } from "../../hal/errors.ts";
 import {
   bytesToHex,
   hexToBytes,
@@ -8,7 +8,7 @@ import {
   parseXpWords,
   readPackets,
   writePackets,
-} from "./memory.ts";
+} from "./_guest_memory.ts";
 
 Deno.test("writePackets() cuts writes to fit QEMU's packet buffer", () => {
   const bytes = new Uint8Array(MEMORY_CHUNK + 3).map((_, i) => i & 0xff);

@@ -2,14 +2,12 @@
  * A gdb remote serial protocol (RSP) client for QEMU's gdbstub, made for
  * reading and writing the CSRs of many harts quickly and exactly.
  *
- * - Packets are framed `$payload#checksum`, checksums are verified, and every
- *   reply is acknowledged with `+` (QEMU 7.2 has no no-ack mode).
- * - Replies are unescaped (`}` + byte ^ 0x20) and run-length decoded (`x*n`).
- * - On every connection `target.xml` and its includes are read first with the
- *   `qXfer:features:read` loop (QEMU answers `p`/`P` with an empty packet
- *   until then), and the register map is built from them. The CSR register
- *   base is `regnum(sstatus) - 0x100`, never a constant: it moves with the
- *   F/D/V options.
+ * - Framing, checksums, escapes and run-length decoding are
+ *   `./_gdb_packets.ts`'s; every reply is acknowledged with `+` (QEMU 7.2
+ *   has no no-ack mode).
+ * - On every connection the target description is read first
+ *   (`./_gdb_target.ts`: QEMU answers `p`/`P` with an empty packet until
+ *   then), and the CSR codec (`./_gdb_codec.ts`) is built from it.
  * - A hart is selected with `Hg` (thread id = hart + 1); the selection is
  *   cached and tracked in stream order, so pipelined requests for different
  *   harts interleave correctly.
@@ -20,12 +18,11 @@
  * - `D` (detach) is never sent: it resumes the VM. Closing just closes the
  *   socket.
  *
- * Errors: `E14` on a CSR read is the hart refusing the access
- * ({@linkcode CsrTrap}, cause 2); `E22` on `Hg` is a hart that does not exist
- * (`AxError` kind `"NotFound"`); anything else unexpected is a
- * {@linkcode GdbProtocolError}. A time-out or a dropped connection rejects
- * every pending request (kinds `"Timeout"` / `"Io"`) and ends the session,
- * since the reply stream can no longer be matched.
+ * Errors: `E22` on `Hg` is a hart that does not exist (`AxError` kind
+ * `"NotFound"`); anything else unexpected is a {@linkcode GdbProtocolError}.
+ * A time-out or a dropped connection rejects every pending request (kinds
+ * `"Timeout"` / `"Io"`) and ends the session, since the reply stream can no
+ * longer be matched.
  *
  * Connecting to QEMU's unix socket needs `--allow-read`, `--allow-write` and
  * `--allow-net` for the socket path. `RVHV_DEBUG=rsp` logs every packet.
@@ -33,18 +30,21 @@
  * @module
  */
 
-import { csrName } from "../../hal/csr_numbers.ts";
-import { AxError, CsrTrap, GdbProtocolError } from "../../hal/errors.ts";
+import { AxError, GdbProtocolError } from "../../hal/errors.ts";
 import type { CsrNum, HartId } from "../../hal/types.ts";
 import { type DebugLog, debugLogger } from "./_debug.ts";
-import { type ByteTransport, writeAll } from "./transport.ts";
+import { GdbCsrCodec } from "./_gdb_codec.ts";
+import { encodeGdbPacket, takeGdbPackets } from "./_gdb_packets.ts";
+import { type GdbRegister, readTargetDescription } from "./_gdb_target.ts";
+import { type ByteTransport, closeQuietly, readUntilEnd, writeAll } from "./_transport.ts";
 
 /**
  * Options of a {@linkcode GdbClient}.
  *
  * @example Usage
  * ```ts ignore
- * import { connectUnixSocket, GdbClient, type GdbClientOptions } from "@rvhv/percpu/qemu";
+ * import { GdbClient, type GdbClientOptions } from "./_gdb_client.ts";
+ * import { connectUnixSocket } from "./_transport.ts";
  *
  * const options: GdbClientOptions = { timeoutMs: 500 };
  * const gdb = await GdbClient.connect(await connectUnixSocket("/tmp/gdb.sock"), options);
@@ -69,44 +69,20 @@ export interface GdbClientOptions {
  *
  * @example Usage
  * ```ts ignore
- * import { connectUnixSocket, GdbClient, type GdbExchangeOptions } from "@rvhv/percpu/qemu";
+ * import { GdbClient, type GdbExchangeOptions } from "./_gdb_client.ts";
+ * import { connectUnixSocket } from "./_transport.ts";
  * import { CSR } from "@rvhv/percpu";
  *
  * const gdb = await GdbClient.connect(await connectUnixSocket("/tmp/gdb.sock"));
  * const options: GdbExchangeOptions = { timeoutMs: 100 };
- * // Raw packets: select hart 0, read hedeleg (regnum = the CSR base + 0x602).
- * const base = gdb.registers.get("sstatus")!.regnum - CSR.sstatus;
- * console.log(await gdb.exchange(["Hgp1.1", `p${(base + CSR.hedeleg).toString(16)}`], options));
+ * // Select hart 0, read hedeleg.
+ * console.log(await gdb.exchange(["Hgp1.1", gdb.codec.read(CSR.hedeleg)], options));
  * await gdb.close();
  * ```
  */
 export interface GdbExchangeOptions {
   /** Milliseconds to wait for the replies. Default: the client's `timeoutMs`. */
   timeoutMs?: number;
-}
-
-/**
- * One register of the target description.
- *
- * @example Usage
- * ```ts ignore
- * import { connectUnixSocket, GdbClient, type GdbRegister } from "@rvhv/percpu/qemu";
- *
- * const gdb = await GdbClient.connect(await connectUnixSocket("/tmp/gdb.sock"));
- * const sstatus: GdbRegister | undefined = gdb.registers.get("sstatus");
- * console.log(sstatus?.regnum); // 322 on QEMU 7.2 and 10.0 (-cpu rv64)
- * await gdb.close();
- * ```
- */
-export interface GdbRegister {
-  /** The register's name. */
-  readonly name: string;
-  /** Its gdb register number. */
-  readonly regnum: number;
-  /** Its width in bits. */
-  readonly bitsize: number;
-  /** The file of the target description it came from. */
-  readonly file: string;
 }
 
 /** A group of packets whose replies resolve one promise. */
@@ -127,196 +103,8 @@ interface Waiting {
   readonly stopReply: boolean;
 }
 
-const DOLLAR = 0x24;
-const HASH = 0x23;
-const PLUS = 0x2b;
-const MINUS = 0x2d;
-const ESCAPE = 0x7d;
-const STAR = 0x2a;
 const STOP_PACKET_REGEXP = /^[TS][0-9a-fA-F]{2}/;
 const EXIT_PACKET_REGEXP = /^[WX][0-9a-fA-F]{2}/;
-const ERROR_REPLY_REGEXP = /^E[0-9a-fA-F]{2}$/;
-const HEX16_REGEXP = /^[0-9a-fA-F]{16}$/;
-const INCLUDE_REGEXP = /<xi:include\s+href="([^"]+)"\s*\/>/g;
-const REG_REGEXP = /<reg\s([^>]*?)\/?>/g;
-const ATTR_REGEXP = /([a-zA-Z_:-]+)="([^"]*)"/g;
-/** The largest qXfer chunk asked for (QEMU 7.2's PacketSize is 0x1000). */
-const MAX_XFER_CHUNK = 0xffb;
-
-/**
- * Frames a payload as an RSP packet: `$`, the payload with `$ # } *`
- * escaped, `#`, and the two-digit checksum of the transmitted bytes.
- *
- * @example Usage
- * ```ts
- * import { encodeGdbPacket } from "@rvhv/percpu/qemu";
- * import { strictEqual } from "node:assert/strict";
- *
- * strictEqual(encodeGdbPacket("p644"), "$p644#0e");
- * ```
- *
- * @param payload The packet's payload (ASCII).
- * @returns The packet as sent.
- */
-export function encodeGdbPacket(payload: string): string {
-  let body = "";
-  let sum = 0;
-  for (let i = 0; i < payload.length; i++) {
-    const code = payload.charCodeAt(i);
-    if (code === DOLLAR || code === HASH || code === ESCAPE || code === STAR) {
-      body += "}" + String.fromCharCode(code ^ 0x20);
-      sum += ESCAPE + (code ^ 0x20);
-    } else {
-      body += payload[i];
-      sum += code;
-    }
-  }
-  return `$${body}#${(sum & 0xff).toString(16).padStart(2, "0")}`;
-}
-
-/**
- * Decodes the payload of a received packet: undoes `}` escapes and expands
- * run-length encoding (`x*n` repeats `x` another `n - 29` times).
- *
- * @example Usage
- * ```ts
- * import { decodeGdbPayload } from "@rvhv/percpu/qemu";
- * import { strictEqual } from "node:assert/strict";
- *
- * strictEqual(decodeGdbPayload("0* "), "0000");
- * strictEqual(decodeGdbPayload("a}\x03b"), "a#b");
- * ```
- *
- * @param raw The bytes between `$` and `#`, as a binary string.
- * @returns The decoded payload.
- * @throws {GdbProtocolError} For a dangling escape or a bad repeat count.
- */
-export function decodeGdbPayload(raw: string): string {
-  if (raw.indexOf("}") < 0 && raw.indexOf("*") < 0) return raw;
-  let out = "";
-  for (let i = 0; i < raw.length; i++) {
-    const code = raw.charCodeAt(i);
-    if (code === ESCAPE) {
-      if (i + 1 >= raw.length) {
-        throw new GdbProtocolError("Cannot decode gdb packet: it ends in an escape character");
-      }
-      out += String.fromCharCode(raw.charCodeAt(++i) ^ 0x20);
-    } else if (code === STAR) {
-      if (out.length === 0 || i + 1 >= raw.length) {
-        throw new GdbProtocolError("Cannot decode gdb packet: a run-length marker has no operand");
-      }
-      const count = raw.charCodeAt(++i) - 29;
-      if (count < 0) {
-        throw new GdbProtocolError(`Cannot decode gdb packet: repeat count ${count} is negative`);
-      }
-      out += out[out.length - 1]!.repeat(count);
-    } else {
-      out += raw[i];
-    }
-  }
-  return out;
-}
-
-/**
- * A 64-bit register value as gdb sends it for RISC-V: 16 hex digits, least
- * significant byte first.
- *
- * @example Usage
- * ```ts
- * import { encodeLe64 } from "@rvhv/percpu/qemu";
- * import { strictEqual } from "node:assert/strict";
- *
- * strictEqual(encodeLe64(0xb1ffn), "ffb1000000000000");
- * ```
- *
- * @param value The value (taken modulo 2^64).
- * @returns 16 lowercase hex digits, little-endian.
- */
-export function encodeLe64(value: bigint): string {
-  const be = BigInt.asUintN(64, value).toString(16).padStart(16, "0");
-  let out = "";
-  for (let i = 14; i >= 0; i -= 2) out += be.slice(i, i + 2);
-  return out;
-}
-
-/**
- * Parses a little-endian register value (see {@linkcode encodeLe64}).
- *
- * @example Usage
- * ```ts
- * import { decodeLe64 } from "@rvhv/percpu/qemu";
- * import { strictEqual } from "node:assert/strict";
- *
- * strictEqual(decodeLe64("ad11140000000080"), 0x80000000001411adn);
- * ```
- *
- * @param hex 16 hex digits.
- * @returns The value.
- * @throws {GdbProtocolError} When `hex` is not 16 hex digits.
- */
-export function decodeLe64(hex: string): bigint {
-  if (!HEX16_REGEXP.test(hex)) {
-    throw new GdbProtocolError(
-      `Cannot read register value "${hex}": expected 16 hex digits, little-endian`,
-    );
-  }
-  let be = "0x";
-  for (let i = 14; i >= 0; i -= 2) be += hex.slice(i, i + 2);
-  return BigInt(be);
-}
-
-/**
- * Parses target-description XML files into registers, numbering them as
- * gdb does: a `regnum` attribute sets the number, every other register takes
- * the previous number plus one, across the files in include order.
- *
- * @example Usage
- * ```ts
- * import { parseTargetRegisters } from "@rvhv/percpu/qemu";
- * import { strictEqual } from "node:assert/strict";
- *
- * const regs = parseTargetRegisters([
- *   ["cpu.xml", '<feature><reg name="zero" bitsize="64"/><reg name="ra" bitsize="64"/></feature>'],
- *   ["csr.xml", '<feature><reg name="sstatus" bitsize="64" regnum="322"/></feature>'],
- * ]);
- * strictEqual(regs.get("ra")!.regnum, 1);
- * strictEqual(regs.get("sstatus")!.regnum, 322);
- * ```
- *
- * @param files `[name, xml]` pairs in include order.
- * @returns Registers by name.
- * @throws {GdbProtocolError} For a register without a name or with a bad number.
- */
-export function parseTargetRegisters(
-  files: readonly (readonly [string, string])[],
-): Map<string, GdbRegister> {
-  const out = new Map<string, GdbRegister>();
-  let next = 0;
-  for (const [file, xml] of files) {
-    for (const match of xml.matchAll(REG_REGEXP)) {
-      const attrs = new Map<string, string>();
-      for (const attr of match[1]!.matchAll(ATTR_REGEXP)) attrs.set(attr[1]!, attr[2]!);
-      const name = attrs.get("name");
-      if (name === undefined || name === "") {
-        throw new GdbProtocolError(`Cannot read target description ${file}: a <reg> has no name`);
-      }
-      let regnum = next;
-      const explicit = attrs.get("regnum");
-      if (explicit !== undefined) {
-        regnum = Number(explicit);
-        if (!Number.isInteger(regnum) || regnum < 0) {
-          throw new GdbProtocolError(
-            `Cannot read target description ${file}: register "${name}" has regnum "${explicit}"`,
-          );
-        }
-      }
-      const bitsize = Number(attrs.get("bitsize") ?? "0");
-      out.set(name, { name, regnum, bitsize, file });
-      next = regnum + 1;
-    }
-  }
-  return out;
-}
 
 /**
  * A client of QEMU's gdbstub.
@@ -324,10 +112,11 @@ export function parseTargetRegisters(
  * @example Usage
  * ```ts ignore
  * import { CSR } from "@rvhv/percpu";
- * import { connectUnixSocket, GdbClient } from "@rvhv/percpu/qemu";
+ * import { GdbClient } from "./_gdb_client.ts";
+ * import { connectUnixSocket } from "./_transport.ts";
  *
  * const gdb = await GdbClient.connect(await connectUnixSocket("/tmp/gdb.sock"));
- * console.log(gdb.csrBase); // 66 for -cpu rv64
+ * console.log(gdb.codec.csrBase); // 66 for -cpu rv64
  * console.log(await gdb.readCsr(2, CSR.hedeleg));
  * await gdb.close(); // never detaches: the VM stays as it was
  * ```
@@ -354,7 +143,7 @@ export class GdbClient {
   #multiprocess = false;
   #registers: ReadonlyMap<string, GdbRegister> = new Map();
   #files: readonly string[] = [];
-  #csrBase = -1;
+  #codec: GdbCsrCodec | undefined;
   #decoder = new TextDecoder("latin1");
   #encoder = new TextEncoder();
 
@@ -380,7 +169,8 @@ export class GdbClient {
    *
    * @example Usage
    * ```ts ignore
-   * import { connectUnixSocket, GdbClient } from "@rvhv/percpu/qemu";
+   * import { GdbClient } from "./_gdb_client.ts";
+   * import { connectUnixSocket } from "./_transport.ts";
    *
    * const gdb = await GdbClient.connect(await connectUnixSocket("/tmp/gdb.sock"), { timeoutMs: 500 });
    * console.log(gdb.targetFiles); // ["target.xml", "riscv-64bit-cpu.xml", …]
@@ -424,9 +214,20 @@ export class GdbClient {
     return this.#files;
   }
 
-  /** The register number of CSR 0: `regnum(sstatus) - 0x100`. */
-  get csrBase(): number {
-    return this.#csrBase;
+  /**
+   * The CSR codec of this target: the packets that read and write its
+   * registers, and what their replies mean.
+   *
+   * @throws {AxError} Kind `"BadState"` before the handshake.
+   */
+  get codec(): GdbCsrCodec {
+    if (this.#codec === undefined) {
+      throw new AxError(
+        "BadState",
+        "Cannot address CSRs: the target description has not been read",
+      );
+    }
+    return this.#codec;
   }
 
   /** Packets sent and replies received on this connection (stop packets excluded). */
@@ -445,23 +246,6 @@ export class GdbClient {
   }
 
   /**
-   * The register number of a CSR.
-   *
-   * @param csr The CSR address.
-   * @returns `csrBase + csr`.
-   * @throws {AxError} Kind `"BadState"` before the handshake.
-   */
-  csrRegnum(csr: CsrNum): number {
-    if (this.#csrBase < 0) {
-      throw new AxError(
-        "BadState",
-        `Cannot address CSR "${csrName(csr)}": the target description has not been read`,
-      );
-    }
-    return this.#csrBase + csr;
-  }
-
-  /**
    * Runs the handshake on this connection (the static `connect` calls it).
    *
    * @throws {GdbProtocolError} When the target description is unusable.
@@ -471,64 +255,13 @@ export class GdbClient {
     this.#supported = supported!;
     const features = supported!.split(";");
     this.#multiprocess = features.includes("multiprocess+");
-    if (!features.includes("qXfer:features:read+")) {
-      throw new GdbProtocolError(
-        `Cannot read the target description: the stub does not offer qXfer:features:read (qSupported: "${supported}")`,
-      );
-    }
-    const sizeFeature = features.find((f) => f.startsWith("PacketSize="));
-    const packetSize = sizeFeature === undefined ? 0x400 : parseInt(sizeFeature.slice(11), 16);
-    const chunk = Math.max(16, Math.min(MAX_XFER_CHUNK, packetSize - 5));
-    const files: [string, string][] = [];
-    const target = await this.#readFeature("target.xml", chunk);
-    files.push(["target.xml", target]);
-    for (const match of target.matchAll(INCLUDE_REGEXP)) {
-      const name = match[1]!;
-      files.push([name, await this.#readFeature(name, chunk)]);
-    }
-    const registers = parseTargetRegisters(files);
-    const sstatus = registers.get("sstatus");
-    const mstatus = registers.get("mstatus");
-    let base: number;
-    if (sstatus !== undefined) base = sstatus.regnum - 0x100;
-    else if (mstatus !== undefined) base = mstatus.regnum - 0x300;
-    else {
-      throw new GdbProtocolError(
-        `Cannot find the CSR registers: the target description (${
-          files.map(([f]) => f).join(", ")
-        }) has neither sstatus nor mstatus`,
-      );
-    }
-    this.#registers = registers;
-    this.#files = files.map(([name]) => name);
-    this.#csrBase = base;
-  }
-
-  async #readFeature(annex: string, chunk: number): Promise<string> {
-    let text = "";
-    for (;;) {
-      const [reply] = await this.exchange([
-        `qXfer:features:read:${annex}:${text.length.toString(16)},${chunk.toString(16)}`,
-      ]);
-      if (reply === "" || ERROR_REPLY_REGEXP.test(reply!)) {
-        throw new GdbProtocolError(
-          `Cannot read target description "${annex}": the stub answered "${reply}"`,
-        );
-      }
-      const kind = reply![0];
-      if (kind !== "m" && kind !== "l") {
-        throw new GdbProtocolError(
-          `Cannot read target description "${annex}": unexpected reply "${reply!.slice(0, 20)}"`,
-        );
-      }
-      text += reply!.slice(1);
-      if (kind === "l") return text;
-      if (reply!.length === 1) {
-        throw new GdbProtocolError(
-          `Cannot read target description "${annex}": the stub sent an empty "m" chunk`,
-        );
-      }
-    }
+    const target = await readTargetDescription(
+      features,
+      async (payload) => (await this.exchange([payload]))[0]!,
+    );
+    this.#codec = GdbCsrCodec.fromTarget(target);
+    this.#registers = target.registers;
+    this.#files = target.files;
   }
 
   /**
@@ -537,7 +270,7 @@ export class GdbClient {
    *
    * @example Usage
    * ```ts ignore
-   * const [misa, mhartid] = await gdb.exchange(["p343", "pf56"]); // CSR base 66
+   * const [misa, mhartid] = await gdb.exchange([gdb.codec.read(CSR.misa), gdb.codec.read(CSR.mhartid)]);
    * ```
    *
    * @param payloads The packets' payloads.
@@ -557,7 +290,12 @@ export class GdbClient {
    * @example Usage
    * ```ts ignore
    * // Read hedeleg, write it, read it back: one round trip on hart 3.
-   * const [old, ok, now] = await gdb.exchangeOnHart(3, ["p644", "P644=0db1000000000000", "p644"]);
+   * const { codec } = gdb;
+   * const [old, ok, now] = await gdb.exchangeOnHart(3, [
+   *   codec.read(CSR.hedeleg),
+   *   codec.write(CSR.hedeleg, 0xb10dn),
+   *   codec.read(CSR.hedeleg),
+   * ]);
    * ```
    *
    * @param hart The hart (thread id `hart + 1`).
@@ -634,7 +372,7 @@ export class GdbClient {
    *
    * @example Usage
    * ```ts ignore
-   * const misa = await gdb.readCsr(0, 0x301);
+   * const misa = await gdb.readCsr(0, CSR.misa);
    * ```
    *
    * @param hart The hart.
@@ -644,8 +382,9 @@ export class GdbClient {
    * @throws {GdbProtocolError} For any other unexpected reply.
    */
   async readCsr(hart: HartId, csr: CsrNum): Promise<bigint> {
-    const [reply] = await this.exchangeOnHart(hart, [`p${this.csrRegnum(csr).toString(16)}`]);
-    return parseCsrReply(hart, csr, reply!, "read");
+    const codec = this.codec;
+    const [reply] = await this.exchangeOnHart(hart, [codec.read(csr)]);
+    return codec.readValue(hart, csr, reply!);
   }
 
   /**
@@ -654,7 +393,7 @@ export class GdbClient {
    *
    * @example Usage
    * ```ts ignore
-   * await gdb.writeCsr(1, 0x602, 0xb10dn);
+   * await gdb.writeCsr(1, CSR.hedeleg, 0xb10dn);
    * ```
    *
    * @param hart The hart.
@@ -663,10 +402,9 @@ export class GdbClient {
    * @throws {GdbProtocolError} When the stub does not answer `OK`.
    */
   async writeCsr(hart: HartId, csr: CsrNum, value: bigint): Promise<void> {
-    const [reply] = await this.exchangeOnHart(hart, [
-      `P${this.csrRegnum(csr).toString(16)}=${encodeLe64(value)}`,
-    ]);
-    checkWriteReply(hart, csr, reply!);
+    const codec = this.codec;
+    const [reply] = await this.exchangeOnHart(hart, [codec.write(csr, value)]);
+    codec.checkWrite(hart, csr, reply!);
   }
 
   #exchange(
@@ -757,71 +495,20 @@ export class GdbClient {
   }
 
   async #readLoop(): Promise<void> {
-    const buffer = new Uint8Array(64 * 1024);
-    let reason: AxError;
-    try {
-      for (;;) {
-        const n = await this.#transport.read(buffer);
-        if (n === null) {
-          reason = new AxError("Io", "the gdbstub closed the connection");
-          break;
-        }
-        this.#rx += this.#decoder.decode(buffer.subarray(0, n));
-        this.#parse();
-      }
-    } catch (error) {
-      reason = error instanceof AxError ? error : new AxError(
-        "Io",
-        `the gdb connection failed: ${(error as Error).message}`,
-        { cause: error },
-      );
-    }
+    const reason = await readUntilEnd(this.#transport, (chunk) => {
+      this.#rx += this.#decoder.decode(chunk);
+      this.#parse();
+    }, { end: "the gdbstub closed the connection", failure: "the gdb connection failed" });
     this.#end(reason);
     this.#pump = undefined;
   }
 
-  /** Consumes complete packets from the receive buffer. */
+  /** Consumes complete packets from the receive buffer, acknowledging each. */
   #parse(): void {
-    let rx = this.#rx;
-    let pos = 0;
-    let acks = 0;
-    while (pos < rx.length) {
-      const c = rx.charCodeAt(pos);
-      if (c === PLUS) {
-        pos++;
-        continue;
-      }
-      if (c === MINUS) {
-        throw new GdbProtocolError(
-          "Cannot continue the gdb session: the stub rejected a packet (checksum NAK)",
-        );
-      }
-      if (c !== DOLLAR) {
-        throw new GdbProtocolError(
-          `Cannot parse gdb stream: unexpected byte 0x${c.toString(16)} between packets`,
-        );
-      }
-      const hash = rx.indexOf("#", pos + 1);
-      if (hash < 0 || hash + 2 >= rx.length) break;
-      const raw = rx.slice(pos + 1, hash);
-      const sumText = rx.slice(hash + 1, hash + 3);
-      let sum = 0;
-      for (let i = 0; i < raw.length; i++) sum += raw.charCodeAt(i);
-      if ((sum & 0xff) !== parseInt(sumText, 16)) {
-        throw new GdbProtocolError(
-          `Cannot accept gdb packet "$${raw.slice(0, 40)}#${sumText}": the checksum should be ${
-            (sum & 0xff).toString(16).padStart(2, "0")
-          }`,
-        );
-      }
-      pos = hash + 3;
-      acks++;
-      this.#onPacket(decodeGdbPayload(raw));
-    }
-    rx = rx.slice(pos);
-    this.#rx = rx;
-    if (acks > 0 && this.#closeReason === undefined) {
-      this.#out.push("+".repeat(acks));
+    const { rest, packets } = takeGdbPackets(this.#rx, (payload) => this.#onPacket(payload));
+    this.#rx = rest;
+    if (packets > 0 && this.#closeReason === undefined) {
+      this.#out.push("+".repeat(packets));
       this.#scheduleFlush();
     }
   }
@@ -880,11 +567,7 @@ export class GdbClient {
           : reason,
       );
     }
-    try {
-      this.#transport.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.#transport);
     this.#resolveClosed(requested ? undefined : reason);
   }
 
@@ -902,79 +585,4 @@ export class GdbClient {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-/**
- * Interprets the reply to a CSR read (`p`).
- *
- * @example Usage
- * ```ts
- * import { parseCsrReply } from "@rvhv/percpu/qemu";
- * import { CsrTrap } from "@rvhv/percpu";
- * import { strictEqual, throws } from "node:assert/strict";
- *
- * strictEqual(parseCsrReply(2, 0x602, "0db1000000000000", "read"), 0xb10dn);
- * throws(() => parseCsrReply(2, 0x602, "E14", "read"), CsrTrap);
- * ```
- *
- * @param hart The hart.
- * @param csr The CSR.
- * @param reply The reply.
- * @param op The operation the read belongs to (for the error).
- * @returns The value.
- * @throws {CsrTrap} Cause 2 for `E14`.
- * @throws {GdbProtocolError} For an empty or unexpected reply.
- */
-export function parseCsrReply(
-  hart: HartId,
-  csr: CsrNum,
-  reply: string,
-  op: "read" | "write" | "set" | "clear",
-): bigint {
-  if (reply.length === 16) return decodeLe64(reply);
-  if (reply === "E14") return trap(hart, csr, op);
-  const hex = `0x${csr.toString(16).padStart(3, "0")}`;
-  throw new GdbProtocolError(
-    reply === ""
-      ? `Cannot read CSR "${
-        csrName(csr)
-      }" (${hex}) on hart ${hart}: the gdbstub sent an empty reply (was target.xml read on this connection?)`
-      : `Cannot read CSR "${csrName(csr)}" (${hex}) on hart ${hart}: unexpected gdbstub reply "${
-        reply.slice(0, 40)
-      }"`,
-    { hart },
-  );
-}
-
-function trap(hart: HartId, csr: CsrNum, op: "read" | "write" | "set" | "clear"): never {
-  throw new CsrTrap({ hart, csr, trapCause: 2, op });
-}
-
-/**
- * Checks the reply to a CSR write (`P`): QEMU answers `OK`.
- *
- * @example Usage
- * ```ts
- * import { checkWriteReply } from "@rvhv/percpu/qemu";
- * import { GdbProtocolError } from "@rvhv/percpu";
- * import { throws } from "node:assert/strict";
- *
- * checkWriteReply(0, 0x140, "OK");
- * throws(() => checkWriteReply(0, 0x140, "E01"), GdbProtocolError);
- * ```
- *
- * @param hart The hart.
- * @param csr The CSR.
- * @param reply The reply.
- * @throws {GdbProtocolError} Unless the reply is `OK`.
- */
-export function checkWriteReply(hart: HartId, csr: CsrNum, reply: string): void {
-  if (reply === "OK") return;
-  const hex = `0x${csr.toString(16).padStart(3, "0")}`;
-  throw new GdbProtocolError(
-    `Cannot write CSR "${csrName(csr)}" (${hex}) on hart ${hart}: the gdbstub answered "${
-      reply.slice(0, 40)
-    }" instead of OK`,
-    { hart },
-  );
 }

@@ -41,8 +41,10 @@
  * @module
  */
 
-import { Assembler } from "./rv_asm.ts";
-import { elf64Executable } from "./elf.ts";
+import { CSR } from "../../../hal/csr_numbers.ts";
+import { IP, STATUS } from "../../../hal/csr_fields.ts";
+import { Assembler } from "./_rv_asm.ts";
+import { elf64Executable } from "./_elf.ts";
 
 /** The most harts the agent's layout has room for (QEMU's `virt` limit). */
 export const AGENT_MAX_HARTS = 512;
@@ -170,17 +172,10 @@ const CODE_LIMIT = 0x1000;
 const SBI_BASE = 0x10;
 const SBI_HSM = 0x48534d;
 const SBI_ERR_INVALID_PARAM = -3;
-const CSR_SSTATUS = 0x100;
-const CSR_SIE = 0x104;
-const CSR_STVEC = 0x105;
-const CSR_SEPC = 0x141;
-const CSR_SCAUSE = 0x142;
-const CSR_STVAL = 0x143;
-const CSR_SIP = 0x144;
-const CSR_TIME = 0xc01;
-const SSTATUS_SIE = 1 << 1;
-const SSTATUS_SPIE = 1 << 5;
-const SSIP = 1 << 1;
+/** The status and wake-up bits the agent's code uses as immediates. */
+const SSTATUS_SIE = Number(STATUS.SIE);
+const SSTATUS_SPIE = Number(STATUS.SPIE);
+const SSIP = Number(IP.SSIP);
 
 /** Where everything of an agent is, for a given link address and hart count. */
 export interface AgentLayout {
@@ -212,7 +207,7 @@ export interface AgentLayout {
  *
  * @example Usage
  * ```ts
- * import { agentBase } from "./agent.ts";
+ * import { agentBase } from "./_agent.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(agentBase(4), 0x8020_0000);
@@ -235,7 +230,7 @@ export function agentBase(harts: number): number {
  *
  * @example Usage
  * ```ts
- * import { agentLayout } from "./agent.ts";
+ * import { agentLayout } from "./_agent.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const layout = agentLayout(4);
@@ -274,7 +269,7 @@ export function agentLayout(harts: number, base: number = agentBase(harts)): Age
  *
  * @example Usage
  * ```ts
- * import { agentLayout, mailboxOf } from "./agent.ts";
+ * import { agentLayout, mailboxOf } from "./_agent.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(mailboxOf(agentLayout(4), 3), 0x8020_2180);
@@ -293,7 +288,7 @@ export function mailboxOf(layout: AgentLayout, hart: number): number {
  *
  * @example Usage
  * ```ts
- * import { agentLayout, workOf } from "./agent.ts";
+ * import { agentLayout, workOf } from "./_agent.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(workOf(agentLayout(4), 1), 0x8027_2400);
@@ -312,7 +307,7 @@ export function workOf(layout: AgentLayout, hart: number): number {
  *
  * @example Usage
  * ```ts
- * import { agentLayout, codeSlotOf } from "./agent.ts";
+ * import { agentLayout, codeSlotOf } from "./_agent.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(codeSlotOf(agentLayout(4), 1), 0x8022_1400);
@@ -354,7 +349,7 @@ const R = Object.freeze({
  *
  * @example Usage
  * ```ts
- * import { agentLayout, buildAgent } from "./agent.ts";
+ * import { agentLayout, buildAgent } from "./_agent.ts";
  * import { ok, strictEqual } from "node:assert/strict";
  *
  * const agent = buildAgent(agentLayout(4));
@@ -375,7 +370,7 @@ export function buildAgent(layout: AgentLayout): Agent {
   a.mv(R.hartid, "a0");
   a.jal("ra", "hart_init");
   a.la(R.header, header);
-  a.csr("csrrs", "t0", CSR_TIME, "zero");
+  a.csr("csrrs", "t0", CSR.time, "zero");
   a.sd("t0", HEADER.timeEntry, R.header);
   a.sw(R.hartid, HEADER.bootHart, R.header);
   a.li("t0", layout.harts);
@@ -430,7 +425,7 @@ export function buildAgent(layout: AgentLayout): Agent {
   a.label("start_end");
   a.sw("s2", HEADER.started, R.header);
   a.sw("s3", HEADER.startErrors, R.header);
-  a.csr("csrrs", "t0", CSR_TIME, "zero");
+  a.csr("csrrs", "t0", CSR.time, "zero");
   a.sd("t0", HEADER.timeBooted, R.header);
   a.fence();
   // The boot-done word comes after the last SBI call (never stop a hart in M-mode).
@@ -457,7 +452,7 @@ export function buildAgent(layout: AgentLayout): Agent {
   a.ret();
 
   a.label("park_init");
-  a.csr("csrrci", "zero", CSR_SSTATUS, SSTATUS_SIE);
+  a.csr("csrrci", "zero", CSR.sstatus, SSTATUS_SIE);
   a.laLabel(R.handler, "trap");
   a.addi("a2", R.mailbox, MAILBOX.scratch);
   a.sw(R.hartid, MAILBOX.hartid, R.mailbox);
@@ -476,15 +471,15 @@ export function buildAgent(layout: AgentLayout): Agent {
   a.mv(R.lastSeq, "t0");
   a.fence();
   a.fenceI();
-  a.csr("csrrw", R.userStvec, CSR_STVEC, R.handler);
+  a.csr("csrrw", R.userStvec, CSR.stvec, R.handler);
   a.lw("t1", MAILBOX.restore, R.mailbox);
   a.andi("t2", "t1", RESTORE_SSIP);
   a.beqz("t2", "keep_ssip");
-  a.csr("csrrci", "zero", CSR_SIP, SSIP);
+  a.csr("csrrci", "zero", CSR.sip, SSIP);
   a.label("keep_ssip");
   a.andi("t2", "t1", RESTORE_SSIE);
   a.beqz("t2", "keep_ssie");
-  a.csr("csrrci", "zero", CSR_SIE, SSIP);
+  a.csr("csrrci", "zero", CSR.sie, SSIP);
   a.label("keep_ssie");
   a.ld("a1", MAILBOX.operands, R.mailbox);
   a.ld("a2", MAILBOX.results, R.mailbox);
@@ -492,7 +487,7 @@ export function buildAgent(layout: AgentLayout): Agent {
   a.label("call_batch");
   a.jalr("ra", 0, "t3");
   a.addi("a2", R.mailbox, MAILBOX.scratch);
-  a.csr("csrrw", "zero", CSR_STVEC, R.userStvec);
+  a.csr("csrrw", "zero", CSR.stvec, R.userStvec);
   a.fence();
   a.sw(R.lastSeq, 0, R.doneWord);
   a.j("park");
@@ -500,15 +495,15 @@ export function buildAgent(layout: AgentLayout): Agent {
   // ---- trap handler (direct mode, 4-byte aligned) ----
   a.align(4);
   a.label("trap");
-  a.csr("csrrs", "t3", CSR_SCAUSE, "zero");
+  a.csr("csrrs", "t3", CSR.scause, "zero");
   a.bltz("t3", "trap_interrupt");
   a.addi("t4", "t3", 1);
   a.sd("t4", 8, "a2");
-  a.csr("csrrs", "t4", CSR_STVAL, "zero");
+  a.csr("csrrs", "t4", CSR.stval, "zero");
   a.sd("t4", 16, "a2");
-  a.csr("csrrs", "t4", CSR_SEPC, "zero");
+  a.csr("csrrs", "t4", CSR.sepc, "zero");
   a.addi("t4", "t4", 4);
-  a.csr("csrrw", "zero", CSR_SEPC, "t4");
+  a.csr("csrrw", "zero", CSR.sepc, "t4");
   a.sret();
   // An interrupt (only possible if a batch enabled one with sstatus.SIE set):
   // record it and return with SIE clear.
@@ -518,7 +513,7 @@ export function buildAgent(layout: AgentLayout): Agent {
   a.addi("t4", "t4", 1);
   a.sw("t4", MAILBOX.irqCount, R.mailbox);
   a.li("t4", SSTATUS_SPIE);
-  a.csr("csrrc", "zero", CSR_SSTATUS, "t4");
+  a.csr("csrrc", "zero", CSR.sstatus, "t4");
   a.sret();
 
   const code = a.assemble();

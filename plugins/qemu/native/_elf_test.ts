@@ -1,5 +1,5 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
-import { elf64Executable, EM_RISCV } from "./elf.ts";
+import { elf64Executable, EM_RISCV } from "./_elf.ts";
 
 Deno.test("elf64Executable() writes one loadable RISC-V segment at its address", () => {
   const bytes = new Uint8Array([0x13, 0, 0, 0, 0x6f, 0, 0, 0]);

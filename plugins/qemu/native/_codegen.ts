@@ -11,47 +11,14 @@
  */
 
 import { AxError } from "../../../hal/errors.ts";
-import { csrName } from "../../../hal/csr_numbers.ts";
+import { CSR, csrName } from "../../../hal/csr_numbers.ts";
+import { ATP, STATUS } from "../../../hal/csr_fields.ts";
 import { hex } from "../../../hal/hex.ts";
+import type { CheckedCsrOp } from "../../../hal/backend_hal.ts";
 import type { CsrNum, CsrResult } from "../../../hal/types.ts";
-import { Assembler, type CsrForm } from "./rv_asm.ts";
-import { WORK } from "./agent.ts";
-
-/**
- * Which path served a CSR operation.
- *
- * @example Usage
- * ```ts ignore
- * import { createQemuHal, type CsrAccessPath } from "@rvhv/percpu/qemu";
- * import { CSR } from "@rvhv/percpu";
- *
- * const hal = await createQemuHal({ harts: 1, access: "native" });
- * const [hedeleg, medeleg] = await hal.batchVia(0, [
- *   { op: "read", csr: CSR.hedeleg },
- *   { op: "read", csr: CSR.medeleg },
- * ]);
- * const paths: CsrAccessPath[] = [hedeleg!.via, medeleg!.via]; // ["native", "debugger"]
- * console.log(paths);
- * await hal.close();
- * ```
- */
-export type CsrAccessPath = "native" | "debugger";
-
-/** One CSR operation, checked (values folded to 64 bits). */
-export interface NativeOp {
-  /** The operation. */
-  readonly op: "read" | "write" | "set" | "clear";
-  /** The CSR. */
-  readonly csr: CsrNum;
-  /** The operand (0 for a read). */
-  readonly value: bigint;
-}
-
-const CSR_SSTATUS = 0x100;
-const CSR_STVEC = 0x105;
-const CSR_SATP = 0x180;
-const SSTATUS_SIE = 1n << 1n;
-const SATP_MODE_SHIFT = 60n;
+import type { CsrAccessPath } from "../_csr_access.ts";
+import { Assembler, type CsrForm } from "./_rv_asm.ts";
+import { WORK } from "./_agent.ts";
 
 /**
  * The path a CSR takes under native access: CSRs whose privilege field
@@ -79,9 +46,13 @@ export function csrAccessPath(csr: CsrNum): CsrAccessPath {
   return ((csr >> 8) & 3) === 3 ? "debugger" : "native";
 }
 
-/** Whether an operation writes (a `set`/`clear` with a zero mask does not: `rs1 = x0`). */
-function writes(op: NativeOp): boolean {
-  return op.op === "write" || (op.op !== "read" && op.value !== 0n);
+/**
+ * The operand an operation writes, or `undefined` when it writes nothing (a
+ * read; a `set`/`clear` with a zero mask, which uses `rs1 = x0`).
+ */
+function written(op: CheckedCsrOp): bigint | undefined {
+  if (op.op === "read" || (op.op !== "write" && op.value === 0n)) return undefined;
+  return op.value;
 }
 
 /**
@@ -93,23 +64,25 @@ function writes(op: NativeOp): boolean {
  *
  * @example Usage
  * ```ts
- * import { inexpressible } from "./codegen.ts";
+ * import { inexpressible } from "./_codegen.ts";
+ * import { CSR } from "@rvhv/percpu";
  * import { ok, strictEqual } from "node:assert/strict";
  *
- * ok(inexpressible({ op: "write", csr: 0x180, value: 8n << 60n })); // satp, Sv39
- * strictEqual(inexpressible({ op: "write", csr: 0x180, value: 0n }), undefined);
+ * ok(inexpressible({ op: "write", csr: CSR.satp, value: 8n << 60n })); // Sv39
+ * strictEqual(inexpressible({ op: "write", csr: CSR.satp, value: 0n }), undefined);
  * ```
  *
  * @param op The operation.
  * @returns The reason, or `undefined`.
  */
-export function inexpressible(op: NativeOp): string | undefined {
-  if (!writes(op)) return undefined;
-  if (op.csr === CSR_SATP && op.op !== "clear" && (op.value >> SATP_MODE_SHIFT) !== 0n) {
-    return `it could turn on address translation (MODE bits in ${hex(op.value)}), ` +
+export function inexpressible(op: CheckedCsrOp): string | undefined {
+  const value = written(op);
+  if (value === undefined || op.op === "clear") return undefined;
+  if (op.csr === CSR.satp && (value & ATP.MODE) !== 0n) {
+    return `it could turn on address translation (MODE bits in ${hex(value)}), ` +
       `and the agent runs without page tables`;
   }
-  if (op.csr === CSR_SSTATUS && op.op !== "clear" && (op.value & SSTATUS_SIE) !== 0n) {
+  if (op.csr === CSR.sstatus && (value & STATUS.SIE) !== 0n) {
     return "it would set sstatus.SIE, and the agent is woken by an interrupt it must not take";
   }
   return undefined;
@@ -120,17 +93,18 @@ export function inexpressible(op: NativeOp): string | undefined {
  *
  * @example Usage
  * ```ts
- * import { checkExpressible } from "./codegen.ts";
+ * import { checkExpressible } from "./_codegen.ts";
+ * import { CSR } from "@rvhv/percpu";
  * import { throws } from "node:assert/strict";
  *
- * throws(() => checkExpressible(0, [{ op: "set", csr: 0x100, value: 2n }]), /sstatus\.SIE/);
+ * throws(() => checkExpressible(0, [{ op: "set", csr: CSR.sstatus, value: 2n }]), /sstatus\.SIE/);
  * ```
  *
  * @param hart The hart.
  * @param ops The operations.
  * @throws {AxError} Kind `"Unsupported"` naming the operation and why.
  */
-export function checkExpressible(hart: number, ops: readonly NativeOp[]): void {
+export function checkExpressible(hart: number, ops: readonly CheckedCsrOp[]): void {
   ops.forEach((op, i) => {
     const why = inexpressible(op);
     if (why !== undefined) {
@@ -167,10 +141,11 @@ export interface CompiledBatch {
  *
  * @example Usage
  * ```ts
- * import { compileBatch } from "./codegen.ts";
+ * import { compileBatch } from "./_codegen.ts";
+ * import { CSR } from "@rvhv/percpu";
  * import { strictEqual } from "node:assert/strict";
  *
- * const batch = compileBatch(0x8022_0000, [{ op: "read", csr: 0x680, value: 0n }]);
+ * const batch = compileBatch(0x8022_0000, [{ op: "read", csr: CSR.hgatp }]);
  * strictEqual(batch.count, 1);
  * strictEqual(new DataView(batch.code.buffer).getUint32(4, true), 0x680022f3); // csrr t0, hgatp
  * ```
@@ -180,7 +155,7 @@ export interface CompiledBatch {
  * @returns The code and operands.
  * @throws {RangeError} When there are too many operations.
  */
-export function compileBatch(origin: number, ops: readonly NativeOp[]): CompiledBatch {
+export function compileBatch(origin: number, ops: readonly CheckedCsrOp[]): CompiledBatch {
   if (ops.length > WORK.maxOps) {
     throw new RangeError(
       `Cannot compile ${ops.length} operations into one run: at most ${WORK.maxOps}`,
@@ -190,17 +165,18 @@ export function compileBatch(origin: number, ops: readonly NativeOp[]): Compiled
   const operands: bigint[] = [];
   for (const op of ops) {
     const form: CsrForm = op.op === "write" ? "csrrw" : op.op === "clear" ? "csrrc" : "csrrs";
-    const source = op.op === "read" || !writes(op) ? "zero" : "t1";
-    if (source === "t1") {
+    const value = written(op);
+    const source = value === undefined ? "zero" : "t1";
+    if (value !== undefined) {
       a.ld("t1", 0, "a1");
       a.addi("a1", "a1", 8);
-      operands.push(BigInt.asUintN(64, op.value));
+      operands.push(BigInt.asUintN(64, value));
     }
     a.sd("zero", 8, "a2");
-    if (op.csr === CSR_STVEC) {
-      a.csr("csrrw", "zero", CSR_STVEC, "s8");
+    if (op.csr === CSR.stvec) {
+      a.csr("csrrw", "zero", CSR.stvec, "s8");
       a.csr(form, "t0", op.csr, source);
-      a.csr("csrrw", "s8", CSR_STVEC, "s9");
+      a.csr("csrrw", "s8", CSR.stvec, "s9");
     } else {
       a.csr(form, "t0", op.csr, source);
     }
@@ -224,7 +200,7 @@ export function compileBatch(origin: number, ops: readonly NativeOp[]): Compiled
  *
  * @example Usage
  * ```ts
- * import { decodeResults } from "./codegen.ts";
+ * import { decodeResults } from "./_codegen.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * const slot = new Uint8Array(24);

@@ -11,14 +11,14 @@ import {
   mailboxOf,
   WORK,
   workOf,
-} from "./agent.ts";
+} from "./_agent.ts";
 import { disassemble, objdumpTest } from "../../../tests/_helpers/objdump.ts";
 
 Deno.test("agentBase() moves the agent above OpenSBI's memory as harts grow", () => {
   strictEqual(agentBase(1), 0x8020_0000);
   strictEqual(agentBase(64), 0x8020_0000, "OpenSBI 1.6 at 64 harts ends at 0x801fffff");
   strictEqual(agentBase(65), 0x8040_0000);
-  strictEqual(agentBase(128), 0x8040_0000, "native-notes.md P7: 0x80400000 at 128 harts");
+  strictEqual(agentBase(128), 0x8040_0000, "OpenSBI 1.6 at 128 harts reaches 0x803fffff");
   strictEqual(agentBase(512), 0x80c0_0000);
 });
 

@@ -1,5 +1,5 @@
 import { deepStrictEqual } from "node:assert/strict";
-import { CodeCache } from "./code_cache.ts";
+import { CodeCache } from "./_code_cache.ts";
 
 Deno.test("CodeCache shares a program between harts and evicts the least recently used", async (t) => {
   const cache = new CodeCache(3);

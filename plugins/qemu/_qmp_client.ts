@@ -16,7 +16,14 @@
 
 import { AxError, QmpError } from "../../hal/errors.ts";
 import { type DebugLog, debugLogger } from "./_debug.ts";
-import { type ByteTransport, writeAll } from "./transport.ts";
+import {
+  parseGreeting,
+  parseQmpLine,
+  type QmpEventListener,
+  type QmpGreeting,
+  QmpProtocolError,
+} from "./_qmp_messages.ts";
+import { type ByteTransport, closeQuietly, readUntilEnd, writeAll } from "./_transport.ts";
 
 /**
  * Where a {@linkcode QmpClient} is in its life (qemu.qmp's `Runstate`):
@@ -26,7 +33,8 @@ import { type ByteTransport, writeAll } from "./transport.ts";
  *
  * @example Usage
  * ```ts ignore
- * import { connectUnixSocket, QmpClient, type QmpRunstate } from "@rvhv/percpu/qemu";
+ * import { QmpClient, type QmpRunstate } from "./_qmp_client.ts";
+ * import { connectUnixSocket } from "./_transport.ts";
  *
  * const qmp = await QmpClient.connect(await connectUnixSocket("/tmp/qmp.sock"));
  * const state: QmpRunstate = qmp.runstate; // "running"
@@ -37,87 +45,12 @@ import { type ByteTransport, writeAll } from "./transport.ts";
 export type QmpRunstate = "idle" | "connecting" | "running" | "disconnecting";
 
 /**
- * The QEMU version in a QMP greeting.
- *
- * @example Usage
- * ```ts ignore
- * import { createQemuHal } from "@rvhv/percpu/qemu";
- *
- * const hal = await createQemuHal({ harts: 1 });
- * console.log(hal.info().version); // "7.2.22", from the QMP greeting's QmpVersion
- * await hal.close();
- * ```
- */
-export interface QmpVersion {
-  /** The numeric version. */
-  qemu: { major: number; minor: number; micro: number };
-  /** The distribution's package string (may be empty). */
-  package: string;
-}
-
-/**
- * A validated QMP greeting.
- *
- * @example Usage
- * ```ts ignore
- * import { connectUnixSocket, QmpClient, type QmpGreeting } from "@rvhv/percpu/qemu";
- *
- * const qmp = await QmpClient.connect(await connectUnixSocket("/tmp/qmp.sock"));
- * const greeting: QmpGreeting = qmp.greeting!;
- * console.log(greeting.version.qemu.major, greeting.capabilities);
- * await qmp.close();
- * ```
- */
-export interface QmpGreeting {
-  /** QEMU's version. */
-  version: QmpVersion;
-  /** The capabilities QEMU offers (`"oob"`). */
-  capabilities: string[];
-}
-
-/**
- * An asynchronous event QEMU sent (`STOP`, `RESUME`, `SHUTDOWN`, …).
- *
- * @example Usage
- * ```ts ignore
- * import { connectUnixSocket, QmpClient, type QmpEvent } from "@rvhv/percpu/qemu";
- *
- * const qmp = await QmpClient.connect(await connectUnixSocket("/tmp/qmp.sock"));
- * qmp.addEventListener((event: QmpEvent) => console.log(event.event, event.timestamp), ["STOP"]);
- * await qmp.execute("stop");
- * await qmp.close();
- * ```
- */
-export interface QmpEvent {
-  /** The event's name. */
-  event: string;
-  /** Its data, when it has any. */
-  data?: Record<string, unknown>;
-  /** When QEMU emitted it. */
-  timestamp?: { seconds: number; microseconds: number };
-}
-
-/**
- * Receives events; see {@linkcode QmpClient.addEventListener}.
- *
- * @example Usage
- * ```ts ignore
- * import { connectUnixSocket, QmpClient, type QmpEventListener } from "@rvhv/percpu/qemu";
- *
- * const onShutdown: QmpEventListener = (event) => console.log("QEMU is going:", event.data);
- * const qmp = await QmpClient.connect(await connectUnixSocket("/tmp/qmp.sock"));
- * qmp.addEventListener(onShutdown, ["SHUTDOWN"]);
- * await qmp.close();
- * ```
- */
-export type QmpEventListener = (event: QmpEvent) => void;
-
-/**
  * Options of one {@linkcode QmpClient.execute} call.
  *
  * @example Usage
  * ```ts ignore
- * import { connectUnixSocket, QmpClient, type QmpCallOptions } from "@rvhv/percpu/qemu";
+ * import { type QmpCallOptions, QmpClient } from "./_qmp_client.ts";
+ * import { connectUnixSocket } from "./_transport.ts";
  *
  * const qmp = await QmpClient.connect(await connectUnixSocket("/tmp/qmp.sock"));
  * const options: QmpCallOptions = { timeoutMs: 250, signal: AbortSignal.timeout(1000) };
@@ -137,7 +70,8 @@ export interface QmpCallOptions {
  *
  * @example Usage
  * ```ts ignore
- * import { connectUnixSocket, QmpClient, type QmpClientOptions } from "@rvhv/percpu/qemu";
+ * import { QmpClient, type QmpClientOptions } from "./_qmp_client.ts";
+ * import { connectUnixSocket } from "./_transport.ts";
  *
  * const options: QmpClientOptions = { timeoutMs: 500, debug: true };
  * const qmp = await QmpClient.connect(await connectUnixSocket("/tmp/qmp.sock"), options);
@@ -152,44 +86,11 @@ export interface QmpClientOptions {
 }
 
 /**
- * The QMP stream broke the protocol: a line that is not a JSON object, a
- * bad greeting, a reply without an id, a message of no known kind. The
- * session ends when one is seen.
- *
- * @example Usage
- * ```ts
- * import { QmpProtocolError } from "@rvhv/percpu/qemu";
- * import { strictEqual } from "node:assert/strict";
- *
- * const error = new QmpProtocolError("Cannot parse QMP line: it is not JSON", "{oops");
- * strictEqual(error.kind, "Io");
- * strictEqual(error.line, "{oops");
- * ```
- */
-export class QmpProtocolError extends AxError {
-  /** The offending line, when there was one. */
-  readonly line: string | undefined;
-
-  /**
-   * Creates a protocol error.
-   *
-   * @param message What is wrong.
-   * @param line The offending line.
-   * @param options The cause.
-   */
-  constructor(message: string, line?: string, options?: ErrorOptions) {
-    super("Io", message, options);
-    this.name = "QmpProtocolError";
-    this.line = line;
-  }
-}
-
-/**
  * The prefix of the ids this client gives its commands (qemu.qmp uses `__qmp#`).
  *
  * @example Usage
  * ```ts
- * import { QMP_ID_PREFIX } from "@rvhv/percpu/qemu";
+ * import { QMP_ID_PREFIX } from "./_qmp_client.ts";
  * import { ok } from "node:assert/strict";
  *
  * // Ids the client sends look like `${QMP_ID_PREFIX}00001`; replies are routed by them.
@@ -212,51 +113,6 @@ interface Listener {
 
 const NEWLINE = 0x0a;
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
-}
-
-/**
- * Checks a greeting the way qemu.qmp's models do.
- *
- * @param message The first message QEMU sent.
- * @param line The line, for the error.
- * @returns The greeting.
- */
-function parseGreeting(message: Record<string, unknown>, line: string): QmpGreeting {
-  const fail = (detail: string) =>
-    new QmpProtocolError(`Cannot accept the QMP greeting: ${detail}`, line);
-  const qmp = message.QMP;
-  if (!isObject(qmp)) throw fail(`'Greeting' object requires a 'QMP' member that is an object`);
-  const version = qmp.version;
-  if (!isObject(version)) throw fail(`'QMP' member 'version' must be a JSON object`);
-  const qemu = version.qemu;
-  if (!isObject(qemu)) throw fail(`'version' member 'qemu' must be a JSON object`);
-  for (const key of ["major", "minor", "micro"]) {
-    if (typeof qemu[key] !== "number" || !Number.isInteger(qemu[key])) {
-      throw fail(`'qemu' member '${key}' must be an integer`);
-    }
-  }
-  if (version.package !== undefined && typeof version.package !== "string") {
-    throw fail(`'version' member 'package' must be a string`);
-  }
-  const capabilities = qmp.capabilities;
-  if (!Array.isArray(capabilities) || !capabilities.every((c) => typeof c === "string")) {
-    throw fail(`'QMP' member 'capabilities' must be a list of strings`);
-  }
-  return {
-    version: {
-      qemu: {
-        major: qemu.major as number,
-        minor: qemu.minor as number,
-        micro: qemu.micro as number,
-      },
-      package: (version.package as string | undefined) ?? "",
-    },
-    capabilities: [...capabilities] as string[],
-  };
-}
-
 /**
  * A QMP client.
  *
@@ -271,7 +127,8 @@ function parseGreeting(message: Record<string, unknown>, line: string): QmpGreet
  *
  * @example Usage
  * ```ts ignore
- * import { connectUnixSocket, QmpClient } from "@rvhv/percpu/qemu";
+ * import { QmpClient } from "./_qmp_client.ts";
+ * import { connectUnixSocket } from "./_transport.ts";
  *
  * const qmp = await QmpClient.connect(await connectUnixSocket("/tmp/qmp.sock"));
  * console.log(qmp.versionText, await qmp.execute("query-status"));
@@ -318,7 +175,8 @@ export class QmpClient {
    *
    * @example Usage
    * ```ts ignore
-   * import { connectUnixSocket, QmpClient } from "@rvhv/percpu/qemu";
+   * import { QmpClient } from "./_qmp_client.ts";
+   * import { connectUnixSocket } from "./_transport.ts";
    *
    * const qmp = await QmpClient.connect(await connectUnixSocket("/tmp/qmp.sock"), { timeoutMs: 500 });
    * await qmp.close();
@@ -565,11 +423,7 @@ export class QmpClient {
       // Closed before it ever connected: nothing was pending.
       this.#closeReason = reason ?? new Error("the client closed the connection");
     }
-    try {
-      this.#transport.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.#transport);
     const pump = this.#pump;
     if (pump !== undefined) await pump;
     await this.#writing;
@@ -603,47 +457,26 @@ export class QmpClient {
   }
 
   async #readLoop(): Promise<void> {
-    const buffer = new Uint8Array(64 * 1024);
     let partial = new Uint8Array(0);
-    let reason: Error;
-    try {
-      for (;;) {
-        const n = await this.#transport.read(buffer);
-        if (n === null) {
-          reason = new AxError("Io", "QEMU closed the QMP connection");
-          break;
-        }
-        let chunk = buffer.subarray(0, n);
-        if (partial.length > 0) {
-          const joined = new Uint8Array(partial.length + n);
-          joined.set(partial);
-          joined.set(chunk, partial.length);
-          chunk = joined;
-        }
-        let start = 0;
-        for (let i = 0; i < chunk.length; i++) {
-          if (chunk[i] !== NEWLINE) continue;
-          this.#onLine(this.#decoder.decode(chunk.subarray(start, i)));
-          start = i + 1;
-        }
-        partial = chunk.slice(start);
+    const reason = await readUntilEnd(this.#transport, (read) => {
+      let chunk = read;
+      if (partial.length > 0) {
+        chunk = new Uint8Array(partial.length + read.length);
+        chunk.set(partial);
+        chunk.set(read, partial.length);
       }
-    } catch (error) {
-      reason = this.#closeReason ??
-        (error instanceof AxError ? error : new AxError(
-          "Io",
-          `QMP connection failed: ${(error as Error).message}`,
-          { cause: error },
-        ));
-    }
+      let start = 0;
+      for (let i = 0; i < chunk.length; i++) {
+        if (chunk[i] !== NEWLINE) continue;
+        this.#onLine(this.#decoder.decode(chunk.subarray(start, i)));
+        start = i + 1;
+      }
+      partial = chunk.slice(start);
+    }, { end: "QEMU closed the QMP connection", failure: "QMP connection failed" });
     this.#pump = undefined;
-    if (this.#closeReason === undefined) this.#closeReason = reason;
+    this.#closeReason ??= reason;
     this.#failAll(this.#closeReason);
-    try {
-      this.#transport.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.#transport);
     if (this.#runstate !== "idle") this.#runstate = "idle";
     this.#resolveClosed(this.#closeReason instanceof AxError ? this.#closeReason : undefined);
   }
@@ -653,21 +486,13 @@ export class QmpClient {
     const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
     if (line.trim() === "") return;
     this.#log?.(`< ${line}`);
-    let message: unknown;
-    try {
-      message = JSON.parse(line);
-    } catch (error) {
-      throw new QmpProtocolError(`Cannot parse QMP line: it is not JSON`, line, { cause: error });
-    }
-    if (!isObject(message)) {
-      throw new QmpProtocolError(`Cannot parse QMP line: it is not a JSON object`, line);
-    }
-    if ("QMP" in message) {
+    const message = parseQmpLine(line);
+    if (message.kind === "greeting") {
       const waiter = this.#greetingWaiter;
       if (waiter === undefined || this.#greeting !== undefined) {
         throw new QmpProtocolError(`Cannot accept QMP line: a second greeting arrived`, line);
       }
-      const greeting = parseGreeting(message, line);
+      const greeting = parseGreeting(message.message, line);
       this.#greetingWaiter = undefined;
       waiter.resolve(greeting);
       return;
@@ -678,12 +503,9 @@ export class QmpClient {
         line,
       );
     }
-    if (typeof message.event === "string") {
-      const event: QmpEvent = { event: message.event };
-      if (isObject(message.data)) event.data = message.data;
-      if (isObject(message.timestamp)) {
-        event.timestamp = message.timestamp as { seconds: number; microseconds: number };
-      }
+    if (message.kind === "malformed") throw message.error;
+    if (message.kind === "event") {
+      const { event } = message;
       for (const listener of [...this.#listeners]) {
         if (listener.names === undefined || listener.names.has(event.event)) {
           try {
@@ -695,45 +517,32 @@ export class QmpClient {
       }
       return;
     }
-    if ("return" in message || "error" in message) {
-      const id = message.id;
-      if (id === undefined) {
-        // QEMU answers a command it could not parse with an id-less error.
-        const desc = isObject(message.error) ? String(message.error.desc) : "no id";
-        throw new QmpProtocolError(`Cannot match QMP reply: it has no id (${desc})`, line);
-      }
-      if (typeof id !== "string") {
-        throw new QmpProtocolError(`Cannot match QMP reply: its id is not a string`, line);
-      }
-      const pending = this.#pending.get(id);
-      if (pending === undefined) {
-        if (!this.#abandoned.delete(id)) this.#log?.(`dropped a reply with unknown id ${id}`);
-        return;
-      }
-      this.#pending.delete(id);
-      pending.cleanup();
-      if ("error" in message) {
-        const error = message.error;
-        if (!isObject(error) || typeof error.class !== "string" || typeof error.desc !== "string") {
-          pending.reject(
-            new QmpProtocolError(
-              `Cannot read QMP error reply to "${pending.command}": it lacks class or desc`,
-              line,
-            ),
-          );
-          return;
-        }
-        pending.reject(
-          new QmpError({ command: pending.command, errorClass: error.class, desc: error.desc }),
-        );
-      } else {
-        pending.resolve(message.return);
+    const pending = this.#pending.get(message.id);
+    if (pending === undefined) {
+      if (!this.#abandoned.delete(message.id)) {
+        this.#log?.(`dropped a reply with unknown id ${message.id}`);
       }
       return;
     }
-    throw new QmpProtocolError(
-      `Cannot parse QMP line: it is neither a greeting, an event nor a reply`,
-      line,
-    );
+    this.#pending.delete(message.id);
+    pending.cleanup();
+    if (message.kind === "return") {
+      pending.resolve(message.value);
+    } else if (message.error === undefined) {
+      pending.reject(
+        new QmpProtocolError(
+          `Cannot read QMP error reply to "${pending.command}": it lacks class or desc`,
+          line,
+        ),
+      );
+    } else {
+      pending.reject(
+        new QmpError({
+          command: pending.command,
+          errorClass: message.error.errorClass,
+          desc: message.error.desc,
+        }),
+      );
+    }
   }
 }

@@ -16,7 +16,7 @@ import { AxError } from "../../hal/errors.ts";
  *
  * @example Usage
  * ```ts
- * import type { ByteTransport } from "@rvhv/percpu/qemu";
+ * import type { ByteTransport } from "./_transport.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * // An in-memory transport that answers every write with nothing: enough for a fake QEMU in tests.
@@ -55,7 +55,7 @@ export interface ByteTransport {
  *
  * @example Usage
  * ```ts
- * import { type ByteTransport, writeAll } from "@rvhv/percpu/qemu";
+ * import { type ByteTransport, writeAll } from "./_transport.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const chunks: number[] = [];
@@ -79,11 +79,76 @@ export async function writeAll(transport: ByteTransport, data: Uint8Array): Prom
 }
 
 /**
+ * Reads a transport until it ends or fails, handing each chunk to
+ * `onChunk` (which may throw, a protocol error say, to end the reading);
+ * resolves to why the reading ended. The chunk is only valid during the call.
+ *
+ * @example Usage
+ * ```ts
+ * import { readUntilEnd } from "./_transport.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const chunks = [new Uint8Array([1, 2])];
+ * const transport = {
+ *   read: (buffer: Uint8Array) => {
+ *     const chunk = chunks.shift();
+ *     if (chunk === undefined) return Promise.resolve(null);
+ *     buffer.set(chunk);
+ *     return Promise.resolve(chunk.length);
+ *   },
+ *   write: (data: Uint8Array) => Promise.resolve(data.length),
+ *   close: () => {},
+ * };
+ * let bytes = 0;
+ * const why = { end: "the peer closed the connection", failure: "the connection failed" };
+ * const reason = await readUntilEnd(transport, (chunk) => (bytes += chunk.length), why);
+ * strictEqual(bytes, 2);
+ * strictEqual(reason.message, "the peer closed the connection");
+ * ```
+ *
+ * @param transport The stream.
+ * @param onChunk Called with each chunk read.
+ * @param why The messages for the end of the stream and (before a colon and the cause) for a failure.
+ * @returns Why the reading ended: an `AxError` of kind `"Io"`, or whatever `AxError` `onChunk` threw.
+ */
+export async function readUntilEnd(
+  transport: ByteTransport,
+  onChunk: (chunk: Uint8Array) => void,
+  why: { readonly end: string; readonly failure: string },
+): Promise<AxError> {
+  const buffer = new Uint8Array(64 * 1024);
+  try {
+    for (;;) {
+      const n = await transport.read(buffer);
+      if (n === null) return new AxError("Io", why.end);
+      onChunk(buffer.subarray(0, n));
+    }
+  } catch (error) {
+    return error instanceof AxError
+      ? error
+      : new AxError("Io", `${why.failure}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * Closes a transport that may be closed already.
+ *
+ * @param transport The stream.
+ */
+export function closeQuietly(transport: ByteTransport): void {
+  try {
+    transport.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+/**
  * Options of {@linkcode connectUnixSocket}.
  *
  * @example Usage
  * ```ts ignore
- * import { connectUnixSocket, type ConnectUnixOptions } from "@rvhv/percpu/qemu";
+ * import { connectUnixSocket, type ConnectUnixOptions } from "./_transport.ts";
  *
  * // QEMU creates its sockets a few ms after it starts: keep trying for a while.
  * const options: ConnectUnixOptions = { retryForMs: 2000, retryDelayMs: 5 };
@@ -112,7 +177,7 @@ function delay(ms: number): Promise<void> {
  *
  * @example Usage
  * ```ts ignore
- * import { connectUnixSocket } from "@rvhv/percpu/qemu";
+ * import { connectUnixSocket } from "./_transport.ts";
  *
  * const conn = await connectUnixSocket("/tmp/qmp.sock", { retryForMs: 1000 });
  * conn.close();

@@ -23,7 +23,7 @@ export interface CodeSlot {
  *
  * @example Usage
  * ```ts
- * import { CodeCache } from "./code_cache.ts";
+ * import { CodeCache } from "./_code_cache.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * const cache = new CodeCache(2);

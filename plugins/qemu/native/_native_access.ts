@@ -1,10 +1,12 @@
 /**
  * Native access: CSR operations executed as real instructions by the harts
  * of a QEMU that booted the real OpenSBI and the guest agent
- * (`./agent.ts`), in HS-mode (S-mode on harts without H).
+ * (`./_agent.ts`), in HS-mode (S-mode on harts without H).
  *
  * The engine collects the batches every hart asks for and serves them in
  * rounds, with the VM stopped except while harts run:
+ *
+ * The agent is booted by `./_boot.ts`; from then on:
  *
  * 1. Operations on machine-level CSRs (`mideleg`, `medeleg`, `mstatus`,
  *    `misa`, `mhartid`, …), which HS-mode code cannot reach, go through the
@@ -25,22 +27,24 @@
  * @module
  */
 
+import type { CheckedCsrOp } from "../../../hal/backend_hal.ts";
+import { IP, STATUS } from "../../../hal/csr_fields.ts";
+import { CSR } from "../../../hal/csr_numbers.ts";
 import { AxError } from "../../../hal/errors.ts";
 import { hex } from "../../../hal/hex.ts";
 import type { CsrResult, HartId } from "../../../hal/types.ts";
-import { decodeLe64, encodeLe64, type GdbClient } from "../gdb_client.ts";
-import type { QmpClient } from "../qmp_client.ts";
-import type { QemuSpawnOptions } from "../qemu_process.ts";
+import type { CsrAccess, CsrAccessPath, RoutedCsrResult } from "../_csr_access.ts";
+import { locateHart } from "../_debugger_access.ts";
 import {
-  type Agent,
-  AGENT_MAGIC,
+  type AgentBootOptions,
+  bootAgent,
+  type NativeBootInfo,
+  type NativeSession,
+} from "./_boot.ts";
+import {
   type AgentLayout,
-  agentLayout,
-  BOOT_DONE,
-  buildAgent,
   CODE_CACHE_SLOTS,
   codeSlotOf,
-  HEADER,
   MAILBOX,
   mailboxOf,
   PARKED,
@@ -48,87 +52,29 @@ import {
   RESTORE_SSIP,
   WORK,
   workOf,
-} from "./agent.ts";
+} from "./_agent.ts";
+import { checkExpressible, compileBatch, csrAccessPath, decodeResults } from "./_codegen.ts";
+import { CodeCache } from "./_code_cache.ts";
 import {
-  checkExpressible,
-  compileBatch,
-  type CsrAccessPath,
-  csrAccessPath,
-  decodeResults,
-  type NativeOp,
-} from "./codegen.ts";
-import { CodeCache } from "./code_cache.ts";
-import { bytesToHex, joinReads, readPackets, readWordsOverQmp, writePackets } from "./memory.ts";
-
-/**
- * A CSR operation's outcome and the path that produced it.
- *
- * @example Usage
- * ```ts ignore
- * import { createQemuHal, type RoutedCsrResult } from "@rvhv/percpu/qemu";
- * import { CSR } from "@rvhv/percpu";
- *
- * const hal = await createQemuHal({ harts: 1, access: "native" });
- * const [probe]: RoutedCsrResult[] = await hal.batchVia(0, [{ op: "read", csr: CSR.hgatp }]);
- * console.log(probe!.ok, probe!.via); // true "native": the hart executed csrr hgatp
- * await hal.close();
- * ```
- */
-export type RoutedCsrResult = CsrResult & { readonly via: CsrAccessPath };
-
-/** What native access needs of a QEMU session. */
-export interface NativeSession {
-  /** QMP (life cycle, and memory reads while the VM runs). */
-  readonly qmp: QmpClient;
-  /** The gdbstub (registers and memory while the VM is stopped). */
-  readonly gdb: GdbClient;
-  /** The harts, ascending. */
-  readonly harts: readonly HartId[];
-  /** Whether the VM runs (the session tracks QMP's STOP/RESUME events). */
-  running: boolean;
-}
+  bytesToHex,
+  joinReads,
+  readPackets,
+  readWordsOverQmp,
+  writePackets,
+} from "../_guest_memory.ts";
 
 /** Runs operations through the debugger on a stopped VM. */
-export type DebuggerRunner = (hart: HartId, ops: readonly NativeOp[]) => Promise<CsrResult[]>;
+export type DebuggerRunner = (
+  hart: HartId,
+  ops: readonly CheckedCsrOp[],
+) => Promise<CsrResult[]>;
 
-/** What {@linkcode NativeAccess.boot} needs. */
-export interface NativeBootOptions {
-  /** The agent QEMU was started with. */
-  readonly layout: AgentLayout;
+/** What {@linkcode NativeAccess.boot} needs: the agent's boot, and how rounds run. */
+export interface NativeAccessOptions extends AgentBootOptions {
   /** How long one round may run, in ms (the backend's `timeoutMs`). */
   readonly timeoutMs: number;
-  /** How long every hart may take to park after `cont`, in ms. */
-  readonly bootTimeoutMs: number;
   /** Runs machine-level operations through the debugger. */
   readonly debugger: DebuggerRunner;
-  /** `performance.now()` when QEMU was spawned, to report spawn-to-parked time. */
-  readonly spawnedAt?: number;
-}
-
-/** What the agent found out at boot. */
-export interface NativeBootInfo {
-  /** The hart that won OpenSBI's lottery and started the others. */
-  readonly bootHart: HartId;
-  /** The SBI specification version, e.g. `"1.0"`. */
-  readonly sbiSpec: string;
-  /** The SBI implementation, e.g. `"OpenSBI v1.1"`. */
-  readonly firmware: string;
-  /** Raw SBI implementation id and version. */
-  readonly sbiImplId: number;
-  /** Raw implementation version (`major << 16 | minor` for OpenSBI). */
-  readonly sbiImplVersion: number;
-  /** How many harts `hart_start` started. */
-  readonly started: number;
-  /** Milliseconds from `cont` until every hart had parked. */
-  readonly parkMs: number;
-  /** Milliseconds from spawning QEMU until every hart had parked, when known. */
-  readonly bootMs?: number;
-  /** mvendorid, marchid, mimpid as SBI reports them. */
-  readonly machine: {
-    readonly mvendorid: bigint;
-    readonly marchid: bigint;
-    readonly mimpid: bigint;
-  };
 }
 
 /**
@@ -167,104 +113,13 @@ export interface NativeStats {
   lastResume?: { harts: number; prepareMs: number; runMs: number; readMs: number };
 }
 
-/** The SBI implementation ids of the SBI specification. */
-const SBI_IMPLEMENTATIONS: readonly string[] = [
-  "BBL",
-  "OpenSBI",
-  "Xvisor",
-  "KVM",
-  "RustSBI",
-  "Diosix",
-  "Coffer",
-  "Xen",
-  "PolarFire HSS",
-  "coreboot",
-  "oreboot",
-  "bhyve",
-];
-
-const CSR_SIE = 0x104;
-const CSR_SIP = 0x144;
-const CSR_MIDELEG = 0x303;
-const CSR_MSTATUS = 0x300;
-const SSIP = 1n << 1n;
-const MSTATUS_SIE = 1n << 1n;
-const MSTATUS_TW = 1n << 21n;
-const MSTATUS_TSR = 1n << 22n;
-
-/**
- * Describes an SBI implementation from its id and version, e.g.
- * `"OpenSBI v1.6"`.
- *
- * @example Usage
- * ```ts
- * import { describeSbiImplementation } from "./native_access.ts";
- * import { strictEqual } from "node:assert/strict";
- *
- * strictEqual(describeSbiImplementation(1, 0x10006), "OpenSBI v1.6");
- * ```
- *
- * @param id The implementation id.
- * @param version The implementation version.
- * @returns The description.
- */
-export function describeSbiImplementation(id: number, version: number): string {
-  const name = SBI_IMPLEMENTATIONS[id] ?? `SBI implementation ${id}`;
-  // OpenSBI (and most others) encode major << 16 | minor.
-  return `${name} v${version >>> 16}.${version & 0xffff}`;
-}
-
-/**
- * Describes an SBI specification version, e.g. `"2.0"`.
- *
- * @example Usage
- * ```ts
- * import { describeSbiSpec } from "./native_access.ts";
- * import { strictEqual } from "node:assert/strict";
- *
- * strictEqual(describeSbiSpec(0x0100_0000), "1.0");
- * ```
- *
- * @param version The version word (major in bits 30:24, minor in 23:0).
- * @returns The description.
- */
-export function describeSbiSpec(version: number): string {
-  return `${(version >>> 24) & 0x7f}.${version & 0xff_ffff}`;
-}
-
-/** The stop reply each running session's `c` waits for. */
-const RUNNING: WeakMap<NativeSession, Promise<string>> = new WeakMap();
-
-/**
- * Resumes the VM over gdb (`c`): QEMU reads everything sent before first,
- * acknowledgements included. Resuming over QMP instead raced with the
- * acknowledgement of the last gdb reply, and a `+` arriving while the VM
- * runs stops it again.
- */
-function startVm(session: NativeSession, forMs: number): void {
-  const stopped = session.gdb.resume({ timeoutMs: forMs + 10_000 });
-  stopped.catch(() => {}); // surfaced by stopVm
-  RUNNING.set(session, stopped);
-  session.running = true;
-}
-
-/** Stops the VM over QMP and waits for the stop reply of the `c` that resumed it. */
-async function stopVm(session: NativeSession): Promise<void> {
-  await session.qmp.execute("stop");
-  session.running = false;
-  const stopped = RUNNING.get(session);
-  RUNNING.delete(session);
-  if (stopped !== undefined) await stopped;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+/** The CSRs read before waking a hart: its wake bits, and what could keep it from waking. */
+const WAKE_STATE = [CSR.sie, CSR.sip, CSR.mideleg, CSR.mstatus] as const;
 
 /** A batch waiting to be served. */
 interface Job {
   readonly hart: HartId;
-  readonly ops: readonly NativeOp[];
+  readonly ops: readonly CheckedCsrOp[];
   readonly results: RoutedCsrResult[];
   cursor: number;
   error: unknown;
@@ -275,7 +130,7 @@ interface Job {
 /** One hart's part of a resume. */
 interface Slot {
   readonly job: Job;
-  readonly ops: readonly NativeOp[];
+  readonly ops: readonly CheckedCsrOp[];
   readonly seq: number;
   readonly work: number;
   /** Where its batch code runs: a code-cache slot or its own work area. */
@@ -301,7 +156,7 @@ interface Slot {
  * await hal.close();
  * ```
  */
-export class NativeAccess {
+export class NativeAccess implements CsrAccess {
   /** What the agent found out at boot. */
   readonly boot: NativeBootInfo;
   /** The agent's layout. */
@@ -331,164 +186,25 @@ export class NativeAccess {
     harts: {},
   };
 
-  private constructor(
-    session: NativeSession,
-    options: NativeBootOptions,
-    boot: NativeBootInfo,
-  ) {
+  private constructor(session: NativeSession, options: NativeAccessOptions, boot: NativeBootInfo) {
     this.#session = session;
     this.layout = options.layout;
     this.#timeoutMs = options.timeoutMs;
     this.#debugger = options.debugger;
     this.boot = boot;
+    for (const hart of session.harts) this.#seq.set(hart, PARKED);
   }
 
   /**
-   * Lets a VM held at `-S` run until every hart has parked in the agent,
-   * stops it, and checks that every hart is in S-mode.
+   * Boots the agent (`./_boot.ts`) and serves CSR operations on it from then on.
    *
-   * @param session The QEMU session (VM not running).
+   * @param session The QEMU session (VM not running), started with {@linkcode nativeSpawnOptions}.
    * @param options The agent's layout, time-outs, the debugger runner.
    * @returns The engine.
-   * @throws {AxError} Kind `"Timeout"` naming the first hart that did not
-   *   park in time (and where it is); `"InvalidData"` when the agent's header
-   *   is not there or a hart is not in S-mode.
+   * @throws {AxError} As {@linkcode bootAgent}.
    */
-  static async boot(session: NativeSession, options: NativeBootOptions): Promise<NativeAccess> {
-    const { layout } = options;
-    const { qmp, gdb } = session;
-    if (session.harts.length !== layout.harts) {
-      throw new AxError(
-        "InvalidData",
-        `Cannot boot the native agent: QEMU has ${session.harts.length} harts, the agent was built for ${layout.harts}`,
-      );
-    }
-    const started = performance.now();
-    startVm(session, options.bootTimeoutMs);
-    let bootDone = 0;
-    let words: number[] = [];
-    const deadline = started + options.bootTimeoutMs;
-    let parked = false;
-    let wait = 1;
-    // One xp reads the boot-done word and every done word.
-    const from = layout.header + HEADER.bootDone;
-    const skip = (layout.done - from) / 4;
-    while (!parked) {
-      const read = await readWordsOverQmp(qmp, from, skip + layout.harts);
-      bootDone = read[0]!;
-      words = read.slice(skip);
-      parked = bootDone === BOOT_DONE && words.every((word) => word === PARKED);
-      if (parked || performance.now() > deadline) break;
-      await delay(wait);
-      wait = Math.min(5, wait + 1);
-    }
-    const parkedAt = performance.now();
-    await stopVm(session);
-    if (!parked) {
-      throw await NativeAccess.#bootTimeout(session, options, bootDone, words);
-    }
-    const header = joinReads(
-      await gdb.exchangeOnHart(session.harts[0]!, readPackets(layout.header, 104)),
-      104,
-    );
-    const view = new DataView(header.buffer);
-    const word64 = (offset: number) => view.getBigUint64(offset, true);
-    if (word64(HEADER.magic) !== AGENT_MAGIC) {
-      throw new AxError(
-        "InvalidData",
-        `Cannot use the native agent: its header at ${
-          hex(BigInt(layout.header))
-        } does not hold its magic`,
-      );
-    }
-    // Every hart must be in S-mode (priv 1): parked in the agent, not inside OpenSBI.
-    const priv = session.gdb.registers.get("priv");
-    if (priv !== undefined) {
-      const replies = await Promise.all(
-        session.harts.map((hart) => gdb.exchangeOnHart(hart, [`p${priv.regnum.toString(16)}`])),
-      );
-      replies.forEach(([reply], i) => {
-        const mode = decodeLe64(reply!);
-        if (mode !== 1n) {
-          throw new AxError(
-            "InvalidData",
-            `Cannot use the native agent: hart ${
-              session.harts[i]
-            } is in privilege mode ${mode} after parking, not S-mode`,
-            { hart: session.harts[i]! },
-          );
-        }
-      });
-    }
-    const implId = Number(word64(HEADER.sbiImplId));
-    const implVersion = Number(word64(HEADER.sbiImplVersion));
-    const boot: NativeBootInfo = Object.freeze({
-      bootHart: view.getUint32(HEADER.bootHart, true),
-      sbiSpec: describeSbiSpec(Number(word64(HEADER.sbiSpecVersion))),
-      firmware: describeSbiImplementation(implId, implVersion),
-      sbiImplId: implId,
-      sbiImplVersion: implVersion,
-      started: view.getUint32(HEADER.started, true),
-      parkMs: parkedAt - started,
-      ...(options.spawnedAt === undefined ? {} : { bootMs: parkedAt - options.spawnedAt }),
-      machine: Object.freeze({
-        mvendorid: word64(HEADER.mvendorid),
-        marchid: word64(HEADER.marchid),
-        mimpid: word64(HEADER.mimpid),
-      }),
-    });
-    const engine = new NativeAccess(session, options, boot);
-    for (const hart of session.harts) engine.#seq.set(hart, PARKED);
-    return engine;
-  }
-
-  /** Builds the error for harts that did not park, saying where they are. */
-  static async #bootTimeout(
-    session: NativeSession,
-    options: NativeBootOptions,
-    bootDone: number,
-    words: readonly number[],
-  ): Promise<AxError> {
-    const { layout } = options;
-    const missing = session.harts.filter((hart) => words[hart] !== PARKED);
-    const hart = missing[0];
-    const within = `within ${options.bootTimeoutMs} ms`;
-    const unfinished = bootDone === BOOT_DONE
-      ? ""
-      : "; the boot hart had not finished starting the others";
-    if (hart === undefined) {
-      return new AxError(
-        "Timeout",
-        `Cannot boot the native agent on ${layout.harts} harts: every hart parked ${within}${unfinished}`,
-      );
-    }
-    let where = "";
-    try {
-      const priv = session.gdb.registers.get("priv")?.regnum ?? 65;
-      const [mode, pc, ...mailbox] = await session.gdb.exchangeOnHart(hart, [
-        `p${priv.toString(16)}`,
-        "p20",
-        ...readPackets(mailboxOf(layout, hart), MAILBOX.size),
-      ]);
-      const box = new DataView(joinReads(mailbox, MAILBOX.size).buffer);
-      const level = ["U", "S", "H", "M"][Number(decodeLe64(mode!) & 3n)];
-      const state = box.getUint32(MAILBOX.state, true);
-      const started = box.getUint32(MAILBOX.startCalled, true) === 0
-        ? "the boot hart did not start it"
-        : `hart_start returned ${box.getBigInt64(MAILBOX.startReturn, true)}`;
-      where = `: it is in ${level}-mode at pc ${hex(decodeLe64(pc!))}, ` +
-        `${state === 0 ? "never entered the agent" : `entered the agent (state ${state})`}, ` +
-        `and ${started}`;
-    } catch {
-      // Keep the message without the location.
-    }
-    const more = missing.length > 1 ? ` (nor did ${missing.length - 1} more)` : "";
-    return new AxError(
-      "Timeout",
-      `Cannot boot the native agent on ${layout.harts} harts: hart ${hart} did not park ` +
-        `${within}${more}${where}${unfinished}`,
-      { hart },
-    );
+  static async boot(session: NativeSession, options: NativeAccessOptions): Promise<NativeAccess> {
+    return new NativeAccess(session, options, await bootAgent(session, options));
   }
 
   /**
@@ -503,7 +219,7 @@ export class NativeAccess {
    *   not finish (now or in an earlier round), `"BadState"` when the hart
    *   cannot be woken (delegation or mstatus changed by the debugger).
    */
-  run(hart: HartId, ops: readonly NativeOp[]): Promise<RoutedCsrResult[]> {
+  run(hart: HartId, ops: readonly CheckedCsrOp[]): Promise<RoutedCsrResult[]> {
     try {
       checkExpressible(hart, ops.filter((op) => csrAccessPath(op.csr) === "native"));
       const wedged = this.#wedged.get(hart);
@@ -594,7 +310,7 @@ export class NativeAccess {
         while (end < job.ops.length && csrAccessPath(job.ops[end]!.csr) === "debugger") end++;
         const ops = job.ops.slice(job.cursor, end);
         try {
-          if (this.#session.running) await stopVm(this.#session);
+          if (this.#session.running) await this.#session.stop();
           const results = await this.#debugger(job.hart, ops);
           for (const result of results) job.results.push({ ...result, via: "debugger" });
           job.cursor = end;
@@ -689,18 +405,16 @@ export class NativeAccess {
   async #whereIs(hart: HartId): Promise<string> {
     try {
       const { gdb } = this.#session;
-      const priv = gdb.registers.get("priv")?.regnum ?? 65;
-      const csr = (n: number) => `p${(gdb.csrBase + n).toString(16)}`;
-      const [mode, pc, scause, sepc] = (await gdb.exchangeOnHart(hart, [
-        `p${priv.toString(16)}`,
-        "p20",
-        csr(0x142),
-        csr(0x141),
-      ])).map(decodeLe64);
-      const level = ["U", "S", "H", "M"][Number(mode! & 3n)];
-      return `; it is in ${level}-mode at pc ${hex(pc!)}, scause ${hex(scause!)}, sepc ${
-        hex(sepc!)
-      }`;
+      const { codec } = gdb;
+      const { level, pc, more } = await locateHart(gdb, hart, [
+        codec.read(CSR.scause),
+        codec.read(CSR.sepc),
+      ]);
+      const [scause, sepc] = [
+        codec.readValue(hart, CSR.scause, more[0]!),
+        codec.readValue(hart, CSR.sepc, more[1]!),
+      ];
+      return `; it is in ${level}-mode at pc ${hex(pc)}, scause ${hex(scause)}, sepc ${hex(sepc)}`;
     } catch {
       return "";
     }
@@ -709,8 +423,7 @@ export class NativeAccess {
   /** Writes, wakes, runs and reads back every slot with one run of the VM. */
   async #resume(slots: Slot[]): Promise<void> {
     const { gdb, qmp } = this.#session;
-    const base = gdb.csrBase;
-    const reg = (csr: number) => (base + csr).toString(16);
+    const { codec } = gdb;
     const t0 = performance.now();
     let live = slots;
     const fail = (slot: Slot, error: unknown) => {
@@ -724,10 +437,7 @@ export class NativeAccess {
         const writes = slot.writes;
         const replies = await gdb.exchangeOnHart(slot.job.hart, [
           ...writes,
-          `p${reg(CSR_SIE)}`,
-          `p${reg(CSR_SIP)}`,
-          `p${reg(CSR_MIDELEG)}`,
-          `p${reg(CSR_MSTATUS)}`,
+          ...WAKE_STATE.map((csr) => codec.read(csr)),
         ]);
         const bad = replies.slice(0, writes.length).find((reply) => reply !== "OK");
         if (bad !== undefined) {
@@ -737,14 +447,11 @@ export class NativeAccess {
             { hart: slot.job.hart },
           );
         }
-        const [sie, sip, mideleg, mstatus] = replies.slice(writes.length).map(decodeLe64) as [
-          bigint,
-          bigint,
-          bigint,
-          bigint,
-        ];
         const hart = slot.job.hart;
-        if ((mideleg & SSIP) === 0n) {
+        const [sie, sip, mideleg, mstatus] = replies.slice(writes.length).map((reply, i) =>
+          codec.readValue(hart, WAKE_STATE[i]!, reply)
+        ) as [bigint, bigint, bigint, bigint];
+        if ((mideleg & IP.SSIP) === 0n) {
           fail(
             slot,
             new AxError(
@@ -758,9 +465,9 @@ export class NativeAccess {
           );
           return;
         }
-        const hostile = (mstatus & MSTATUS_SIE) !== 0n
+        const hostile = (mstatus & STATUS.SIE) !== 0n
           ? "SIE set, so the agent would take its own wake-up interrupt"
-          : (mstatus & (MSTATUS_TW | MSTATUS_TSR)) !== 0n
+          : (mstatus & (STATUS.TW | STATUS.TSR)) !== 0n
           ? "TW or TSR set, which traps the agent's wfi or sret"
           : undefined;
         if (hostile !== undefined) {
@@ -777,13 +484,13 @@ export class NativeAccess {
           return;
         }
         const wake: string[] = [];
-        if ((sip & SSIP) === 0n) {
+        if ((sip & IP.SSIP) === 0n) {
           slot.restore |= RESTORE_SSIP;
-          wake.push(`P${reg(CSR_SIP)}=${encodeLe64(sip | SSIP)}`);
+          wake.push(codec.write(CSR.sip, sip | IP.SSIP));
         }
-        if ((sie & SSIP) === 0n) {
+        if ((sie & IP.SSIP) === 0n) {
           slot.restore |= RESTORE_SSIE;
-          wake.push(`P${reg(CSR_SIE)}=${encodeLe64(sie | SSIP)}`);
+          wake.push(codec.write(CSR.sie, sie | IP.SSIP));
         }
         const box = new Uint8Array(32);
         const view = new DataView(box.buffer);
@@ -810,7 +517,7 @@ export class NativeAccess {
       const t1 = performance.now();
       this.#stats.resumes++;
       const runFor = Math.max(this.#timeoutMs, 10 * live.length);
-      startVm(this.#session, runFor);
+      this.#session.resume(runFor);
       const first = Math.min(...live.map((slot) => slot.job.hart));
       const last = Math.max(...live.map((slot) => slot.job.hart));
       const deadline = t1 + runFor;
@@ -820,9 +527,9 @@ export class NativeAccess {
         polls++;
         for (const slot of live) slot.done = words[slot.job.hart - first] === slot.seq;
         if (live.every((slot) => slot.done) || performance.now() > deadline) break;
-        if (polls > 4) await delay(1);
+        if (polls > 4) await new Promise((resolve) => setTimeout(resolve, 1));
       }
-      await stopVm(this.#session);
+      await this.#session.stop();
       this.#stats.polls += polls;
       const t2 = performance.now();
       for (const slot of live) {
@@ -870,60 +577,10 @@ export class NativeAccess {
       };
     } catch (error) {
       // The VM's state is unknown: leave it stopped if the connection allows.
-      if (this.#session.running) await stopVm(this.#session).catch(() => {});
+      if (this.#session.running) await this.#session.stop().catch(() => {});
       for (const slot of live) {
         if (slot.job.error === undefined) slot.job.error = error;
       }
     }
   }
-}
-
-const agents = new Map<number, Agent>();
-
-/**
- * The agent for a hart count, built once and kept (it is deterministic).
- *
- * @example Usage
- * ```ts
- * import { agentFor } from "./native_access.ts";
- * import { strictEqual } from "node:assert/strict";
- *
- * strictEqual(agentFor(4), agentFor(4));
- * strictEqual(agentFor(4).layout.harts, 4);
- * ```
- *
- * @param harts The hart count.
- * @returns The agent.
- */
-export function agentFor(harts: number): Agent {
-  let agent = agents.get(harts);
-  if (agent === undefined) {
-    agent = buildAgent(agentLayout(harts));
-    agents.set(harts, agent);
-  }
-  return agent;
-}
-
-/**
- * How QEMU is started for native access: QEMU's own OpenSBI (`-bios
- * default`) and the agent as `-kernel`. (TCG stays single-threaded, as for
- * debugger access: every hart of the agent parks in `wfi` and none spins,
- * so one thread for all harts boots faster than one per hart even at 4
- * harts on a 2-core host, and 6–8 times faster at 64.)
- *
- * @example Usage
- * ```ts
- * import { nativeSpawnOptions } from "./native_access.ts";
- * import { strictEqual } from "node:assert/strict";
- *
- * strictEqual(nativeSpawnOptions(64).bios, "default");
- * ```
- *
- * @param harts The hart count.
- * @returns The spawn options to add.
- */
-export function nativeSpawnOptions(
-  harts: number,
-): Required<Pick<QemuSpawnOptions, "bios" | "kernel">> {
-  return { bios: "default", kernel: agentFor(harts).elf };
 }

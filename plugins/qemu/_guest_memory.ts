@@ -9,8 +9,8 @@
  * @module
  */
 
-import { AxError, GdbProtocolError } from "../../../hal/errors.ts";
-import type { QmpClient } from "../qmp_client.ts";
+import { AxError, GdbProtocolError } from "../../hal/errors.ts";
+import type { QmpClient } from "./_qmp_client.ts";
 
 /** Bytes per `m`/`M` packet: QEMU's buffer is 4096 characters, two per byte. */
 export const MEMORY_CHUNK = 1024;
@@ -22,7 +22,7 @@ const HEX_DIGITS = "0123456789abcdef";
  *
  * @example Usage
  * ```ts
- * import { bytesToHex } from "./memory.ts";
+ * import { bytesToHex } from "./_guest_memory.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(bytesToHex(new Uint8Array([0x13, 0x00, 0xff])), "1300ff");
@@ -42,7 +42,7 @@ export function bytesToHex(bytes: Uint8Array): string {
  *
  * @example Usage
  * ```ts
- * import { hexToBytes } from "./memory.ts";
+ * import { hexToBytes } from "./_guest_memory.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * deepStrictEqual(hexToBytes("1300ff"), new Uint8Array([0x13, 0x00, 0xff]));
@@ -69,7 +69,7 @@ export function hexToBytes(text: string): Uint8Array {
  *
  * @example Usage
  * ```ts
- * import { writePackets } from "./memory.ts";
+ * import { writePackets } from "./_guest_memory.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * deepStrictEqual(writePackets(0x8020_2000, new Uint8Array([1, 2])), ["M80202000,2:0102"]);
@@ -96,7 +96,7 @@ export function writePackets(address: number, bytes: Uint8Array): string[] {
  *
  * @example Usage
  * ```ts
- * import { readPackets } from "./memory.ts";
+ * import { readPackets } from "./_guest_memory.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * deepStrictEqual(readPackets(0x1000, 1500), ["m1000,400", "m1400,1dc"]);
@@ -120,7 +120,7 @@ export function readPackets(address: number, length: number): string[] {
  *
  * @example Usage
  * ```ts
- * import { joinReads } from "./memory.ts";
+ * import { joinReads } from "./_guest_memory.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * deepStrictEqual(joinReads(["0102", "03"], 3), new Uint8Array([1, 2, 3]));
@@ -150,7 +150,7 @@ export function joinReads(replies: readonly string[], length: number): Uint8Arra
  *
  * @example Usage
  * ```ts
- * import { parseXpWords } from "./memory.ts";
+ * import { parseXpWords } from "./_guest_memory.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * deepStrictEqual(
@@ -180,7 +180,7 @@ export function parseXpWords(text: string): number[] {
  *
  * @example Usage
  * ```ts ignore
- * import { readWordsOverQmp } from "./memory.ts";
+ * import { readWordsOverQmp } from "./_guest_memory.ts";
  *
  * const done = await readWordsOverQmp(qmp, 0x8020_1100, 4); // the agent's done words
  * ```

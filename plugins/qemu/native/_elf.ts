@@ -34,7 +34,7 @@ export interface ElfImage {
  *
  * @example Usage
  * ```ts
- * import { elf64Executable } from "./elf.ts";
+ * import { elf64Executable } from "./_elf.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const elf = elf64Executable({ address: 0x8020_0000n, entry: 0x8020_0000n, bytes: new Uint8Array(8) });

@@ -156,7 +156,7 @@ const CSR_FUNCT3: Readonly<Record<CsrForm, number>> = {
  *
  * @example Usage
  * ```ts
- * import { encodeCsr } from "./rv_asm.ts";
+ * import { encodeCsr } from "./_rv_asm.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(encodeCsr("csrrs", "t0", 0x680, "zero"), 0x680022f3); // csrr t0, hgatp
@@ -196,7 +196,7 @@ interface Fixup {
  *
  * @example Usage
  * ```ts
- * import { Assembler } from "./rv_asm.ts";
+ * import { Assembler } from "./_rv_asm.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const asm = new Assembler(0x8020_0000);

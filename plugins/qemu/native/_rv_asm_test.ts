@@ -1,5 +1,5 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
-import { Assembler, encodeCsr } from "./rv_asm.ts";
+import { Assembler, encodeCsr } from "./_rv_asm.ts";
 import { disassemble, objdumpTest } from "../../../tests/_helpers/objdump.ts";
 
 function words(code: Uint8Array): number[] {
@@ -98,7 +98,7 @@ Deno.test("Assembler encodes every form the agent uses as GNU objdump decodes it
 });
 
 Deno.test("encodeCsr() puts the CSR number in the immediate", async (t) => {
-  await t.step("csrr t0, hgatp is the probe of native-notes.md", () => {
+  await t.step("csrr t0, hgatp: the H probe the agent runs", () => {
     strictEqual(encodeCsr("csrrs", "t0", 0x680, "zero"), 0x680022f3);
   });
   await t.step("out-of-range operands are refused", () => {

@@ -1,7 +1,8 @@
 import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
 import { AxError, QmpError } from "../../hal/errors.ts";
 import { MemoryTransport } from "../../tests/_helpers/memory_transport.ts";
-import { QmpClient, type QmpEvent, QmpProtocolError } from "./qmp_client.ts";
+import { QmpClient } from "./_qmp_client.ts";
+import { type QmpEvent, QmpProtocolError } from "./_qmp_messages.ts";
 
 const GREETING =
   `{"QMP": {"version": {"qemu": {"micro": 22, "minor": 2, "major": 7}, "package": "Debian 1:7.2+dfsg-7+deb12u18+b3"}, "capabilities": ["oob"]}}\r\n`;

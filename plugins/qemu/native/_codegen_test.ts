@@ -1,4 +1,5 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
+import type { CheckedCsrOp } from "../../../hal/backend_hal.ts";
 import { AxError } from "../../../hal/errors.ts";
 import { CSR, csrNumber } from "../../../hal/csr_numbers.ts";
 import {
@@ -7,12 +8,11 @@ import {
   csrAccessPath,
   decodeResults,
   inexpressible,
-  type NativeOp,
-} from "./codegen.ts";
-import { WORK } from "./agent.ts";
+} from "./_codegen.ts";
+import { WORK } from "./_agent.ts";
 import { disassemble, objdumpTest } from "../../../tests/_helpers/objdump.ts";
 
-const read = (csr: number): NativeOp => ({ op: "read", csr, value: 0n });
+const read = (csr: number): CheckedCsrOp => ({ op: "read", csr });
 
 Deno.test("csrAccessPath() sends machine-level CSRs to the debugger, the rest to the hart", () => {
   for (const name of ["mstatus", "misa", "medeleg", "mideleg", "mie", "mhartid", "mcountinhibit"]) {
@@ -45,7 +45,7 @@ Deno.test("inexpressible() names the operations that would take the agent down",
 
 Deno.test("compileBatch() emits one CSR instruction per operation", async (t) => {
   const origin = 0x8022_0000;
-  const ops: NativeOp[] = [
+  const ops: CheckedCsrOp[] = [
     read(CSR.hgatp),
     { op: "write", csr: CSR.hedeleg, value: 0xb10dn },
     { op: "clear", csr: CSR.hvip, value: 4n },

@@ -1,63 +1,12 @@
-import { deepStrictEqual, match, ok, rejects, strictEqual, throws } from "node:assert/strict";
+import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
+import { CSR } from "../../hal/csr_numbers.ts";
 import { AxError, CsrTrap, GdbProtocolError } from "../../hal/errors.ts";
 import { FakeGdbStub } from "../../tests/_helpers/fake_gdb_stub.ts";
-import {
-  decodeGdbPayload,
-  decodeLe64,
-  encodeGdbPacket,
-  encodeLe64,
-  GdbClient,
-  parseTargetRegisters,
-} from "./gdb_client.ts";
+import { GdbClient } from "./_gdb_client.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
-const SSCRATCH = 0x140;
-const HEDELEG = 0x602;
-
-Deno.test("encodeGdbPacket() frames, escapes and checksums", () => {
-  strictEqual(encodeGdbPacket("p644"), "$p644#0e");
-  strictEqual(encodeGdbPacket("Hgp1.3"), "$Hgp1.3#b1");
-  strictEqual(encodeGdbPacket(""), "$#00");
-  // '#' (0x23) is sent as '}' 0x03; the checksum covers the escaped bytes.
-  strictEqual(
-    encodeGdbPacket("a#b"),
-    `$a}\x03b#${((0x61 + 0x7d + 0x03 + 0x62) & 0xff).toString(16)}`,
-  );
-});
-
-Deno.test("decodeGdbPayload() undoes escapes and run-length encoding", () => {
-  strictEqual(decodeGdbPayload("0* "), "0000");
-  strictEqual(decodeGdbPayload('ff*"00'), "fffffff00");
-  strictEqual(decodeGdbPayload('ad11140*"0080'), "ad11140000000080");
-  strictEqual(decodeGdbPayload("x}\x5dy"), "x}y");
-  throws(() => decodeGdbPayload("*!"), GdbProtocolError);
-  throws(() => decodeGdbPayload("ab}"), GdbProtocolError);
-});
-
-Deno.test("encodeLe64() and decodeLe64() use 16 digits, least significant byte first", () => {
-  strictEqual(encodeLe64(0x80000000001411adn), "ad11140000000080");
-  strictEqual(encodeLe64(-1n), "ffffffffffffffff");
-  strictEqual(encodeLe64(0n), "0000000000000000");
-  strictEqual(decodeLe64("ffb1000000000000"), 0xb1ffn);
-  strictEqual(decodeLe64("AABBCCDDEEFF0011"), 0x1100ffeeddccbbaan);
-  throws(() => decodeLe64("ffffffff"), GdbProtocolError);
-});
-
-Deno.test("parseTargetRegisters() numbers registers as gdb does", () => {
-  const regs = parseTargetRegisters([
-    ["cpu.xml", `<reg name="zero" bitsize="64"/><reg name="ra" bitsize="64"/>`],
-    ["virtual.xml", `<reg name="priv" bitsize="64"/>`],
-    ["csr.xml", `<reg name="sstatus" bitsize="64" regnum="290"/><reg name="sie" bitsize="64"/>`],
-  ]);
-  deepStrictEqual([...regs.values()].map((r) => [r.name, r.regnum, r.file]), [
-    ["zero", 0, "cpu.xml"],
-    ["ra", 1, "cpu.xml"],
-    ["priv", 2, "virtual.xml"],
-    ["sstatus", 290, "csr.xml"],
-    ["sie", 291, "csr.xml"],
-  ]);
-  throws(() => parseTargetRegisters([["x.xml", `<reg bitsize="64"/>`]]), GdbProtocolError);
-});
+const SSCRATCH = CSR.sscratch;
+const HEDELEG = CSR.hedeleg;
 
 Deno.test(
   "GdbClient.connect() reads target.xml first, loops over chunks, and derives the CSR base",
@@ -77,9 +26,9 @@ Deno.test(
     );
     deepStrictEqual(gdb.targetFiles, ["target.xml", "cpu.xml", "virtual.xml", "csr.xml"]);
     // Base from the XML: sstatus is regnum 290, so CSR 0 is 34 (not QEMU's usual 66).
-    strictEqual(gdb.csrBase, 34);
+    strictEqual(gdb.codec.csrBase, 34);
     strictEqual(gdb.registers.get("priv")!.regnum, 33);
-    strictEqual(gdb.csrRegnum(HEDELEG), 34 + 0x602);
+    strictEqual(gdb.codec.regnum(HEDELEG), 34 + CSR.hedeleg);
     ok(gdb.multiprocess);
     // Every reply was acknowledged.
     await new Promise((r) => setTimeout(r, 0));
@@ -94,7 +43,7 @@ Deno.test(
   opts,
   async (t) => {
     await t.step("no sstatus or mstatus", async () => {
-      const stub = new FakeGdbStub({ csrs: new Map([[0x140, 0n]]) });
+      const stub = new FakeGdbStub({ csrs: new Map([[CSR.sscratch, 0n]]) });
       await rejects(
         GdbClient.connect(stub.transport, { debug: false }),
         (e) => e instanceof GdbProtocolError && /neither sstatus nor mstatus/.test(e.message),
@@ -117,20 +66,20 @@ Deno.test("GdbClient reads and writes CSRs on the selected hart, caching Hg", op
   const stub = new FakeGdbStub({ harts: 3 });
   const gdb = await GdbClient.connect(stub.transport, { debug: false });
   stub.packets.length = 0;
-  strictEqual(await gdb.readCsr(2, 0xf14), 2n);
-  strictEqual(await gdb.readCsr(2, 0x301), 0x80000000001411adn);
+  strictEqual(await gdb.readCsr(2, CSR.mhartid), 2n);
+  strictEqual(await gdb.readCsr(2, CSR.misa), 0x80000000001411adn);
   await gdb.writeCsr(1, SSCRATCH, 0x1122334455667788n);
   strictEqual(await gdb.readCsr(1, SSCRATCH), 0x1122334455667788n);
   strictEqual(await gdb.readCsr(2, SSCRATCH), 0n);
   deepStrictEqual(stub.packets, [
     "Hgp1.3",
-    `p${(34 + 0xf14).toString(16)}`,
-    `p${(34 + 0x301).toString(16)}`,
+    `p${(34 + CSR.mhartid).toString(16)}`,
+    `p${(34 + CSR.misa).toString(16)}`,
     "Hgp1.2",
-    `P${(34 + 0x140).toString(16)}=8877665544332211`,
-    `p${(34 + 0x140).toString(16)}`,
+    `P${(34 + CSR.sscratch).toString(16)}=8877665544332211`,
+    `p${(34 + CSR.sscratch).toString(16)}`,
     "Hgp1.3",
-    `p${(34 + 0x140).toString(16)}`,
+    `p${(34 + CSR.sscratch).toString(16)}`,
   ]);
   await gdb.close();
 });
@@ -141,7 +90,7 @@ Deno.test(
   async () => {
     const stub = new FakeGdbStub({ harts: 3 });
     const gdb = await GdbClient.connect(stub.transport, { debug: false });
-    strictEqual(await gdb.readCsr(2, 0xf14), 2n);
+    strictEqual(await gdb.readCsr(2, CSR.mhartid), 2n);
     let acksBeforeContinue = -1;
     let answeredBeforeContinue = -1;
     stub.hook = (payload) => {
@@ -159,8 +108,8 @@ Deno.test(
     strictEqual(await stopped, "T02thread:p01.01;");
     // The stop moved QEMU's selection: the next access selects its hart again.
     stub.packets.length = 0;
-    strictEqual(await gdb.readCsr(2, 0xf14), 2n);
-    deepStrictEqual(stub.packets, ["Hgp1.3", `p${(34 + 0xf14).toString(16)}`]);
+    strictEqual(await gdb.readCsr(2, CSR.mhartid), 2n);
+    deepStrictEqual(stub.packets, ["Hgp1.3", `p${(34 + CSR.mhartid).toString(16)}`]);
     await gdb.close();
   },
 );
@@ -173,12 +122,12 @@ Deno.test("GdbClient maps E14 to CsrTrap and E22 on Hg to NotFound", opts, async
   strictEqual(trap.trapCause, 2);
   strictEqual(trap.csr, 0);
   strictEqual(trap.hart, 0);
-  const missing = await gdb.readCsr(5, 0xf14).then(() => undefined, (e) => e);
+  const missing = await gdb.readCsr(5, CSR.mhartid).then(() => undefined, (e) => e);
   ok(missing instanceof AxError && missing.kind === "NotFound", String(missing));
   match(missing.message, /Cannot select hart 5: the gdbstub has no thread p1\.6 \(E22\)/);
   // Packets pipelined behind a failed Hg may have gone to another hart: the session ends.
   ok(!gdb.connected);
-  await rejects(gdb.readCsr(0, 0xf14), (e) => e instanceof AxError && e.kind === "Io");
+  await rejects(gdb.readCsr(0, CSR.mhartid), (e) => e instanceof AxError && e.kind === "Io");
   await gdb.close();
 });
 
@@ -193,7 +142,7 @@ Deno.test(
     stub.values.get(1)!.set(SSCRATCH, 0x8000000000000000n);
     strictEqual(await gdb.readCsr(0, SSCRATCH), 0x8000000000000000n);
     stub.injectBeforeNextReply.push("S05");
-    strictEqual(await gdb.readCsr(0, 0x301), 0x80000000001411adn);
+    strictEqual(await gdb.readCsr(0, CSR.misa), 0x80000000001411adn);
     await gdb.close();
   },
 );
@@ -203,15 +152,15 @@ Deno.test("GdbClient pipelines: packets queued in one tick go out in one write",
   const gdb = await GdbClient.connect(stub.transport, { debug: false });
   await new Promise((r) => setTimeout(r, 0));
   const before = stub.transport.writes.length;
-  const values = await Promise.all([0, 1, 2, 3].map((hart) => gdb.readCsr(hart, 0xf14)));
+  const values = await Promise.all([0, 1, 2, 3].map((hart) => gdb.readCsr(hart, CSR.mhartid)));
   deepStrictEqual(values, [0n, 1n, 2n, 3n]);
   const writes = stub.transport.writes.slice(before).filter((w) => w.includes("$"));
   strictEqual(writes.length, 1, `expected one write, got ${JSON.stringify(writes)}`);
   strictEqual(writes[0]!.match(/\$/g)!.length, 8); // Hg + p for each of the 4 harts
   const replies = await gdb.exchangeOnHart(1, [
-    "p" + (34 + 0x140).toString(16),
-    "P" + (34 + 0x140).toString(16) + "=0100000000000000",
-    "p" + (34 + 0x140).toString(16),
+    "p" + (34 + CSR.sscratch).toString(16),
+    "P" + (34 + CSR.sscratch).toString(16) + "=0100000000000000",
+    "p" + (34 + CSR.sscratch).toString(16),
   ]);
   deepStrictEqual(replies, ["0000000000000000", "OK", "0100000000000000"]);
   await gdb.close();
@@ -256,7 +205,7 @@ Deno.test("GdbClient: time-outs and hang-ups reject every pending exchange", opt
     const stub = new FakeGdbStub();
     const gdb = await GdbClient.connect(stub.transport, { debug: false, timeoutMs: 20 });
     stub.hook = () => null;
-    const [a, b] = [gdb.readCsr(0, SSCRATCH), gdb.readCsr(0, 0x301)];
+    const [a, b] = [gdb.readCsr(0, SSCRATCH), gdb.readCsr(0, CSR.misa)];
     await rejects(
       a,
       (e) => e instanceof AxError && e.kind === "Timeout" && /within 20 ms/.test(e.message),
@@ -305,7 +254,7 @@ Deno.test("GdbClient without multiprocess selects with plain thread ids", opts, 
   const stub = new FakeGdbStub({ multiprocess: false, harts: 3 });
   const gdb = await GdbClient.connect(stub.transport, { debug: false });
   ok(!gdb.multiprocess);
-  strictEqual(await gdb.readCsr(2, 0xf14), 2n);
+  strictEqual(await gdb.readCsr(2, CSR.mhartid), 2n);
   ok(stub.packets.includes("Hg3"));
   await gdb.close();
 });
