@@ -24,6 +24,7 @@
  * - `routeTrap`, `readDelegation` and their types: where a trap goes.
  * - `TraceReader`, `readTraceHeader`, `TraceEvent`, `TraceHeader`,
  *   `TraceDiff`, `StateDiff`, `RecordingHal`: to read traces and diffs.
+ * - `IsaSpec`: the parsed ISA string that resolved backend options carry.
  * - `VERSION`: the package version.
  * Everything else lives in modules that are not part of the API.
  *

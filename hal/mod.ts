@@ -35,3 +35,4 @@ export {
 } from "./errors.ts";
 export { type AxResult, axResult } from "./result.ts";
 export { hex, parseHex, toJsonValue } from "./hex.ts";
+export type { IsaSpec } from "./isa.ts";

@@ -31,13 +31,13 @@ import {
   type HartContext,
   MaskedCsr,
 } from "../../hal/csr_blocks.ts";
-import { ALL_ONES } from "../../hal/csr_fields.ts";
-import { CSR, type CsrName } from "../../hal/csr_numbers.ts";
+import { CSR } from "../../hal/csr_numbers.ts";
 import type { IsaSpec } from "../../hal/isa.ts";
-import { causeMask, exceptionMask } from "../../hal/trap_bits.ts";
+import { exceptionMask } from "../../hal/trap_bits.ts";
 import type { CsrNum } from "../../hal/types.ts";
 import { defineIdentity, definePlainStorage, unmodelledCsrs } from "./common.ts";
 import {
+  ALL_ONES,
   ATP_MODE,
   ENVCFG,
   H_EXCEPTIONS,
@@ -52,7 +52,7 @@ import {
   VS_INTERRUPTS,
   withSd,
 } from "../../hal/csr_fields.ts";
-import type { EmulatorProfile, OpensbiPreset, ProfileName } from "./profile.ts";
+import type { EmulatorProfile } from "./profile.ts";
 import { needsH, needsSstc, needsSstcAndH } from "./profile.ts";
 import { FLAG, SLOT } from "./slots.ts";
 import type { QemuModel } from "./qemu_model.ts";
