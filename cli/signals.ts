@@ -3,13 +3,14 @@
  * (the booted system: harts restored, QEMU ended) and exits 130 or 143; a
  * command holding the system open (`up --hold`) receives the signal instead
  * and ends normally. Anything a signal interrupts before a command could
- * register it (a QEMU still starting) is ended and reaped through
- * `stopAllQemuProcesses`; the QEMU plugin's exit hook kills anything left
- * when `Deno.exit` runs.
+ * register it (a QEMU still starting) is ended and reaped through the
+ * core's child-process registry, which also kills anything left when
+ * `Deno.exit` runs.
  *
  * @module
  */
 
+import { stopAllChildProcesses } from "../hal/child_processes.ts";
 import type { CliIo } from "./io.ts";
 
 /**
@@ -101,9 +102,8 @@ async function handle(signal: Deno.Signal, io: CliIo): Promise<void> {
   await Promise.race([
     (async () => {
       await Promise.allSettled([...cleanups].map((cleanup) => cleanup()));
-      // A QEMU still starting belongs to no system yet: end and reap it too.
-      const { stopAllQemuProcesses } = await import("../plugins/qemu/qemu_process.ts");
-      await stopAllQemuProcesses();
+      // A process still starting belongs to no system yet: end and reap it too.
+      await stopAllChildProcesses();
     })(),
     new Promise((resolve) => (timer = setTimeout(resolve, CLEANUP_LIMIT_MS))),
   ]);

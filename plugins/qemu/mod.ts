@@ -40,9 +40,6 @@
  *   `QemuHal.stats`).
  * - {@linkcode csrAccessPath}: which CSRs native access serves through the
  *   debugger, known before a batch runs.
- * - {@linkcode stopAllQemuProcesses}: for a program that handles
- *   SIGINT/SIGTERM itself (as the CLI does), to end every QEMU it started,
- *   even one still starting that no HAL owns yet.
  *
  * The QMP and gdb clients, the gdb CSR codec, the process and the access
  * strategies are internals (`_`-prefixed files).
@@ -71,7 +68,6 @@ export type { QemuAttachOptions, QemuOptions, ResolvedQemuOptions } from "./opti
 export type { CsrAccessPath, RoutedCsrResult } from "./_csr_access.ts";
 export type { NativeStats } from "./native/_native_access.ts";
 export { csrAccessPath } from "./native/_codegen.ts";
-export { stopAllQemuProcesses } from "./qemu_process.ts";
 
 /**
  * The QEMU backend as a plugin: what `backend.plugin: qemu` loads (the

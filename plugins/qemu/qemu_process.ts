@@ -15,6 +15,7 @@
  * @module
  */
 
+import { trackChildProcess } from "../../hal/child_processes.ts";
 import { AxError } from "../../hal/errors.ts";
 
 /**
@@ -145,40 +146,8 @@ function kernelPath(qmpPath: string): string {
   return `${qmpPath.slice(0, qmpPath.lastIndexOf("/") + 1)}kernel.elf`;
 }
 
-/** The processes not yet reaped, killed on `unload`. */
-const LIVE: Set<QemuProcess> = new Set();
-let unloadHooked = false;
-
-function hookUnload(): void {
-  if (unloadHooked) return;
-  unloadHooked = true;
-  globalThis.addEventListener("unload", () => {
-    for (const process of LIVE) process.killNow();
-  });
-}
-
 const STDERR_LIMIT = 64 * 1024;
 
-/**
- * Ends every QEMU this program started and has not ended yet, and waits
- * until each is reaped and its directory removed: what a CLI does on SIGINT
- * or SIGTERM before exiting, so not even a QEMU that was still starting is
- * left behind (or left as a zombie).
- *
- * @example Usage
- * ```ts
- * import { stopAllQemuProcesses } from "@rvhv/percpu/qemu";
- *
- * await stopAllQemuProcesses(); // nothing running: resolves at once
- * ```
- *
- * @returns When every process has ended.
- */
-export async function stopAllQemuProcesses(): Promise<void> {
-  await Promise.all([...LIVE].map((process) => process.stop(0)));
-}
-
-/** Describes how a process ended. */
 function describeStatus(status: Deno.CommandStatus): string {
   return status.signal !== null
     ? `was killed by ${status.signal}`
@@ -235,13 +204,13 @@ export class QemuProcess {
     this.#child = child;
     this.pid = child.pid;
     this.#stderrDone = this.#collectStderr(child.stderr);
+    // On a signal there is no grace period: the CLI is about to exit.
+    const untrack = trackChildProcess({ stop: () => this.stop(0), killNow: () => this.killNow() });
     this.status = child.status.then((status) => {
       this.#exit = status;
-      LIVE.delete(this);
+      untrack();
       return status;
     });
-    LIVE.add(this);
-    hookUnload();
   }
 
   /**

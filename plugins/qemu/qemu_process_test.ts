@@ -1,6 +1,7 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { AxError } from "../../hal/errors.ts";
-import { qemuArguments, QemuProcess, stopAllQemuProcesses } from "./qemu_process.ts";
+import { qemuArguments, QemuProcess } from "./qemu_process.ts";
+import { stopAllChildProcesses } from "../../hal/child_processes.ts";
 
 Deno.test("qemuArguments() holds the machine at reset with only the two sockets", () => {
   const args = qemuArguments(
@@ -46,7 +47,7 @@ Deno.test({
       QemuProcess.spawn({ binary: "/nonexistent/qemu", harts: 1, cpu: "rv64" }),
       (e) => e instanceof AxError && e.kind === "NotFound" && /install it with/.test(e.message),
     );
-    await stopAllQemuProcesses();
+    await stopAllChildProcesses();
   },
 });
 
