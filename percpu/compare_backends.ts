@@ -19,11 +19,11 @@
  * @module
  */
 
-import { ALL_ONES, VS_INTERRUPTS } from "../../../hal/csr_fields.ts";
-import { csrNumber } from "../../../hal/csr_numbers.ts";
-import { AxError } from "../../../hal/errors.ts";
-import type { AxVCpuHal, CsrOp, CsrResult, HartId } from "../../../hal/types.ts";
-import { SETUP_CSR_NAMES } from "../../../percpu/policy.ts";
+import { ALL_ONES, VS_INTERRUPTS } from "../hal/csr_fields.ts";
+import { csrNumber } from "../hal/csr_numbers.ts";
+import { AxError } from "../hal/errors.ts";
+import type { AxVCpuHal, CsrOp, CsrResult, HartId } from "../hal/types.ts";
+import { SETUP_CSR_NAMES } from "./policy.ts";
 
 /** What a compared CSR is. */
 export type CompareKind = "setup" | "delegation" | "environment";
@@ -45,7 +45,7 @@ export interface ComparedCsr {
  *
  * @example Usage
  * ```ts
- * import { COMPARED_CSRS } from "./compare.ts";
+ * import { COMPARED_CSRS } from "./compare_backends.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * deepStrictEqual(
@@ -149,7 +149,9 @@ function routes(hal: AxVCpuHal): hal is AxVCpuHal & RoutingHal {
 
 function agree(a: ComparedValue, b: ComparedValue, mask: bigint): boolean {
   if (a.ok && b.ok) return ((a.value ^ b.value) & mask) === 0n;
-  if (a.ok || b.ok || "missing" in a || "missing" in b) return false;
+  // Two backends that both lack a CSR agree about it.
+  if ("missing" in a || "missing" in b) return "missing" in a && "missing" in b;
+  if (a.ok || b.ok) return false;
   return a.trapCause === b.trapCause;
 }
 
@@ -186,7 +188,7 @@ async function readColumn(
  *
  * @example Usage
  * ```ts
- * import { compareBackends } from "./compare.ts";
+ * import { compareBackends } from "./compare_backends.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { PerCpuSet } from "@rvhv/percpu";
  * import { strictEqual } from "node:assert/strict";

@@ -23,7 +23,7 @@ import {
   compareBackends,
   type ComparedValue,
   type CompareRow,
-} from "../../plugins/qemu/native/compare.ts";
+} from "../../percpu/compare_backends.ts";
 
 const HELP = `Usage: rvhv diff <a> <b> [--json] [--lookahead N]
        rvhv diff --compare <manifest> <manifest> [<manifest>...] [--json]

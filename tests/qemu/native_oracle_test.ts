@@ -28,7 +28,7 @@ import {
   compareBackends,
   type CompareColumn,
   type CompareRow,
-} from "../../plugins/qemu/native/compare.ts";
+} from "../../percpu/compare_backends.ts";
 import { qemuVersions, qemuVersionTest } from "../_helpers/qemu_versions.ts";
 
 const HARTS = 4;
