@@ -299,29 +299,10 @@ export function parseManifest(text: string, options: { file?: string } = {}): Ma
       cause: problem,
     });
   }
-  const alias = source.firstAlias();
-  if (alias !== undefined) {
-    const { line, column } = source.positionOf(alias.offset);
-    throw new ManifestError({
-      file,
-      line,
-      column,
-      path: alias.path,
-      detail: `YAML aliases (${alias.text}) are not read in manifests; write the value out`,
-    });
-  }
-  const duplicate = source.firstDuplicateKey();
-  if (duplicate !== undefined) {
-    const { line, column } = source.positionOf(duplicate.offset);
-    throw new ManifestError({
-      file,
-      line,
-      column,
-      path: duplicate.path,
-      detail: `duplicate key ${
-        JSON.stringify(String(duplicate.path.at(-1)))
-      }: each key may appear once in a map`,
-    });
+  const refused = source.firstRefusedNode();
+  if (refused !== undefined) {
+    const { line, column } = source.positionOf(refused.offset);
+    throw new ManifestError({ file, line, column, path: refused.path, detail: refused.detail });
   }
   const v = new Validator(source);
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {

@@ -26,6 +26,16 @@ export interface Position {
   column: number;
 }
 
+/** A node {@linkcode ManifestSource.firstRefusedNode} found: where, and what is wrong. */
+export interface RefusedNode {
+  /** Its path in the document. */
+  readonly path: (string | number)[];
+  /** Its offset in the text. */
+  readonly offset: number;
+  /** What is wrong, for the message. */
+  readonly detail: string;
+}
+
 /** The parsed YAML behind a manifest. */
 export class ManifestSource {
   /** The file name. */
@@ -92,62 +102,38 @@ export class ManifestSource {
   }
 
   /**
-   * The first YAML alias (`*name`) in the document: manifests do not read
-   * them (a value is written where it is used, and aliases let a small text
-   * expand into a huge one).
-   *
-   * @returns The alias's path, offset and text, or `undefined`.
-   */
-  firstAlias(): { path: (string | number)[]; offset: number; text: string } | undefined {
-    const walk = (
-      node: unknown,
-      path: (string | number)[],
-    ): { path: (string | number)[]; offset: number; text: string } | undefined => {
-      if (isAlias(node)) {
-        return { path, offset: node.range?.[0] ?? 0, text: `*${node.source}` };
-      }
-      if (isMap(node)) {
-        for (const pair of node.items) {
-          if (!isPair(pair)) continue;
-          const key = isScalar(pair.key) ? String(pair.key.value) : "?";
-          const found = walk(pair.key, [...path, key]) ?? walk(pair.value, [...path, key]);
-          if (found) return found;
-        }
-      } else if (isSeq(node)) {
-        for (let i = 0; i < node.items.length; i++) {
-          const found = walk(node.items[i], [...path, i]);
-          if (found) return found;
-        }
-      }
-      return undefined;
-    };
-    return walk(this.#doc.contents, []);
-  }
-
-  /**
-   * The first key that repeats in its map, in one walk of the document (the
+   * The first node manifests refuse, in one walk of the document: a YAML
+   * alias (`*name`: a value is written where it is used, and aliases let a
+   * small text expand into a huge one) or a key that repeats in its map (the
    * YAML parser's own check compares every key with every other one: 6.5 s
    * for 20,000 keys).
    *
-   * @returns The repeated key's path and offset, or `undefined`.
+   * @returns The node's path and offset, and what is wrong, or `undefined`.
    */
-  firstDuplicateKey(): { path: (string | number)[]; offset: number } | undefined {
-    const walk = (
-      node: unknown,
-      path: (string | number)[],
-    ): { path: (string | number)[]; offset: number } | undefined => {
+  firstRefusedNode(): RefusedNode | undefined {
+    const walk = (node: unknown, path: (string | number)[]): RefusedNode | undefined => {
+      if (isAlias(node)) {
+        return {
+          path,
+          offset: node.range?.[0] ?? 0,
+          detail: `YAML aliases (*${node.source}) are not read in manifests; write the value out`,
+        };
+      }
       if (isMap(node)) {
         const seen = new Set<string>();
         for (const pair of node.items) {
           if (!isPair(pair)) continue;
           const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
-          if (key !== undefined) {
-            if (seen.has(key)) {
-              return { path: [...path, key], offset: (pair.key as Node).range?.[0] ?? 0 };
-            }
-            seen.add(key);
+          const keyPath = [...path, key ?? "?"];
+          if (key !== undefined && seen.has(key)) {
+            return {
+              path: keyPath,
+              offset: (pair.key as Node).range?.[0] ?? 0,
+              detail: `duplicate key ${JSON.stringify(key)}: each key may appear once in a map`,
+            };
           }
-          const found = walk(pair.value, [...path, key ?? "?"]);
+          if (key !== undefined) seen.add(key);
+          const found = walk(pair.key, keyPath) ?? walk(pair.value, keyPath);
           if (found) return found;
         }
       } else if (isSeq(node)) {
