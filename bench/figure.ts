@@ -20,3 +20,13 @@ export function median(samples: readonly number[]): number {
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
+
+/** Whether a program runs here (`BINARY --version` succeeds). */
+export function installed(binary: string): boolean {
+  try {
+    return new Deno.Command(binary, { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}

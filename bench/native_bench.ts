@@ -20,19 +20,10 @@ import { CSR } from "../hal/csr_numbers.ts";
 import { PerCpuSet } from "../percpu/percpu_set.ts";
 import { createQemuHal, type QemuHal } from "../plugins/qemu/mod.ts";
 import type { Figure } from "./figure.ts";
-import { median } from "./figure.ts";
+import { installed, median } from "./figure.ts";
 
 const RUNS = 5;
 const ROUND_TRIPS = 50;
-
-function installed(binary: string): boolean {
-  try {
-    return new Deno.Command(binary, { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
 
 function qemu10(): string | undefined {
   const named = Deno.env.get("RVHV_QEMU10");

@@ -17,46 +17,30 @@ import { CSR } from "../hal/csr_numbers.ts";
 import { resolveFirmware } from "../hal/firmware.ts";
 import type { CsrNum, HartId } from "../hal/types.ts";
 import { PerCpuSet } from "../percpu/percpu_set.ts";
-import { ARCEOS_POLICY, setupOperations } from "../percpu/policy.ts";
+import {
+  ARCEOS_POLICY,
+  PRIOR_CSRS,
+  RESTORE_ORDER,
+  SETUP_CSR_NAMES,
+  setupOperations,
+} from "../percpu/policy.ts";
 import { createQemuHal } from "../plugins/qemu/mod.ts";
 import { GdbClient } from "../plugins/qemu/_gdb_client.ts";
 import { connectUnixSocket } from "../plugins/qemu/_transport.ts";
 import { QemuProcess } from "../plugins/qemu/qemu_process.ts";
 import type { Figure } from "./figure.ts";
-import { median } from "./figure.ts";
+import { installed, median } from "./figure.ts";
 
 const HARTS = 64;
 const ROUNDS = 7;
 const RUNS = 5;
 const QEMU = Deno.env.get("RVHV_QEMU") || "qemu-system-riscv64";
 const GDB = "gdb-multiarch";
-const PROBE_AND_PRIORS: readonly CsrNum[] = [
-  CSR.hgatp,
-  CSR.hedeleg,
-  CSR.hideleg,
-  CSR.hvip,
-  CSR.hcounteren,
-  CSR.sie,
-  CSR.vsie,
-];
-const READ_BACK: readonly CsrNum[] = [CSR.hedeleg, CSR.hideleg, CSR.hvip, CSR.hcounteren, CSR.sie];
-const RESTORE_ORDER: readonly CsrNum[] = [
-  CSR.vsie,
-  CSR.hvip,
-  CSR.hedeleg,
-  CSR.hideleg,
-  CSR.hcounteren,
-  CSR.sie,
-];
-
-function installed(binary: string): boolean {
-  try {
-    return new Deno.Command(binary, { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
+// The sequential floor sends the packets the set-up sends, in its order:
+// the probe, the priors, the operations, the read-back and the restore.
+const PROBE_AND_PRIORS: readonly CsrNum[] = [CSR.hgatp, ...PRIOR_CSRS.map((name) => CSR[name])];
+const READ_BACK: readonly CsrNum[] = SETUP_CSR_NAMES.map((name) => CSR[name]);
+const RESTORE: readonly CsrNum[] = RESTORE_ORDER.map((name) => CSR[name]);
 
 /**
  * The floor: the set-up of one hart over the raw gdb client, one packet in
@@ -93,7 +77,7 @@ async function sequentialSetup(gdb: GdbClient, hart: HartId): Promise<Map<CsrNum
 async function restore(gdb: GdbClient, hart: HartId, priors: Map<CsrNum, bigint>): Promise<void> {
   const replies = await gdb.exchangeOnHart(
     hart,
-    RESTORE_ORDER.map((csr) => gdb.codec.write(csr, priors.get(csr)!)),
+    RESTORE.map((csr) => gdb.codec.write(csr, priors.get(csr)!)),
   );
   if (replies.some((r) => r !== "OK")) throw new Error("restore failed");
 }

@@ -1,32 +1,23 @@
-import { match, ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { CSR } from "./csr_numbers.ts";
-import {
-  AxError,
-  CsrTrap,
-  GdbProtocolError,
-  invalidOption,
-  ManifestError,
-  QmpError,
-  TraceDivergence,
-  TraceFormatError,
-} from "./errors.ts";
+import * as E from "./errors.ts";
 
 Deno.test("every error class sets its name and kind and extends AxError", () => {
   const cause = new Error("root");
-  const errors: [AxError, string, string][] = [
-    [new AxError("Timeout", "x", { cause }), "AxError", "Timeout"],
+  const errors: [E.AxError, string, string][] = [
+    [new E.AxError("Timeout", "x", { cause }), "AxError", "Timeout"],
     [
-      new CsrTrap({ hart: 2, csr: CSR.hedeleg, trapCause: 2, op: "write", cause }),
+      new E.CsrTrap({ hart: 2, csr: CSR.hedeleg, trapCause: 2, op: "write", cause }),
       "CsrTrap",
       "Unsupported",
     ],
     [
-      new ManifestError({ file: "m.yaml", line: 3, column: 2, path: ["a"], detail: "d", cause }),
+      new E.ManifestError({ file: "m.yaml", line: 3, column: 2, path: ["a"], detail: "d", cause }),
       "ManifestError",
       "InvalidInput",
     ],
     [
-      new TraceDivergence({
+      new E.TraceDivergence({
         file: "t",
         index: 1,
         hart: 0,
@@ -39,19 +30,27 @@ Deno.test("every error class sets its name and kind and extends AxError", () => 
       "InvalidData",
     ],
     [
-      new TraceFormatError({ file: "t", line: 1, detail: "d", cause }),
+      new E.TraceFormatError({ file: "t", line: 1, detail: "d", cause }),
       "TraceFormatError",
       "InvalidData",
     ],
     [
-      new QmpError({ command: "c", errorClass: "GenericError", desc: "d", cause }),
+      new E.QmpError({ command: "c", errorClass: "GenericError", desc: "d", cause }),
       "QmpError",
       "Io",
     ],
-    [new GdbProtocolError("x", { cause }), "GdbProtocolError", "Io"],
+    [new E.GdbProtocolError("x", { cause }), "GdbProtocolError", "Io"],
   ];
+  // Every error class the module exports is in the list above.
+  const classes = Object.entries(E)
+    .filter(([, value]) => typeof value === "function" && value.prototype instanceof Error)
+    .map(([name]) => name);
+  deepStrictEqual(
+    [...new Set(errors.map(([, name]) => name))].sort(),
+    classes.sort(),
+  );
   for (const [error, name, kind] of errors) {
-    ok(error instanceof AxError);
+    ok(error instanceof E.AxError);
     ok(error instanceof Error);
     strictEqual(error.name, name);
     strictEqual(error.kind, kind);
@@ -60,7 +59,7 @@ Deno.test("every error class sets its name and kind and extends AxError", () => 
 });
 
 Deno.test("CsrTrap's message names the CSR by name and number, the hart and the cause", () => {
-  const trap = new CsrTrap({ hart: 3, csr: CSR.hedeleg, trapCause: 2, op: "write" });
+  const trap = new E.CsrTrap({ hart: 3, csr: CSR.hedeleg, trapCause: 2, op: "write" });
   strictEqual(
     trap.message,
     'Cannot write CSR "hedeleg" (0x602) on hart 3: the hart raised ILLEGAL_INSTRUCTION (cause 2)',
@@ -69,7 +68,7 @@ Deno.test("CsrTrap's message names the CSR by name and number, the hart and the 
 });
 
 Deno.test("ManifestError's message is file:line:column, key path, detail", () => {
-  const error = new ManifestError({
+  const error = new E.ManifestError({
     file: "rvhv.yaml",
     line: 4,
     column: 11,
@@ -81,13 +80,13 @@ Deno.test("ManifestError's message is file:line:column, key path, detail", () =>
     "Invalid manifest at rvhv.yaml:4:11 (backend.options.harts): expected an integer",
   );
   match(
-    new ManifestError({ file: "x", line: 0, column: 0, path: [], detail: "d" }).message,
+    new E.ManifestError({ file: "x", line: 0, column: 0, path: [], detail: "d" }).message,
     /^Invalid manifest at x: d$/,
   );
 });
 
 Deno.test("TraceDivergence says how to re-record", () => {
-  const error = new TraceDivergence({
+  const error = new E.TraceDivergence({
     file: "run.jsonl",
     index: 4,
     hart: 1,
@@ -102,7 +101,7 @@ Deno.test("TraceDivergence says how to re-record", () => {
 });
 
 Deno.test("invalidOption() is a TypeError with the option path", () => {
-  const error = invalidOption(["ram", "size"], "must be positive");
+  const error = E.invalidOption(["ram", "size"], "must be positive");
   ok(error instanceof TypeError);
   strictEqual(error.message, 'Invalid option "ram.size": must be positive');
 });

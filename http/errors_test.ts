@@ -3,17 +3,12 @@ import { AxError, type AxErrorKind, CsrTrap, ManifestError } from "../hal/errors
 import { ERROR_STATUS, errorResponse, HttpRefusal } from "./errors.ts";
 
 Deno.test("errorResponse() gives every AxError kind its status", () => {
-  const expected: Record<AxErrorKind, number> = {
-    InvalidInput: 400,
-    NotFound: 404,
-    BadState: 409,
-    AlreadyExists: 409,
-    InvalidData: 500,
-    Unsupported: 501,
-    Io: 502,
-    ResourceBusy: 503,
-    Timeout: 504,
-  };
+  const expected = Object.fromEntries(
+    [
+      ..."InvalidInput 400 NotFound 404 BadState 409 AlreadyExists 409 InvalidData 500 Unsupported 501 Io 502 ResourceBusy 503 Timeout 504"
+        .matchAll(/(\w+) (\d+)/g),
+    ].map(([, kind, status]) => [kind!, Number(status)]),
+  );
   deepStrictEqual(ERROR_STATUS, expected);
   for (const [kind, status] of Object.entries(expected)) {
     const answer = errorResponse(new AxError(kind as AxErrorKind, `Cannot do it: ${kind}`));
