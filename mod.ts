@@ -12,7 +12,7 @@
  * need, each for its reason:
  * - `BackendHal`, `HalBackend`: the plugin API (a backend supplies its
  *   primitive accesses; the runtime does the contract).
- * - `trackChildProcess`, `TrackedProcess`, `stopAllChildProcesses`: a
+ * - `trackChildProcess`, `stopAllChildProcesses`: a
  *   backend registers the processes it starts; a program that handles
  *   SIGINT/SIGTERM itself (as the CLI does) ends them all, even one still
  *   starting that no HAL owns yet.

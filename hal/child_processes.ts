@@ -13,7 +13,8 @@
  *
  * @example Usage
  * ```ts
- * import { type TrackedProcess, trackChildProcess } from "@rvhv/percpu";
+ * import { trackChildProcess } from "@rvhv/percpu";
+ * import { type TrackedProcess } from "./child_processes.ts";
  *
  * const child = new Deno.Command("sleep", { args: ["60"] }).spawn();
  * const handle: TrackedProcess = {
@@ -28,12 +29,7 @@
  * untrack();
  * ```
  */
-export interface TrackedProcess {
-  /** Ends the process and waits until it is reaped and its files are gone. */
-  stop(): Promise<unknown>;
-  /** Kills it at once, synchronously: all that is possible while exiting. */
-  killNow(): void;
-}
+export type TrackedProcess = Parameters<typeof trackChildProcess>[0];
 
 const LIVE = new Set<TrackedProcess>();
 let unloadHooked = false;
@@ -53,7 +49,12 @@ let unloadHooked = false;
  * @param process The process.
  * @returns A function that removes it from the registry.
  */
-export function trackChildProcess(process: TrackedProcess): () => void {
+export function trackChildProcess(process: {
+  /** Ends the process and waits until it is reaped and its files are gone. */
+  stop(): Promise<unknown>;
+  /** Kills it at once, synchronously: all that is possible while exiting. */
+  killNow(): void;
+}): () => void {
   LIVE.add(process);
   if (!unloadHooked) {
     unloadHooked = true;

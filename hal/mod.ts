@@ -19,11 +19,7 @@ export type {
   TraceRecording,
 } from "./types.ts";
 export { BackendHal, type HalBackend } from "./backend_hal.ts";
-export {
-  stopAllChildProcesses,
-  trackChildProcess,
-  type TrackedProcess,
-} from "./child_processes.ts";
+export { stopAllChildProcesses, trackChildProcess } from "./child_processes.ts";
 export { CSR, csrName, csrNumber, isReadOnlyCsr } from "./csr_numbers.ts";
 export { Exception, exceptionMask, Interrupt, interruptMask } from "./trap_bits.ts";
 export { ALL_ONES, VS_INTERRUPTS } from "./csr_fields.ts";

@@ -26,7 +26,8 @@ export type { BackendDescription, WireCsrOp, WireCsrResult } from "./_raw_csr.ts
  * @example Usage
  * ```ts
  * import { boot, parseManifest } from "@rvhv/percpu";
- * import { type AppOptions, createApp } from "@rvhv/percpu/http";
+ * import { createApp } from "@rvhv/percpu/http";
+ * import { type AppOptions } from "./app.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const system = await boot(parseManifest("version: 1\nbackend: { plugin: emulator, options: { harts: 2 } }\n"));
@@ -62,29 +63,7 @@ export type { BackendDescription, WireCsrOp, WireCsrResult } from "./_raw_csr.ts
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export interface AppOptions {
-  /**
-   * When set, every request but `GET /healthz` needs the token, 401
-   * otherwise: `Authorization: Bearer <token>`, or the session cookie
-   * `rvhv-token` that opening the page once as `/?token=<token>` sets
-   * (HttpOnly, SameSite=Strict; the answer is a 303 to `/`, so the token
-   * leaves the address bar). Without the token `GET /` is a 401 page that
-   * says so.
-   */
-  token?: string;
-  /**
-   * The `Host` header values (`host:port`, any case) the app answers to; a
-   * request with another Host, an empty one or none is refused with 403 (a
-   * guard against DNS rebinding). Default: any host.
-   */
-  hosts?: readonly string[];
-  /**
-   * Where `GET /api/trace` takes its events from: a function returning the
-   * trace events recorded so far (JSON-ready objects, one per trace line),
-   * e.g. a recording's `readEvents`. Without it `GET /api/trace` is 404.
-   */
-  trace?: () => readonly unknown[] | Promise<readonly unknown[]>;
-}
+export type AppOptions = NonNullable<Parameters<typeof createApp>[1]>;
 
 /**
  * One entry of `GET /api/harts`.
@@ -288,7 +267,29 @@ function nonce(): string {
  * @returns The app (a hono app); serve it with `Deno.serve(app.fetch)` or call `app.request()`.
  * @throws {TypeError} When the token is empty.
  */
-export function createApp(system: ServedSystem, options: AppOptions = {}): HttpApp {
+export function createApp(system: ServedSystem, options: {
+  /**
+   * When set, every request but `GET /healthz` needs the token, 401
+   * otherwise: `Authorization: Bearer <token>`, or the session cookie
+   * `rvhv-token` that opening the page once as `/?token=<token>` sets
+   * (HttpOnly, SameSite=Strict; the answer is a 303 to `/`, so the token
+   * leaves the address bar). Without the token `GET /` is a 401 page that
+   * says so.
+   */
+  token?: string;
+  /**
+   * The `Host` header values (`host:port`, any case) the app answers to; a
+   * request with another Host, an empty one or none is refused with 403 (a
+   * guard against DNS rebinding). Default: any host.
+   */
+  hosts?: readonly string[];
+  /**
+   * Where `GET /api/trace` takes its events from: a function returning the
+   * trace events recorded so far (JSON-ready objects, one per trace line),
+   * e.g. a recording's `readEvents`. Without it `GET /api/trace` is 404.
+   */
+  trace?: () => readonly unknown[] | Promise<readonly unknown[]>;
+} = {}): HttpApp {
   if (options.token !== undefined && options.token.length === 0) {
     throw new TypeError("Cannot create the app: the token is empty");
   }

@@ -57,4 +57,4 @@
  * @module
  */
 
-export { type AppOptions, createApp, type HttpApp, type ServedSystem } from "./app.ts";
+export { createApp, type HttpApp, type ServedSystem } from "./app.ts";

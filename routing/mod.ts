@@ -12,7 +12,6 @@
 export {
   type DelegationCsrs,
   routeTrap,
-  type TrapInput,
   type TrapLevel,
   type TrapOrigin,
   type TrapRoute,

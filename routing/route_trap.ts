@@ -118,7 +118,8 @@ export interface DelegationCsrs {
  *
  * @example Usage
  * ```ts
- * import { ARCEOS_POLICY, routeTrap, type TrapInput } from "@rvhv/percpu";
+ * import { ARCEOS_POLICY, routeTrap } from "@rvhv/percpu";
+ * import { type TrapInput } from "./route_trap.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const csrs = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: ARCEOS_POLICY.hedeleg, hideleg: ARCEOS_POLICY.hideleg };
@@ -128,14 +129,7 @@ export interface DelegationCsrs {
  * strictEqual(route.cause, 5); // VS-mode sees its timer as the supervisor timer
  * ```
  */
-export interface TrapInput {
-  /** The cause number (0–63), as in `mcause` without the interrupt bit. */
-  readonly cause: number;
-  /** Whether it is an interrupt (else a synchronous exception). */
-  readonly interrupt: boolean;
-  /** The mode the hart is in when the trap happens. */
-  readonly from: TrapOrigin;
-}
+export type TrapInput = Parameters<typeof routeTrap>[1];
 
 /**
  * The firmware model for {@linkcode TrapRoute.effective}: `opensbi` models
@@ -492,7 +486,14 @@ function opensbiRedirect(
  */
 export function routeTrap(
   csrs: DelegationCsrs,
-  trap: TrapInput,
+  trap: {
+    /** The cause number (0–63), as in `mcause` without the interrupt bit. */
+    readonly cause: number;
+    /** Whether it is an interrupt (else a synchronous exception). */
+    readonly interrupt: boolean;
+    /** The mode the hart is in when the trap happens. */
+    readonly from: TrapOrigin;
+  },
   options: { readonly firmware?: "opensbi" | "none" } = {},
 ): TrapRoute {
   const { cause, interrupt, from } = trap;

@@ -6,7 +6,7 @@
  *
  * Exports: `createEmulatorHal`, `EmulatorHal` and the default plugin (the
  * design's names); `EmulatorOptions` and the types its fields use
- * (`ProfileName`, `SpecParams`, `GuestTranslationMode`, `FirmwareName`);
+ * (`ProfileName`, `SpecParams`, `FirmwareName`);
  * `profileForQemu`, what `profile: auto` means next to a QEMU (the CLI's
  * `diff` uses it to compare like with like).
  *
@@ -37,7 +37,7 @@ export { createEmulatorHal, EmulatorHal } from "./emulator_hal.ts";
 export type { EmulatorOptions } from "./options.ts";
 export { profileForQemu } from "./qemu_match.ts";
 export type { ProfileName } from "./profile.ts";
-export type { GuestTranslationMode, SpecParams } from "./spec_profile.ts";
+export type { SpecParams } from "./spec_profile.ts";
 export type { FirmwareName } from "../../hal/firmware.ts";
 
 /**

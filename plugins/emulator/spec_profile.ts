@@ -63,7 +63,8 @@ import { SLOT } from "./slots.ts";
  *
  * @example Usage
  * ```ts
- * import { createEmulatorHal, type GuestTranslationMode } from "@rvhv/percpu/emulator";
+ * import { createEmulatorHal } from "@rvhv/percpu/emulator";
+ * import { type GuestTranslationMode } from "./spec_profile.ts";
  * import { CSR } from "@rvhv/percpu";
  * import { strictEqual } from "node:assert/strict";
  *
@@ -74,7 +75,7 @@ import { SLOT } from "./slots.ts";
  * await hal.close();
  * ```
  */
-export type GuestTranslationMode = "sv39x4" | "sv48x4" | "sv57x4";
+export type GuestTranslationMode = SpecParams["hgatpModes"][number];
 
 /**
  * The parameters of the `spec` profile.
@@ -98,7 +99,7 @@ export interface SpecParams {
   /** Implemented VMID bits in hgatp; 0 to 14. */
   vmidlen: number;
   /** Supported hgatp modes besides Bare; satp supports the matching Sv modes. */
-  hgatpModes: readonly GuestTranslationMode[];
+  hgatpModes: readonly ("sv39x4" | "sv48x4" | "sv57x4")[];
 }
 
 /**

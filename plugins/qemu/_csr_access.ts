@@ -15,29 +15,13 @@ import type { CheckedCsrOp } from "../../hal/backend_hal.ts";
 import type { CsrResult, HartId } from "../../hal/types.ts";
 import type { NativeStats } from "./native/_native_access.ts";
 
-/**
- * Which path served a CSR operation: `"native"` (the hart executed the
- * instruction) or `"debugger"` (the gdbstub, with the VM stopped).
- *
- * @example Usage
- * ```ts ignore
- * import { createQemuHal, type CsrAccessPath } from "@rvhv/percpu/qemu";
- * import { CSR } from "@rvhv/percpu";
- *
- * const hal = await createQemuHal({ harts: 1, access: "native" });
- * const [hedeleg, medeleg] = await hal.batchVia(0, [
- *   { op: "read", csr: CSR.hedeleg },
- *   { op: "read", csr: CSR.medeleg },
- * ]);
- * const paths: CsrAccessPath[] = [hedeleg!.via, medeleg!.via]; // ["native", "debugger"]
- * console.log(paths);
- * await hal.close();
- * ```
- */
-export type CsrAccessPath = "native" | "debugger";
+/** Which path served a CSR operation (see {@linkcode RoutedCsrResult}). */
+export type CsrAccessPath = RoutedCsrResult["via"];
 
 /**
- * A CSR operation's outcome and the path that produced it.
+ * A CSR operation's outcome and the path that produced it: `"native"` (the
+ * hart executed the instruction) or `"debugger"` (the gdbstub, with the VM
+ * stopped).
  *
  * @example Usage
  * ```ts ignore
@@ -50,7 +34,7 @@ export type CsrAccessPath = "native" | "debugger";
  * await hal.close();
  * ```
  */
-export type RoutedCsrResult = CsrResult & { readonly via: CsrAccessPath };
+export type RoutedCsrResult = CsrResult & { readonly via: "native" | "debugger" };
 
 /** How the QEMU backend reaches the CSRs of its harts. */
 export interface CsrAccess {

@@ -19,7 +19,7 @@
  * is accessed by the hart itself, as a real `csrrw`/`csrrs`/`csrrc` in
  * HS-mode with real traps; machine-level CSRs still go through the
  * debugger while the VM is stopped. `QemuHal.batchVia` says which path
- * produced each value ({@linkcode csrAccessPath} tells in advance).
+ * produced each value.
  *
  * Permissions: `--allow-run=qemu-system-riscv64` (or the binary given),
  * `--allow-read`, `--allow-write` and `--allow-net` for the unix sockets in
@@ -35,11 +35,9 @@
  *   default export (the plugin `backend.plugin: qemu` loads): the design's
  *   names.
  * - `QemuAttachOptions`, `ResolvedQemuOptions`, `RoutedCsrResult`,
- *   `CsrAccessPath`, `NativeStats`: the types in those names' signatures
+ *   `NativeStats`: the types in those names' signatures
  *   (`QemuOptions.attach`, the plugin's options, `QemuHal.batchVia`,
  *   `QemuHal.stats`).
- * - {@linkcode csrAccessPath}: which CSRs native access serves through the
- *   debugger, known before a batch runs.
  *
  * The QMP and gdb clients, the gdb CSR codec, the process and the access
  * strategies are internals (`_`-prefixed files).
@@ -65,9 +63,8 @@ import { parseQemuOptions, type ResolvedQemuOptions } from "./options.ts";
 
 export { createQemuHal, QemuHal } from "./qemu_hal.ts";
 export type { QemuAttachOptions, QemuOptions, ResolvedQemuOptions } from "./options.ts";
-export type { CsrAccessPath, RoutedCsrResult } from "./_csr_access.ts";
+export type { RoutedCsrResult } from "./_csr_access.ts";
 export type { NativeStats } from "./native/_native_access.ts";
-export { csrAccessPath } from "./native/_codegen.ts";
 
 /**
  * The QEMU backend as a plugin: what `backend.plugin: qemu` loads (the

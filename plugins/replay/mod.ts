@@ -55,7 +55,7 @@ import type { HalPlugin } from "../../hal/types.ts";
 import { parseReplayOptions, type ResolvedReplayOptions } from "./options.ts";
 import { createReplayHal, type ReplayHal } from "./replay_hal.ts";
 
-export { createReplayHal, ReplayHal, type ReplayHalOptions } from "./replay_hal.ts";
+export { createReplayHal, ReplayHal } from "./replay_hal.ts";
 export {
   diffStates,
   diffTraces,

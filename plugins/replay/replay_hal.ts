@@ -19,7 +19,8 @@ import { DEFAULT_LOOKAHEAD, TraceReader } from "../../trace/reader.ts";
  *
  * @example Replay part of a trace
  * ```ts
- * import { createReplayHal, recordHal, type ReplayHalOptions } from "@rvhv/percpu/replay";
+ * import { createReplayHal, recordHal } from "@rvhv/percpu/replay";
+ * import { type ReplayHalOptions } from "./replay_hal.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { PerCpuSet } from "@rvhv/percpu";
  * import { strictEqual } from "node:assert/strict";
@@ -38,21 +39,7 @@ import { DEFAULT_LOOKAHEAD, TraceReader } from "../../trace/reader.ts";
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export interface ReplayHalOptions {
-  /** The trace file. */
-  path: string;
-  /**
-   * Whether events left unconsumed at `close()` are an error (nock's
-   * "was not used"). Default `true`.
-   */
-  strict?: boolean;
-  /**
-   * The lookahead bound: at most this many events are held in memory at
-   * once. A request whose hart's next event lies further ahead rejects.
-   * Default {@linkcode DEFAULT_LOOKAHEAD}.
-   */
-  lookahead?: number;
-}
+export type ReplayHalOptions = Parameters<typeof createReplayHal>[0];
 
 /** The events of one hart read ahead and not yet consumed, oldest first. */
 class HartQueue {
@@ -348,7 +335,21 @@ export class ReplayHal extends BackendHal {
  *   when it cannot be read, `"InvalidInput"` for a bad lookahead.
  * @throws {TraceFormatError} When the header is malformed or of an unknown version.
  */
-export function createReplayHal(options: ReplayHalOptions): Promise<ReplayHal> {
+export function createReplayHal(options: {
+  /** The trace file. */
+  path: string;
+  /**
+   * Whether events left unconsumed at `close()` are an error (nock's
+   * "was not used"). Default `true`.
+   */
+  strict?: boolean;
+  /**
+   * The lookahead bound: at most this many events are held in memory at
+   * once. A request whose hart's next event lies further ahead rejects.
+   * Default {@linkcode DEFAULT_LOOKAHEAD}.
+   */
+  lookahead?: number;
+}): Promise<ReplayHal> {
   let reader: TraceReader | undefined;
   try {
     reader = TraceReader.open(options.path);

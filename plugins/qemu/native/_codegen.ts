@@ -29,7 +29,7 @@ import { WORK } from "./_agent.ts";
  *
  * @example Usage
  * ```ts
- * import { csrAccessPath } from "@rvhv/percpu/qemu";
+ * import { csrAccessPath } from "./_codegen.ts";
  * import { CSR } from "@rvhv/percpu";
  * import { strictEqual } from "node:assert/strict";
  *
