@@ -113,6 +113,34 @@ export class AxError extends Error {
 }
 
 /**
+ * Attaches the failures of an undo (a restore, a close) to the error being
+ * reported, after any it already carries: the error stays the one to report,
+ * and nothing is lost. An error that is not an object carries nothing.
+ *
+ * @example Usage
+ * ```ts
+ * import { addRollbackErrors, AxError } from "./errors.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const error = new AxError("Io", "the set-up batch timed out");
+ * addRollbackErrors(error, [new Error("the restore timed out too"), "refused"]);
+ * strictEqual(error.rollbackErrors!.length, 2);
+ * strictEqual(error.rollbackErrors![1]!.message, "refused");
+ * ```
+ *
+ * @param error The error being reported.
+ * @param failures What failed while undoing; non-`Error`s are wrapped.
+ */
+export function addRollbackErrors(error: unknown, failures: readonly unknown[]): void {
+  if (failures.length === 0 || error === null || typeof error !== "object") return;
+  const carrier = error as { rollbackErrors?: readonly Error[] };
+  carrier.rollbackErrors = Object.freeze([
+    ...(carrier.rollbackErrors ?? []),
+    ...failures.map((failure) => failure instanceof Error ? failure : new Error(String(failure))),
+  ]);
+}
+
+/**
  * What {@linkcode CsrTrap} is built from.
  *
  * @example Usage

@@ -5,9 +5,10 @@
  */
 
 import { dirname, isAbsolute, join } from "node:path";
-import { AxError } from "../hal/errors.ts";
+import { addRollbackErrors, AxError } from "../hal/errors.ts";
 import type { AxVCpuHal, HalPlugin } from "../hal/types.ts";
 import { PerCpuSet } from "../percpu/percpu_set.ts";
+import { RISCVVCpu } from "../percpu/riscv_vcpu.ts";
 import { recordHal } from "../trace/recorder.ts";
 import { isModuleSpecifier, loadPlugin } from "./registry.ts";
 import { checkTraceTarget } from "./trace_target.ts";
@@ -38,13 +39,16 @@ export interface System {
   readonly hal: AxVCpuHal;
   /** The per-CPU states. */
   readonly percpus: PerCpuSet;
+  /** The vCPUs the manifest's `vcpus:` bound, in its order. */
+  readonly vcpus: readonly RISCVVCpu[];
   /** The manifest it was booted from. */
   readonly manifest: Manifest;
   /** The plugin that made the backend. */
   readonly plugin: HalPlugin<unknown>;
   /**
-   * Disables the enabled harts (restoring their prior values, as the
-   * reference's `Drop` does) and closes the backend. Idempotent.
+   * Unbinds every bound vCPU, disables the enabled harts (restoring their
+   * prior values, as the reference's `Drop` does) and closes the backend.
+   * Idempotent.
    */
   close(): Promise<void>;
 }
@@ -128,11 +132,7 @@ async function closeAfterFailure(hal: AxVCpuHal, error: unknown): Promise<void> 
   try {
     await hal.close();
   } catch (closeError) {
-    if (error !== null && typeof error === "object") {
-      const info = error as { rollbackErrors?: readonly Error[] };
-      const failure = closeError instanceof Error ? closeError : new Error(String(closeError));
-      info.rollbackErrors = Object.freeze([...(info.rollbackErrors ?? []), failure]);
-    }
+    addRollbackErrors(error, [closeError]);
   }
 }
 
@@ -276,7 +276,8 @@ export async function boot(manifest: Manifest, options: BootOptions = {}): Promi
       );
     }
   }
-  let percpus: PerCpuSet;
+  let percpus: PerCpuSet | undefined;
+  const vcpus: RISCVVCpu[] = [];
   try {
     const wanted = manifest.percpu.harts;
     percpus = await PerCpuSet.init(hal, {
@@ -284,20 +285,28 @@ export async function boot(manifest: Manifest, options: BootOptions = {}): Promi
       policy: manifest.percpu.policy,
     });
     if (manifest.percpu.enable && !options.noEnable) await percpus.enableAll();
+    if (!options.halOnly) {
+      for (const [i, { hart, vm }] of manifest.vcpus.entries()) {
+        vcpus.push(await bindVcpu(manifest, percpus, i, hart, vm));
+      }
+    }
   } catch (error) {
+    if (percpus !== undefined) await teardown(percpus, error);
     await closeAfterFailure(hal, error);
     throw error;
   }
+  const set = percpus;
   let closing: Promise<void> | undefined;
   return Object.freeze({
     hal,
-    percpus,
+    percpus: set,
+    vcpus: Object.freeze(vcpus),
     manifest,
     plugin,
     close(): Promise<void> {
       closing ??= (async () => {
         try {
-          await percpus.disableAll();
+          await teardown(set);
         } catch (error) {
           // The first failure is the one to report; the backend is closed all the same.
           await closeAfterFailure(hal, error);
@@ -308,4 +317,62 @@ export async function boot(manifest: Manifest, options: BootOptions = {}): Promi
       return closing;
     },
   });
+}
+
+/**
+ * Creates, sets up and binds a manifest's vCPU: the hart must be one the
+ * set-up enabled (the per-CPU gate), else a `ManifestError` at its line.
+ */
+async function bindVcpu(
+  manifest: Manifest,
+  percpus: PerCpuSet,
+  index: number,
+  hart: number,
+  vm: number,
+): Promise<RISCVVCpu> {
+  const at = ["vcpus", index, "hart"];
+  if (!percpus.harts.includes(hart)) {
+    throw manifestError(
+      manifest,
+      at,
+      `hart ${hart} is not set up, so no vCPU can be bound there; the set-up has ${
+        percpus.harts.length === 0 ? "no harts" : `harts ${percpus.harts.join(", ")}`
+      }`,
+    );
+  }
+  const percpu = percpus.get(hart);
+  if (!percpu.isEnabled()) {
+    throw manifestError(
+      manifest,
+      at,
+      `hart ${hart} is ${percpu.state}, and a vCPU is created only on an enabled hart ` +
+        `(percpu.enable is false, or --no-enable was given)`,
+    );
+  }
+  const vcpu = await RISCVVCpu.create(percpu, { vmId: vm });
+  await vcpu.setup();
+  await vcpu.bind();
+  return vcpu;
+}
+
+/**
+ * Leaves every hart as the set-up found it: bound vCPUs unbound, enabled
+ * harts disabled, initialized ones restored. Every hart is attempted; the
+ * first failure is thrown (after `error`, when one is being reported: then
+ * failures only join its `rollbackErrors`).
+ */
+async function teardown(percpus: PerCpuSet, error?: unknown): Promise<void> {
+  const failures: unknown[] = [];
+  await Promise.all([...percpus].map(async (percpu) => {
+    try {
+      await percpu.vcpu?.unbind();
+      if (percpu.state === "enabled") await percpu.hardwareDisable();
+      else if (percpu.state === "initialized") await percpu.restorePriors();
+    } catch (failure) {
+      failures.push(failure);
+    }
+  }));
+  if (failures.length === 0) return;
+  if (error === undefined) throw failures[0];
+  addRollbackErrors(error, failures);
 }

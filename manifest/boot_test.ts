@@ -35,7 +35,7 @@ Deno.test("boot() sets up and enables every hart, close() restores them", async 
 Deno.test("boot() honours percpu.harts, policy and enable: false", async () => {
   const system = await boot(parseManifest(
     "version: 1\nbackend: { plugin: emulator, options: { harts: 4 } }\n" +
-      "percpu: { harts: [1, 3], policy: kvm, enable: false }\n",
+      "percpu: { harts: [1, 3], policy: kvm-6.12, enable: false }\n",
   ));
   deepStrictEqual([...system.percpus.states()], [[1, "initialized"], [3, "initialized"]]);
   strictEqual(await system.hal.csr.read(3, CSR.hedeleg), 0xb109n);

@@ -21,10 +21,19 @@ import { closest } from "./suggest.ts";
 
 type Path = (string | number)[];
 
-const ROOT_KEYS = ["version", "backend", "percpu", "record", "server"] as const;
+const ROOT_KEYS = ["version", "backend", "percpu", "vcpus", "record", "server"] as const;
+const VCPU_KEYS = ["hart", "vm"] as const;
 const BACKEND_KEYS = ["plugin", "options"] as const;
 const PERCPU_KEYS = ["harts", "policy", "enable"] as const;
-const POLICY_KEYS = ["hedeleg", "hideleg", "hcounteren", "sie", "guestPageTableLevels"] as const;
+const POLICY_KEYS = [
+  "hedeleg",
+  "hideleg",
+  "hcounteren",
+  "sie",
+  "guestPageTableLevels",
+  "delegation",
+] as const;
+const POLICY_NAMES = ["arceos", "kvm", "kvm-6.12"] as const;
 const LISTEN_REGEXP = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+):(\d{1,5})$/i;
 
 function suggestion(key: string, allowed: readonly string[]): string {
@@ -167,10 +176,14 @@ function parsePolicy(v: Validator, node: unknown): ManifestPerCpu["policy"] {
   if (node === undefined) return "arceos";
   if (isScalar(node)) {
     const value = node.value;
-    if (value === "arceos" || value === "kvm") return value;
+    if ((POLICY_NAMES as readonly unknown[]).includes(value)) {
+      return value as (typeof POLICY_NAMES)[number];
+    }
     v.fail(
       path,
-      `unknown policy ${describe(node)}; expected "arceos", "kvm" or a custom policy map`,
+      `unknown policy ${describe(node)}; expected ${
+        POLICY_NAMES.map((n) => `"${n}"`).join(", ")
+      } or a custom policy map`,
     );
   }
   const policy = v.map(node, path, POLICY_KEYS);
@@ -203,6 +216,17 @@ function parsePolicy(v: Validator, node: unknown): ManifestPerCpu["policy"] {
       v.fail([...path, "guestPageTableLevels"], `expected 3, 4 or 5, got ${describe(levelsNode)}`);
     }
     custom.guestPageTableLevels = levels;
+  }
+  const delegationNode = policy.get("delegation");
+  if (delegationNode !== undefined) {
+    const delegation = v.scalar(delegationNode, [...path, "delegation"]);
+    if (delegation !== "per-cpu" && delegation !== "per-vcpu") {
+      v.fail(
+        [...path, "delegation"],
+        `expected "per-cpu" or "per-vcpu", got ${describe(delegationNode)}`,
+      );
+    }
+    custom.delegation = delegation;
   }
   return Object.freeze(custom);
 }
@@ -247,6 +271,31 @@ function parsePerCpu(v: Validator, node: unknown): ManifestPerCpu {
     enable = value;
   }
   return Object.freeze({ harts, policy: parsePolicy(v, percpu.get("policy")), enable });
+}
+
+function parseVcpus(v: Validator, node: unknown): Manifest["vcpus"] {
+  if (node === undefined || (isScalar(node) && node.value === null)) return Object.freeze([]);
+  const harts = new Set<number>();
+  return Object.freeze(
+    v.list(node, ["vcpus"]).map((item, i) => {
+      const entry = v.map(item, ["vcpus", i], VCPU_KEYS);
+      const id = (key: "hart" | "vm"): number => {
+        const valueNode = entry.get(key);
+        if (valueNode === undefined) v.fail(["vcpus", i], `missing key "${key}"`);
+        const value = v.scalar(valueNode, ["vcpus", i, key]);
+        if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+          v.fail(["vcpus", i, key], `expected an integer ≥ 0, got ${describe(valueNode)}`);
+        }
+        return value;
+      };
+      const hart = id("hart");
+      if (harts.has(hart)) {
+        v.fail(["vcpus", i, "hart"], `hart ${hart} has a vCPU already; one vCPU is bound per hart`);
+      }
+      harts.add(hart);
+      return Object.freeze({ hart, vm: id("vm") });
+    }),
+  );
 }
 
 function parseServer(v: Validator, node: unknown): { listen: string } {
@@ -314,6 +363,7 @@ export function parseManifest(text: string, options: { file?: string } = {}): Ma
     file,
     backend: parseBackend(v, root.get("backend")),
     percpu: parsePerCpu(v, root.get("percpu")),
+    vcpus: parseVcpus(v, root.get("vcpus")),
     ...(root.has("record") ? { record: v.string(root.get("record"), ["record"]) } : {}),
     ...(root.has("server") ? { server: parseServer(v, root.get("server")) } : {}),
   });

@@ -45,6 +45,7 @@ Deno.test("parseManifest() reads a full manifest and fills the defaults", () => 
     file: "full.yaml",
     backend: { plugin: "emulator", options: { harts: 4, isa: "rv64imafdch" } },
     percpu: { harts: [0, 2], policy: "kvm", enable: false },
+    vcpus: [],
     record: "traces/run.jsonl",
     server: { listen: "127.0.0.1:8787" },
   });

@@ -69,10 +69,20 @@ export interface Manifest {
     /** `"all"` or the hart ids to set up. */
     readonly harts: "all" | readonly HartId[];
     /** The set-up policy. */
-    readonly policy: "arceos" | "kvm" | CustomPolicySpec;
+    readonly policy: "arceos" | "kvm" | "kvm-6.12" | CustomPolicySpec;
     /** Whether `boot` enables the harts after setting them up. */
     readonly enable: boolean;
   };
+  /**
+   * vCPUs to create, set up and bind once the per-CPU set-up is enabled:
+   * one per hart at most.
+   */
+  readonly vcpus: readonly {
+    /** The hart the vCPU is bound on. */
+    readonly hart: HartId;
+    /** The VM it belongs to. */
+    readonly vm: number;
+  }[];
   /** Where to record a trace of every CSR access, if anywhere. */
   readonly record?: string;
   /** The HTTP server's address, if one is wanted. */

@@ -19,7 +19,7 @@
  */
 
 import { CSR } from "../hal/csr_numbers.ts";
-import { AxError, CsrTrap, TraceDivergence } from "../hal/errors.ts";
+import { addRollbackErrors, AxError, CsrTrap, TraceDivergence } from "../hal/errors.ts";
 import { hex } from "../hal/hex.ts";
 import { syncBatchOf } from "../hal/_sync_batch.ts";
 import type { AxVCpuHal, CsrOp, CsrResult, HartId } from "../hal/types.ts";
@@ -247,11 +247,6 @@ function mayHaveReachedHart(error: unknown): boolean {
   return true;
 }
 
-/** An `Error` for the rollback list (a backend may throw anything). */
-function asError(value: unknown): Error {
-  return value instanceof Error ? value : new Error(String(value));
-}
-
 /**
  * The failure of the lowest index, its `hart` set and the rollback's
  * failures attached: the error a multi-hart operation rejects with.
@@ -271,11 +266,7 @@ export function firstFailure(
         : "; restoring the prior values failed (see rollbackErrors)";
     }
   }
-  if (rollbackErrors.length > 0 && error !== null && typeof error === "object") {
-    (error as { rollbackErrors?: readonly Error[] }).rollbackErrors = Object.freeze(
-      rollbackErrors.map(asError),
-    );
-  }
+  addRollbackErrors(error, rollbackErrors);
   return error;
 }
 

@@ -69,7 +69,7 @@ Deno.test("PerCpuSet enables, reports and disables every hart", async () => {
 
 Deno.test("PerCpuSet.init() sets up only the harts asked for", async () => {
   const hal = await createEmulatorHal({ harts: 4 });
-  const set = await PerCpuSet.init(hal, { harts: [3, 1], policy: "kvm" });
+  const set = await PerCpuSet.init(hal, { harts: [3, 1], policy: "kvm-6.12" });
   deepStrictEqual(set.harts, [3, 1]);
   strictEqual(await hal.csr.read(1, CSR.hedeleg), 0xb109n);
   strictEqual(await hal.csr.read(0, CSR.hedeleg), 0n);

@@ -27,17 +27,18 @@ import type { CsrNum, CsrOp } from "../hal/types.ts";
  * import { deepStrictEqual, strictEqual } from "node:assert/strict";
  *
  * const policy: PerCpuPolicy = resolvePolicy("kvm");
- * strictEqual(policy.hedeleg, 0xb109n);
- * strictEqual(policy.hideleg, 0x444n);
+ * strictEqual(policy.hedeleg, 0n); // per CPU: nothing delegated
+ * strictEqual(policy.vcpuHedeleg, 0xb10dn); // each vCPU's bind delegates
+ * strictEqual(policy.vcpuHideleg, 0x444n);
  * deepStrictEqual(policy.sie, []); // KVM leaves sie alone
  * ```
  */
 export interface PerCpuPolicy {
-  /** `"arceos"`, `"kvm"` or `"custom"`. */
+  /** `"arceos"`, `"kvm"`, `"kvm-6.12"` or `"custom"`. */
   readonly name: string;
-  /** The value written to hedeleg: exceptions delegated to VS. */
+  /** The value the per-CPU set-up writes to hedeleg: exceptions delegated to VS. */
   readonly hedeleg: bigint;
-  /** The value written to hideleg: interrupts delegated to VS. */
+  /** The value the per-CPU set-up writes to hideleg: interrupts delegated to VS. */
   readonly hideleg: bigint;
   /** The value written to hcounteren. */
   readonly hcounteren: bigint;
@@ -45,6 +46,24 @@ export interface PerCpuPolicy {
   readonly sie: readonly number[];
   /** Levels of the guest (stage-2) page tables: 3 for Sv39x4. */
   readonly guestPageTableLevels: number;
+  /**
+   * Where delegation is programmed: by the per-CPU set-up (`"per-cpu"`:
+   * ArceOS, Linux ≤ 7.0) or by each vCPU's bind (`"per-vcpu"`: Linux ≥ 7.1,
+   * whose per-CPU enable writes hedeleg and hideleg 0).
+   */
+  readonly delegation: "per-cpu" | "per-vcpu";
+  /** With per-vCPU delegation: the hedeleg a vCPU's bind writes (must stick). */
+  readonly vcpuHedeleg: bigint;
+  /** With per-vCPU delegation: the hideleg a vCPU's bind writes (must stick). */
+  readonly vcpuHideleg: bigint;
+  /**
+   * Whose vCPU steps `RISCVVCpu` runs: ArceOS `riscv_vcpu`'s (`setup` writes
+   * hstatus; `bind` loads the VS CSRs and an Sv39x4 hgatp without VMID;
+   * `unbind` saves them and clears hgatp) or Linux KVM's (`setup` finds the
+   * G-stage mode and VMID bits; `bind` is `kvm_arch_vcpu_load`; `unbind` is
+   * `kvm_arch_vcpu_put`, which writes nothing).
+   */
+  readonly vcpu: "arceos" | "kvm";
 }
 
 /**
@@ -79,6 +98,12 @@ export interface CustomPolicySpec {
   sie: readonly (number | string)[];
   /** Levels of the guest page tables (3: Sv39x4, 4: Sv48x4, 5: Sv57x4). Default 3. */
   guestPageTableLevels?: number;
+  /**
+   * Where `hedeleg` and `hideleg` are written: by the per-CPU set-up
+   * (`"per-cpu"`, the default, with ArceOS's vCPU steps) or by each vCPU's
+   * bind (`"per-vcpu"`, with KVM's: the per-CPU set-up then writes 0).
+   */
+  delegation?: "per-cpu" | "per-vcpu";
 }
 
 /**
@@ -104,7 +129,7 @@ export interface CustomPolicySpec {
  * deepStrictEqual(names, ["arceos", "kvm", "custom"]);
  * ```
  */
-export type PolicySpec = "arceos" | "kvm" | CustomPolicySpec | PerCpuPolicy;
+export type PolicySpec = "arceos" | "kvm" | "kvm-6.12" | CustomPolicySpec | PerCpuPolicy;
 
 /** The VS interrupt bits hvip holds, cleared one by one by the set-up (`VS_INTERRUPTS`). */
 const HVIP_CLEARS: readonly InterruptName[] = [
@@ -113,8 +138,11 @@ const HVIP_CLEARS: readonly InterruptName[] = [
   "VIRTUAL_SUPERVISOR_EXTERNAL",
 ];
 
-/** The exceptions Linux KVM delegates to VS (`kvm_arch_hardware_enable`). */
-const KVM_HEDELEG: bigint = exceptionMask(
+/**
+ * The exceptions a Linux KVM vCPU delegates to VS up to Linux 7.0:
+ * `KVM_HEDELEG_DEFAULT` without illegal instruction (0xB109).
+ */
+const KVM_6_12_HEDELEG: bigint = exceptionMask(
   "INSTRUCTION_ADDRESS_MISALIGNED",
   "BREAKPOINT",
   "ENVIRONMENT_CALL_FROM_U_OR_VU",
@@ -124,8 +152,16 @@ const KVM_HEDELEG: bigint = exceptionMask(
 );
 
 /**
+ * The exceptions a Linux KVM vCPU delegates to VS since illegal instruction
+ * joined them: `KVM_HEDELEG_DEFAULT` in `arch/riscv/kvm/vcpu_config.c`
+ * (0xB10D), the same set as ArceOS's.
+ */
+const KVM_HEDELEG: bigint = KVM_6_12_HEDELEG | exceptionMask("ILLEGAL_INSTRUCTION");
+
+/**
  * The reference's policy (ArceOS `riscv_vcpu` `setup_csrs`): hedeleg 0xB10D,
- * hideleg 0x444, hvip VS bits cleared, hcounteren all ones, sie SEIE|SSIE|STIE.
+ * hideleg 0x444, hvip VS bits cleared, hcounteren all ones, sie SEIE|SSIE|STIE,
+ * all per CPU; vCPUs as `riscv_vcpu`'s `RISCVVCpu` sets them up and binds them.
  *
  * @example Usage
  * ```ts
@@ -133,13 +169,13 @@ const KVM_HEDELEG: bigint = exceptionMask(
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(ARCEOS_POLICY.hedeleg, 0xb10dn);
+ * strictEqual(ARCEOS_POLICY.delegation, "per-cpu");
  * ```
  */
 export const ARCEOS_POLICY: PerCpuPolicy = Object.freeze({
   name: "arceos",
-  // ArceOS delegates what KVM does, plus illegal instruction.
-  hedeleg: KVM_HEDELEG | exceptionMask("ILLEGAL_INSTRUCTION"),
-  hideleg: interruptMask(...HVIP_CLEARS),
+  hedeleg: KVM_HEDELEG,
+  hideleg: VS_INTERRUPTS,
   hcounteren: ALL_ONES,
   sie: Object.freeze([
     Interrupt.SUPERVISOR_EXTERNAL,
@@ -147,27 +183,76 @@ export const ARCEOS_POLICY: PerCpuPolicy = Object.freeze({
     Interrupt.SUPERVISOR_TIMER,
   ]),
   guestPageTableLevels: 3,
+  delegation: "per-cpu",
+  vcpuHedeleg: 0n,
+  vcpuHideleg: 0n,
+  vcpu: "arceos",
 });
 
 /**
- * Linux KVM's values in the same operations: hedeleg 0xB109 (no illegal
- * instruction), hideleg 0x444, hcounteren 0x2 (TM only), no sie operations.
+ * Linux KVM as of Linux 7.1 and later (7.2 modelled): delegation moved from
+ * the per-CPU enable to each vCPU. `kvm_arch_enable_virtualization_cpu`
+ * (`arch/riscv/kvm/main.c`) writes hedeleg 0, hideleg 0, hcounteren 0x2 (VS
+ * reads only the time counter directly) and hvip 0, and sets no sie bits;
+ * loading a vCPU (`kvm_riscv_vcpu_config_load` in
+ * `arch/riscv/kvm/vcpu_config.c`, from `kvm_arch_vcpu_load`) writes its
+ * configuration, `KVM_HEDELEG_DEFAULT` 0xB10D (illegal instruction now
+ * delegated) and `KVM_HIDELEG_DEFAULT` 0x444. The move is commit 6ed523e2b612
+ * ("RISC-V: KVM: Factor-out VCPU config into separate sources"), merged for
+ * Linux 7.1; Linux ≤ 7.0 is {@linkcode KVM_6_12_POLICY}.
  *
  * @example Usage
  * ```ts
  * import { KVM_POLICY } from "@rvhv/percpu";
  * import { strictEqual } from "node:assert/strict";
  *
+ * strictEqual(KVM_POLICY.hedeleg, 0n); // per CPU
+ * strictEqual(KVM_POLICY.vcpuHedeleg, 0xb10dn); // at each vCPU's bind
  * strictEqual(KVM_POLICY.hcounteren, 0x2n);
  * ```
  */
 export const KVM_POLICY: PerCpuPolicy = Object.freeze({
   name: "kvm",
-  hedeleg: KVM_HEDELEG,
-  hideleg: interruptMask(...HVIP_CLEARS),
+  hedeleg: 0n,
+  hideleg: 0n,
   hcounteren: 0x2n,
   sie: Object.freeze([]),
   guestPageTableLevels: 3,
+  delegation: "per-vcpu",
+  vcpuHedeleg: KVM_HEDELEG,
+  vcpuHideleg: VS_INTERRUPTS,
+  vcpu: "kvm",
+});
+
+/**
+ * Linux KVM as in Linux 6.12 (the LTS, Debian 13), and up to 7.0:
+ * `kvm_arch_hardware_enable` (`arch/riscv/kvm/main.c`; renamed
+ * `kvm_arch_enable_virtualization_cpu` in 6.13) writes hedeleg 0xB109 (no
+ * illegal instruction), hideleg 0x444, hcounteren 0x2 and hvip 0 per CPU,
+ * and sets no sie bits; a vCPU's bind leaves the delegation alone.
+ * Measured on real Linux 6.12 KVM under QEMU 7.2 and 10.0: the same values
+ * on every hart.
+ *
+ * @example Usage
+ * ```ts
+ * import { KVM_6_12_POLICY } from "./policy.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(KVM_6_12_POLICY.hedeleg, 0xb109n);
+ * strictEqual(KVM_6_12_POLICY.delegation, "per-cpu");
+ * ```
+ */
+export const KVM_6_12_POLICY: PerCpuPolicy = Object.freeze({
+  name: "kvm-6.12",
+  hedeleg: KVM_6_12_HEDELEG,
+  hideleg: VS_INTERRUPTS,
+  hcounteren: 0x2n,
+  sie: Object.freeze([]),
+  guestPageTableLevels: 3,
+  delegation: "per-cpu",
+  vcpuHedeleg: 0n,
+  vcpuHideleg: 0n,
+  vcpu: "kvm",
 });
 
 function causeList(
@@ -219,10 +304,13 @@ function maskOf(causes: readonly number[]): bigint {
 export function resolvePolicy(spec: PolicySpec = "arceos"): PerCpuPolicy {
   if (spec === "arceos") return ARCEOS_POLICY;
   if (spec === "kvm") return KVM_POLICY;
+  if (spec === "kvm-6.12") return KVM_6_12_POLICY;
   if (typeof spec !== "object" || spec === null) {
     throw new AxError(
       "InvalidInput",
-      `Invalid policy ${JSON.stringify(spec)}: expected "arceos", "kvm" or a custom policy`,
+      `Invalid policy ${
+        JSON.stringify(spec)
+      }: expected "arceos", "kvm", "kvm-6.12" or a custom policy`,
     );
   }
   if ("name" in spec && typeof spec.hedeleg === "bigint") return spec as PerCpuPolicy;
@@ -250,13 +338,29 @@ export function resolvePolicy(spec: PolicySpec = "arceos"): PerCpuPolicy {
       `Invalid policy: "guestPageTableLevels" must be 3, 4 or 5, got ${levels}`,
     );
   }
+  const delegation = custom.delegation ?? "per-cpu";
+  if (delegation !== "per-cpu" && delegation !== "per-vcpu") {
+    throw new AxError(
+      "InvalidInput",
+      `Invalid policy: "delegation" must be "per-cpu" or "per-vcpu", got ${
+        JSON.stringify(delegation)
+      }`,
+    );
+  }
+  const hedeleg = maskOf(causeList(custom.hedeleg, "exception", "hedeleg"));
+  const hideleg = maskOf(causeList(custom.hideleg, "interrupt", "hideleg"));
+  const perVcpu = delegation === "per-vcpu";
   return Object.freeze({
     name: "custom",
-    hedeleg: maskOf(causeList(custom.hedeleg, "exception", "hedeleg")),
-    hideleg: maskOf(causeList(custom.hideleg, "interrupt", "hideleg")),
+    hedeleg: perVcpu ? 0n : hedeleg,
+    hideleg: perVcpu ? 0n : hideleg,
     hcounteren,
     sie: Object.freeze(causeList(custom.sie, "interrupt", "sie")),
     guestPageTableLevels: levels,
+    delegation,
+    vcpuHedeleg: perVcpu ? hedeleg : 0n,
+    vcpuHideleg: perVcpu ? hideleg : 0n,
+    vcpu: perVcpu ? "kvm" : "arceos",
   });
 }
 
@@ -300,15 +404,21 @@ export function setupOperations(policy: PerCpuPolicy): CsrOp[] {
  * import { describePolicy } from "./policy.ts";
  * import { strictEqual } from "node:assert/strict";
  *
- * strictEqual(describePolicy(KVM_POLICY), "kvm: hedeleg 0xb109, hideleg 0x444, hcounteren 0x2, sie 0x0");
+ * strictEqual(
+ *   describePolicy(KVM_POLICY),
+ *   "kvm: hedeleg 0x0, hideleg 0x0, hcounteren 0x2, sie 0x0; per vCPU: hedeleg 0xb10d, hideleg 0x444",
+ * );
  * ```
  *
  * @param policy The policy.
  * @returns The description.
  */
 export function describePolicy(policy: PerCpuPolicy): string {
+  const vcpu = policy.delegation === "per-vcpu"
+    ? `; per vCPU: hedeleg ${hex(policy.vcpuHedeleg)}, hideleg ${hex(policy.vcpuHideleg)}`
+    : "";
   return `${policy.name}: hedeleg ${hex(policy.hedeleg)}, hideleg ${hex(policy.hideleg)}, ` +
-    `hcounteren ${hex(policy.hcounteren)}, sie ${hex(maskOf(policy.sie))}`;
+    `hcounteren ${hex(policy.hcounteren)}, sie ${hex(maskOf(policy.sie))}${vcpu}`;
 }
 
 /**
@@ -397,8 +507,8 @@ const TABLES: WeakMap<PerCpuPolicy, readonly SetupCsr[]> = new WeakMap();
  * deepStrictEqual(
  *   setupTable(KVM_POLICY).map((row) => [row.name, row.asked, row.mustStick]),
  *   [
- *     ["hedeleg", 0xb109n, true],
- *     ["hideleg", KVM_POLICY.hideleg, true],
+ *     ["hedeleg", 0n, true], // delegation is per vCPU
+ *     ["hideleg", 0n, true],
  *     ["hvip", 0n, false],
  *     ["hcounteren", 0x2n, false],
  *     ["sie", undefined, false], // KVM sets no sie bits

@@ -4,22 +4,54 @@ import { AxError } from "../hal/errors.ts";
 import {
   ARCEOS_POLICY,
   describePolicy,
+  KVM_6_12_POLICY,
   KVM_POLICY,
   resolvePolicy,
   setupOperations,
 } from "./policy.ts";
 
-Deno.test("the arceos and kvm policies carry the reference's and KVM's values", () => {
-  deepStrictEqual(
-    [ARCEOS_POLICY.hedeleg, ARCEOS_POLICY.hideleg, ARCEOS_POLICY.hcounteren, ARCEOS_POLICY.sie],
-    [0xb10dn, 0x444n, (1n << 64n) - 1n, [9, 1, 5]],
-  );
-  deepStrictEqual(
-    [KVM_POLICY.hedeleg, KVM_POLICY.hideleg, KVM_POLICY.hcounteren, KVM_POLICY.sie],
-    [0xb109n, 0x444n, 0x2n, []],
-  );
+Deno.test("the arceos, kvm and kvm-6.12 policies carry the reference's and KVM's values", () => {
+  const values = (p: typeof ARCEOS_POLICY) => [
+    p.hedeleg,
+    p.hideleg,
+    p.hcounteren,
+    p.sie,
+    p.delegation,
+    p.vcpuHedeleg,
+    p.vcpuHideleg,
+    p.vcpu,
+  ];
+  deepStrictEqual(values(ARCEOS_POLICY), [
+    0xb10dn,
+    0x444n,
+    (1n << 64n) - 1n,
+    [9, 1, 5],
+    "per-cpu",
+    0n,
+    0n,
+    "arceos",
+  ]);
+  // Linux ≥ 7.1: nothing delegated per CPU; the vCPU's KVM_HEDELEG_DEFAULT at load.
+  deepStrictEqual(values(KVM_POLICY), [0n, 0n, 0x2n, [], "per-vcpu", 0xb10dn, 0x444n, "kvm"]);
+  // Linux 6.12: kvm_arch_hardware_enable's values, per CPU.
+  deepStrictEqual(values(KVM_6_12_POLICY), [0xb109n, 0x444n, 0x2n, [], "per-cpu", 0n, 0n, "kvm"]);
   strictEqual(resolvePolicy(), ARCEOS_POLICY);
   strictEqual(resolvePolicy("kvm"), KVM_POLICY);
+  strictEqual(resolvePolicy("kvm-6.12"), KVM_6_12_POLICY);
+});
+
+Deno.test("a custom policy with per-vCPU delegation moves hedeleg/hideleg to the bind", () => {
+  const policy = resolvePolicy({
+    hedeleg: [3],
+    hideleg: [6],
+    hcounteren: 0,
+    sie: [],
+    delegation: "per-vcpu",
+  });
+  deepStrictEqual(
+    [policy.hedeleg, policy.hideleg, policy.vcpuHedeleg, policy.vcpuHideleg, policy.vcpu],
+    [0n, 0n, 0x8n, 0x40n, "kvm"],
+  );
 });
 
 Deno.test("setupOperations() follows the reference's order", () => {

@@ -17,6 +17,8 @@ import {
   type SetUpOutcome,
 } from "./_setup.ts";
 import { runSteps } from "./_steps.ts";
+import { boundVcpuOf } from "./_bound.ts";
+import type { RISCVVCpu } from "./riscv_vcpu.ts";
 
 export type { PriorValues };
 
@@ -220,10 +222,25 @@ export class RISCVPerCpu implements AxArchPerCpu {
    * Turns virtualization off: restores the prior values of vsie, hvip,
    * hedeleg, hideleg (KVM's order), then hcounteren and sie.
    *
-   * @throws {AxError} Kind `"BadState"` unless enabled (and not busy).
+   * @throws {AxError} Kind `"BadState"` unless enabled (and not busy), or
+   *   while a vCPU is bound on the hart.
    */
   async hardwareDisable(): Promise<void> {
+    const bound = boundVcpuOf(this);
+    if (bound !== undefined) {
+      throw new AxError(
+        "BadState",
+        `Cannot disable hart ${this.cpuId}: vCPU ${bound.vcpuId} of VM ${bound.vmId} is bound ` +
+          `there; unbind it first`,
+        { hart: this.cpuId },
+      );
+    }
     await this.#restore("disable", ["enabled"]);
+  }
+
+  /** The vCPU bound on this hart, if one is. */
+  get vcpu(): RISCVVCpu | undefined {
+    return boundVcpuOf(this);
   }
 
   /**

@@ -3,7 +3,7 @@ import { CSR } from "../hal/csr_numbers.ts";
 import { AxError, CsrTrap } from "../hal/errors.ts";
 import { createEmulatorHal } from "../plugins/emulator/mod.ts";
 import { SpyHal } from "../tests/_helpers/spy_hal.ts";
-import { ARCEOS_POLICY, KVM_POLICY, setupOperations } from "./policy.ts";
+import { ARCEOS_POLICY, KVM_6_12_POLICY, setupOperations } from "./policy.ts";
 import { RISCVPerCpu } from "./riscv_percpu.ts";
 
 const isKind = (kind: string) => (e: unknown) => e instanceof AxError && e.kind === kind;
@@ -191,11 +191,11 @@ Deno.test("RISCVPerCpu.create() restores the priors when a set-up access traps",
   await hal.close();
 });
 
-Deno.test("RISCVPerCpu with the kvm policy writes KVM's values and leaves sie alone", async () => {
+Deno.test("RISCVPerCpu with the kvm-6.12 policy writes KVM's values and leaves sie alone", async () => {
   const hal = await createEmulatorHal({ harts: 1 });
   const sie = await hal.csr.read(0, CSR.sie);
-  const percpu = await RISCVPerCpu.create(0, hal, { policy: "kvm" });
-  strictEqual(percpu.policy, KVM_POLICY);
+  const percpu = await RISCVPerCpu.create(0, hal, { policy: "kvm-6.12" });
+  strictEqual(percpu.policy, KVM_6_12_POLICY);
   strictEqual(await hal.csr.read(0, CSR.hedeleg), 0xb109n);
   strictEqual(await hal.csr.read(0, CSR.hcounteren), 0x2n);
   strictEqual(await hal.csr.read(0, CSR.sie), sie);

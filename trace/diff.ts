@@ -44,7 +44,7 @@ export type TraceSide = TraceDiff["a"];
  * deepStrictEqual(diff.header, []); // same backend, ISA, profile, firmware and harts
  * deepStrictEqual(
  *   diff.csrs.filter((summary) => summary.changed > 0).map((summary) => summary.csr),
- *   ["sie", "hedeleg", "hcounteren"],
+ *   ["sie", "hedeleg", "hideleg", "hcounteren"], // KVM delegates per vCPU
  * );
  * await Deno.remove(dir, { recursive: true });
  * ```
@@ -467,7 +467,7 @@ function sameResult(a: CsrResult, b: CsrResult): boolean {
  * strictEqual(diff.equal, false);
  * deepStrictEqual(
  *   diff.harts[0]!.csrs.filter((c) => !c.equal).map((c) => c.csr),
- *   ["hedeleg", "hcounteren", "sie"],
+ *   ["hedeleg", "hideleg", "hcounteren", "sie"],
  * );
  * await arceos.close();
  * await kvm.close();

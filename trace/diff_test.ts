@@ -34,10 +34,10 @@ Deno.test("diffTraces() finds two recordings of the same run equal", async () =>
   });
 });
 
-Deno.test("diffTraces(): arceos against kvm parts at hart 0's hedeleg write", async () => {
+Deno.test("diffTraces(): arceos against kvm-6.12 parts at hart 0's hedeleg write", async () => {
   await withTempDir(async (dir) => {
     await recordSetUp(`${dir}/arceos.jsonl`, { harts: 2 }, "arceos");
-    await recordSetUp(`${dir}/kvm.jsonl`, { harts: 2 }, "kvm");
+    await recordSetUp(`${dir}/kvm.jsonl`, { harts: 2 }, "kvm-6.12");
     const diff = await diffTraces(`${dir}/arceos.jsonl`, `${dir}/kvm.jsonl`);
     strictEqual(diff.equal, false);
     strictEqual(diff.first!.hart, 0);
@@ -53,7 +53,7 @@ Deno.test("diffTraces(): arceos against kvm parts at hart 0's hedeleg write", as
     );
     strictEqual(byName.get("hideleg")!.changed, 0);
     strictEqual(byName.get("hcounteren")!.changed, 6);
-    // kvm runs no sie operations: arceos's three sets per hart have no partner.
+    // kvm-6.12 runs no sie operations: arceos's three sets per hart have no partner.
     const sie = byName.get("sie")!;
     strictEqual(sie.a - sie.b, 6);
     strictEqual(sie.onlyA, 6);

@@ -228,7 +228,7 @@ export function describeOutcome(event: TraceEvent): string {
  * }
  * const { first } = await diffTraces(`${dir}/arceos.jsonl`, `${dir}/kvm.jsonl`);
  * strictEqual(describeEvent(first!.a!), "write hedeleg 0xb10d → 0x0");
- * strictEqual(describeEvent(first!.b!), "write hedeleg 0xb109 → 0x0");
+ * strictEqual(describeEvent(first!.b!), "write hedeleg 0x0 → 0x0"); // KVM: per vCPU
  * await Deno.remove(dir, { recursive: true });
  * ```
  *

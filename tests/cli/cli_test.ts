@@ -48,7 +48,7 @@ Deno.test("rvhv up --json gives the CSRs as hex strings with named bits", async 
   const { code, stdout } = await rvhv("up", "--json", "tests/fixtures/manifests/qemu72_kvm.yaml");
   strictEqual(code, 0);
   const report = JSON.parse(stdout);
-  strictEqual(report.policy, "kvm");
+  strictEqual(report.policy, "kvm-6.12");
   strictEqual(report.backend.profile, "qemu-7.2");
   strictEqual(report.harts.length, 2);
   const hart = report.harts[1];

@@ -26,28 +26,36 @@ Deno.test("a bad qemu option is a ManifestError at its line, and nothing starts"
   });
 });
 
-qemuTest("boot() on plugin: qemu sets up the chosen harts with the kvm policy", async () => {
-  const system = await boot(parseManifest(
-    `version: 1
+qemuTest(
+  "boot() on plugin: qemu sets up the chosen harts with the kvm policy and binds a vCPU",
+  async () => {
+    const system = await boot(parseManifest(
+      `version: 1
 backend:
   plugin: qemu
   options: { harts: 3, qemu: ${JSON.stringify(QEMU_BINARY)}, firmware: opensbi }
 percpu:
   harts: [0, 2]
   policy: kvm
+vcpus:
+  - { hart: 2, vm: 1 }
 `,
-    { file: "kvm.yaml" },
-  ));
-  try {
-    deepStrictEqual([...system.percpus].map((p) => [p.cpuId, p.state]), [[0, "enabled"], [
-      2,
-      "enabled",
-    ]]);
-    strictEqual(await system.hal.csr.read(2, CSR.hedeleg), 0xb109n);
-    strictEqual(await system.hal.csr.read(2, CSR.hcounteren), 0x2n);
-    strictEqual(await system.hal.csr.read(1, CSR.hedeleg), 0n, "hart 1 was not asked for");
-  } finally {
-    await system.close();
-  }
-  strictEqual(await system.hal.csr.read(0, CSR.hedeleg).catch((e) => e.kind), "BadState");
-});
+      { file: "kvm.yaml" },
+    ));
+    try {
+      deepStrictEqual([...system.percpus].map((p) => [p.cpuId, p.state]), [[0, "enabled"], [
+        2,
+        "enabled",
+      ]]);
+      // KVM delegates per vCPU: the bound vCPU's hart only.
+      strictEqual(await system.hal.csr.read(2, CSR.hedeleg), 0xb10dn);
+      strictEqual(await system.hal.csr.read(0, CSR.hedeleg), 0n);
+      strictEqual(await system.hal.csr.read(2, CSR.hcounteren), 0x2n);
+      deepStrictEqual(system.vcpus.map((v) => [v.hart, v.vmId, v.state]), [[2, 1, "bound"]]);
+      strictEqual(await system.hal.csr.read(1, CSR.hedeleg), 0n, "hart 1 was not asked for");
+    } finally {
+      await system.close();
+    }
+    strictEqual(await system.hal.csr.read(0, CSR.hedeleg).catch((e) => e.kind), "BadState");
+  },
+);
