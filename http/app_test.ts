@@ -74,7 +74,8 @@ Deno.test("createApp() serves every JSON route", async (t) => {
     await t.step("GET /api/harts/:id has every touched CSR, live, with named bits", async () => {
       const { status, body } = await call(app, { method: "GET", path: "/api/harts/2" });
       strictEqual(status, 200);
-      deepStrictEqual(Object.keys(body), ["id", "state", "h", "csrs"]);
+      deepStrictEqual(Object.keys(body), ["id", "state", "h", "csrs", "vcpu"]);
+      strictEqual(body.vcpu, null);
       deepStrictEqual([body.id, body.state, body.h], [2, "enabled", true]);
       const csrs = body.csrs as Record<string, Record<string, unknown>>;
       deepStrictEqual(Object.keys(csrs), [

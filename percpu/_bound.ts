@@ -1,14 +1,21 @@
 /**
- * Which vCPU is bound on a hart: one slot per per-CPU state, read by the
- * per-CPU state (no disable under a bound vCPU) and written by the vCPU.
+ * Which vCPU is bound on a hart, and whose delegation the hart holds: one
+ * slot per per-CPU state, read by the per-CPU state (no disable under a
+ * bound vCPU) and by every view that compares a hart with what it should
+ * hold, written by the vCPU.
  *
  * @module
  */
 
-import type { RISCVPerCpu } from "./riscv_percpu.ts";
+import { type SetupCsr, setupTable } from "./policy.ts";
+import type { CsrReportEntry, RISCVPerCpu } from "./riscv_percpu.ts";
 import type { RISCVVCpu } from "./riscv_vcpu.ts";
 
 const BOUND: WeakMap<RISCVPerCpu, RISCVVCpu> = new WeakMap();
+/** The vCPU bound last on each hart (bound now, or unbound since). */
+const LATEST: WeakMap<RISCVPerCpu, RISCVVCpu> = new WeakMap();
+/** Harts whose hedeleg/hideleg a vCPU's bind loaded (per-vCPU policies; `unbind` leaves them). */
+const LOADED: WeakSet<RISCVPerCpu> = new WeakSet();
 
 /** The vCPU bound on the hart of `percpu`, if any. */
 export function boundVcpuOf(percpu: RISCVPerCpu): RISCVVCpu | undefined {
@@ -18,5 +25,50 @@ export function boundVcpuOf(percpu: RISCVPerCpu): RISCVVCpu | undefined {
 /** Records the vCPU bound on the hart of `percpu` (`undefined`: none). */
 export function setBoundVcpu(percpu: RISCVPerCpu, vcpu: RISCVVCpu | undefined): void {
   if (vcpu === undefined) BOUND.delete(percpu);
-  else BOUND.set(percpu, vcpu);
+  else {
+    BOUND.set(percpu, vcpu);
+    LATEST.set(percpu, vcpu);
+  }
+}
+
+/** The vCPU bound last on the hart of `percpu` (bound now, or unbound since), if any. */
+export function latestVcpuOf(percpu: RISCVPerCpu): RISCVVCpu | undefined {
+  return LATEST.get(percpu);
+}
+
+/**
+ * Records whether the hart's delegation is a vCPU's (a bind loaded it) or
+ * the per-CPU set-up's again (a new set-up, a restore, an undone bind).
+ */
+export function setDelegationLoaded(percpu: RISCVPerCpu, loaded: boolean): void {
+  if (loaded) LOADED.add(percpu);
+  else LOADED.delete(percpu);
+}
+
+/**
+ * What the hart's set-up CSRs should hold now: the policy's table, with the
+ * delegation a vCPU loaded where the policy delegates per vCPU and a vCPU
+ * has been bound since the set-up (KVM's `vcpu_put` leaves it).
+ *
+ * @param percpu The hart's per-CPU state.
+ * @returns One row per set-up CSR, in `SETUP_CSR_NAMES` order.
+ */
+export function expectedSetup(percpu: RISCVPerCpu): readonly SetupCsr[] {
+  return setupTable(percpu.policy, LOADED.has(percpu) ? "vcpu" : "per-cpu");
+}
+
+/**
+ * The hart's report as it stands: the set-up's `csrReport()`, with hedeleg
+ * and hideleg as the vCPU that loaded them asked and found them, where one
+ * did (see {@linkcode expectedSetup}).
+ *
+ * @param percpu The hart's per-CPU state.
+ * @returns One entry per set-up CSR, in `SETUP_CSR_NAMES` order.
+ */
+export function currentReport(percpu: RISCVPerCpu): CsrReportEntry[] {
+  const report = percpu.csrReport();
+  const vcpu = LATEST.get(percpu);
+  if (!LOADED.has(percpu) || vcpu === undefined) return report;
+  const loaded = new Map(vcpu.csrReport().map((entry) => [entry.name, entry]));
+  return report.map((entry) => loaded.get(entry.name) ?? entry);
 }

@@ -491,12 +491,15 @@ export interface SetupCsr {
 }
 
 const TABLES: WeakMap<PerCpuPolicy, readonly SetupCsr[]> = new WeakMap();
+const LOADED_TABLES: WeakMap<PerCpuPolicy, readonly SetupCsr[]> = new WeakMap();
 
 /**
  * What a policy's set-up asks of each CSR it owns, in
  * {@linkcode SETUP_CSR_NAMES} order: hedeleg and hideleg written whole and
  * required to stick, hvip's VS bits cleared, hcounteren written, sie's
- * policy bits set (or nothing asked when the policy sets none).
+ * policy bits set (or nothing asked when the policy sets none). With
+ * `delegation: "vcpu"`, hedeleg and hideleg are what a vCPU's bind loads
+ * under a per-vCPU policy (KVM): what the hart holds once a vCPU was bound.
  *
  * @example Usage
  * ```ts
@@ -514,13 +517,24 @@ const TABLES: WeakMap<PerCpuPolicy, readonly SetupCsr[]> = new WeakMap();
  *     ["sie", undefined, false], // KVM sets no sie bits
  *   ],
  * );
+ * deepStrictEqual(
+ *   setupTable(KVM_POLICY, "vcpu").slice(0, 2).map((row) => row.asked),
+ *   [0xb10dn, 0x444n], // after a vCPU's bind
+ * );
  * ```
  *
  * @param policy The policy.
+ * @param delegation Whose delegation hedeleg and hideleg hold: the per-CPU
+ *   set-up's (default) or, under a per-vCPU policy, a bound vCPU's.
  * @returns One row per set-up CSR.
  */
-export function setupTable(policy: PerCpuPolicy): readonly SetupCsr[] {
-  const cached = TABLES.get(policy);
+export function setupTable(
+  policy: PerCpuPolicy,
+  delegation: "per-cpu" | "vcpu" = "per-cpu",
+): readonly SetupCsr[] {
+  const loaded = delegation === "vcpu" && policy.delegation === "per-vcpu";
+  const cache = loaded ? LOADED_TABLES : TABLES;
+  const cached = cache.get(policy);
   if (cached !== undefined) return cached;
   const sie = maskOf(policy.sie);
   const row = (
@@ -530,13 +544,13 @@ export function setupTable(policy: PerCpuPolicy): readonly SetupCsr[] {
     mustStick: boolean,
   ): SetupCsr => Object.freeze({ name, csr: CSR[name], asked, mask, mustStick });
   const table = Object.freeze([
-    row("hedeleg", policy.hedeleg, ALL_ONES, true),
-    row("hideleg", policy.hideleg, ALL_ONES, true),
+    row("hedeleg", loaded ? policy.vcpuHedeleg : policy.hedeleg, ALL_ONES, true),
+    row("hideleg", loaded ? policy.vcpuHideleg : policy.hideleg, ALL_ONES, true),
     row("hvip", 0n, VS_INTERRUPTS, false),
     row("hcounteren", policy.hcounteren, ALL_ONES, false),
     sie === 0n ? row("sie", undefined, 0n, false) : row("sie", sie, sie, false),
   ]);
-  TABLES.set(policy, table);
+  cache.set(policy, table);
   return table;
 }
 

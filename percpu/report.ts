@@ -6,6 +6,7 @@
  * @module
  */
 
+import { currentReport, latestVcpuOf } from "./_bound.ts";
 import { hex } from "../hal/hex.ts";
 import { bitNames } from "../hal/trap_bits.ts";
 import type { HartId, PerCpuState } from "../hal/types.ts";
@@ -76,6 +77,8 @@ export interface HartDescription {
   h: boolean;
   /** The CSRs the set-up touches. */
   csrs: Record<string, CsrDescription>;
+  /** The vCPU bound last on the hart (bound now, or unbound since), or `null`. */
+  vcpu: { vm: number; state: "created" | "free" | "bound" } | null;
 }
 
 const COUNTER_NAMES: readonly string[] = [
@@ -140,7 +143,7 @@ export function describeHart(
   live?: ReadonlyMap<string, bigint>,
 ): HartDescription {
   const csrs: Record<string, CsrDescription> = {};
-  for (const entry of percpu.csrReport()) {
+  for (const entry of currentReport(percpu)) {
     const value = live?.get(entry.name) ?? entry.kept;
     csrs[entry.name] = {
       value: hex(value),
@@ -150,5 +153,12 @@ export function describeHart(
       bits: csrBitNames(entry.name, value),
     };
   }
-  return { id: percpu.cpuId, state: percpu.state, h: true, csrs };
+  const vcpu = latestVcpuOf(percpu);
+  return {
+    id: percpu.cpuId,
+    state: percpu.state,
+    h: true,
+    csrs,
+    vcpu: vcpu === undefined ? null : { vm: vcpu.vmId, state: vcpu.state },
+  };
 }

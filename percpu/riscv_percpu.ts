@@ -17,7 +17,7 @@ import {
   type SetUpOutcome,
 } from "./_setup.ts";
 import { runSteps } from "./_steps.ts";
-import { boundVcpuOf } from "./_bound.ts";
+import { boundVcpuOf, setDelegationLoaded } from "./_bound.ts";
 import type { RISCVVCpu } from "./riscv_vcpu.ts";
 
 export type { PriorValues };
@@ -211,6 +211,7 @@ export class RISCVPerCpu implements AxArchPerCpu {
         const [outcome] = await setUpHarts(this.hal, [this.cpuId], this.policy, 1);
         this.#priors = outcome!.priors;
         this.#readBack = outcome!.readBack;
+        setDelegationLoaded(this, false);
       }
       this.#state = "enabled";
     } finally {
@@ -258,6 +259,7 @@ export class RISCVPerCpu implements AxArchPerCpu {
     this.#begin(action, from);
     try {
       await runSteps(this.hal.csr, this.cpuId, restorePriors(this.cpuId, this.#priors));
+      setDelegationLoaded(this, false);
       this.#state = "disabled";
     } finally {
       this.#busy = false;

@@ -12,7 +12,7 @@ import { addRollbackErrors, AxError, CsrTrap } from "../hal/errors.ts";
 import { hex } from "../hal/hex.ts";
 import type { CsrNum, CsrOp, CsrResult, HartId } from "../hal/types.ts";
 import type { CsrReportEntry, RISCVPerCpu } from "./riscv_percpu.ts";
-import { boundVcpuOf, setBoundVcpu } from "./_bound.ts";
+import { boundVcpuOf, setBoundVcpu, setDelegationLoaded } from "./_bound.ts";
 import { csrBitNames } from "./report.ts";
 import { type CsrSteps, runSteps } from "./_steps.ts";
 
@@ -439,7 +439,10 @@ export class RISCVVCpu {
       this.#record(name, CSR[name], asked, ALL_ONES, value);
     }
     const refused = kept.find(([, asked, value]) => asked !== value);
-    if (refused === undefined) return;
+    if (refused === undefined) {
+      setDelegationLoaded(this.percpu, true);
+      return;
+    }
     const [name, asked, value] = refused;
     const error = new AxError(
       "Unsupported",
@@ -469,6 +472,7 @@ export class RISCVVCpu {
     }
     try {
       yield* exchange(this.hart, ops);
+      setDelegationLoaded(this.percpu, false);
     } catch (failure) {
       addRollbackErrors(error, [failure]);
     }

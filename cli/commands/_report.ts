@@ -10,13 +10,15 @@ import type { AxVCpuHal, CsrResult, HalInfo, HartId } from "../../hal/types.ts";
 import type { PerCpuSet } from "../../percpu/percpu_set.ts";
 import { SETUP_CSR_NAMES } from "../../percpu/policy.ts";
 import { describeHart, type HartDescription } from "../../percpu/report.ts";
+import { currentReport, latestVcpuOf } from "../../percpu/_bound.ts";
 import type { TraceEvent } from "../../trace/format.ts";
 import { csrHex } from "../../trace/format.ts";
 import { csrName } from "../../hal/csr_numbers.ts";
 import { type CliIo, isTraceError, renderTable, reportError } from "../io.ts";
 
 /**
- * The per-hart table `up` prints: state, H, the set-up's CSRs as kept, how
+ * The per-hart table `up` prints: state, H, the set-up's CSRs as kept (by
+ * the set-up, or by the vCPU bind that loaded a per-vCPU delegation), how
  * each hart's values were produced (for backends with more than one way),
  * and the bits each hart refused.
  *
@@ -26,7 +28,7 @@ import { type CliIo, isTraceError, renderTable, reportError } from "../io.ts";
  */
 export function hartTable(percpus: PerCpuSet, via?: (hart: HartId) => string): string {
   const rows = [...percpus].map((percpu) => {
-    const report = percpu.csrReport();
+    const report = currentReport(percpu);
     const refused = report.filter((e) => e.refused !== 0n).map((e) =>
       `${e.name} ${hex(e.refused)}`
     );
@@ -43,6 +45,29 @@ export function hartTable(percpus: PerCpuSet, via?: (hart: HartId) => string): s
     ["hart", "state", "H", ...SETUP_CSR_NAMES, ...(via === undefined ? [] : ["via"]), "refused"],
     rows,
   );
+}
+
+/**
+ * A line naming each hart's vCPU (the one bound last: bound now, or free
+ * since), identical harts grouped: `vcpus: hart 2 vm 1 bound; harts 0–1, 3
+ * none`. `undefined` when no hart has one, so output without vCPUs is as
+ * before.
+ *
+ * @param percpus The harts.
+ * @returns The line, or `undefined`.
+ */
+export function vcpuLine(percpus: PerCpuSet): string | undefined {
+  const groups = new Map<string, HartId[]>();
+  for (const percpu of percpus) {
+    const vcpu = latestVcpuOf(percpu);
+    const text = vcpu === undefined ? "none" : `vm ${vcpu.vmId} ${vcpu.state}`;
+    groups.set(text, [...(groups.get(text) ?? []), percpu.cpuId]);
+  }
+  if (groups.size === 1 && groups.has("none")) return undefined;
+  const parts = [...groups].map(([text, harts]) =>
+    `hart${harts.length === 1 ? "" : "s"} ${hartRanges(harts)} ${text}`
+  );
+  return `vcpus: ${parts.join("; ")}\n`;
 }
 
 /**

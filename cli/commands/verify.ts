@@ -16,9 +16,11 @@ import {
   type SetupCsr,
   setupTable,
 } from "../../percpu/policy.ts";
+import { currentReport, expectedSetup, latestVcpuOf } from "../../percpu/_bound.ts";
+import type { RISCVPerCpu } from "../../percpu/riscv_percpu.ts";
 import { type Command, EXIT, renderTable } from "../io.ts";
 import { defineCommand } from "../command_line.ts";
-import { closeReporting, describeBackend, groupedRows, hartRanges } from "./_report.ts";
+import { closeReporting, describeBackend, groupedRows, hartRanges, vcpuLine } from "./_report.ts";
 
 const HELP = `Usage: rvhv verify <manifest> [--json] [--no-setup]
 
@@ -26,9 +28,12 @@ Boots the manifest (sets the harts up, and enables them as the manifest
 says), then reads every set-up hart's CSRs afresh and compares them with the
 policy: hedeleg and hideleg must equal the policy's values, hvip must have
 the VS bits (${hex(VS_INTERRUPTS)}) clear, hcounteren and sie must hold the policy's bits.
-Bits the hart refused during the set-up (e.g. the upper half of a 32-bit
+Under a policy that delegates per vCPU (kvm), a hart where one of the
+manifest's vcpus: was bound must hold that vCPU's delegation instead. Bits
+the hart refused during the set-up (e.g. the upper half of a 32-bit
 hcounteren) are facts of the hart: reported as "refused", not as drift.
-Anything else that differs is drift. The harts are then disabled and closed.
+Anything else that differs is drift. Each hart's vCPU is shown (vm and
+state). The vCPUs are then unbound, the harts disabled and closed.
 
 With --no-setup the backend is only created, nothing is written: for a
 system someone else set up (a QEMU attached to a running hypervisor, a
@@ -62,8 +67,19 @@ interface CsrVerdict {
   status: "ok" | "refused" | "drift";
 }
 
-function expectationsOf(policy: PerCpuPolicy): Expectation[] {
-  return setupTable(policy).map((row) => ({ row, refused: 0n }));
+/**
+ * What a hart should hold: the policy's table without a set-up, or, for a
+ * set-up hart, what it asks now (a bound vCPU's delegation under a per-vCPU
+ * policy) with the bits the hart refused when they were written.
+ */
+function expectationsOf(policy: PerCpuPolicy, percpu?: RISCVPerCpu): Expectation[] {
+  if (percpu === undefined) return setupTable(policy).map((row) => ({ row, refused: 0n }));
+  const report = currentReport(percpu);
+  return expectedSetup(percpu).map((row, k) => ({
+    row,
+    // What the hart refused when it was written is a fact of the hart, not drift.
+    refused: row.mustStick ? 0n : report[k]!.refused,
+  }));
 }
 
 async function verifyHart(
@@ -147,15 +163,12 @@ export const verifyCommand: Command = defineCommand({
         : system.percpus.harts;
       const verdicts = [];
       for (const hart of harts) {
-        const expectations = expectationsOf(policy);
-        if (!noSetup) {
-          // What the hart refused at set-up is a fact of the hart, not drift.
-          const report = system.percpus.get(hart).csrReport();
-          expectations.forEach((expect, k) => {
-            if (!expect.row.mustStick) expect.refused = report[k]!.refused;
-          });
-        }
-        verdicts.push(await verifyHart(system.hal, hart, expectations));
+        const expectations = expectationsOf(policy, noSetup ? undefined : system.percpus.get(hart));
+        const vcpu = noSetup ? undefined : latestVcpuOf(system.percpus.get(hart));
+        verdicts.push({
+          ...await verifyHart(system.hal, hart, expectations),
+          vcpu: vcpu === undefined ? null : { vm: vcpu.vmId, state: vcpu.state },
+        });
       }
       const drift = verdicts.some((v) => v.drift);
       if (values.json) {
@@ -178,6 +191,7 @@ export const verifyCommand: Command = defineCommand({
         );
         let text = renderTable(["harts", "csr", "policy", "live", "status"], rows);
         const drifting = verdicts.filter((v) => v.drift);
+        if (!noSetup) text += vcpuLine(system.percpus) ?? "";
         text += drift
           ? `\ndrift on ${driftSummary(drifting)}\n`
           : `\nno drift on ${verdicts.length} hart${verdicts.length === 1 ? "" : "s"}\n`;
