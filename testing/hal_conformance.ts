@@ -1,16 +1,20 @@
 /**
  * The conformance suite every backend runs: CSR semantics, traps, frames,
- * `info()`, `close()`, and the reference set-up's golden values.
+ * `info()`, `close()`, the reference set-up's golden values, and the vCPU
+ * layer it gates (create only on an enabled hart; bind and unbind under the
+ * ArceOS and KVM policies).
  *
  * @module
  */
 
 import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { CSR } from "../hal/csr_numbers.ts";
-import { ALL_ONES, VS_INTERRUPTS } from "../hal/csr_fields.ts";
-import { ARCEOS_POLICY } from "../percpu/policy.ts";
+import { ALL_ONES, ATP, ATP_MODE, HSTATUS, VS_INTERRUPTS } from "../hal/csr_fields.ts";
+import { ARCEOS_POLICY, KVM_POLICY } from "../percpu/policy.ts";
+import { PerCpuSet } from "../percpu/percpu_set.ts";
+import { RISCVVCpu } from "../percpu/riscv_vcpu.ts";
 import { AxError, CsrTrap } from "../hal/errors.ts";
-import type { AxVCpuHal, CsrOp } from "../hal/types.ts";
+import type { AxVCpuHal, CsrOp, HartId } from "../hal/types.ts";
 import { FRAME_SIZE } from "../hal/frame_allocator.ts";
 import { RISCVPerCpu } from "../percpu/riscv_percpu.ts";
 import { hasHardwareSupport } from "../detect/h_extension.ts";
@@ -108,6 +112,11 @@ interface ConformanceCase {
 
 /** A CSR every hart has as full 64-bit storage: the supervisor scratch register. */
 const SCRATCH = CSR.sscratch;
+/**
+ * A 16 KiB-aligned G-stage root inside every backend's RAM (the default
+ * root comes from each backend's own frame allocator).
+ */
+const GSTAGE_ROOT = 0x8100_0000n;
 /** A CSR address no hart implements (0x000 was the removed ustatus). */
 const MISSING_CSR = 0x000;
 
@@ -309,6 +318,114 @@ const CASES: readonly ConformanceCase[] = [
       await percpu.hardwareEnable();
       strictEqual(await hal.csr.read(hart, CSR.hedeleg), 0xb10dn);
       await percpu.hardwareDisable();
+    },
+  },
+  {
+    name: "a vCPU is created only on an enabled hart; a refused create touches no CSR",
+    async run(hal) {
+      const hart = hal.harts[0]!;
+      let accesses = 0;
+      const counted = <A extends unknown[], R>(fn: (...args: A) => R) => (...args: A): R => {
+        accesses++;
+        return fn(...args);
+      };
+      const port = hal.csr;
+      // The backend seen through a port that counts every call.
+      const watched: AxVCpuHal = {
+        harts: hal.harts,
+        csr: {
+          read: counted(port.read.bind(port)),
+          write: counted(port.write.bind(port)),
+          set: counted(port.set.bind(port)),
+          clear: counted(port.clear.bind(port)),
+          batch: counted(port.batch.bind(port)),
+        },
+        info: () => hal.info(),
+        allocFrame: () => hal.allocFrame(),
+        deallocFrame: (pa) => hal.deallocFrame(pa),
+        physToVirt: (pa) => hal.physToVirt(pa),
+        virtToPhys: (va) => hal.virtToPhys(va),
+        irqFetch: () => hal.irqFetch(),
+        close: () => hal.close(),
+      };
+      const percpu = await RISCVPerCpu.create(hart, watched);
+      const badState = (e: unknown) => e instanceof AxError && e.kind === "BadState";
+      let before = accesses;
+      await rejects(RISCVVCpu.create(percpu), badState, "initialized");
+      strictEqual(accesses, before, "a refused create touches no CSR");
+      await percpu.hardwareEnable();
+      const vcpu = await RISCVVCpu.create(percpu, { gstageRoot: GSTAGE_ROOT });
+      strictEqual(vcpu.state, "created");
+      await percpu.hardwareDisable();
+      before = accesses;
+      await rejects(RISCVVCpu.create(percpu), badState, "disabled");
+      strictEqual(accesses, before, "a refused create touches no CSR");
+    },
+  },
+  {
+    name: "vCPU set-up, bind and unbind: ArceOS loads hgatp Sv39x4 and clears it on unbind",
+    async run(hal) {
+      const set = await PerCpuSet.init(hal, { policy: "arceos" });
+      await set.enableAll();
+      const [first, second] = hal.harts as [HartId, HartId];
+      const vcpu = await RISCVVCpu.create(set.get(first), { gstageRoot: GSTAGE_ROOT });
+      await vcpu.setup();
+      strictEqual(vcpu.state, "free");
+      const hstatus = await hal.csr.read(first, CSR.hstatus);
+      strictEqual(hstatus & (HSTATUS.SPV | HSTATUS.SPVP), HSTATUS.SPV | HSTATUS.SPVP);
+      await vcpu.bind();
+      strictEqual(vcpu.state, "bound");
+      strictEqual(
+        await hal.csr.read(first, CSR.hgatp),
+        (BigInt(ATP_MODE.sv39) << 60n) | (GSTAGE_ROOT >> 12n),
+      );
+      strictEqual(await hal.csr.read(second, CSR.hgatp), 0n, "only on its hart");
+      await rejects(
+        set.get(first).hardwareDisable(),
+        (e) => e instanceof AxError && e.kind === "BadState",
+        "a vCPU is bound",
+      );
+      await vcpu.unbind();
+      strictEqual(vcpu.state, "free");
+      strictEqual(await hal.csr.read(first, CSR.hgatp), 0n);
+      await set.disableAll();
+    },
+  },
+  {
+    name: "vCPU bind under kvm loads its delegation on its hart only; unbind leaves it",
+    async run(hal) {
+      const set = await PerCpuSet.init(hal, { policy: "kvm" });
+      await set.enableAll();
+      const [first, second] = hal.harts as [HartId, HartId];
+      const delegation = async (hart: HartId) => [
+        await hal.csr.read(hart, CSR.hedeleg),
+        await hal.csr.read(hart, CSR.hideleg),
+      ];
+      deepStrictEqual(await delegation(first), [0n, 0n]);
+      const vcpu = await RISCVVCpu.create(set.get(first), { vmId: 1, gstageRoot: GSTAGE_ROOT });
+      const other = await RISCVVCpu.create(set.get(first), { vmId: 2, gstageRoot: GSTAGE_ROOT });
+      await vcpu.setup();
+      await other.setup();
+      await vcpu.bind();
+      const loaded = [KVM_POLICY.vcpuHedeleg, KVM_POLICY.vcpuHideleg];
+      deepStrictEqual(await delegation(first), loaded);
+      deepStrictEqual(await delegation(second), [0n, 0n], "only on its hart");
+      await rejects(
+        other.bind(),
+        (e) => e instanceof AxError && e.kind === "ResourceBusy",
+        "one vCPU bound per hart",
+      );
+      strictEqual(other.state, "free");
+      const hgatp = await hal.csr.read(first, CSR.hgatp);
+      strictEqual(hgatp & ATP.PPN, GSTAGE_ROOT >> 12n);
+      await vcpu.unbind();
+      deepStrictEqual(await delegation(first), loaded, "vcpu_put writes nothing");
+      strictEqual(await hal.csr.read(first, CSR.hgatp), hgatp);
+      await set.disableAll();
+      deepStrictEqual(await delegation(first), [
+        set.get(first).priors.hedeleg,
+        set.get(first).priors.hideleg,
+      ]);
     },
   },
   {
