@@ -20,7 +20,7 @@ import { type CliIo, isTraceError, renderTable, reportError } from "../io.ts";
  * The per-hart table `up` prints: state, H, the set-up's CSRs as kept (by
  * the set-up, or by the vCPU bind that loaded a per-vCPU delegation), how
  * each hart's values were produced (for backends with more than one way),
- * and the bits each hart refused.
+ * and the bits each hart refused; then each hart's vCPU, when any has one.
  *
  * @param percpus The harts.
  * @param via How a hart's accesses were served, when the backend says.
@@ -44,7 +44,7 @@ export function hartTable(percpus: PerCpuSet, via?: (hart: HartId) => string): s
   return renderTable(
     ["hart", "state", "H", ...SETUP_CSR_NAMES, ...(via === undefined ? [] : ["via"]), "refused"],
     rows,
-  );
+  ) + (vcpuLine(percpus) ?? "");
 }
 
 /**

@@ -41,8 +41,8 @@ Example:
 `;
 
 /**
- * The manifest a trace's header recorded, with the backend replaced by the
- * trace itself.
+ * The manifest a trace's header recorded (its per-CPU set-up and vCPUs),
+ * with the backend replaced by the trace itself.
  *
  * @param trace The trace file.
  * @param strict Whether unconsumed events are a difference.
@@ -51,7 +51,7 @@ Example:
  */
 export function replayManifest(trace: string, strict: boolean): Manifest {
   const header = readTraceHeader(trace);
-  const recorded = header.manifest as { percpu?: unknown } | undefined;
+  const recorded = header.manifest as { percpu?: unknown; vcpus?: unknown } | undefined;
   if (recorded === undefined) {
     throw new UsageError(
       `cannot replay ${trace}: its header records no manifest (it was recorded from code); ` +
@@ -64,6 +64,7 @@ export function replayManifest(trace: string, strict: boolean): Manifest {
       version: 1,
       backend: { plugin: "replay", options: { path: trace, strict } },
       ...(recorded.percpu === undefined ? {} : { percpu: recorded.percpu }),
+      ...(recorded.vcpus === undefined ? {} : { vcpus: recorded.vcpus }),
     }),
     { file: `${trace} (header manifest)` },
   );

@@ -11,7 +11,7 @@ import { describePolicy } from "../../percpu/policy.ts";
 import { describeHart } from "../../percpu/report.ts";
 import { type Command, EXIT } from "../io.ts";
 import { defineCommand } from "../command_line.ts";
-import { accessPaths, hartTable, vcpuLine } from "./_report.ts";
+import { accessPaths, hartTable } from "./_report.ts";
 import { nextInterrupt, signalExitCode } from "../signals.ts";
 
 const HELP = `Usage: rvhv up <manifest> [--json] [--no-enable] [--hold]
@@ -74,7 +74,7 @@ export const upCommand: Command = defineCommand({
             "\n",
         );
       } else {
-        io.out(hartTable(system.percpus, via) + (vcpuLine(system.percpus) ?? ""));
+        io.out(hartTable(system.percpus, via));
       }
       if (values.hold) {
         io.err("rvhv: holding the system up; SIGINT or SIGTERM restores and closes it\n");

@@ -90,3 +90,30 @@ Deno.test("rvhv up: a vCPU on a hart the set-up left out is a manifest error (ex
     },
   );
 });
+
+Deno.test("rvhv record and replay carry the vCPUs' accesses like any others", async () => {
+  await withManifest(KVM_WITH_VCPUS, async (path) => {
+    const trace = path.replace(/\.yaml$/, ".jsonl");
+    const recorded = await rvhvInProcess(["record", path, "-o", trace]);
+    strictEqual(recorded.code, 0, recorded.stderr);
+    const events = (await Deno.readTextFile(trace)).trim().split("\n").slice(1).map((line) =>
+      JSON.parse(line)
+    );
+    // The binds' hgatp loads are in the trace, on the vCPUs' harts only.
+    deepStrictEqual(
+      [
+        ...new Set(
+          events.filter((e) => e.csr === "hgatp" && e.op === "write" && e.arg !== "0x0")
+            .map((e) => e.hart),
+        ),
+      ],
+      [2, 3],
+    );
+    const replayed = await rvhvInProcess(["replay", trace]);
+    strictEqual(replayed.code, 0, replayed.stderr);
+    match(
+      replayed.stdout + replayed.stderr,
+      /vcpus: harts 0–1 none; hart 2 vm 1 bound; hart 3 vm 7 bound/,
+    );
+  });
+});
