@@ -9,6 +9,12 @@
  * is checked to be the version its tests expect.
  */
 
+import {
+  DEFAULT_QEMU_BOOT_TIMEOUT_MS,
+  DEFAULT_QEMU_TIMEOUT_MS,
+} from "../../plugins/qemu/options.ts";
+import { scaled } from "./time_scale.ts";
+
 /** The binary the 7.2 tests use: `RVHV_QEMU`, else `qemu-system-riscv64`. */
 export const QEMU_BINARY: string = Deno.env.get("RVHV_QEMU") || "qemu-system-riscv64";
 
@@ -164,3 +170,15 @@ export function qemuUnavailable(
   printSkip(target, status.reason!);
   return { skip: status.reason! };
 }
+
+/**
+ * The QEMU backend's time limits (per exchange, and for native access's
+ * boot), stretched by how loaded this machine is now (`time_scale.ts`):
+ * what tests give `createQemuHal` and their QEMU manifests, so a busy CI
+ * machine does not fail them.
+ */
+export const QEMU_TEST_TIMEOUTS: { readonly timeoutMs: number; readonly bootTimeoutMs: number } =
+  Object.freeze({
+    timeoutMs: scaled(DEFAULT_QEMU_TIMEOUT_MS),
+    bootTimeoutMs: scaled(DEFAULT_QEMU_BOOT_TIMEOUT_MS),
+  });

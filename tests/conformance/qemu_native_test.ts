@@ -13,7 +13,7 @@
 
 import { CONFORMANCE_CASES, runHalConformance } from "../../testing/mod.ts";
 import { createQemuHal } from "../../plugins/qemu/mod.ts";
-import { QEMU_BINARY, qemuUnavailable } from "../_helpers/qemu.ts";
+import { QEMU_BINARY, QEMU_TEST_TIMEOUTS, qemuUnavailable } from "../_helpers/qemu.ts";
 
 const unavailable = qemuUnavailable();
 
@@ -22,11 +22,17 @@ runHalConformance({
   sanitize: true,
   create: () => {
     if (unavailable !== undefined && "fail" in unavailable) throw unavailable.fail;
-    return createQemuHal({ harts: 2, qemu: QEMU_BINARY, access: "native" });
+    return createQemuHal({ ...QEMU_TEST_TIMEOUTS, harts: 2, qemu: QEMU_BINARY, access: "native" });
   },
   createWithoutH: () => {
     if (unavailable !== undefined && "fail" in unavailable) throw unavailable.fail;
-    return createQemuHal({ harts: 2, qemu: QEMU_BINARY, isa: "rv64imafdc", access: "native" });
+    return createQemuHal({
+      ...QEMU_TEST_TIMEOUTS,
+      harts: 2,
+      qemu: QEMU_BINARY,
+      isa: "rv64imafdc",
+      access: "native",
+    });
   },
   skip: unavailable !== undefined && "skip" in unavailable
     ? [{ reason: unavailable.skip, tests: CONFORMANCE_CASES }]

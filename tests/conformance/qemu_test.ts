@@ -7,13 +7,19 @@
 
 import { CONFORMANCE_CASES, runHalConformance } from "../../testing/mod.ts";
 import { createQemuHal } from "../../plugins/qemu/mod.ts";
-import { QEMU_TARGETS, qemuUnavailable } from "../_helpers/qemu.ts";
+import { QEMU_TARGETS, QEMU_TEST_TIMEOUTS, qemuUnavailable } from "../_helpers/qemu.ts";
 
 for (const target of QEMU_TARGETS) {
   const unavailable = qemuUnavailable(target);
   const create = (isa: string) => {
     if (unavailable !== undefined && "fail" in unavailable) throw unavailable.fail;
-    return createQemuHal({ harts: 2, qemu: target.binary, isa, firmware: "opensbi" });
+    return createQemuHal({
+      ...QEMU_TEST_TIMEOUTS,
+      harts: 2,
+      qemu: target.binary,
+      isa,
+      firmware: "opensbi",
+    });
   };
   runHalConformance({
     name: `qemu ${target.version}`,

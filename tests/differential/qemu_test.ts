@@ -24,7 +24,13 @@ import { PerCpuSet } from "../../percpu/percpu_set.ts";
 import { createEmulatorHal } from "../../plugins/emulator/mod.ts";
 import { QEMU_CHECKED_CSRS, QEMU_CHECKED_EXTRA_CSRS } from "../../plugins/emulator/qemu_model.ts";
 import { createQemuHal, type QemuHal } from "../../plugins/qemu/mod.ts";
-import { QEMU_TARGETS, qemuStatus, type QemuTarget, qemuTest } from "../_helpers/qemu.ts";
+import {
+  QEMU_TARGETS,
+  QEMU_TEST_TIMEOUTS,
+  qemuStatus,
+  type QemuTarget,
+  qemuTest,
+} from "../_helpers/qemu.ts";
 
 /** The issue's list, in its order. */
 const LISTED: readonly CsrName[] = QEMU_CHECKED_CSRS;
@@ -134,7 +140,13 @@ async function withBothBackends(
       `The differential test needs QEMU ${target.version}: ${qemuStatus(target).reason}`,
     );
   }
-  const qemu = await createQemuHal({ harts: HARTS.length, qemu: target.binary, firmware, isa });
+  const qemu = await createQemuHal({
+    ...QEMU_TEST_TIMEOUTS,
+    harts: HARTS.length,
+    qemu: target.binary,
+    firmware,
+    isa,
+  });
   try {
     strictEqual(qemu.info().profile, target.profile, "the QEMU backend names the matching profile");
     const emulator = await createEmulatorHal({

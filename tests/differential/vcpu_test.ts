@@ -20,7 +20,7 @@ import { diffTraces } from "../../trace/diff.ts";
 import { describeEvent } from "../../trace/format.ts";
 import { recordHal } from "../../trace/recorder.ts";
 import { withTempDir } from "../_helpers/traces.ts";
-import { QEMU_TARGETS, qemuTest } from "../_helpers/qemu.ts";
+import { QEMU_TARGETS, QEMU_TEST_TIMEOUTS, qemuTest } from "../_helpers/qemu.ts";
 
 const POLICIES: readonly PolicySpec[] = ["arceos", "kvm", "kvm-6.12"];
 
@@ -68,6 +68,7 @@ for (const target of QEMU_TARGETS) {
       async () => {
         await withTempDir(async (dir) => {
           const qemu = await createQemuHal({
+            ...QEMU_TEST_TIMEOUTS,
             harts: 2,
             qemu: target.binary,
             access,

@@ -19,7 +19,7 @@ import { QmpClient } from "../../plugins/qemu/_qmp_client.ts";
 import { QmpProtocolError } from "../../plugins/qemu/_qmp_messages.ts";
 import { connectUnixSocket } from "../../plugins/qemu/_transport.ts";
 import { QemuProcess } from "../../plugins/qemu/qemu_process.ts";
-import { QEMU_BINARY, qemuTest } from "../_helpers/qemu.ts";
+import { QEMU_BINARY, QEMU_TEST_TIMEOUTS, qemuTest } from "../_helpers/qemu.ts";
 
 const SANITIZE = { sanitizeOps: true, sanitizeResources: true } as const;
 
@@ -33,7 +33,10 @@ Deno.test({
   name: "createQemuHal() without the binary rejects NotFound and says how to install it",
   ...SANITIZE,
   async fn() {
-    const error = await createQemuHal({ qemu: "/nonexistent/qemu-system-riscv64" }).then(
+    const error = await createQemuHal({
+      ...QEMU_TEST_TIMEOUTS,
+      qemu: "/nonexistent/qemu-system-riscv64",
+    }).then(
       () => undefined,
       (e) => e,
     );
@@ -59,7 +62,10 @@ Deno.test({
       );
       await Deno.chmod(fake, 0o755);
       const started = performance.now();
-      const error = await createQemuHal({ qemu: fake }).then(() => undefined, (e) => e);
+      const error = await createQemuHal({ ...QEMU_TEST_TIMEOUTS, qemu: fake }).then(
+        () => undefined,
+        (e) => e,
+      );
       ok(error instanceof AxError, String(error));
       strictEqual(error.kind, "Io");
       match(
@@ -89,7 +95,10 @@ Deno.test({
       conn.close();
     })();
     try {
-      const error = await createQemuHal({ attach: { qmp: path, gdb: `${dir}/gdb.sock` } }).then(
+      const error = await createQemuHal({
+        ...QEMU_TEST_TIMEOUTS,
+        attach: { qmp: path, gdb: `${dir}/gdb.sock` },
+      }).then(
         () => undefined,
         (e) => e,
       );
@@ -107,7 +116,11 @@ Deno.test({
 });
 
 qemuTest("createQemuHal() reports QEMU's own start-up error (a bad -cpu property)", async () => {
-  const error = await createQemuHal({ qemu: QEMU_BINARY, cpuProps: ["no-such-prop=true"] }).then(
+  const error = await createQemuHal({
+    ...QEMU_TEST_TIMEOUTS,
+    qemu: QEMU_BINARY,
+    cpuProps: ["no-such-prop=true"],
+  }).then(
     () => undefined,
     (e) => e,
   );
@@ -119,7 +132,7 @@ qemuTest("createQemuHal() reports QEMU's own start-up error (a bad -cpu property
 qemuTest(
   "QEMU killed mid-run: the pending call rejects Io within 5 s, close() is clean, no orphan",
   async () => {
-    const hal = await createQemuHal({ harts: 2, qemu: QEMU_BINARY });
+    const hal = await createQemuHal({ ...QEMU_TEST_TIMEOUTS, harts: 2, qemu: QEMU_BINARY });
     const pid = hal.info().pid as number;
     ok(alive(pid));
     // Freeze QEMU so the call stays pending, then kill it.
@@ -156,7 +169,12 @@ qemuTest(
 qemuTest(
   "E14 from QEMU is a CsrTrap with cause 2, on reads and on the read before a write",
   async () => {
-    const hal = await createQemuHal({ harts: 2, qemu: QEMU_BINARY, isa: "rv64imafdc" });
+    const hal = await createQemuHal({
+      ...QEMU_TEST_TIMEOUTS,
+      harts: 2,
+      qemu: QEMU_BINARY,
+      isa: "rv64imafdc",
+    });
     try {
       // hstateen0 needs Smstateen (absent in 7.2's rv64); hedeleg needs H (off here).
       for (const csr of [CSR.hstateen0, CSR.hedeleg, CSR.hgatp]) {
@@ -176,7 +194,7 @@ qemuTest(
 );
 
 qemuTest("a hart out of range rejects NotFound and sends nothing", async () => {
-  const hal = await createQemuHal({ harts: 2, qemu: QEMU_BINARY });
+  const hal = await createQemuHal({ ...QEMU_TEST_TIMEOUTS, harts: 2, qemu: QEMU_BINARY });
   try {
     strictEqual(await hal.csr.read(0, CSR.mhartid), 0n);
     const before = hal.stats();
@@ -201,7 +219,7 @@ qemuTest("a hart out of range rejects NotFound and sends nothing", async () => {
 qemuTest(
   "debugger access: batchVia and accessPath say debugger, csr.batch carries no path",
   async () => {
-    const hal = await createQemuHal({ harts: 2, qemu: QEMU_BINARY });
+    const hal = await createQemuHal({ ...QEMU_TEST_TIMEOUTS, harts: 2, qemu: QEMU_BINARY });
     try {
       const ops = [
         { op: "write", csr: CSR.sscratch, value: 7n },
@@ -225,8 +243,8 @@ qemuTest(
 
 qemuTest("two backends at once have their own QEMU and sockets", async () => {
   const [a, b] = await Promise.all([
-    createQemuHal({ harts: 2, qemu: QEMU_BINARY }),
-    createQemuHal({ harts: 3, qemu: QEMU_BINARY }),
+    createQemuHal({ ...QEMU_TEST_TIMEOUTS, harts: 2, qemu: QEMU_BINARY }),
+    createQemuHal({ ...QEMU_TEST_TIMEOUTS, harts: 3, qemu: QEMU_BINARY }),
   ]);
   try {
     notStrictEqual(a.info().pid, b.info().pid);
@@ -243,7 +261,12 @@ qemuTest("two backends at once have their own QEMU and sockets", async () => {
 });
 
 qemuTest("reset() relaunches QEMU and returns every hart to the preset state", async () => {
-  const hal = await createQemuHal({ harts: 2, qemu: QEMU_BINARY, firmware: "opensbi" });
+  const hal = await createQemuHal({
+    ...QEMU_TEST_TIMEOUTS,
+    harts: 2,
+    qemu: QEMU_BINARY,
+    firmware: "opensbi",
+  });
   try {
     const firstPid = hal.info().pid as number;
     await hal.csr.write(1, CSR.hedeleg, 0xb1ffn);
@@ -265,7 +288,12 @@ qemuTest("reset() relaunches QEMU and returns every hart to the preset state", a
 qemuTest(
   "reset(): batches called before it end on the old QEMU, those called during it on the new",
   async () => {
-    const hal = await createQemuHal({ harts: 2, qemu: QEMU_BINARY, firmware: "none" });
+    const hal = await createQemuHal({
+      ...QEMU_TEST_TIMEOUTS,
+      harts: 2,
+      qemu: QEMU_BINARY,
+      firmware: "none",
+    });
     try {
       // Hart 0 has two writes queued when reset() is called: both still go to the old QEMU.
       const before = [
@@ -315,7 +343,10 @@ qemuTest(
       await starter.execute("cont");
       await starter.close();
       strictEqual(await status(), "running");
-      const hal = await createQemuHal({ attach: { qmp: qemu.qmpPath, gdb: qemu.gdbPath } });
+      const hal = await createQemuHal({
+        ...QEMU_TEST_TIMEOUTS,
+        attach: { qmp: qemu.qmpPath, gdb: qemu.gdbPath },
+      });
       try {
         const info = hal.info();
         strictEqual(info.attached, true);
@@ -362,7 +393,7 @@ qemuTest("a reset that cannot relaunch QEMU rejects, and later calls say why", a
   const wrapper = `${dir}/qemu-system-riscv64`;
   await Deno.writeTextFile(wrapper, `#!/bin/sh\nexec ${QEMU_BINARY} "$@"\n`);
   await Deno.chmod(wrapper, 0o755);
-  const hal = await createQemuHal({ harts: 2, qemu: wrapper });
+  const hal = await createQemuHal({ ...QEMU_TEST_TIMEOUTS, harts: 2, qemu: wrapper });
   try {
     const pid = hal.info().pid as number;
     await Deno.remove(dir, { recursive: true });

@@ -6,7 +6,7 @@ import { ManifestError } from "../../hal/errors.ts";
 import { boot } from "../../manifest/boot.ts";
 import { parseManifest } from "../../manifest/parse.ts";
 import { loadPlugin } from "../../manifest/registry.ts";
-import { QEMU_BINARY, qemuTest } from "../_helpers/qemu.ts";
+import { QEMU_BINARY, QEMU_TEST_TIMEOUTS, qemuTest } from "../_helpers/qemu.ts";
 
 Deno.test("the qemu plugin is built in and loads lazily", async () => {
   const plugin = await loadPlugin("qemu");
@@ -33,7 +33,10 @@ qemuTest(
       `version: 1
 backend:
   plugin: qemu
-  options: { harts: 3, qemu: ${JSON.stringify(QEMU_BINARY)}, firmware: opensbi }
+  options:
+    { harts: 3, qemu: ${
+        JSON.stringify(QEMU_BINARY)
+      }, firmware: opensbi, timeoutMs: ${QEMU_TEST_TIMEOUTS.timeoutMs} }
 percpu:
   harts: [0, 2]
   policy: kvm

@@ -12,6 +12,7 @@
  * prefix of scripts/install-qemu10.sh, skipped with the reason when absent.
  */
 
+import { QEMU_TEST_TIMEOUTS } from "../_helpers/qemu.ts";
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { CSR } from "../../hal/csr_numbers.ts";
 import { AxError } from "../../hal/errors.ts";
@@ -82,9 +83,15 @@ for (const entry of qemuVersions()) {
     async () => {
       const opened: AxVCpuHal[] = [];
       try {
-        const native = await createQemuHal({ harts: HARTS, qemu: entry.binary, access: "native" });
+        const native = await createQemuHal({
+          ...QEMU_TEST_TIMEOUTS,
+          harts: HARTS,
+          qemu: entry.binary,
+          access: "native",
+        });
         opened.push(native);
         const debuggerHal = await createQemuHal({
+          ...QEMU_TEST_TIMEOUTS,
           harts: HARTS,
           qemu: entry.binary,
           firmware: "opensbi",
@@ -152,6 +159,7 @@ for (const entry of qemuVersions()) {
     "an H-less CPU makes RISCVPerCpu.create reject Unsupported through the real trap",
     async () => {
       const hal: QemuHal = await createQemuHal({
+        ...QEMU_TEST_TIMEOUTS,
         harts: 2,
         qemu: entry.binary,
         isa: "rv64imafdc",

@@ -14,7 +14,7 @@ import { createQemuHal } from "../../plugins/qemu/mod.ts";
 import { QmpClient } from "../../plugins/qemu/_qmp_client.ts";
 import { connectUnixSocket } from "../../plugins/qemu/_transport.ts";
 import { QemuProcess } from "../../plugins/qemu/qemu_process.ts";
-import { QEMU_TARGETS, qemuTest } from "../_helpers/qemu.ts";
+import { QEMU_TARGETS, QEMU_TEST_TIMEOUTS, qemuTest } from "../_helpers/qemu.ts";
 
 const OPENSBI: Record<string, { preset: string; medeleg: bigint; medelegNoH: bigint }> = {
   "7.2": { preset: "opensbi-1.1", medeleg: 0xf0b509n, medelegNoH: 0xb109n },
@@ -27,7 +27,12 @@ for (const target of QEMU_TARGETS) {
   qemuTest(
     `QEMU ${version}: info() names the version and the ${profile} profile; CSR regnums come from sstatus`,
     async () => {
-      const hal = await createQemuHal({ harts: 2, qemu: target.binary, firmware: "none" });
+      const hal = await createQemuHal({
+        ...QEMU_TEST_TIMEOUTS,
+        harts: 2,
+        qemu: target.binary,
+        firmware: "none",
+      });
       try {
         const info = hal.info();
         ok(String(info.version).startsWith(`${version}.`), `version ${info.version}`);
@@ -53,6 +58,7 @@ for (const target of QEMU_TARGETS) {
       } (${isa}): medeleg, mideleg, no machine timer`,
       async () => {
         const hal = await createQemuHal({
+          ...QEMU_TEST_TIMEOUTS,
           harts: 2,
           qemu: target.binary,
           firmware: "opensbi",
@@ -85,6 +91,7 @@ for (const target of QEMU_TARGETS) {
       const qemu = await QemuProcess.spawn({ binary: target.binary, harts: 2, cpu: "rv64,h=true" });
       try {
         const hal = await createQemuHal({
+          ...QEMU_TEST_TIMEOUTS,
           attach: { qmp: qemu.qmpPath, gdb: qemu.gdbPath },
           firmware: "opensbi",
         });
@@ -127,7 +134,10 @@ for (const target of QEMU_TARGETS) {
         );
         await starter.execute("cont");
         await starter.close();
-        const hal = await createQemuHal({ attach: { qmp: qemu.qmpPath, gdb: qemu.gdbPath } });
+        const hal = await createQemuHal({
+          ...QEMU_TEST_TIMEOUTS,
+          attach: { qmp: qemu.qmpPath, gdb: qemu.gdbPath },
+        });
         try {
           deepStrictEqual(hal.harts, [0, 1]);
           strictEqual(await hal.csr.read(1, CSR.mhartid), 1n);
