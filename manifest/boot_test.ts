@@ -1,4 +1,5 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
+import { manifestErrorAt } from "../tests/_helpers/manifest_error.ts";
 import { CSR } from "../hal/csr_numbers.ts";
 import { AxError, ManifestError } from "../hal/errors.ts";
 import { boot } from "./boot.ts";
@@ -9,16 +10,6 @@ import { counts } from "../tests/fixtures/plugins/counting_plugin.ts";
 const TRUSTED = { allowPlugins: true } as const;
 const FIXTURE_PLUGIN =
   new URL("../tests/fixtures/plugins/counting_plugin.ts", import.meta.url).pathname;
-
-function manifestError(line: number, path: (string | number)[], detail: RegExp) {
-  return (error: unknown) => {
-    ok(error instanceof ManifestError, `expected ManifestError, got ${error}`);
-    strictEqual(error.line, line, error.message);
-    deepStrictEqual(error.path, path.map(String));
-    ok(detail.test(error.message), `${error.message} should match ${detail}`);
-    return true;
-  };
-}
 
 Deno.test("boot() sets up and enables every hart, close() restores them", async () => {
   const system = await boot(
@@ -55,7 +46,7 @@ Deno.test("boot(): a plugin option error points at the option's own line", async
   ].join("\n");
   await rejects(
     boot(parseManifest(text, { file: "opts.yaml" })),
-    manifestError(
+    manifestErrorAt(
       7,
       ["backend", "options", "ram", "size"],
       /opts\.yaml:7:13.*plugin "emulator" rejected its options.*multiple of 4096/,
@@ -63,7 +54,7 @@ Deno.test("boot(): a plugin option error points at the option's own line", async
   );
   await rejects(
     boot(parseManifest("version: 1\nbackend:\n  plugin: emulator\n  options:\n    hart: 2\n")),
-    manifestError(5, ["backend", "options", "hart"], /unknown option "hart"/),
+    manifestErrorAt(5, ["backend", "options", "hart"], /unknown option "hart"/),
   );
   await rejects(
     boot(
@@ -71,7 +62,7 @@ Deno.test("boot(): a plugin option error points at the option's own line", async
         "version: 1\nbackend:\n  plugin: emulator\n  options:\n    harts: 2\n    isa: [rv64imafdch]\n",
       ),
     ),
-    manifestError(6, ["backend", "options", "isa"], /one per hart/),
+    manifestErrorAt(6, ["backend", "options", "isa"], /one per hart/),
   );
 });
 
@@ -82,7 +73,7 @@ Deno.test("boot(): a hart the backend lacks is a manifest error at that list ite
         "version: 1\nbackend: { plugin: emulator, options: { harts: 2 } }\npercpu:\n  harts:\n    - 0\n    - 5\n",
       ),
     ),
-    manifestError(6, ["percpu", "harts", 1], /hart 5 does not exist; the backend has harts 0, 1/),
+    manifestErrorAt(6, ["percpu", "harts", 1], /hart 5 does not exist; the backend has harts 0, 1/),
   );
 });
 
@@ -112,7 +103,7 @@ Deno.test("boot() loads a third-party plugin by path and closes it when the set-
       ),
       TRUSTED,
     ),
-    manifestError(4, ["backend", "options", "harts"], /plugin "counting" rejected its options/),
+    manifestErrorAt(4, ["backend", "options", "harts"], /plugin "counting" rejected its options/),
   );
 });
 
@@ -120,7 +111,7 @@ Deno.test("boot(): a module that is not a plugin, or cannot be imported, is a ma
   const notPlugin = new URL("../tests/fixtures/plugins/not_a_plugin.ts", import.meta.url).pathname;
   await rejects(
     boot(parseManifest(`version: 1\nbackend:\n  plugin: "${notPlugin}"\n`), TRUSTED),
-    manifestError(
+    manifestErrorAt(
       3,
       ["backend", "plugin"],
       /is not a HalPlugin: its default export has no string array "permissions"/,
@@ -133,7 +124,11 @@ Deno.test("boot(): a module that is not a plugin, or cannot be imported, is a ma
       }),
       TRUSTED,
     ),
-    manifestError(3, ["backend", "plugin"], /cannot import plugin module "\.\/does_not_exist\.ts"/),
+    manifestErrorAt(
+      3,
+      ["backend", "plugin"],
+      /cannot import plugin module "\.\/does_not_exist\.ts"/,
+    ),
   );
 });
 
@@ -202,7 +197,7 @@ Deno.test("boot() records every CSR access to record: and close() finishes the t
             ),
             TRUSTED,
           ),
-          manifestError(
+          manifestErrorAt(
             3,
             ["record"],
             /bad\.yaml:3:9 \(record\): cannot record to ".*missing\/run\.jsonl"/,
@@ -217,7 +212,7 @@ Deno.test("boot() records every CSR access to record: and close() finishes the t
         boot(parseManifest(
           `version: 1\nbackend: { plugin: emulator }\npercpu: { harts: [3] }\nrecord: "${path}"\n`,
         )),
-        manifestError(3, ["percpu", "harts", 0], /hart 3 does not exist/),
+        manifestErrorAt(3, ["percpu", "harts", 0], /hart 3 does not exist/),
       );
       await rejects(Deno.stat(`${path}.partial`), Deno.errors.NotFound);
       await rejects(Deno.stat(path), Deno.errors.NotFound);

@@ -1,6 +1,7 @@
 import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
+import { manifestErrorAt } from "../tests/_helpers/manifest_error.ts";
 import { CSR } from "../hal/csr_numbers.ts";
-import { AxError, ManifestError } from "../hal/errors.ts";
+import { AxError } from "../hal/errors.ts";
 import type { AxVCpuHal } from "../hal/types.ts";
 import { boot } from "./boot.ts";
 import { parseManifest } from "./parse.ts";
@@ -19,16 +20,6 @@ const KVM_FOUR_HARTS = [
   "percpu:",
   "  policy: kvm",
 ];
-
-function atLine(line: number, path: (string | number)[], detail: RegExp) {
-  return (error: unknown) => {
-    ok(error instanceof ManifestError, `expected ManifestError, got ${error}`);
-    strictEqual(error.line, line, error.message);
-    deepStrictEqual(error.path, path.map(String));
-    ok(detail.test(error.message), `${error.message} should match ${detail}`);
-    return true;
-  };
-}
 
 async function delegation(hal: AxVCpuHal, hart: number): Promise<string> {
   const [e, i] = [await hal.csr.read(hart, CSR.hedeleg), await hal.csr.read(hart, CSR.hideleg)];
@@ -70,7 +61,7 @@ Deno.test("vcpus: a hart the set-up did not take is a manifest error at its line
   ];
   await rejects(
     boot(manifest(text), { allowPlugins: true }),
-    atLine(
+    manifestErrorAt(
       6,
       ["vcpus", 1, "hart"],
       /hart 3 is not set up, so no vCPU can be bound there; the set-up has harts 0, 1/,
@@ -88,7 +79,7 @@ Deno.test("vcpus: on harts left initialized (enable: false) is a manifest error 
       "percpu: { enable: false }",
       "vcpus: [{ hart: 0, vm: 2 }]",
     ])),
-    atLine(
+    manifestErrorAt(
       4,
       ["vcpus", 0, "hart"],
       /hart 0 is initialized, and a vCPU is created only on an enabled hart/,
@@ -100,19 +91,23 @@ Deno.test("vcpus: the parser refuses a second vCPU on a hart, a missing key and 
   throws(
     () =>
       manifest([...KVM_FOUR_HARTS, "vcpus:", "  - { hart: 1, vm: 1 }", "  - { hart: 1, vm: 2 }"]),
-    atLine(7, ["vcpus", 1, "hart"], /hart 1 has a vCPU already; one vCPU is bound per hart/),
+    manifestErrorAt(
+      7,
+      ["vcpus", 1, "hart"],
+      /hart 1 has a vCPU already; one vCPU is bound per hart/,
+    ),
   );
   throws(
     () => manifest([...KVM_FOUR_HARTS, "vcpus:", "  - { hart: 1 }"]),
-    atLine(6, ["vcpus", 0], /missing key "vm"/),
+    manifestErrorAt(6, ["vcpus", 0], /missing key "vm"/),
   );
   throws(
     () => manifest([...KVM_FOUR_HARTS, "vcpus:", "  - { hart: 1, vm: -1 }"]),
-    atLine(6, ["vcpus", 0, "vm"], /expected an integer ≥ 0, got number -1/),
+    manifestErrorAt(6, ["vcpus", 0, "vm"], /expected an integer ≥ 0, got number -1/),
   );
   throws(
     () => manifest([...KVM_FOUR_HARTS, "vcpus:", "  - { hart: 1, vm: 1, vmid: 2 }"]),
-    atLine(6, ["vcpus", 0, "vmid"], /unknown key "vmid"/),
+    manifestErrorAt(6, ["vcpus", 0, "vmid"], /unknown key "vmid"/),
   );
 });
 

@@ -18,13 +18,18 @@ import { ALL_ONES } from "../../hal/csr_fields.ts";
 import { CSR } from "../../hal/csr_numbers.ts";
 import { AxError, CsrTrap } from "../../hal/errors.ts";
 import type { CsrResult } from "../../hal/types.ts";
-import { createQemuHal } from "../../plugins/qemu/mod.ts";
+import { createQemuHal, type QemuOptions } from "../../plugins/qemu/mod.ts";
 import { agentBase, agentLayout, buildAgent } from "../../plugins/qemu/native/_agent.ts";
 import { bootAgent } from "../../plugins/qemu/native/_boot.ts";
 import { QemuSession } from "../../plugins/qemu/_session.ts";
 import { parseQemuOptions } from "../../plugins/qemu/options.ts";
 import { QEMU_BINARY, QEMU_TEST_TIMEOUTS, qemuTest } from "../_helpers/qemu.ts";
 import { qemuVersions, qemuVersionTest } from "../_helpers/qemu_versions.ts";
+
+/** A QEMU backend with native access, on QEMU 7.2 unless `qemu` says otherwise. */
+function nativeHal(options: QemuOptions) {
+  return createQemuHal({ ...QEMU_TEST_TIMEOUTS, qemu: QEMU_BINARY, access: "native", ...options });
+}
 
 function plain(results: readonly CsrResult[]): CsrResult[] {
   return results.map((r) =>
@@ -33,12 +38,7 @@ function plain(results: readonly CsrResult[]): CsrResult[] {
 }
 
 qemuTest("native access reports the real firmware and the path of every result", async () => {
-  const hal = await createQemuHal({
-    ...QEMU_TEST_TIMEOUTS,
-    harts: 2,
-    qemu: QEMU_BINARY,
-    access: "native",
-  });
+  const hal = await nativeHal({ harts: 2 });
   try {
     const info = hal.info();
     strictEqual(info.access, "native");
@@ -70,12 +70,7 @@ qemuTest("native access reports the real firmware and the path of every result",
 });
 
 qemuTest("harts running the same operations share one copy of the batch code", async () => {
-  const hal = await createQemuHal({
-    ...QEMU_TEST_TIMEOUTS,
-    harts: 4,
-    qemu: QEMU_BINARY,
-    access: "native",
-  });
+  const hal = await nativeHal({ harts: 4 });
   try {
     const ops = [
       { op: "write", csr: CSR.sscratch, value: 0x5n },
@@ -109,12 +104,7 @@ qemuTest("harts running the same operations share one copy of the batch code", a
 });
 
 qemuTest("64 harts: 100 rounds of a write on every hart, one resume each", async () => {
-  const hal = await createQemuHal({
-    ...QEMU_TEST_TIMEOUTS,
-    harts: 64,
-    qemu: QEMU_BINARY,
-    access: "native",
-  });
+  const hal = await nativeHal({ harts: 64 });
   try {
     strictEqual((hal.info().agent as { started: number }).started, 63);
     for (let round = 0; round < 100; round++) {
@@ -136,12 +126,7 @@ qemuTest("64 harts: 100 rounds of a write on every hart, one resume each", async
 });
 
 qemuTest("native access runs machine-level operations in their place in a batch", async () => {
-  const hal = await createQemuHal({
-    ...QEMU_TEST_TIMEOUTS,
-    harts: 2,
-    qemu: QEMU_BINARY,
-    access: "native",
-  });
+  const hal = await nativeHal({ harts: 2 });
   try {
     // mscratch is OpenSBI's per-hart scratch pointer: put it back at the end.
     const firmware = await hal.csr.read(0, CSR.mscratch);
@@ -173,12 +158,7 @@ qemuTest("native access runs machine-level operations in their place in a batch"
 qemuTest(
   "native traps are the hart's own: OpenSBI redirects them and the trap CSRs show it",
   async (t) => {
-    const hal = await createQemuHal({
-      ...QEMU_TEST_TIMEOUTS,
-      harts: 2,
-      qemu: QEMU_BINARY,
-      access: "native",
-    });
+    const hal = await nativeHal({ harts: 2 });
     try {
       await t.step("an unimplemented CSR: illegal instruction, redirected by OpenSBI", async () => {
         const error = await hal.csr.read(1, 0x000).then(() => undefined, (e) => e);
@@ -213,12 +193,7 @@ qemuTest(
 );
 
 qemuTest("native access writes stvec for real and keeps the agent's own handler", async () => {
-  const hal = await createQemuHal({
-    ...QEMU_TEST_TIMEOUTS,
-    harts: 2,
-    qemu: QEMU_BINARY,
-    access: "native",
-  });
+  const hal = await nativeHal({ harts: 2 });
   try {
     const before = await hal.csr.read(1, CSR.stvec);
     // OpenSBI sets stvec to the address it entered the hart at.
@@ -238,12 +213,7 @@ qemuTest("native access writes stvec for real and keeps the agent's own handler"
 });
 
 qemuTest("native access refuses what would take the agent down, before anything runs", async () => {
-  const hal = await createQemuHal({
-    ...QEMU_TEST_TIMEOUTS,
-    harts: 2,
-    qemu: QEMU_BINARY,
-    access: "native",
-  });
+  const hal = await nativeHal({ harts: 2 });
   try {
     await hal.csr.write(0, CSR.sscratch, 7n);
     await rejects(
@@ -268,12 +238,7 @@ qemuTest("native access refuses what would take the agent down, before anything 
 });
 
 qemuTest("native access will not wake a hart the debugger made unwakeable", async (t) => {
-  const hal = await createQemuHal({
-    ...QEMU_TEST_TIMEOUTS,
-    harts: 2,
-    qemu: QEMU_BINARY,
-    access: "native",
-  });
+  const hal = await nativeHal({ harts: 2 });
   try {
     await t.step("mideleg without the supervisor software interrupt", async () => {
       const mideleg = await hal.csr.read(1, CSR.mideleg);
@@ -302,12 +267,7 @@ qemuTest("native access will not wake a hart the debugger made unwakeable", asyn
 });
 
 qemuTest("a hart stuck in M-mode is a Timeout naming it; the other harts go on", async () => {
-  const hal = await createQemuHal({
-    harts: 2,
-    qemu: QEMU_BINARY,
-    access: "native",
-    timeoutMs: 300,
-  });
+  const hal = await nativeHal({ harts: 2, timeoutMs: 300 });
   try {
     // Point hart 1's M-mode trap vector at zeros: OpenSBI never gets the
     // illegal instruction below, the hart loops on traps in M-mode.
@@ -353,12 +313,7 @@ qemuTest("a hart that never parks at boot is a Timeout naming it and where it is
 });
 
 qemuTest("reset() relaunches QEMU and boots the agent again", async () => {
-  const hal = await createQemuHal({
-    ...QEMU_TEST_TIMEOUTS,
-    harts: 2,
-    qemu: QEMU_BINARY,
-    access: "native",
-  });
+  const hal = await nativeHal({ harts: 2 });
   try {
     const firmware = await hal.csr.read(1, CSR.mscratch);
     await hal.csr.write(1, CSR.sscratch, 0x55n);
@@ -383,12 +338,7 @@ qemuTest("reset() relaunches QEMU and boots the agent again", async () => {
 
 const qemu10 = qemuVersions()[1]!;
 qemuVersionTest(qemu10, "128 harts boot on OpenSBI 1.6 with the agent at 0x80400000", async () => {
-  const hal = await createQemuHal({
-    ...QEMU_TEST_TIMEOUTS,
-    harts: 128,
-    qemu: qemu10.binary,
-    access: "native",
-  });
+  const hal = await nativeHal({ harts: 128, qemu: qemu10.binary });
   try {
     const agent = hal.info().agent as { base: string; started: number };
     deepStrictEqual([agent.base, agent.started], ["0x80400000", 127]);
