@@ -15,9 +15,10 @@ import {
   objectOption,
   rejectUnknownKeys,
 } from "../../hal/_options.ts";
-import { invalidOption } from "../../hal/errors.ts";
+import { AxError, invalidOption } from "../../hal/errors.ts";
 import { FIRMWARE_NAMES, type FirmwareName } from "../../hal/firmware.ts";
 import { type IsaSpec, parseIsa } from "../../hal/isa.ts";
+import { type QemuLogging, SESSION_FILES } from "./qemu_process.ts";
 
 /**
  * The most harts QEMU 7.2's `virt` machine accepts.
@@ -194,6 +195,19 @@ export interface ResolvedQemuOptions {
   readonly timeoutMs: number;
   /** Native access: the time every hart may take to park. */
   readonly bootTimeoutMs: number;
+  /**
+   * QEMU's logging and tracing, from the command line only (`--qemu-arg`,
+   * see {@linkcode withQemuArgs}); never from `QemuOptions`, so never from
+   * a manifest.
+   */
+  readonly logging?: {
+    /** `-d`: log items. */
+    readonly items?: string | undefined;
+    /** `-trace`: event patterns. */
+    readonly trace: readonly string[];
+    /** `-D`: the log file's name in the session folder. */
+    readonly file?: string | undefined;
+  };
 }
 
 const OPTION_KEYS = [
@@ -410,4 +424,150 @@ export function parseQemuOptions(raw: unknown): ResolvedQemuOptions {
     timeoutMs,
     bootTimeoutMs,
   });
+}
+
+/**
+ * The QEMU options a command line may add (`rvhv --qemu-arg`), each with
+ * what its value is: logging and tracing only. Anything else could change
+ * the machine under test, or write where it should not.
+ *
+ * @example Usage
+ * ```ts
+ * import { QEMU_ARG_ALLOW_LIST } from "./options.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * deepStrictEqual(Object.keys(QEMU_ARG_ALLOW_LIST), ["-d", "-D", "-trace"]);
+ * ```
+ */
+export const QEMU_ARG_ALLOW_LIST: Readonly<Record<"-d" | "-D" | "-trace", string>> = Object
+  .freeze({
+    "-d": "<items>",
+    "-D": "<file>",
+    "-trace": "<pattern>",
+  });
+
+/** `-d` items: names, and `trace:<pattern>`, comma-separated. */
+const LOG_ITEMS_REGEXP = /^[a-z_]+(?::[A-Za-z0-9_*?.-]+)?(?:,[a-z_]+(?::[A-Za-z0-9_*?.-]+)?)*$/;
+/** A `-trace` event pattern (QEMU's `enable=` form: no `file=`, no `events=`). */
+const TRACE_PATTERN_REGEXP = /^[A-Za-z0-9_*?.-]+$/;
+/** A `-D` file: a plain name, resolved in the session folder. */
+const LOG_FILE_REGEXP = /^[A-Za-z0-9_%-][A-Za-z0-9._%-]{0,254}$/;
+
+/** The allow-list as the messages name it: `-d <items>, -D <file> and -trace <pattern>`. */
+function allowed(): string {
+  const entries = Object.entries(QEMU_ARG_ALLOW_LIST).map(([flag, value]) => `${flag} ${value}`);
+  return `${entries.slice(0, -1).join(", ")} and ${entries.at(-1)}`;
+}
+
+/**
+ * Validates extra QEMU arguments against {@linkcode QEMU_ARG_ALLOW_LIST}:
+ * `-d <items>` (repeatable, merged), `-D <file>` (once: a plain file name,
+ * which QEMU writes in the session's own folder) and `-trace <pattern>`
+ * (repeatable). Each word may also hold an option and its value separated
+ * by spaces (`"-d int"`): no allowed value contains one.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseQemuArgs } from "./options.ts";
+ * import { deepStrictEqual, throws } from "node:assert/strict";
+ *
+ * deepStrictEqual(parseQemuArgs(["-d", "int", "-d guest_errors", "-D", "run.log"]), {
+ *   items: "int,guest_errors", trace: [], file: "run.log",
+ * });
+ * throws(() => parseQemuArgs(["-monitor", "stdio"]), /takes only -d <items>/);
+ * ```
+ *
+ * @param words The arguments, as given.
+ * @returns The logging they ask for.
+ * @throws {AxError} Kind `"InvalidInput"` for an option outside the
+ *   allow-list, a missing or malformed value, or a `-D` that is not a plain
+ *   file name.
+ */
+export function parseQemuArgs(words: readonly string[]): QemuLogging {
+  const split = words.flatMap((word) => word.trim().split(/\s+/)).filter((word) => word !== "");
+  const items: string[] = [];
+  const trace: string[] = [];
+  let file: string | undefined;
+  const refuse = (detail: string): never => {
+    throw new AxError("InvalidInput", `Cannot pass ${detail} to QEMU`);
+  };
+  for (let i = 0; i < split.length; i += 2) {
+    const flag = split[i]!;
+    const value = split[i + 1];
+    if (!Object.hasOwn(QEMU_ARG_ALLOW_LIST, flag)) {
+      refuse(`${JSON.stringify(flag)}: --qemu-arg takes only ${allowed()}`);
+    }
+    if (value === undefined || Object.hasOwn(QEMU_ARG_ALLOW_LIST, value)) {
+      refuse(`${flag} without its value: write ${flag} ${QEMU_ARG_ALLOW_LIST[flag as "-d"]}`);
+    }
+    if (flag === "-d") {
+      if (!LOG_ITEMS_REGEXP.test(value!) || value!.split(",").includes("help")) {
+        refuse(
+          `-d ${JSON.stringify(value)}: expected log items such as "int,guest_errors" ` +
+            `("${DEFAULT_QEMU_BINARY} -d help" lists them)`,
+        );
+      }
+      items.push(value!);
+    } else if (flag === "-trace") {
+      const pattern = value!.startsWith("enable=") ? value!.slice("enable=".length) : value!;
+      if (!TRACE_PATTERN_REGEXP.test(pattern) || pattern === "help") {
+        refuse(
+          `-trace ${JSON.stringify(value)}: expected an event pattern such as "gdbstub_io_*" ` +
+            `("${DEFAULT_QEMU_BINARY} -trace help" lists the events)`,
+        );
+      }
+      trace.push(pattern);
+    } else {
+      if (file !== undefined) refuse(`-D twice: QEMU writes one log file`);
+      const names: readonly string[] = Object.values(SESSION_FILES);
+      if (!LOG_FILE_REGEXP.test(value!) || names.includes(value!)) {
+        refuse(
+          `-D ${JSON.stringify(value)}: expected a plain file name such as "qemu.log", ` +
+            `which QEMU writes in the session's own folder (not ${names.join(", ")})`,
+        );
+      }
+      file = value!;
+    }
+  }
+  return Object.freeze({
+    ...(items.length === 0 ? {} : { items: items.join(",") }),
+    trace: Object.freeze(trace),
+    ...(file === undefined ? {} : { file }),
+  });
+}
+
+/**
+ * Adds extra QEMU arguments from the command line to validated options:
+ * what `boot` does with its `qemuArgs` option. A QEMU this backend attaches
+ * to was started by someone else, so it takes none.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseQemuOptions, withQemuArgs } from "./options.ts";
+ * import { deepStrictEqual, throws } from "node:assert/strict";
+ *
+ * const options = withQemuArgs(parseQemuOptions({ harts: 2 }), ["-trace", "gdbstub_io_*"]);
+ * deepStrictEqual(options.logging, { trace: ["gdbstub_io_*"] });
+ * throws(() => withQemuArgs(parseQemuOptions({ attach: { qmp: "/q", gdb: "/g" } }), ["-d", "int"]));
+ * ```
+ *
+ * @param options Validated options.
+ * @param words The extra arguments.
+ * @returns The options with their logging.
+ * @throws {AxError} Kind `"InvalidInput"` as {@linkcode parseQemuArgs} does,
+ *   and for an attached QEMU.
+ */
+export function withQemuArgs(
+  options: ResolvedQemuOptions,
+  words: readonly string[],
+): ResolvedQemuOptions {
+  const logging = parseQemuArgs(words);
+  if (options.attach !== undefined) {
+    throw new AxError(
+      "InvalidInput",
+      `Cannot pass arguments to an attached QEMU: it was started elsewhere (${options.attach.qmp}); ` +
+        `give them to the QEMU's own command line`,
+    );
+  }
+  return Object.freeze({ ...options, logging });
 }
