@@ -33,7 +33,7 @@ import { AxError } from "../../hal/errors.ts";
  * import { ok } from "node:assert/strict";
  *
  * const options: QemuSpawnOptions = { binary: "qemu-system-riscv64", harts: 4, cpu: "rv64,h=true", memory: "64M" };
- * const args = qemuArguments(options, "/tmp/q.sock", "/tmp/g.sock");
+ * const args = qemuArguments(options, "/tmp/rvhv-qemu-1");
  * ok(args.includes("-smp") && args.includes("64M"));
  * ```
  */
