@@ -10,7 +10,7 @@
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { type CliIo, type Command, EXIT, UsageError } from "./io.ts";
 import { pluginHelp } from "./plugin_help.ts";
-import { closest } from "../manifest/suggest.ts";
+import { closest } from "../hal/_suggest.ts";
 import type { AxVCpuHal } from "../hal/types.ts";
 import { reportBackend } from "./boot.ts";
 

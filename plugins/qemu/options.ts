@@ -9,12 +9,16 @@
  */
 
 import {
-  choiceOption,
-  describeValue,
-  integerOption,
-  objectOption,
-  rejectUnknownKeys,
-} from "../../hal/_options.ts";
+  boolean,
+  checkOptions,
+  choice,
+  either,
+  integer,
+  list,
+  map,
+  type MapShape,
+  text,
+} from "../../hal/_shape.ts";
 import { AxError, invalidOption } from "../../hal/errors.ts";
 import { FIRMWARE_NAMES, type FirmwareName } from "../../hal/firmware.ts";
 import { type IsaSpec, parseIsa } from "../../hal/isa.ts";
@@ -210,18 +214,6 @@ export interface ResolvedQemuOptions {
   };
 }
 
-const OPTION_KEYS = [
-  "harts",
-  "isa",
-  "firmware",
-  "access",
-  "qemu",
-  "cpuProps",
-  "attach",
-  "timeoutMs",
-  "bootTimeoutMs",
-];
-
 /** The single-letter extensions QEMU 7.2's `rv64` CPU has a property for. */
 const QEMU_LETTERS = "imafdcvh";
 /** Multi-letter names QEMU 7.2 spells differently, or that it always has. */
@@ -236,7 +228,90 @@ const QEMU_PROPERTY_NAMES: ReadonlyMap<string, string | null> = new Map([
   ["zicntr", null],
   ["zihpm", null],
 ]);
-const CPU_PROP_REGEXP = /^[A-Za-z][A-Za-z0-9_.-]*=[A-Za-z0-9_.:-]+$/;
+/** A `-cpu` property's name, and its value (QEMU's option syntax: no commas). */
+const CPU_PROP_NAME = "[A-Za-z][A-Za-z0-9_.-]*";
+const CPU_PROP_VALUE = "[A-Za-z0-9_.:-]+";
+const CPU_PROP_REGEXP = new RegExp(`^${CPU_PROP_NAME}=${CPU_PROP_VALUE}$`);
+
+/** The range of the time-outs, in ms. */
+const MAX_TIMEOUT_MS = 600_000;
+/** Harts when none are asked for. */
+const DEFAULT_HARTS = 1;
+const ACCESS_MODES = ["debugger", "native"] as const;
+
+/**
+ * The QEMU backend's options: their forms, defaults and meanings, as
+ * `parseQemuOptions` checks them first and the manifest's JSON Schema says
+ * them (`manifest/rvhv-manifest.schema.json`).
+ *
+ * @example Usage
+ * ```ts
+ * import { QEMU_OPTIONS_SHAPE } from "./options.ts";
+ * import { ok } from "node:assert/strict";
+ *
+ * ok("attach" in QEMU_OPTIONS_SHAPE.properties);
+ * ```
+ */
+export const QEMU_OPTIONS_SHAPE: MapShape = map({
+  harts: integer(1, MAX_QEMU_HARTS, {
+    default: DEFAULT_HARTS,
+    description: "Number of harts (-smp). Ignored with attach.",
+  }),
+  isa: text({
+    default: DEFAULT_QEMU_ISA,
+    description: "The ISA string of every hart, mapped to -cpu rv64,<letter>=true|false,…",
+    mismatch: (got, value) =>
+      Array.isArray(value)
+        ? "expected one ISA string: QEMU gives every hart the same -cpu"
+        : `expected an ISA string such as "rv64imafdch", got ${got}`,
+  }),
+  firmware: choice(FIRMWARE_NAMES, {
+    description: "The firmware state written into every hart (default: opensbi, the version " +
+      "that ships with the QEMU; none with attach). Not with access: native.",
+  }),
+  access: choice(ACCESS_MODES, {
+    default: "debugger",
+    description: "debugger: every CSR over the gdbstub; native: the harts run csrrw/csrrs/" +
+      "csrrc themselves under QEMU's real OpenSBI.",
+  }),
+  qemu: text({
+    expected: "the path or name of the QEMU binary",
+    description: `The QEMU binary (default: RVHV_QEMU, else ${DEFAULT_QEMU_BINARY}).`,
+  }),
+  cpuProps: either(`a list of "name=value" -cpu properties, or a map of them`, [
+    list(text({ pattern: CPU_PROP_REGEXP, expected: 'a "name=value" -cpu property' })),
+    map({}, {
+      values: either("a string, an integer or a boolean", [
+        text({ pattern: new RegExp(`^${CPU_PROP_VALUE}$`) }),
+        integer(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+        boolean(),
+      ]),
+      keyPattern: new RegExp(`^${CPU_PROP_NAME}$`),
+      keyExpected: "a valid -cpu property name",
+    }),
+  ], { description: 'Extra -cpu properties: ["sscofpmf=true"] or { sscofpmf: true }.' }),
+  attach: map({
+    qmp: text({
+      expected: "the path of QEMU's qmp unix socket",
+      description: "QMP: -qmp unix:<path>,server=on,wait=off",
+    }),
+    gdb: text({
+      expected: "the path of QEMU's gdb unix socket",
+      description: "The gdbstub: -gdb unix:<path>,server=on,wait=off",
+    }),
+  }, {
+    required: ["qmp", "gdb"],
+    description: "A running QEMU to use instead of starting one: its unix sockets.",
+  }),
+  timeoutMs: integer(1, MAX_TIMEOUT_MS, {
+    default: DEFAULT_QEMU_TIMEOUT_MS,
+    description: "Milliseconds to wait for any one exchange with QEMU.",
+  }),
+  bootTimeoutMs: integer(1, MAX_TIMEOUT_MS, {
+    default: DEFAULT_QEMU_BOOT_TIMEOUT_MS,
+    description: "Native access: milliseconds every hart may take to boot and park.",
+  }),
+}, { nullable: true });
 
 /**
  * The `-cpu` argument for an ISA string: `rv64`, then `<letter>=true|false`
@@ -285,53 +360,6 @@ function envBinary(): string | undefined {
   }
 }
 
-function parseCpuProps(raw: unknown): string[] {
-  if (raw === undefined) return [];
-  const props: string[] = [];
-  if (Array.isArray(raw)) {
-    raw.forEach((prop, i) => {
-      if (typeof prop !== "string" || !CPU_PROP_REGEXP.test(prop)) {
-        throw invalidOption(
-          ["cpuProps", i],
-          `expected a "name=value" -cpu property, got ${describeValue(prop)}`,
-        );
-      }
-      props.push(prop);
-    });
-    return props;
-  }
-  const map = objectOption(raw, ["cpuProps"]);
-  for (const [name, value] of Object.entries(map)) {
-    if (!["string", "number", "boolean"].includes(typeof value)) {
-      throw invalidOption(
-        ["cpuProps", name],
-        `expected a string, number or boolean, got ${describeValue(value)}`,
-      );
-    }
-    const prop = `${name}=${String(value)}`;
-    if (!CPU_PROP_REGEXP.test(prop)) {
-      throw invalidOption(["cpuProps", name], `"${prop}" is not a valid -cpu property`);
-    }
-    props.push(prop);
-  }
-  return props;
-}
-
-function parseAttach(raw: unknown): QemuAttachOptions | undefined {
-  if (raw === undefined) return undefined;
-  const attach = objectOption(raw, ["attach"]);
-  rejectUnknownKeys(attach, ["qmp", "gdb"], ["attach"]);
-  for (const key of ["qmp", "gdb"] as const) {
-    if (typeof attach[key] !== "string" || attach[key] === "") {
-      throw invalidOption(
-        ["attach", key],
-        `expected the path of QEMU's ${key} unix socket, got ${describeValue(attach[key])}`,
-      );
-    }
-  }
-  return Object.freeze({ qmp: attach.qmp as string, gdb: attach.gdb as string });
-}
-
 /**
  * Validates QEMU options and fills in the defaults.
  *
@@ -350,33 +378,16 @@ function parseAttach(raw: unknown): QemuAttachOptions | undefined {
  * @throws {TypeError} With a `path` naming the offending option.
  */
 export function parseQemuOptions(raw: unknown): ResolvedQemuOptions {
-  const options = objectOption(raw, []);
-  rejectUnknownKeys(options, OPTION_KEYS, []);
-  const harts = integerOption(options.harts, ["harts"], { min: 1, max: MAX_QEMU_HARTS }, 1);
+  checkOptions(QEMU_OPTIONS_SHAPE, raw);
+  const options = (raw ?? {}) as QemuOptions;
   let isa: IsaSpec;
-  if (options.isa !== undefined && typeof options.isa !== "string") {
-    throw invalidOption(
-      ["isa"],
-      Array.isArray(options.isa)
-        ? "expected one ISA string: QEMU gives every hart the same -cpu"
-        : `expected an ISA string such as "rv64imafdch", got ${describeValue(options.isa)}`,
-    );
-  }
   try {
-    isa = parseIsa((options.isa as string | undefined) ?? DEFAULT_QEMU_ISA);
+    isa = parseIsa(options.isa ?? DEFAULT_QEMU_ISA);
   } catch (error) {
     throw invalidOption(["isa"], (error as Error).message);
   }
-  const firmware = options.firmware === undefined
-    ? undefined
-    : choiceOption(options.firmware, ["firmware"], FIRMWARE_NAMES, "opensbi");
-  const access = choiceOption(
-    options.access,
-    ["access"],
-    ["debugger", "native"] as const,
-    "debugger",
-  );
-  if (access === "native" && firmware !== undefined) {
+  const access = options.access ?? "debugger";
+  if (access === "native" && options.firmware !== undefined) {
     throw invalidOption(
       ["firmware"],
       `native access boots the real OpenSBI that QEMU ships; leave out "firmware"`,
@@ -388,41 +399,22 @@ export function parseQemuOptions(raw: unknown): ResolvedQemuOptions {
       `native access boots its own QEMU with the guest agent; it cannot attach to a running one`,
     );
   }
-  let qemu = envBinary() ?? DEFAULT_QEMU_BINARY;
-  if (options.qemu !== undefined) {
-    if (typeof options.qemu !== "string" || options.qemu === "") {
-      throw invalidOption(
-        ["qemu"],
-        `expected the path or name of the QEMU binary, got ${describeValue(options.qemu)}`,
-      );
-    }
-    qemu = options.qemu;
-  }
-  const cpuProps = parseCpuProps(options.cpuProps);
-  const timeoutMs = integerOption(
-    options.timeoutMs,
-    ["timeoutMs"],
-    { min: 1, max: 600_000 },
-    DEFAULT_QEMU_TIMEOUT_MS,
-  );
-  const bootTimeoutMs = integerOption(
-    options.bootTimeoutMs,
-    ["bootTimeoutMs"],
-    { min: 1, max: 600_000 },
-    DEFAULT_QEMU_BOOT_TIMEOUT_MS,
-  );
+  const cpuProps = Array.isArray(options.cpuProps)
+    ? [...options.cpuProps]
+    : Object.entries(options.cpuProps ?? {}).map(([name, value]) => `${name}=${String(value)}`);
+  const attach = options.attach;
   return Object.freeze({
-    harts,
+    harts: options.harts ?? DEFAULT_HARTS,
     isa,
     isaGiven: options.isa !== undefined,
-    firmware,
+    firmware: options.firmware,
     access,
-    qemu,
+    qemu: options.qemu ?? envBinary() ?? DEFAULT_QEMU_BINARY,
     cpu: cpuArgument(isa, cpuProps),
     cpuProps: Object.freeze(cpuProps),
-    attach: parseAttach(options.attach),
-    timeoutMs,
-    bootTimeoutMs,
+    attach: attach === undefined ? undefined : Object.freeze({ qmp: attach.qmp, gdb: attach.gdb }),
+    timeoutMs: options.timeoutMs ?? DEFAULT_QEMU_TIMEOUT_MS,
+    bootTimeoutMs: options.bootTimeoutMs ?? DEFAULT_QEMU_BOOT_TIMEOUT_MS,
   });
 }
 

@@ -52,7 +52,7 @@ Deno.test("parseQemuOptions() takes every option", () => {
 });
 
 Deno.test("parseQemuOptions() rejects bad options with their key path", () => {
-  rejectsAt({ harts: 0 }, ["harts"], /from 1 to 512, got 0/);
+  rejectsAt({ harts: 0 }, ["harts"], /from 1 to 512, got number 0/);
   rejectsAt({ harts: 513 }, ["harts"], /from 1 to 512/);
   rejectsAt({ isa: ["rv64imafdch", "rv64imafdc"] }, ["isa"], /QEMU gives every hart the same -cpu/);
   rejectsAt({ isa: "rv32imac" }, ["isa"], /only RV64/);
@@ -68,7 +68,10 @@ Deno.test("parseQemuOptions() rejects bad options with their key path", () => {
   rejectsAt({ qemu: "" }, ["qemu"], /path or name of the QEMU binary/);
   rejectsAt({ cpuProps: ["sscofpmf"] }, ["cpuProps", "0"], /"name=value"/);
   rejectsAt({ cpuProps: { "a,b": true } }, ["cpuProps", "a,b"], /not a valid -cpu property/);
-  rejectsAt({ attach: { qmp: "/q.sock" } }, ["attach", "gdb"], /gdb unix socket/);
+  rejectsAt({ attach: { qmp: "/q.sock" } }, ["attach"], /missing option "gdb" in "attach"/);
+  rejectsAt({ attach: { qmp: "/q.sock", gdb: "" } }, ["attach", "gdb"], /gdb unix socket/);
+  rejectsAt({ cpuProps: { sscofpmf: 1.5 } }, ["cpuProps", "sscofpmf"], /a string, an integer/);
+  rejectsAt({ harts: 4, hart: 2 }, ["hart"], /unknown option "hart" \(did you mean "harts"\?\)/);
   rejectsAt({ attach: { qmp: "/q", gdb: "/g", tcp: 1 } }, ["attach", "tcp"], /unknown option/);
   rejectsAt({ timeoutMs: -1 }, ["timeoutMs"], /from 1 to 600000/);
   rejectsAt({ profile: "qemu-7.2" }, ["profile"], /unknown option "profile"/);
