@@ -187,7 +187,7 @@ export function either(
  * @param value The value.
  * @returns The description.
  */
-export function describeValue(value: unknown): string {
+function describeValue(value: unknown): string {
   if (value === null || value === undefined) return "nothing";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "string") return JSON.stringify(value);
@@ -270,7 +270,7 @@ function quote(value: string | number): string {
 }
 
 /** What a shape's values are, for messages. */
-export function expectedOf(shape: Shape): string {
+function expectedOf(shape: Shape): string {
   if (shape.expected !== undefined) return shape.expected;
   switch (shape.kind) {
     case "map":

@@ -27,7 +27,7 @@ function shellWord(word: string): string {
  * @param socket The socket.
  * @returns `gdb-multiarch -q -ex 'target remote <socket>'`.
  */
-export function gdbCommand(socket: string): string {
+function gdbCommand(socket: string): string {
   return `gdb-multiarch -q -ex ${shellWord(`target remote ${socket}`)}`;
 }
 
