@@ -10,7 +10,9 @@
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { type CliIo, type Command, EXIT, UsageError } from "./io.ts";
 import { pluginHelp } from "./plugin_help.ts";
-import { closest } from "../manifest/suggest.ts";
+import { closest } from "../hal/_suggest.ts";
+import type { AxVCpuHal } from "../hal/types.ts";
+import { reportBackend } from "./boot.ts";
 
 /** The option values `parseArgs` gives for a command's own options. */
 export type CommandValues<O extends ParseArgsOptionsConfig> = ReturnType<
@@ -111,25 +113,50 @@ export interface CommandInput<O extends ParseArgsOptionsConfig> extends CommandL
   /** The manifest or trace path (`""` for a command that takes other positionals). */
   readonly path: string;
   /**
-   * What the user allowed for booting: module plugins (`--allow-plugin`,
-   * `--allow-plugin=<specifier>`) and replacing an existing trace (`--force`).
+   * How the user wants manifests booted: module plugins allowed
+   * (`--allow-plugin`, `--allow-plugin=<specifier>`), an existing trace
+   * replaced (`--force`), extra QEMU arguments (`--qemu-arg`, validated),
+   * and what the CLI says of each backend once it is up.
    */
-  readonly trust: { readonly allowPlugins: boolean | readonly string[]; readonly force: boolean };
+  readonly trust: {
+    readonly allowPlugins: boolean | readonly string[];
+    readonly force: boolean;
+    readonly qemuArgs?: readonly string[];
+    readonly onBackend: (hal: AxVCpuHal) => void;
+  };
 }
 
 const ALLOW_PLUGIN = "--allow-plugin";
+const QEMU_ARG = "--qemu-arg";
+
+/** What every command that boots a manifest also takes, for its `--help`. */
+const BOOT_HELP = `
+Options of every command that boots a manifest:
+  --allow-plugin[=<specifier>]  load a module plugin (its code runs with
+                                this program's permissions)
+  --force                       replace an existing trace (record:, -o)
+  --qemu-arg <arg>              pass -d <items>, -D <file> or -trace <pattern>
+                                to the QEMU the qemu backend starts
+                                (repeatable: --qemu-arg -d --qemu-arg int, or
+                                --qemu-arg "-d int"); -D names a file in the
+                                session's own folder, printed at start
+`;
 
 /**
- * Takes `--allow-plugin` and `--allow-plugin=<specifier>` (repeatable) out of
- * the arguments: `node:util`'s parser has no option whose value is optional.
+ * Takes the options `node:util`'s parser cannot read out of the arguments:
+ * `--allow-plugin` and `--allow-plugin=<specifier>` (a value that is
+ * optional), and `--qemu-arg <arg>` (a value that starts with "-"), each
+ * repeatable.
  */
-function takeAllowPlugin(args: readonly string[]): {
+function takeBootArgs(args: readonly string[]): {
   rest: string[];
   allowPlugins: boolean | string[];
+  qemuArgs: string[];
 } {
   const rest: string[] = [];
   let any = false;
   const specifiers: string[] = [];
+  const qemuArgs: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === "--") {
@@ -141,9 +168,27 @@ function takeAllowPlugin(args: readonly string[]): {
       const specifier = arg.slice(ALLOW_PLUGIN.length + 1);
       if (specifier === "") throw new UsageError(`${ALLOW_PLUGIN}= needs a plugin specifier`);
       specifiers.push(specifier);
+    } else if (arg === QEMU_ARG) {
+      const value = args[++i];
+      if (value === undefined) throw new UsageError(`${QEMU_ARG} needs a value, e.g. "-d int"`);
+      qemuArgs.push(value);
+    } else if (arg.startsWith(`${QEMU_ARG}=`)) {
+      qemuArgs.push(arg.slice(QEMU_ARG.length + 1));
     } else rest.push(arg);
   }
-  return { rest, allowPlugins: any || specifiers };
+  return { rest, allowPlugins: any || specifiers, qemuArgs };
+}
+
+/** Refuses, as a usage error, QEMU arguments outside the allow-list (before anything is read). */
+async function checkQemuArgs(qemuArgs: readonly string[]): Promise<void> {
+  if (qemuArgs.length === 0) return;
+  // Loaded only when asked for: the QEMU plugin's own rules.
+  const { parseQemuArgs } = await import("../plugins/qemu/options.ts");
+  try {
+    parseQemuArgs(qemuArgs);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 /**
@@ -174,17 +219,24 @@ export interface CommandSpec<O extends ParseArgsOptionsConfig> {
  * @returns The command.
  */
 export function defineCommand<O extends ParseArgsOptionsConfig>(spec: CommandSpec<O>): Command {
+  const help = spec.help + BOOT_HELP;
   return {
     name: spec.name,
     summary: spec.summary,
-    help: spec.help,
+    help,
     async run(args: string[], io: CliIo): Promise<number> {
       const options: WithJson<O> = { ...spec.options, ...JSON_OPTION, ...BOOT_OPTIONS };
-      const { rest, allowPlugins } = takeAllowPlugin(args);
-      const line = await parseCommandLine(rest, options, spec.help, io);
+      const { rest, allowPlugins, qemuArgs } = takeBootArgs(args);
+      await checkQemuArgs(qemuArgs);
+      const line = await parseCommandLine(rest, options, help, io);
       if (line === undefined) return EXIT.ok;
       const path = spec.takes === "paths" ? "" : onePath(spec.name, line.positionals, spec.takes);
-      const trust = { allowPlugins, force: (line.values as { force?: boolean }).force === true };
+      const trust = {
+        allowPlugins,
+        force: (line.values as { force?: boolean }).force === true,
+        ...(qemuArgs.length === 0 ? {} : { qemuArgs }),
+        onBackend: (hal: AxVCpuHal) => reportBackend(hal, io),
+      };
       return await spec.run({ ...line, path, trust }, io);
     },
   };

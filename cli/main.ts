@@ -44,7 +44,7 @@ import {
   UsageError,
 } from "./io.ts";
 import { AxError, ManifestError } from "../hal/errors.ts";
-import { closest } from "../manifest/suggest.ts";
+import { closest } from "../hal/_suggest.ts";
 import { installSignalHandlers } from "./signals.ts";
 
 const COMMANDS: ReadonlyMap<string, Command> = new Map(

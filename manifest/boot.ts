@@ -11,6 +11,7 @@ import { PerCpuSet } from "../percpu/percpu_set.ts";
 import { RISCVVCpu } from "../percpu/riscv_vcpu.ts";
 import { recordHal } from "../trace/recorder.ts";
 import { isModuleSpecifier, loadPlugin } from "./registry.ts";
+import type { ResolvedQemuOptions } from "../plugins/qemu/options.ts";
 import { checkTraceTarget } from "./trace_target.ts";
 import type { Manifest } from "./schema.ts";
 import { manifestError } from "./source.ts";
@@ -93,6 +94,14 @@ export interface BootOptions {
   allowPlugins?: boolean | readonly string[];
   /** Whether an existing trace file may be replaced by the recording. Default `false`. */
   force?: boolean;
+  /**
+   * Extra arguments for the QEMU the `qemu` plugin starts (what the CLI's
+   * `--qemu-arg` gives; a manifest cannot): only `-d <items>`, `-D <file>`
+   * (a plain name, written in the session's own folder) and `-trace
+   * <pattern>`. Refused (`AxError` kind `"InvalidInput"`) for any other
+   * plugin, for an attached QEMU, and for anything outside that list.
+   */
+  qemuArgs?: readonly string[];
 }
 
 function optionPath(error: unknown): string[] | undefined {
@@ -140,13 +149,22 @@ async function closeAfterFailure(hal: AxVCpuHal, error: unknown): Promise<void> 
  * Loads and validates the plugin's options into a backend.
  *
  * @param manifest The manifest.
+ * @param options Which module plugins may load; extra QEMU arguments.
  * @returns The plugin and its backend.
  */
 export async function createBackend(
   manifest: Manifest,
-  options: Pick<BootOptions, "allowPlugins"> = {},
+  options: Pick<BootOptions, "allowPlugins" | "qemuArgs"> = {},
 ): Promise<{ plugin: HalPlugin<unknown>; hal: AxVCpuHal }> {
   const specifier = manifest.backend.plugin;
+  const qemuArgs = options.qemuArgs ?? [];
+  if (qemuArgs.length > 0 && specifier !== "qemu") {
+    throw new AxError(
+      "InvalidInput",
+      `Cannot pass QEMU arguments (--qemu-arg) to the backend of ${manifest.file}: ` +
+        `it uses plugin ${JSON.stringify(specifier)}, and they are for plugin "qemu" only`,
+    );
+  }
   if (isModuleSpecifier(specifier) && !pluginAllowed(specifier, options.allowPlugins)) {
     throw manifestError(
       manifest,
@@ -179,6 +197,11 @@ export async function createBackend(
   } catch (error) {
     // Whatever the plugin throws, the user's fix is in the options.
     throw atOption(error, "rejected its options");
+  }
+  if (qemuArgs.length > 0) {
+    // Loaded already: it is the qemu plugin's own module.
+    const { withQemuArgs } = await import("../plugins/qemu/options.ts");
+    parsed = withQemuArgs(parsed as ResolvedQemuOptions, qemuArgs);
   }
   try {
     return { plugin, hal: await plugin.create(parsed) };

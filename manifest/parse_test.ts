@@ -155,17 +155,22 @@ Deno.test("parseManifest(): version, required keys, policy, server", () => {
   fails("version: 1\nbackend: { plugin: emulator }\npercpu: { policy: linux }\n", {
     line: 3,
     path: ["percpu", "policy"],
-    detail: /unknown policy "linux"/,
+    detail: /expected "arceos", "kvm", "kvm-6\.12" or a custom policy map, got "linux"/,
   });
   fails(
     "version: 1\nbackend: { plugin: emulator }\npercpu:\n  policy:\n    hedeleg: [ILEGAL_INSTRUCTION]\n" +
       "    hideleg: []\n    hcounteren: 0\n    sie: []\n",
-    { line: 5, path: ["percpu", "policy", "hedeleg", 0], detail: /not an exception name/ },
+    {
+      line: 5,
+      path: ["percpu", "policy", "hedeleg", 0],
+      detail:
+        /expected an exception name \(e\.g\. "ILLEGAL_INSTRUCTION"\) or a cause number from 0 to 63, got "ILEGAL_INSTRUCTION" \(did you mean "ILLEGAL_INSTRUCTION"\?\)/,
+    },
   );
   fails("version: 1\nbackend: { plugin: emulator }\npercpu:\n  policy: { hedeleg: [] }\n", {
     line: 4,
     path: ["percpu", "policy"],
-    detail: /needs "hideleg"/,
+    detail: /missing key "hideleg" in "percpu\.policy"/,
   });
   fails('version: 1\nbackend: { plugin: emulator }\nserver: { listen: "localhost" }\n', {
     line: 3,

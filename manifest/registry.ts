@@ -37,7 +37,19 @@ export const BUILTIN_PLUGINS: ReadonlyMap<string, () => Promise<HalPlugin<unknow
   ],
 ]);
 
-const SPECIFIER_REGEXP = /^(?:\.{1,2}\/|\/|file:|npm:|jsr:|https?:)/;
+/**
+ * How a module specifier starts (a relative or absolute path, `file:`,
+ * `npm:`, `jsr:`, `http:` or `https:`), as opposed to a built-in name.
+ *
+ * @example Usage
+ * ```ts
+ * import { SPECIFIER_REGEXP } from "./registry.ts";
+ * import { ok } from "node:assert/strict";
+ *
+ * ok(SPECIFIER_REGEXP.test("npm:@acme/rvhv-backend") && !SPECIFIER_REGEXP.test("qemu"));
+ * ```
+ */
+export const SPECIFIER_REGEXP: RegExp = /^(?:\.{1,2}\/|\/|file:|npm:|jsr:|https?:)/;
 
 /**
  * Whether a `backend.plugin` value is a module specifier rather than a

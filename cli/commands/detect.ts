@@ -45,6 +45,7 @@ export const detectCommand: Command = defineCommand({
     }
     const manifest = await readManifestArg(path, io.stdin);
     const { hal } = await createBackend(manifest, trust);
+    trust.onBackend(hal);
     const unregister = onInterrupt(() => hal.close());
     try {
       const harts = only === undefined ? hal.harts : [only];

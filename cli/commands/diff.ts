@@ -8,7 +8,7 @@ import { ALL_ONES } from "../../hal/csr_fields.ts";
 import { ManifestError } from "../../hal/errors.ts";
 import { hex } from "../../hal/hex.ts";
 import type { BootOptions, System } from "../../manifest/boot.ts";
-import { bootForCli } from "../boot.ts";
+import { bootForCli, forSeveral } from "../boot.ts";
 import { readManifestArg } from "../manifest_arg.ts";
 import type { Manifest } from "../../manifest/schema.ts";
 import { manifestError } from "../../manifest/source.ts";
@@ -250,9 +250,10 @@ async function diffManifests(
 ): Promise<number> {
   const manifestA = await readManifestArg(a, io.stdin);
   const manifestB = await readManifestArg(b, io.stdin);
+  const options = forSeveral([manifestA, manifestB], trust);
   io.err(`rvhv: booting ${manifestA.file} and ${manifestB.file}\n`);
   const warnings: string[] = [];
-  const [systemA, systemB] = await bootPair([manifestA, manifestB], warnings, trust);
+  const [systemA, systemB] = await bootPair([manifestA, manifestB], warnings, options);
   for (const warning of warnings) io.err(`rvhv: warning: ${warning}\n`);
   try {
     const diff = await diffStates(systemA, systemB);
@@ -334,10 +335,11 @@ async function compareManifests(
 ): Promise<number> {
   const manifests = [];
   for (const path of paths) manifests.push(await readManifestArg(path, io.stdin));
+  const options = forSeveral(manifests, trust);
   io.err(`rvhv: booting ${manifests.map((m) => m.file).join(", ")}\n`);
   const systems: System[] = [];
   try {
-    for (const manifest of manifests) systems.push(await bootForCli(manifest, trust));
+    for (const manifest of manifests) systems.push(await bootForCli(manifest, options));
     const labels = paths.map((_, i) => String.fromCharCode(97 + i));
     const report = await compareBackends(
       systems.map((system, i) => ({ label: labels[i]!, hal: system.hal })),
@@ -446,6 +448,9 @@ export const diffCommand: Command = defineCommand({
         `cannot compare a trace with a manifest: ${traceA ? a : b} is a trace, ` +
           `${traceA ? b : a} is not; give two traces or two manifests`,
       );
+    }
+    if (traceA && trust.qemuArgs !== undefined) {
+      throw new UsageError("--qemu-arg is for booting manifests; diff of two traces boots none");
     }
     return traceA
       ? await diffTraceFiles(a, b, values.json, lookahead, io)

@@ -12,6 +12,7 @@ import { describeHart } from "../../percpu/report.ts";
 import { type Command, EXIT } from "../io.ts";
 import { defineCommand } from "../command_line.ts";
 import { accessPaths, hartTable } from "./_report.ts";
+import { shareHeld } from "./_hold.ts";
 import { nextInterrupt, signalExitCode } from "../signals.ts";
 
 const HELP = `Usage: rvhv up <manifest> [--json] [--no-enable] [--hold]
@@ -29,8 +30,9 @@ backend is closed.
 Options:
   --json        print JSON (one object with a "harts" list) instead of a table
   --no-enable   set the harts up but leave them initialized
-  --hold        keep the system up after printing (e.g. to inspect a QEMU with
-                other tools) until SIGINT or SIGTERM, then restore and close
+  --hold        keep the system up after printing until SIGINT or SIGTERM,
+                then restore and close; on QEMU, print how to reach it (its
+                QMP and gdb sockets) and leave the gdbstub to your own gdb
   -h, --help    show this help
 
 Exit codes: 0 ok, 1 a hart cannot be set up (e.g. no H extension),
@@ -78,6 +80,7 @@ export const upCommand: Command = defineCommand({
       }
       if (values.hold) {
         io.err("rvhv: holding the system up; SIGINT or SIGTERM restores and closes it\n");
+        await shareHeld(system.hal, io);
         const signal = await nextInterrupt();
         io.err(`rvhv: ${signal}: closing\n`);
         ended = signalExitCode(signal);

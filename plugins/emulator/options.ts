@@ -5,14 +5,18 @@
  */
 
 import {
-  bigintOption,
-  choiceOption,
-  describeValue,
-  integerOption,
-  objectOption,
-  rejectUnknownKeys,
-} from "../../hal/_options.ts";
+  checkOptions,
+  choice,
+  either,
+  integer,
+  list,
+  map,
+  type MapShape,
+  text,
+  u64,
+} from "../../hal/_shape.ts";
 import { invalidOption } from "../../hal/errors.ts";
+import { hex, parseHex } from "../../hal/hex.ts";
 import { DEFAULT_PHYS_VIRT_OFFSET as LINEAR_MAP_OFFSET } from "../../hal/host_memory.ts";
 import { FIRMWARE_NAMES, type FirmwareName } from "../../hal/firmware.ts";
 import { type IsaSpec, parseIsa } from "../../hal/isa.ts";
@@ -218,16 +222,69 @@ export const DEFAULT_RAM_SIZE: bigint = 128n << 20n;
  */
 export const DEFAULT_PHYS_VIRT_OFFSET: bigint = LINEAR_MAP_OFFSET;
 
-const OPTION_KEYS = ["harts", "isa", "profile", "firmware", "ram", "physVirtOffset", "spec"];
 const GUEST_MODES: readonly GuestTranslationMode[] = ["sv39x4", "sv48x4", "sv57x4"];
+/** Harts when none are asked for. */
+const DEFAULT_HARTS = 1;
+const DEFAULT_PROFILE: ProfileName = "spec";
+const DEFAULT_FIRMWARE: FirmwareName = "opensbi";
+const ISA_EXAMPLE = 'an ISA string such as "rv64imafdch"';
 
-function parseOneIsa(value: unknown, path: (string | number)[]): IsaSpec {
-  if (typeof value !== "string") {
-    throw invalidOption(
-      path,
-      `expected an ISA string such as "rv64imafdch", got ${describeValue(value)}`,
-    );
-  }
+/**
+ * The emulator's options: their forms, defaults and meanings, as
+ * `parseEmulatorOptions` checks them first and the manifest's JSON Schema
+ * says them (`manifest/rvhv-manifest.schema.json`).
+ *
+ * @example Usage
+ * ```ts
+ * import { EMULATOR_OPTIONS_SHAPE } from "./options.ts";
+ * import { ok } from "node:assert/strict";
+ *
+ * ok("profile" in EMULATOR_OPTIONS_SHAPE.properties);
+ * ```
+ */
+export const EMULATOR_OPTIONS_SHAPE: MapShape = map({
+  harts: integer(1, MAX_HARTS, {
+    default: DEFAULT_HARTS,
+    description: "Number of harts (ids 0 to harts-1).",
+  }),
+  isa: either(`${ISA_EXAMPLE}, or one per hart`, [
+    text({ expected: ISA_EXAMPLE }),
+    list(text({ expected: ISA_EXAMPLE })),
+  ], {
+    default: DEFAULT_ISA,
+    description: "The ISA string of every hart, or one per hart (a mixed system).",
+  }),
+  profile: choice([...PROFILE_NAMES, AUTO_PROFILE], {
+    // "auto" is for rvhv diff only: a message names the profiles that boot alone.
+    expected: `one of ${PROFILE_NAMES.map((name) => `"${name}"`).join(", ")}`,
+    default: DEFAULT_PROFILE,
+    description: "The CSR model; auto (only in rvhv diff against a QEMU manifest) takes the " +
+      "profile of that QEMU's version.",
+  }),
+  firmware: choice(FIRMWARE_NAMES, {
+    default: DEFAULT_FIRMWARE,
+    description: "The firmware state the harts start in (opensbi: the version that matches " +
+      "the profile).",
+  }),
+  ram: map({
+    base: u64({ default: hex(DEFAULT_RAM_BASE), description: "RAM base (a multiple of 4096)." }),
+    size: u64({ default: hex(DEFAULT_RAM_SIZE), description: "RAM size (a multiple of 4096)." }),
+  }, { nullable: true, description: "The RAM frames come from." }),
+  physVirtOffset: u64({
+    default: hex(DEFAULT_PHYS_VIRT_OFFSET),
+    description: "Host physical-to-virtual offset (ArceOS riscv64's by default).",
+  }),
+  spec: map({
+    geilen: integer(0, 63, { default: DEFAULT_SPEC_PARAMS.geilen, description: "GEILEN." }),
+    vmidlen: integer(0, 14, { default: DEFAULT_SPEC_PARAMS.vmidlen, description: "VMIDLEN." }),
+    hgatpModes: list(choice(GUEST_MODES), {
+      default: [...DEFAULT_SPEC_PARAMS.hgatpModes],
+      description: "The hgatp modes the harts take.",
+    }),
+  }, { nullable: true, description: "Parameters of the spec profile." }),
+}, { nullable: true });
+
+function parseOneIsa(value: string, path: (string | number)[]): IsaSpec {
   try {
     return parseIsa(value);
   } catch (error) {
@@ -235,36 +292,10 @@ function parseOneIsa(value: unknown, path: (string | number)[]): IsaSpec {
   }
 }
 
-function parseSpec(raw: unknown): SpecParams {
-  const spec = objectOption(raw, ["spec"]);
-  rejectUnknownKeys(spec, ["geilen", "vmidlen", "hgatpModes"], ["spec"]);
-  let hgatpModes: readonly GuestTranslationMode[] = DEFAULT_SPEC_PARAMS.hgatpModes;
-  if (spec.hgatpModes !== undefined) {
-    if (!Array.isArray(spec.hgatpModes)) {
-      throw invalidOption(
-        ["spec", "hgatpModes"],
-        `expected a list, got ${describeValue(spec.hgatpModes)}`,
-      );
-    }
-    hgatpModes = spec.hgatpModes.map((mode, i) =>
-      choiceOption(mode, ["spec", "hgatpModes", i], GUEST_MODES, "sv39x4")
-    );
-  }
-  return {
-    geilen: integerOption(
-      spec.geilen,
-      ["spec", "geilen"],
-      { min: 0, max: 63 },
-      DEFAULT_SPEC_PARAMS.geilen,
-    ),
-    vmidlen: integerOption(
-      spec.vmidlen,
-      ["spec", "vmidlen"],
-      { min: 0, max: 14 },
-      DEFAULT_SPEC_PARAMS.vmidlen,
-    ),
-    hgatpModes,
-  };
+/** A 64-bit option as checked by its shape, or the default. */
+function bigintOf(value: bigint | number | string | undefined, fallback: bigint): bigint {
+  if (value === undefined) return fallback;
+  return typeof value === "string" ? parseHex(value) : BigInt(value);
 }
 
 /**
@@ -289,13 +320,13 @@ function parseSpec(raw: unknown): SpecParams {
  * ```
  */
 export function parseEmulatorOptions(raw: unknown): ResolvedEmulatorOptions {
-  const options = objectOption(raw, []);
-  rejectUnknownKeys(options, OPTION_KEYS, []);
-  const harts = integerOption(options.harts, ["harts"], { min: 1, max: MAX_HARTS }, 1);
+  checkOptions(EMULATOR_OPTIONS_SHAPE, raw);
+  const options = (raw ?? {}) as EmulatorOptions;
+  const harts = options.harts ?? DEFAULT_HARTS;
   let isas: IsaSpec[];
   if (options.isa === undefined) {
     isas = new Array<IsaSpec>(harts).fill(parseIsa(DEFAULT_ISA));
-  } else if (Array.isArray(options.isa)) {
+  } else if (typeof options.isa !== "string") {
     if (options.isa.length !== harts) {
       throw invalidOption(
         ["isa"],
@@ -306,10 +337,9 @@ export function parseEmulatorOptions(raw: unknown): ResolvedEmulatorOptions {
   } else {
     isas = new Array<IsaSpec>(harts).fill(parseOneIsa(options.isa, ["isa"]));
   }
-  const ram = objectOption(options.ram, ["ram"]);
-  rejectUnknownKeys(ram, ["base", "size"], ["ram"]);
-  const ramBase = bigintOption(ram.base, ["ram", "base"], DEFAULT_RAM_BASE);
-  const ramSize = bigintOption(ram.size, ["ram", "size"], DEFAULT_RAM_SIZE);
+  const ram = options.ram ?? {};
+  const ramBase = bigintOf(ram.base, DEFAULT_RAM_BASE);
+  const ramSize = bigintOf(ram.size, DEFAULT_RAM_SIZE);
   if (ramBase % 4096n !== 0n) throw invalidOption(["ram", "base"], "must be a multiple of 4096");
   if (ramSize === 0n || ramSize % 4096n !== 0n) {
     throw invalidOption(["ram", "size"], "must be a positive multiple of 4096");
@@ -323,7 +353,7 @@ export function parseEmulatorOptions(raw: unknown): ResolvedEmulatorOptions {
         }`,
     );
   }
-  const profile = choiceOption(options.profile, ["profile"], PROFILE_NAMES, "spec");
+  const profile = options.profile ?? DEFAULT_PROFILE;
   const known = KNOWN_EXTENSIONS[profile];
   isas.forEach((isa, i) => {
     for (const ext of isa.extensions) {
@@ -336,18 +366,19 @@ export function parseEmulatorOptions(raw: unknown): ResolvedEmulatorOptions {
       }
     }
   });
+  const spec = options.spec ?? {};
   return {
     harts,
     isas,
     profile,
-    firmware: choiceOption(options.firmware, ["firmware"], FIRMWARE_NAMES, "opensbi"),
+    firmware: options.firmware ?? DEFAULT_FIRMWARE,
     ramBase,
     ramSize,
-    physVirtOffset: bigintOption(
-      options.physVirtOffset,
-      ["physVirtOffset"],
-      DEFAULT_PHYS_VIRT_OFFSET,
-    ),
-    spec: parseSpec(options.spec),
+    physVirtOffset: bigintOf(options.physVirtOffset, DEFAULT_PHYS_VIRT_OFFSET),
+    spec: {
+      geilen: spec.geilen ?? DEFAULT_SPEC_PARAMS.geilen,
+      vmidlen: spec.vmidlen ?? DEFAULT_SPEC_PARAMS.vmidlen,
+      hgatpModes: spec.hgatpModes ?? DEFAULT_SPEC_PARAMS.hgatpModes,
+    },
   };
 }

@@ -1,6 +1,6 @@
 /**
  * What the QEMU backend's `info()` says: the QEMU (version, pid or the
- * sockets attached to), its harts and ISA, the emulator profile that models
+ * sockets attached to, its log file), its harts and ISA, the emulator profile that models
  * it, the firmware, and what the access strategy adds.
  *
  * Needs no permissions.
@@ -69,6 +69,8 @@ export function describeQemu(
     package: session.package,
     ...(prepared.firmware === undefined ? {} : { firmware: prepared.firmware.name }),
     ...(session.process === undefined ? {} : { pid: session.process.pid }),
+    // QEMU's own log (--qemu-arg -d/-D/-trace), kept in its session folder.
+    ...(session.process?.logPath === undefined ? {} : { log: session.process.logPath }),
     harts: session.harts.length,
     h: session.hasH.every(Boolean),
     misa: hex(session.misa),

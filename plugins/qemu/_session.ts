@@ -4,7 +4,8 @@
  * connection. It discovers the harts, their H extension, misa and the QEMU
  * version; tracks whether the VM runs (QMP `STOP`/`RESUME` events, and no
  * gdb packet while it does); notices when QEMU or a socket goes away
- * unasked; and ends QEMU (or, attached, leaves it as it was found).
+ * unasked; lends the gdbstub (one client at a time) to another debugger
+ * and takes it back; and ends QEMU (or, attached, leaves it as it was found).
  *
  * Needs `--allow-run` for the binary, `--allow-read`, `--allow-write` and
  * `--allow-net` for the unix sockets.
@@ -70,8 +71,6 @@ export class QemuSession {
   readonly process: QemuProcess | undefined;
   /** The QMP connection. */
   readonly qmp: QmpClient;
-  /** The gdb connection. */
-  readonly gdb: GdbClient;
   /** Attached: whether the VM ran before this session stopped it (and runs again on close). */
   readonly wasRunning: boolean;
   /** QEMU's version, `major.minor.micro`. */
@@ -88,9 +87,14 @@ export class QemuSession {
   readonly openedAt: number;
   #options: ResolvedQemuOptions;
   #spawn: SessionSpawn;
+  #gdb: GdbClient;
+  /** While the gdbstub is lent out: the connection being taken back, once asked for. */
+  #lent: { retaking: Promise<void> | undefined } | undefined;
   #run: { running: boolean };
   #resumed: Promise<string> | undefined;
   #lost: AxError | undefined;
+  /** Marks the session lost (set up by `#watch`). */
+  #lose: ((why: string, cause?: unknown) => void) | undefined;
   #closing = false;
 
   private constructor(
@@ -104,7 +108,7 @@ export class QemuSession {
     this.openedAt = openedAt;
     this.process = found.process;
     this.qmp = found.qmp;
-    this.gdb = found.gdb;
+    this.#gdb = found.gdb;
     this.#run = found.run;
     this.wasRunning = found.wasRunning;
     this.harts = found.harts;
@@ -153,6 +157,74 @@ export class QemuSession {
       await session.close();
       throw error;
     }
+  }
+
+  /**
+   * The gdb connection. While the gdbstub is lent out
+   * ({@linkcode QemuSession.lendGdbstub}) this is the closed one: take it
+   * back first ({@linkcode QemuSession.retakeGdbstub}).
+   */
+  get gdb(): GdbClient {
+    return this.#gdb;
+  }
+
+  /** Where the gdbstub listens. */
+  get gdbPath(): string {
+    return this.process?.gdbPath ?? this.#options.attach!.gdb;
+  }
+
+  /** Whether the gdbstub is lent out. */
+  get gdbLent(): boolean {
+    return this.#lent !== undefined;
+  }
+
+  /**
+   * Lends the gdbstub to another debugger: QEMU serves one gdb client at a
+   * time, so this session's connection is closed (without `D`, which would
+   * resume the VM). Call it with no exchange in flight; until
+   * {@linkcode QemuSession.retakeGdbstub}, nothing may be sent. Idempotent.
+   */
+  async lendGdbstub(): Promise<void> {
+    if (this.#lent !== undefined) return;
+    this.#lent = { retaking: undefined };
+    await this.#gdb.close();
+  }
+
+  /**
+   * Takes a lent gdbstub back: stops the VM over QMP if the other debugger
+   * left it running (a gdb `continue`, or a `detach`), then connects again
+   * and reads the target description afresh. Does nothing when nothing is
+   * lent; concurrent calls share one connect.
+   *
+   * @throws {AxError} Kind `"Timeout"` when the stub does not answer (most
+   *   likely the other debugger is still connected); the gdbstub stays lent.
+   */
+  retakeGdbstub(): Promise<void> {
+    const lent = this.#lent;
+    if (lent === undefined) return Promise.resolve();
+    lent.retaking ??= (async () => {
+      if (this.#run.running) {
+        await this.qmp.execute("stop");
+        this.#run.running = false;
+      }
+      try {
+        this.#gdb = await connectGdb(this.gdbPath, this.#options, this.#run);
+      } catch (error) {
+        lent.retaking = undefined;
+        if (error instanceof AxError && error.kind === "Timeout") {
+          throw new AxError(
+            "Timeout",
+            `Cannot take the gdbstub back: ${error.message} (it serves one client: ` +
+              `end the other debugger's session, with "disconnect" in gdb)`,
+            { cause: error },
+          );
+        }
+        throw error;
+      }
+      this.#lent = undefined;
+      this.#watchGdb(this.#gdb);
+    })();
+    return lent.retaking;
   }
 
   /** Whether the VM runs. */
@@ -272,9 +344,9 @@ export class QemuSession {
    */
   async close(): Promise<void> {
     this.#closing = true;
-    const { process, qmp, gdb } = this;
+    const { process, qmp } = this;
     // Closing the gdb socket leaves the run state alone; `D` would resume the VM.
-    await gdb.close();
+    await this.#gdb.close();
     if (process !== undefined) {
       // Ask politely when QMP is up; otherwise signal at once.
       const asked = process.exitStatus === undefined && qmp.runstate === "running" &&
@@ -295,7 +367,7 @@ export class QemuSession {
       if (this.#closing || (this.#lost !== undefined && !overwrite)) return;
       this.#lost = new AxError("Io", why, { cause });
       // Close both connections so every pending call rejects now.
-      void this.gdb.close();
+      void this.#gdb.close();
       void this.qmp.close();
     };
     const process = this.process;
@@ -303,13 +375,45 @@ export class QemuSession {
     process?.status.then(async () => {
       lose(`QEMU (pid ${process.pid}) ${await process.describeExit()}`, undefined, true);
     });
-    this.gdb.closed.then((reason) => {
-      if (reason !== undefined) lose(`the gdb connection to QEMU ended: ${reason.message}`, reason);
-    });
+    this.#lose = lose;
+    this.#watchGdb(this.#gdb);
     this.qmp.closed.then((reason) => {
       if (reason !== undefined) lose(`the QMP connection to QEMU ended: ${reason.message}`, reason);
     });
   }
+
+  /** Marks the session lost when this gdb connection goes away unasked. */
+  #watchGdb(gdb: GdbClient): void {
+    gdb.closed.then((reason) => {
+      if (reason !== undefined && gdb === this.#gdb) {
+        this.#lose?.(`the gdb connection to QEMU ended: ${reason.message}`, reason);
+      }
+    });
+  }
+}
+
+/** Connects to a gdbstub and reads its target description, refusing to send while the VM runs. */
+async function connectGdb(
+  path: string,
+  options: ResolvedQemuOptions,
+  run: { running: boolean },
+  signal?: AbortSignal,
+): Promise<GdbClient> {
+  const timeoutMs = options.timeoutMs;
+  return await GdbClient.connect(
+    await connectUnixSocket(path, { retryForMs: timeoutMs, ...(signal ? { signal } : {}) }),
+    {
+      timeoutMs,
+      beforeSend: () => {
+        if (run.running) {
+          throw new AxError(
+            "BadState",
+            "Cannot send a gdb packet: the VM is running (it would swallow the packet); stop it first",
+          );
+        }
+      },
+    },
+  );
 }
 
 /** Connects to QEMU (starting it unless attaching) and discovers its harts. */
@@ -330,6 +434,7 @@ async function discover(options: ResolvedQemuOptions, spawn: SessionSpawn): Prom
         harts: options.harts,
         cpu: options.cpu,
         memory: `${GUEST_RAM.size >> 20n}M`,
+        logging: options.logging,
         ...spawn,
       });
       const started = process;
@@ -378,20 +483,7 @@ async function discover(options: ResolvedQemuOptions, spawn: SessionSpawn): Prom
     const hasH = await Promise.all(
       cpus.map((cpu) => qmp!.execute<boolean>("qom-get", { path: cpu["qom-path"], property: "h" })),
     );
-    gdb = await GdbClient.connect(
-      await connectUnixSocket(gdbPath, { retryForMs, signal: exitAbort.signal }),
-      {
-        timeoutMs,
-        beforeSend: () => {
-          if (run.running) {
-            throw new AxError(
-              "BadState",
-              "Cannot send a gdb packet: the VM is running (it would swallow the packet); stop it first",
-            );
-          }
-        },
-      },
-    ).catch(busy("gdb"));
+    gdb = await connectGdb(gdbPath, options, run, exitAbort.signal).catch(busy("gdb"));
     const misa = await gdb.readCsr(harts[0]!, CSR.misa);
     if (process !== undefined && harts.length !== options.harts) {
       throw new AxError(

@@ -9,15 +9,20 @@
  */
 
 import {
-  choiceOption,
-  describeValue,
-  integerOption,
-  objectOption,
-  rejectUnknownKeys,
-} from "../../hal/_options.ts";
-import { invalidOption } from "../../hal/errors.ts";
+  boolean,
+  checkOptions,
+  choice,
+  either,
+  integer,
+  list,
+  map,
+  type MapShape,
+  text,
+} from "../../hal/_shape.ts";
+import { AxError, invalidOption } from "../../hal/errors.ts";
 import { FIRMWARE_NAMES, type FirmwareName } from "../../hal/firmware.ts";
 import { type IsaSpec, parseIsa } from "../../hal/isa.ts";
+import { type QemuLogging, SESSION_FILES } from "./qemu_process.ts";
 
 /**
  * The most harts QEMU 7.2's `virt` machine accepts.
@@ -194,19 +199,20 @@ export interface ResolvedQemuOptions {
   readonly timeoutMs: number;
   /** Native access: the time every hart may take to park. */
   readonly bootTimeoutMs: number;
+  /**
+   * QEMU's logging and tracing, from the command line only (`--qemu-arg`,
+   * see {@linkcode withQemuArgs}); never from `QemuOptions`, so never from
+   * a manifest.
+   */
+  readonly logging?: {
+    /** `-d`: log items. */
+    readonly items?: string | undefined;
+    /** `-trace`: event patterns. */
+    readonly trace: readonly string[];
+    /** `-D`: the log file's name in the session folder. */
+    readonly file?: string | undefined;
+  };
 }
-
-const OPTION_KEYS = [
-  "harts",
-  "isa",
-  "firmware",
-  "access",
-  "qemu",
-  "cpuProps",
-  "attach",
-  "timeoutMs",
-  "bootTimeoutMs",
-];
 
 /** The single-letter extensions QEMU 7.2's `rv64` CPU has a property for. */
 const QEMU_LETTERS = "imafdcvh";
@@ -222,7 +228,90 @@ const QEMU_PROPERTY_NAMES: ReadonlyMap<string, string | null> = new Map([
   ["zicntr", null],
   ["zihpm", null],
 ]);
-const CPU_PROP_REGEXP = /^[A-Za-z][A-Za-z0-9_.-]*=[A-Za-z0-9_.:-]+$/;
+/** A `-cpu` property's name, and its value (QEMU's option syntax: no commas). */
+const CPU_PROP_NAME = "[A-Za-z][A-Za-z0-9_.-]*";
+const CPU_PROP_VALUE = "[A-Za-z0-9_.:-]+";
+const CPU_PROP_REGEXP = new RegExp(`^${CPU_PROP_NAME}=${CPU_PROP_VALUE}$`);
+
+/** The range of the time-outs, in ms. */
+const MAX_TIMEOUT_MS = 600_000;
+/** Harts when none are asked for. */
+const DEFAULT_HARTS = 1;
+const ACCESS_MODES = ["debugger", "native"] as const;
+
+/**
+ * The QEMU backend's options: their forms, defaults and meanings, as
+ * `parseQemuOptions` checks them first and the manifest's JSON Schema says
+ * them (`manifest/rvhv-manifest.schema.json`).
+ *
+ * @example Usage
+ * ```ts
+ * import { QEMU_OPTIONS_SHAPE } from "./options.ts";
+ * import { ok } from "node:assert/strict";
+ *
+ * ok("attach" in QEMU_OPTIONS_SHAPE.properties);
+ * ```
+ */
+export const QEMU_OPTIONS_SHAPE: MapShape = map({
+  harts: integer(1, MAX_QEMU_HARTS, {
+    default: DEFAULT_HARTS,
+    description: "Number of harts (-smp). Ignored with attach.",
+  }),
+  isa: text({
+    default: DEFAULT_QEMU_ISA,
+    description: "The ISA string of every hart, mapped to -cpu rv64,<letter>=true|false,…",
+    mismatch: (got, value) =>
+      Array.isArray(value)
+        ? "expected one ISA string: QEMU gives every hart the same -cpu"
+        : `expected an ISA string such as "rv64imafdch", got ${got}`,
+  }),
+  firmware: choice(FIRMWARE_NAMES, {
+    description: "The firmware state written into every hart (default: opensbi, the version " +
+      "that ships with the QEMU; none with attach). Not with access: native.",
+  }),
+  access: choice(ACCESS_MODES, {
+    default: "debugger",
+    description: "debugger: every CSR over the gdbstub; native: the harts run csrrw/csrrs/" +
+      "csrrc themselves under QEMU's real OpenSBI.",
+  }),
+  qemu: text({
+    expected: "the path or name of the QEMU binary",
+    description: `The QEMU binary (default: RVHV_QEMU, else ${DEFAULT_QEMU_BINARY}).`,
+  }),
+  cpuProps: either(`a list of "name=value" -cpu properties, or a map of them`, [
+    list(text({ pattern: CPU_PROP_REGEXP, expected: 'a "name=value" -cpu property' })),
+    map({}, {
+      values: either("a string, an integer or a boolean", [
+        text({ pattern: new RegExp(`^${CPU_PROP_VALUE}$`) }),
+        integer(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+        boolean(),
+      ]),
+      keyPattern: new RegExp(`^${CPU_PROP_NAME}$`),
+      keyExpected: "a valid -cpu property name",
+    }),
+  ], { description: 'Extra -cpu properties: ["sscofpmf=true"] or { sscofpmf: true }.' }),
+  attach: map({
+    qmp: text({
+      expected: "the path of QEMU's qmp unix socket",
+      description: "QMP: -qmp unix:<path>,server=on,wait=off",
+    }),
+    gdb: text({
+      expected: "the path of QEMU's gdb unix socket",
+      description: "The gdbstub: -gdb unix:<path>,server=on,wait=off",
+    }),
+  }, {
+    required: ["qmp", "gdb"],
+    description: "A running QEMU to use instead of starting one: its unix sockets.",
+  }),
+  timeoutMs: integer(1, MAX_TIMEOUT_MS, {
+    default: DEFAULT_QEMU_TIMEOUT_MS,
+    description: "Milliseconds to wait for any one exchange with QEMU.",
+  }),
+  bootTimeoutMs: integer(1, MAX_TIMEOUT_MS, {
+    default: DEFAULT_QEMU_BOOT_TIMEOUT_MS,
+    description: "Native access: milliseconds every hart may take to boot and park.",
+  }),
+}, { nullable: true });
 
 /**
  * The `-cpu` argument for an ISA string: `rv64`, then `<letter>=true|false`
@@ -271,53 +360,6 @@ function envBinary(): string | undefined {
   }
 }
 
-function parseCpuProps(raw: unknown): string[] {
-  if (raw === undefined) return [];
-  const props: string[] = [];
-  if (Array.isArray(raw)) {
-    raw.forEach((prop, i) => {
-      if (typeof prop !== "string" || !CPU_PROP_REGEXP.test(prop)) {
-        throw invalidOption(
-          ["cpuProps", i],
-          `expected a "name=value" -cpu property, got ${describeValue(prop)}`,
-        );
-      }
-      props.push(prop);
-    });
-    return props;
-  }
-  const map = objectOption(raw, ["cpuProps"]);
-  for (const [name, value] of Object.entries(map)) {
-    if (!["string", "number", "boolean"].includes(typeof value)) {
-      throw invalidOption(
-        ["cpuProps", name],
-        `expected a string, number or boolean, got ${describeValue(value)}`,
-      );
-    }
-    const prop = `${name}=${String(value)}`;
-    if (!CPU_PROP_REGEXP.test(prop)) {
-      throw invalidOption(["cpuProps", name], `"${prop}" is not a valid -cpu property`);
-    }
-    props.push(prop);
-  }
-  return props;
-}
-
-function parseAttach(raw: unknown): QemuAttachOptions | undefined {
-  if (raw === undefined) return undefined;
-  const attach = objectOption(raw, ["attach"]);
-  rejectUnknownKeys(attach, ["qmp", "gdb"], ["attach"]);
-  for (const key of ["qmp", "gdb"] as const) {
-    if (typeof attach[key] !== "string" || attach[key] === "") {
-      throw invalidOption(
-        ["attach", key],
-        `expected the path of QEMU's ${key} unix socket, got ${describeValue(attach[key])}`,
-      );
-    }
-  }
-  return Object.freeze({ qmp: attach.qmp as string, gdb: attach.gdb as string });
-}
-
 /**
  * Validates QEMU options and fills in the defaults.
  *
@@ -336,33 +378,16 @@ function parseAttach(raw: unknown): QemuAttachOptions | undefined {
  * @throws {TypeError} With a `path` naming the offending option.
  */
 export function parseQemuOptions(raw: unknown): ResolvedQemuOptions {
-  const options = objectOption(raw, []);
-  rejectUnknownKeys(options, OPTION_KEYS, []);
-  const harts = integerOption(options.harts, ["harts"], { min: 1, max: MAX_QEMU_HARTS }, 1);
+  checkOptions(QEMU_OPTIONS_SHAPE, raw);
+  const options = (raw ?? {}) as QemuOptions;
   let isa: IsaSpec;
-  if (options.isa !== undefined && typeof options.isa !== "string") {
-    throw invalidOption(
-      ["isa"],
-      Array.isArray(options.isa)
-        ? "expected one ISA string: QEMU gives every hart the same -cpu"
-        : `expected an ISA string such as "rv64imafdch", got ${describeValue(options.isa)}`,
-    );
-  }
   try {
-    isa = parseIsa((options.isa as string | undefined) ?? DEFAULT_QEMU_ISA);
+    isa = parseIsa(options.isa ?? DEFAULT_QEMU_ISA);
   } catch (error) {
     throw invalidOption(["isa"], (error as Error).message);
   }
-  const firmware = options.firmware === undefined
-    ? undefined
-    : choiceOption(options.firmware, ["firmware"], FIRMWARE_NAMES, "opensbi");
-  const access = choiceOption(
-    options.access,
-    ["access"],
-    ["debugger", "native"] as const,
-    "debugger",
-  );
-  if (access === "native" && firmware !== undefined) {
+  const access = options.access ?? "debugger";
+  if (access === "native" && options.firmware !== undefined) {
     throw invalidOption(
       ["firmware"],
       `native access boots the real OpenSBI that QEMU ships; leave out "firmware"`,
@@ -374,40 +399,167 @@ export function parseQemuOptions(raw: unknown): ResolvedQemuOptions {
       `native access boots its own QEMU with the guest agent; it cannot attach to a running one`,
     );
   }
-  let qemu = envBinary() ?? DEFAULT_QEMU_BINARY;
-  if (options.qemu !== undefined) {
-    if (typeof options.qemu !== "string" || options.qemu === "") {
-      throw invalidOption(
-        ["qemu"],
-        `expected the path or name of the QEMU binary, got ${describeValue(options.qemu)}`,
-      );
-    }
-    qemu = options.qemu;
-  }
-  const cpuProps = parseCpuProps(options.cpuProps);
-  const timeoutMs = integerOption(
-    options.timeoutMs,
-    ["timeoutMs"],
-    { min: 1, max: 600_000 },
-    DEFAULT_QEMU_TIMEOUT_MS,
-  );
-  const bootTimeoutMs = integerOption(
-    options.bootTimeoutMs,
-    ["bootTimeoutMs"],
-    { min: 1, max: 600_000 },
-    DEFAULT_QEMU_BOOT_TIMEOUT_MS,
-  );
+  const cpuProps = Array.isArray(options.cpuProps)
+    ? [...options.cpuProps]
+    : Object.entries(options.cpuProps ?? {}).map(([name, value]) => `${name}=${String(value)}`);
+  const attach = options.attach;
   return Object.freeze({
-    harts,
+    harts: options.harts ?? DEFAULT_HARTS,
     isa,
     isaGiven: options.isa !== undefined,
-    firmware,
+    firmware: options.firmware,
     access,
-    qemu,
+    qemu: options.qemu ?? envBinary() ?? DEFAULT_QEMU_BINARY,
     cpu: cpuArgument(isa, cpuProps),
     cpuProps: Object.freeze(cpuProps),
-    attach: parseAttach(options.attach),
-    timeoutMs,
-    bootTimeoutMs,
+    attach: attach === undefined ? undefined : Object.freeze({ qmp: attach.qmp, gdb: attach.gdb }),
+    timeoutMs: options.timeoutMs ?? DEFAULT_QEMU_TIMEOUT_MS,
+    bootTimeoutMs: options.bootTimeoutMs ?? DEFAULT_QEMU_BOOT_TIMEOUT_MS,
   });
+}
+
+/**
+ * The QEMU options a command line may add (`rvhv --qemu-arg`), each with
+ * what its value is: logging and tracing only. Anything else could change
+ * the machine under test, or write where it should not.
+ *
+ * @example Usage
+ * ```ts
+ * import { QEMU_ARG_ALLOW_LIST } from "./options.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * deepStrictEqual(Object.keys(QEMU_ARG_ALLOW_LIST), ["-d", "-D", "-trace"]);
+ * ```
+ */
+export const QEMU_ARG_ALLOW_LIST: Readonly<Record<"-d" | "-D" | "-trace", string>> = Object
+  .freeze({
+    "-d": "<items>",
+    "-D": "<file>",
+    "-trace": "<pattern>",
+  });
+
+/** `-d` items: names, and `trace:<pattern>`, comma-separated. */
+const LOG_ITEMS_REGEXP = /^[a-z_]+(?::[A-Za-z0-9_*?.-]+)?(?:,[a-z_]+(?::[A-Za-z0-9_*?.-]+)?)*$/;
+/** A `-trace` event pattern (QEMU's `enable=` form: no `file=`, no `events=`). */
+const TRACE_PATTERN_REGEXP = /^[A-Za-z0-9_*?.-]+$/;
+/** A `-D` file: a plain name, resolved in the session folder. */
+const LOG_FILE_REGEXP = /^[A-Za-z0-9_%-][A-Za-z0-9._%-]{0,254}$/;
+
+/** The allow-list as the messages name it: `-d <items>, -D <file> and -trace <pattern>`. */
+function allowed(): string {
+  const entries = Object.entries(QEMU_ARG_ALLOW_LIST).map(([flag, value]) => `${flag} ${value}`);
+  return `${entries.slice(0, -1).join(", ")} and ${entries.at(-1)}`;
+}
+
+/**
+ * Validates extra QEMU arguments against {@linkcode QEMU_ARG_ALLOW_LIST}:
+ * `-d <items>` (repeatable, merged), `-D <file>` (once: a plain file name,
+ * which QEMU writes in the session's own folder) and `-trace <pattern>`
+ * (repeatable). Each word may also hold an option and its value separated
+ * by spaces (`"-d int"`): no allowed value contains one.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseQemuArgs } from "./options.ts";
+ * import { deepStrictEqual, throws } from "node:assert/strict";
+ *
+ * deepStrictEqual(parseQemuArgs(["-d", "int", "-d guest_errors", "-D", "run.log"]), {
+ *   items: "int,guest_errors", trace: [], file: "run.log",
+ * });
+ * throws(() => parseQemuArgs(["-monitor", "stdio"]), /takes only -d <items>/);
+ * ```
+ *
+ * @param words The arguments, as given.
+ * @returns The logging they ask for.
+ * @throws {AxError} Kind `"InvalidInput"` for an option outside the
+ *   allow-list, a missing or malformed value, or a `-D` that is not a plain
+ *   file name.
+ */
+export function parseQemuArgs(words: readonly string[]): QemuLogging {
+  const split = words.flatMap((word) => word.trim().split(/\s+/)).filter((word) => word !== "");
+  const items: string[] = [];
+  const trace: string[] = [];
+  let file: string | undefined;
+  const refuse = (detail: string): never => {
+    throw new AxError("InvalidInput", `Cannot pass ${detail} to QEMU`);
+  };
+  for (let i = 0; i < split.length; i += 2) {
+    const flag = split[i]!;
+    const value = split[i + 1];
+    if (!Object.hasOwn(QEMU_ARG_ALLOW_LIST, flag)) {
+      refuse(`${JSON.stringify(flag)}: --qemu-arg takes only ${allowed()}`);
+    }
+    if (value === undefined || Object.hasOwn(QEMU_ARG_ALLOW_LIST, value)) {
+      refuse(`${flag} without its value: write ${flag} ${QEMU_ARG_ALLOW_LIST[flag as "-d"]}`);
+    }
+    if (flag === "-d") {
+      if (!LOG_ITEMS_REGEXP.test(value!) || value!.split(",").includes("help")) {
+        refuse(
+          `-d ${JSON.stringify(value)}: expected log items such as "int,guest_errors" ` +
+            `("${DEFAULT_QEMU_BINARY} -d help" lists them)`,
+        );
+      }
+      items.push(value!);
+    } else if (flag === "-trace") {
+      const pattern = value!.startsWith("enable=") ? value!.slice("enable=".length) : value!;
+      if (!TRACE_PATTERN_REGEXP.test(pattern) || pattern === "help") {
+        refuse(
+          `-trace ${JSON.stringify(value)}: expected an event pattern such as "gdbstub_io_*" ` +
+            `("${DEFAULT_QEMU_BINARY} -trace help" lists the events)`,
+        );
+      }
+      trace.push(pattern);
+    } else {
+      if (file !== undefined) refuse(`-D twice: QEMU writes one log file`);
+      const names: readonly string[] = Object.values(SESSION_FILES);
+      if (!LOG_FILE_REGEXP.test(value!) || names.includes(value!)) {
+        refuse(
+          `-D ${JSON.stringify(value)}: expected a plain file name such as "qemu.log", ` +
+            `which QEMU writes in the session's own folder (not ${names.join(", ")})`,
+        );
+      }
+      file = value!;
+    }
+  }
+  return Object.freeze({
+    ...(items.length === 0 ? {} : { items: items.join(",") }),
+    trace: Object.freeze(trace),
+    ...(file === undefined ? {} : { file }),
+  });
+}
+
+/**
+ * Adds extra QEMU arguments from the command line to validated options:
+ * what `boot` does with its `qemuArgs` option. A QEMU this backend attaches
+ * to was started by someone else, so it takes none.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseQemuOptions, withQemuArgs } from "./options.ts";
+ * import { deepStrictEqual, throws } from "node:assert/strict";
+ *
+ * const options = withQemuArgs(parseQemuOptions({ harts: 2 }), ["-trace", "gdbstub_io_*"]);
+ * deepStrictEqual(options.logging, { trace: ["gdbstub_io_*"] });
+ * throws(() => withQemuArgs(parseQemuOptions({ attach: { qmp: "/q", gdb: "/g" } }), ["-d", "int"]));
+ * ```
+ *
+ * @param options Validated options.
+ * @param words The extra arguments.
+ * @returns The options with their logging.
+ * @throws {AxError} Kind `"InvalidInput"` as {@linkcode parseQemuArgs} does,
+ *   and for an attached QEMU.
+ */
+export function withQemuArgs(
+  options: ResolvedQemuOptions,
+  words: readonly string[],
+): ResolvedQemuOptions {
+  const logging = parseQemuArgs(words);
+  if (options.attach !== undefined) {
+    throw new AxError(
+      "InvalidInput",
+      `Cannot pass arguments to an attached QEMU: it was started elsewhere (${options.attach.qmp}); ` +
+        `give them to the QEMU's own command line`,
+    );
+  }
+  return Object.freeze({ ...options, logging });
 }

@@ -1,6 +1,7 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
+import { AxError } from "../../hal/errors.ts";
 import { parseIsa } from "../../hal/isa.ts";
-import { cpuArgument, parseQemuOptions } from "./options.ts";
+import { cpuArgument, parseQemuArgs, parseQemuOptions, withQemuArgs } from "./options.ts";
 
 function rejectsAt(raw: unknown, path: string[], message: RegExp): void {
   throws(
@@ -51,7 +52,7 @@ Deno.test("parseQemuOptions() takes every option", () => {
 });
 
 Deno.test("parseQemuOptions() rejects bad options with their key path", () => {
-  rejectsAt({ harts: 0 }, ["harts"], /from 1 to 512, got 0/);
+  rejectsAt({ harts: 0 }, ["harts"], /from 1 to 512, got number 0/);
   rejectsAt({ harts: 513 }, ["harts"], /from 1 to 512/);
   rejectsAt({ isa: ["rv64imafdch", "rv64imafdc"] }, ["isa"], /QEMU gives every hart the same -cpu/);
   rejectsAt({ isa: "rv32imac" }, ["isa"], /only RV64/);
@@ -67,7 +68,10 @@ Deno.test("parseQemuOptions() rejects bad options with their key path", () => {
   rejectsAt({ qemu: "" }, ["qemu"], /path or name of the QEMU binary/);
   rejectsAt({ cpuProps: ["sscofpmf"] }, ["cpuProps", "0"], /"name=value"/);
   rejectsAt({ cpuProps: { "a,b": true } }, ["cpuProps", "a,b"], /not a valid -cpu property/);
-  rejectsAt({ attach: { qmp: "/q.sock" } }, ["attach", "gdb"], /gdb unix socket/);
+  rejectsAt({ attach: { qmp: "/q.sock" } }, ["attach"], /missing option "gdb" in "attach"/);
+  rejectsAt({ attach: { qmp: "/q.sock", gdb: "" } }, ["attach", "gdb"], /gdb unix socket/);
+  rejectsAt({ cpuProps: { sscofpmf: 1.5 } }, ["cpuProps", "sscofpmf"], /a string, an integer/);
+  rejectsAt({ harts: 4, hart: 2 }, ["hart"], /unknown option "hart" \(did you mean "harts"\?\)/);
   rejectsAt({ attach: { qmp: "/q", gdb: "/g", tcp: 1 } }, ["attach", "tcp"], /unknown option/);
   rejectsAt({ timeoutMs: -1 }, ["timeoutMs"], /from 1 to 600000/);
   rejectsAt({ profile: "qemu-7.2" }, ["profile"], /unknown option "profile"/);
@@ -90,5 +94,55 @@ Deno.test("cpuArgument() sets every letter QEMU has a property for, explicitly",
   strictEqual(
     cpuArgument(parseIsa("rv64imafdch_zicntr_zihpm"), ["pmp=false"]),
     "rv64,i=true,m=true,a=true,f=true,d=true,c=true,v=false,h=true,pmp=false",
+  );
+});
+
+Deno.test("parseQemuArgs() takes -d, -D and -trace, as separate words or with their value", () => {
+  deepStrictEqual(
+    parseQemuArgs(["-d", "int", "-d guest_errors,trace:gdbstub_*", "-D", "run.log", "-trace"]
+      .concat(["enable=qmp_*", "-trace gdbstub_io_*"])),
+    {
+      items: "int,guest_errors,trace:gdbstub_*",
+      trace: ["qmp_*", "gdbstub_io_*"],
+      file: "run.log",
+    },
+  );
+  deepStrictEqual(parseQemuArgs([]), { trace: [] });
+});
+
+Deno.test("parseQemuArgs() refuses anything outside the allow-list, naming what it takes", () => {
+  const refused = (words: string[], message: RegExp) =>
+    throws(
+      () => parseQemuArgs(words),
+      (e: unknown) => e instanceof AxError && e.kind === "InvalidInput" && message.test(e.message),
+    );
+  const allowList = /takes only -d <items>, -D <file> and -trace <pattern>/;
+  refused(["-monitor", "stdio"], allowList);
+  refused(["-device", "loader,file=/etc/passwd"], allowList);
+  refused(["int"], allowList);
+  refused(["-d"], /-d without its value: write -d <items>/);
+  refused(["-d", "-D", "x.log"], /-d without its value/);
+  refused(["-d", "int;rm"], /expected log items/);
+  refused(["-d", "help"], /expected log items/);
+  refused(["-trace", "file=/tmp/x"], /expected an event pattern/);
+  refused(["-trace", "events=/etc/passwd"], /expected an event pattern/);
+  // The log file is a plain name in the session's folder: no path, and none of its sockets.
+  for (
+    const file of ["../x.log", "/tmp/x.log", "a/b.log", ".hidden", "gdb.sock", "qmp-user.sock"]
+  ) {
+    refused(["-D", file], /expected a plain file name .* in the session's own folder/);
+  }
+  refused(["-D", "a.log", "-D", "b.log"], /-D twice/);
+});
+
+Deno.test("withQemuArgs() adds the logging, and refuses a QEMU it attaches to", () => {
+  const options = withQemuArgs(parseQemuOptions({ harts: 2 }), ["-d", "int"]);
+  deepStrictEqual(options.logging, { items: "int", trace: [] });
+  strictEqual(options.harts, 2);
+  strictEqual(parseQemuOptions({}).logging, undefined);
+  throws(
+    () => withQemuArgs(parseQemuOptions({ attach: { qmp: "/q", gdb: "/g" } }), ["-d", "int"]),
+    (e: unknown) =>
+      e instanceof AxError && /attached QEMU: it was started elsewhere/.test(e.message),
   );
 });

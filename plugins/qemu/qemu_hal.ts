@@ -124,6 +124,7 @@ export class QemuHal extends BackendHal {
     const session = this.#session;
     this.#inflight++;
     try {
+      await session.retakeGdbstub();
       const routed = await this.#ready.strategy.run(hart, ops, release);
       const results = routed.map(withoutPath);
       this.#routes.set(results, routed);
@@ -190,6 +191,47 @@ export class QemuHal extends BackendHal {
     if (counts === undefined || counts.debugger === 0) return "native";
     if (counts.native === 0) return "debugger";
     return `native ${counts.native}, debugger ${counts.debugger}`;
+  }
+
+  /**
+   * Lends QEMU's gdbstub to another debugger (the user's `gdb-multiarch`,
+   * say) while this backend is idle: QEMU serves one gdb client at a time,
+   * so this backend's connection is closed once the accesses in flight are
+   * done, never detaching (a `D` would resume the VM). The next CSR access
+   * (a `close()` of a system that restores the harts, say) takes it back:
+   * it stops the VM over QMP if the other debugger left it running, then
+   * connects again; while the other debugger is still connected that access
+   * rejects with kind `"Timeout"`.
+   *
+   * @example Usage
+   * ```ts ignore
+   * import { createQemuHal } from "@rvhv/percpu/qemu";
+   * import { CSR } from "@rvhv/percpu";
+   *
+   * const hal = await createQemuHal({ harts: 2 });
+   * const { gdb, qmp } = await hal.lendGdbstub();
+   * console.log(`gdb-multiarch -ex 'target remote ${gdb}'; QMP: ${qmp}`);
+   * // … the other debugger connects, looks, and leaves with "disconnect" …
+   * console.log(await hal.csr.read(1, CSR.hedeleg)); // connects again first
+   * await hal.close();
+   * ```
+   *
+   * @returns The gdbstub's unix socket, and, for a QEMU this backend
+   *   started, a QMP socket of the user's own (this backend keeps its own
+   *   QMP connection: QEMU serves one client per socket).
+   * @throws {AxError} Kind `"BadState"` after `close()`.
+   */
+  async lendGdbstub(): Promise<{ gdb: string; qmp?: string }> {
+    if (this.closed) {
+      throw new AxError("BadState", "Cannot lend the gdbstub: the qemu backend is closed");
+    }
+    if (this.#resetting !== undefined) await this.#resetting.catch(() => {});
+    if (this.#inflight > 0) await new Promise<void>((idle) => (this.#idle = idle));
+    this.#idle = undefined;
+    const session = this.#session;
+    await session.lendGdbstub();
+    const qmp = session.process?.userQmpPath;
+    return { gdb: session.gdbPath, ...(qmp === undefined ? {} : { qmp }) };
   }
 
   /**

@@ -1,8 +1,14 @@
 /**
  * Owning a `qemu-system-riscv64` process: spawning it held at `-S` with QMP
- * and the gdbstub on unix sockets in a private temporary directory, telling
- * how it ended, and ending it (politely, then by force) without leaving an
- * orphan or a socket behind.
+ * and the gdbstub on unix sockets in a private temporary directory (its
+ * session folder), telling how it ended, and ending it (politely, then by
+ * force) without leaving an orphan or a socket behind.
+ *
+ * The folder holds `qmp.sock` (this program's QMP connection),
+ * `qmp-user.sock` (a second QMP monitor, free for the user's own tools:
+ * QEMU serves one client per socket), `gdb.sock` (the gdbstub, one client
+ * at a time), and, when asked for, QEMU's log (`-D`), which is kept when
+ * the rest of the folder is removed.
  *
  * Every live process is also remembered by the module: when the Deno process
  * exits (`unload`, which `Deno.exit` fires too), any QEMU still running is
@@ -27,7 +33,7 @@ import { AxError } from "../../hal/errors.ts";
  * import { ok } from "node:assert/strict";
  *
  * const options: QemuSpawnOptions = { binary: "qemu-system-riscv64", harts: 4, cpu: "rv64,h=true", memory: "64M" };
- * const args = qemuArguments(options, "/tmp/q.sock", "/tmp/g.sock");
+ * const args = qemuArguments(options, "/tmp/rvhv-qemu-1");
  * ok(args.includes("-smp") && args.includes("64M"));
  * ```
  */
@@ -48,6 +54,8 @@ export interface QemuSpawnOptions {
   mtimecmp?: bigint | undefined;
   /** More arguments, appended as given (e.g. `-device loader,…` to place guest code). */
   extraArgs?: readonly string[];
+  /** QEMU's logging and tracing (`-d`, `-D`, `-trace`), its log file in the session folder. */
+  logging?: QemuLogging | undefined;
   /** `-bios`: `"none"` (default: nothing runs before the host writes state) or `"default"` (QEMU's OpenSBI). */
   bios?: string;
   /**
@@ -55,6 +63,61 @@ export interface QemuSpawnOptions {
    * private directory as `kernel.elf` (next to the sockets).
    */
   kernel?: string | Uint8Array;
+}
+
+/**
+ * QEMU's own logging and tracing, as the command line may ask for it
+ * (`rvhv --qemu-arg`): log items (`-d`), trace event patterns (`-trace`),
+ * and the log file's name in the session folder (`-D`; `qemu.log` when
+ * items or patterns are given without one).
+ *
+ * @example Usage
+ * ```ts
+ * import { qemuArguments, type QemuLogging } from "./qemu_process.ts";
+ * import { ok } from "node:assert/strict";
+ *
+ * const logging: QemuLogging = { items: "int,guest_errors", trace: ["gdbstub_io_*"] };
+ * const args = qemuArguments({ binary: "qemu-system-riscv64", harts: 1, cpu: "rv64", logging }, "/t");
+ * ok(args.join(" ").includes("-d int,guest_errors -D /t/qemu.log -trace enable=gdbstub_io_*"));
+ * ```
+ */
+export interface QemuLogging {
+  /** `-d`: QEMU's log items, comma-separated (`int,guest_errors`). */
+  readonly items?: string | undefined;
+  /** `-trace`: trace event patterns (`gdbstub_io_*`), each enabled. */
+  readonly trace: readonly string[];
+  /** `-D`: the log file's name, in the session folder. */
+  readonly file?: string | undefined;
+}
+
+/** The log file's name when logging is asked for without `-D`. */
+export const DEFAULT_LOG_FILE = "qemu.log";
+
+/**
+ * The files of a session folder, by what they are.
+ *
+ * @example Usage
+ * ```ts
+ * import { SESSION_FILES } from "./qemu_process.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(SESSION_FILES.gdb, "gdb.sock");
+ * ```
+ */
+export const SESSION_FILES: Readonly<
+  { qmp: string; userQmp: string; gdb: string; kernel: string }
+> = Object.freeze({
+  qmp: "qmp.sock",
+  userQmp: "qmp-user.sock",
+  gdb: "gdb.sock",
+  kernel: "kernel.elf",
+});
+
+/** The log file of a session's logging, when it asks for one. */
+function logFileOf(logging: QemuLogging | undefined): string | undefined {
+  if (logging === undefined) return undefined;
+  if (logging.file !== undefined) return logging.file;
+  return logging.items !== undefined || logging.trace.length > 0 ? DEFAULT_LOG_FILE : undefined;
 }
 
 /**
@@ -73,31 +136,36 @@ export const VIRT_MTIMECMP_BASE = 0x200_4000n;
 
 /**
  * The arguments that hold the machine at reset with nothing attached but
- * the two sockets (and, with `mtimecmp`, one loader device per hart).
+ * the sockets of the session folder (and, with `mtimecmp`, one loader
+ * device per hart; with `logging`, QEMU's log in the folder).
  *
  * @example Usage
  * ```ts
  * import { qemuArguments } from "./qemu_process.ts";
  * import { ok } from "node:assert/strict";
  *
- * const args = qemuArguments({ binary: "qemu-system-riscv64", harts: 2, cpu: "rv64,h=true" }, "/t/q", "/t/g");
- * ok(args.includes("-S") && args.includes("unix:/t/q,server=on,wait=off"));
+ * const args = qemuArguments({ binary: "qemu-system-riscv64", harts: 2, cpu: "rv64,h=true" }, "/t");
+ * ok(args.includes("-S") && args.includes("unix:/t/qmp.sock,server=on,wait=off"));
  * ```
  *
- * @param options Harts, `-cpu`, RAM, mtimecmp.
- * @param qmpPath The QMP socket.
- * @param gdbPath The gdbstub socket.
+ * @param options Harts, `-cpu`, RAM, mtimecmp, logging.
+ * @param dir The session folder.
  * @returns The command line after the binary.
  */
-export function qemuArguments(
-  options: QemuSpawnOptions,
-  qmpPath: string,
-  gdbPath: string,
-): string[] {
+export function qemuArguments(options: QemuSpawnOptions, dir: string): string[] {
   const escape = (path: string) => path.replaceAll(",", ",,");
-  const kernel = options.kernel === undefined
-    ? []
-    : ["-kernel", typeof options.kernel === "string" ? options.kernel : kernelPath(qmpPath)];
+  const socket = (name: string) => `unix:${escape(`${dir}/${name}`)},server=on,wait=off`;
+  const kernel = options.kernel === undefined ? [] : [
+    "-kernel",
+    typeof options.kernel === "string" ? options.kernel : `${dir}/${SESSION_FILES.kernel}`,
+  ];
+  const { logging } = options;
+  const logFile = logFileOf(logging);
+  const log = [
+    ...(logging?.items === undefined ? [] : ["-d", logging.items]),
+    ...(logFile === undefined ? [] : ["-D", `${dir}/${logFile}`]),
+    ...(logging?.trace ?? []).flatMap((pattern) => ["-trace", `enable=${pattern}`]),
+  ];
   const loaders: string[] = [];
   if (options.mtimecmp !== undefined) {
     const data = `0x${BigInt.asUintN(64, options.mtimecmp).toString(16)}`;
@@ -132,18 +200,17 @@ export function qemuArguments(
     "-accel",
     "tcg,thread=single",
     "-qmp",
-    `unix:${escape(qmpPath)},server=on,wait=off`,
+    socket(SESSION_FILES.qmp),
+    // A second monitor for the user's own tools while a session is held.
+    "-qmp",
+    socket(SESSION_FILES.userQmp),
     "-gdb",
-    `unix:${escape(gdbPath)},server=on,wait=off`,
+    socket(SESSION_FILES.gdb),
     ...kernel,
     ...loaders,
+    ...log,
     ...(options.extraArgs ?? []),
   ];
-}
-
-/** Where `spawn` writes kernel bytes: `kernel.elf` beside the QMP socket. */
-function kernelPath(qmpPath: string): string {
-  return `${qmpPath.slice(0, qmpPath.lastIndexOf("/") + 1)}kernel.elf`;
 }
 
 const STDERR_LIMIT = 64 * 1024;
@@ -162,7 +229,7 @@ function describeStatus(status: Deno.CommandStatus): string {
  * import { QemuProcess } from "./qemu_process.ts";
  *
  * const qemu = await QemuProcess.spawn({ binary: "qemu-system-riscv64", harts: 2, cpu: "rv64,h=true" });
- * console.log(qemu.pid, qemu.qmpPath, qemu.gdbPath);
+ * console.log(qemu.pid, qemu.qmpPath, qemu.userQmpPath, qemu.gdbPath);
  * await qemu.stop();
  * ```
  */
@@ -173,12 +240,16 @@ export class QemuProcess {
   readonly args: readonly string[];
   /** The binary. */
   readonly binary: string;
-  /** The private directory holding the sockets. */
+  /** The session folder: a private directory holding the sockets (and the log). */
   readonly socketDir: string;
-  /** The QMP socket. */
+  /** The QMP socket this program connects to. */
   readonly qmpPath: string;
+  /** The second QMP socket, for the user's own tools. */
+  readonly userQmpPath: string;
   /** The gdbstub socket. */
   readonly gdbPath: string;
+  /** QEMU's log file (`-D`), when logging was asked for; kept when the folder is removed. */
+  readonly logPath: string | undefined;
   /** Settles when the process has ended (and has been reaped). */
   readonly status: Promise<Deno.CommandStatus>;
   #child: Deno.ChildProcess;
@@ -192,15 +263,16 @@ export class QemuProcess {
     binary: string,
     args: string[],
     dir: string,
-    qmpPath: string,
-    gdbPath: string,
+    logFile: string | undefined,
     child: Deno.ChildProcess,
   ) {
     this.binary = binary;
     this.args = Object.freeze(args);
     this.socketDir = dir;
-    this.qmpPath = qmpPath;
-    this.gdbPath = gdbPath;
+    this.qmpPath = `${dir}/${SESSION_FILES.qmp}`;
+    this.userQmpPath = `${dir}/${SESSION_FILES.userQmp}`;
+    this.gdbPath = `${dir}/${SESSION_FILES.gdb}`;
+    this.logPath = logFile === undefined ? undefined : `${dir}/${logFile}`;
     this.#child = child;
     this.pid = child.pid;
     this.#stderrDone = this.#collectStderr(child.stderr);
@@ -232,13 +304,11 @@ export class QemuProcess {
    */
   static async spawn(options: QemuSpawnOptions): Promise<QemuProcess> {
     const dir = await Deno.makeTempDir({ prefix: "rvhv-qemu-" });
-    const qmpPath = `${dir}/qmp.sock`;
-    const gdbPath = `${dir}/gdb.sock`;
-    const args = qemuArguments(options, qmpPath, gdbPath);
+    const args = qemuArguments(options, dir);
     let child: Deno.ChildProcess;
     try {
       if (options.kernel instanceof Uint8Array) {
-        await Deno.writeFile(kernelPath(qmpPath), options.kernel, { mode: 0o600 });
+        await Deno.writeFile(`${dir}/${SESSION_FILES.kernel}`, options.kernel, { mode: 0o600 });
       }
       child = new Deno.Command(options.binary, {
         args,
@@ -250,7 +320,7 @@ export class QemuProcess {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
       throw spawnError(options.binary, error);
     }
-    return new QemuProcess(options.binary, args, dir, qmpPath, gdbPath, child);
+    return new QemuProcess(options.binary, args, dir, logFileOf(options.logging), child);
   }
 
   async #collectStderr(stream: ReadableStream<Uint8Array>): Promise<void> {
@@ -292,7 +362,8 @@ export class QemuProcess {
   /**
    * Ends the process: waits up to `graceMs` for it to exit on its own (after a
    * QMP `quit`, say), then sends SIGTERM, then SIGKILL; reaps it, finishes
-   * reading stderr and removes the socket directory. Idempotent.
+   * reading stderr and removes the session folder (all but QEMU's log, when
+   * there is one). Idempotent.
    *
    * @param graceMs How long to wait before each signal. Default 1000.
    * @returns How it ended.
@@ -329,12 +400,19 @@ export class QemuProcess {
   async #removeDir(): Promise<void> {
     if (this.#dirRemoved) return;
     this.#dirRemoved = true;
-    await Deno.remove(this.socketDir, { recursive: true }).catch(() => {});
+    if (this.logPath === undefined) {
+      await Deno.remove(this.socketDir, { recursive: true }).catch(() => {});
+      return;
+    }
+    for (const name of Object.values(SESSION_FILES)) {
+      await Deno.remove(`${this.socketDir}/${name}`).catch(() => {});
+    }
   }
 
   /**
-   * Kills the process at once (SIGKILL) and removes its directory,
-   * synchronously: the `unload` path. Prefer {@linkcode QemuProcess.stop}.
+   * Kills the process at once (SIGKILL) and removes its session folder (all
+   * but QEMU's log), synchronously: the `unload` path. Prefer
+   * {@linkcode QemuProcess.stop}.
    */
   killNow(): void {
     if (this.#exit === undefined) {
@@ -346,10 +424,15 @@ export class QemuProcess {
     }
     if (!this.#dirRemoved) {
       this.#dirRemoved = true;
-      try {
-        Deno.removeSync(this.socketDir, { recursive: true });
-      } catch {
-        // Already removed.
+      const paths = this.logPath === undefined
+        ? [this.socketDir]
+        : Object.values(SESSION_FILES).map((name) => `${this.socketDir}/${name}`);
+      for (const path of paths) {
+        try {
+          Deno.removeSync(path, { recursive: true });
+        } catch {
+          // Already removed.
+        }
       }
     }
   }

@@ -81,7 +81,7 @@ export {
  * import replayPlugin from "@rvhv/percpu/replay";
  * import { throws } from "node:assert/strict";
  *
- * throws(() => replayPlugin.parseOptions({}), /needs "path"/);
+ * throws(() => replayPlugin.parseOptions({}), /missing option "path"/);
  * ```
  */
 const replayPlugin: HalPlugin = Object.freeze({

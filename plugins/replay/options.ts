@@ -4,13 +4,7 @@
  * @module
  */
 
-import {
-  describeValue,
-  integerOption,
-  objectOption,
-  rejectUnknownKeys,
-} from "../../hal/_options.ts";
-import { invalidOption } from "../../hal/errors.ts";
+import { boolean, checkOptions, integer, map, type MapShape, text } from "../../hal/_shape.ts";
 import { DEFAULT_LOOKAHEAD } from "../../trace/reader.ts";
 
 /**
@@ -60,7 +54,40 @@ export interface ResolvedReplayOptions {
   readonly lookahead: number;
 }
 
-const OPTION_KEYS = ["path", "strict", "lookahead"];
+/** Whether unconsumed events are an error when none is said. */
+const DEFAULT_STRICT = true;
+
+/**
+ * The replay plugin's options: their forms, defaults and meanings, as
+ * `parseReplayOptions` checks them and the manifest's JSON Schema says
+ * them (`manifest/rvhv-manifest.schema.json`).
+ *
+ * @example Usage
+ * ```ts
+ * import { REPLAY_OPTIONS_SHAPE } from "./options.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * deepStrictEqual(REPLAY_OPTIONS_SHAPE.required, ["path"]);
+ * ```
+ */
+export const REPLAY_OPTIONS_SHAPE: MapShape = map({
+  path: text({
+    expected: "a trace file path",
+    description: "The trace file (relative paths resolve against the working directory).",
+  }),
+  strict: boolean({
+    default: DEFAULT_STRICT,
+    description: "Whether events left unconsumed at close() are an error.",
+  }),
+  lookahead: integer(1, 1 << 30, {
+    default: DEFAULT_LOOKAHEAD,
+    description: "How many events replay may hold in memory at once.",
+  }),
+}, {
+  required: ["path"],
+  hints: { path: 'add "path: <trace.jsonl>", the trace file to replay' },
+  nullable: true,
+});
 
 /**
  * Validates replay options and fills in the defaults.
@@ -80,27 +107,11 @@ const OPTION_KEYS = ["path", "strict", "lookahead"];
  * @throws {TypeError} With a `path` naming the offending option.
  */
 export function parseReplayOptions(raw: unknown): ResolvedReplayOptions {
-  const options = objectOption(raw, []);
-  rejectUnknownKeys(options, OPTION_KEYS, []);
-  if (typeof options.path !== "string" || options.path === "") {
-    throw invalidOption(
-      ["path"],
-      options.path === undefined
-        ? 'the replay plugin needs "path", the trace file to replay'
-        : `expected a trace file path, got ${describeValue(options.path)}`,
-    );
-  }
-  if (options.strict !== undefined && typeof options.strict !== "boolean") {
-    throw invalidOption(["strict"], `expected true or false, got ${describeValue(options.strict)}`);
-  }
+  checkOptions(REPLAY_OPTIONS_SHAPE, raw);
+  const options = raw as ReplayOptions;
   return {
     path: options.path,
-    strict: options.strict ?? true,
-    lookahead: integerOption(
-      options.lookahead,
-      ["lookahead"],
-      { min: 1, max: 1 << 30 },
-      DEFAULT_LOOKAHEAD,
-    ),
+    strict: options.strict ?? DEFAULT_STRICT,
+    lookahead: options.lookahead ?? DEFAULT_LOOKAHEAD,
   };
 }

@@ -15,7 +15,10 @@ Deno.test("parseReplayOptions() fills in strict and lookahead, and names each ba
     strict: false,
     lookahead: 8,
   });
-  throws(() => parseReplayOptions(undefined), optionError(["path"], /needs "path"/));
+  throws(
+    () => parseReplayOptions(undefined),
+    optionError([], /missing option "path"; add "path: <trace\.jsonl>", the trace file to replay/),
+  );
   throws(
     () => parseReplayOptions({ path: 3 }),
     optionError(["path"], /expected a trace file path/),
