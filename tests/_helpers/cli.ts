@@ -12,6 +12,7 @@
  * (`runCli` of `deno_run.ts`).
  */
 
+import { scaled } from "./time_scale.ts";
 import { main } from "../../cli/main.ts";
 import type { CliIo } from "../../cli/io.ts";
 import { deliverInterrupt } from "../../cli/signals.ts";
@@ -98,7 +99,7 @@ export function startRvhvInProcess(
     stdout: () => stdout,
     stderr: () => stderr,
     done,
-    async until(what, check, ms = 10_000) {
+    async until(what, check, ms = scaled(10_000)) {
       const deadline = performance.now() + ms;
       while (!check()) {
         if (ended) throw new Error(`The command ended before ${what}: ${stderr}`);
@@ -106,7 +107,7 @@ export function startRvhvInProcess(
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
     },
-    async stop(signal, ms = 30_000) {
+    async stop(signal, ms = scaled(30_000)) {
       const deadline = performance.now() + ms;
       while (!ended && !deliverInterrupt(signal)) {
         if (performance.now() > deadline) {

@@ -12,6 +12,7 @@
  * option) instead.
  */
 
+import { scaled } from "../_helpers/time_scale.ts";
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { QEMU_10_0, QEMU_BINARY, QEMU_TARGETS, qemuTest } from "../_helpers/qemu.ts";
 import { rvhvInProcess, startRvhvInProcess } from "../_helpers/cli.ts";
@@ -72,7 +73,7 @@ function collect(stream: ReadableStream<Uint8Array>): { text: () => string; done
   return { text: () => text, done };
 }
 
-async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+async function until(what: string, check: () => boolean, ms = scaled(10_000)): Promise<void> {
   const deadline = performance.now() + ms;
   while (!check()) {
     if (performance.now() > deadline) throw new Error(`Timed out waiting for ${what}`);

@@ -7,6 +7,7 @@
  * Also the listen-address and token rules, as functions.
  */
 
+import { scaled } from "../_helpers/time_scale.ts";
 import { deepStrictEqual, doesNotMatch, match, ok, strictEqual, throws } from "node:assert/strict";
 import { checkExposure, parseListen, resolveToken } from "../../cli/commands/serve.ts";
 import { UsageError } from "../../cli/io.ts";
@@ -77,7 +78,10 @@ async function serve(args: string[], env: Record<string, string> = {}): Promise<
   let buffered = "";
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("serve did not print its URL within 20 s")), 20_000);
+    timer = setTimeout(
+      () => reject(new Error(`serve did not print its URL within ${scaled(20_000)} ms`)),
+      scaled(20_000),
+    );
   });
   try {
     while (!buffered.includes("\n")) {
@@ -327,7 +331,7 @@ Deno.test("rvhv serve with record: serves the events recorded so far at /api/tra
     );
     const run = startRvhvInProcess(["serve", manifest, "--listen", "127.0.0.1:0", "--json"]);
     try {
-      await run.until("serve to print its URL", () => run.stdout().includes("\n"), 20_000);
+      await run.until("serve to print its URL", () => run.stdout().includes("\n"), scaled(20_000));
       const url: string = JSON.parse(run.stdout().split("\n", 1)[0]!).url;
       const first = await (await fetch(`${url}api/trace`)).json();
       // Per hart: the probe and 6 prior reads, 9 operations and 5 read-backs.

@@ -4,6 +4,7 @@
  * out of range, two backends at once, and attaching to a running VM.
  */
 
+import { scaled } from "../_helpers/time_scale.ts";
 import {
   deepStrictEqual,
   match,
@@ -72,7 +73,10 @@ Deno.test({
         error.message,
         /^Cannot start QEMU: .*qemu-system-riscv64 exited with code 1: qemu-system-riscv64: cannot set up guest memory 'riscv\.virt\.ram'$/,
       );
-      ok(performance.now() - started < 1500, "an exit is noticed without waiting for the time-out");
+      ok(
+        performance.now() - started < scaled(1500),
+        "an exit is noticed without waiting for the time-out",
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -151,13 +155,13 @@ qemuTest(
       error.message,
       /^Cannot access hart 1: (QEMU \(pid \d+\) was killed by SIGKILL|the gdb connection to QEMU ended)/,
     );
-    ok(took < 5000, `rejected after ${took} ms`);
+    ok(took < scaled(5000), `rejected after ${took} ms`);
     // Later calls reject at once with Io too, and (once QEMU is reaped) say why.
     for (let waited = 0;; waited += 20) {
       const later = await hal.csr.write(0, CSR.sscratch, 1n).then(() => undefined, (e) => e);
       ok(later instanceof AxError && later.kind === "Io", String(later));
       if (/QEMU \(pid \d+\) was killed by SIGKILL/.test(later.message)) break;
-      ok(waited < 3000, `still no exit status: ${later.message}`);
+      ok(waited < scaled(3000), `still no exit status: ${later.message}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await hal.close();
@@ -381,7 +385,7 @@ qemuTest(
     const took = performance.now() - started;
     ok(error instanceof AxError, String(error));
     strictEqual(error.kind, "Timeout");
-    ok(took >= 280 && took < 2000, `timed out after ${took} ms`);
+    ok(took >= 280 && took < scaled(2000), `timed out after ${took} ms`);
     await rejects(hal.csr.read(0, CSR.misa), (e) => e instanceof AxError && e.kind === "Io");
     await hal.close();
     strictEqual(alive(pid), false);
