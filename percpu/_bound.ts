@@ -1,8 +1,10 @@
 /**
- * Which vCPU is bound on a hart, and whose delegation the hart holds: one
- * slot per per-CPU state, read by the per-CPU state (no disable under a
- * bound vCPU) and by every view that compares a hart with what it should
- * hold, written by the vCPU.
+ * Which vCPU is bound on a hart, whose delegation the hart holds, and
+ * whether a transition runs on it: one slot per per-CPU state, read by the
+ * per-CPU state (no disable under a bound vCPU) and by every view that
+ * compares a hart with what it should hold, written by the vCPU. The
+ * transition slot is shared by the per-CPU state and the vCPUs on its hart,
+ * so a bind cannot interleave with a disable, nor two binds with each other.
  *
  * @module
  */
@@ -16,6 +18,19 @@ const BOUND: WeakMap<RISCVPerCpu, RISCVVCpu> = new WeakMap();
 const LATEST: WeakMap<RISCVPerCpu, RISCVVCpu> = new WeakMap();
 /** Harts whose hedeleg/hideleg a vCPU's bind loaded (per-vCPU policies; `unbind` leaves them). */
 const LOADED: WeakSet<RISCVPerCpu> = new WeakSet();
+/** Harts in a transition: an enable, a disable, a restore or a vCPU's step. */
+const BUSY: WeakSet<RISCVPerCpu> = new WeakSet();
+
+/** Whether a transition (per-CPU or of a vCPU) runs on the hart of `percpu`. */
+export function hartBusy(percpu: RISCVPerCpu): boolean {
+  return BUSY.has(percpu);
+}
+
+/** Marks the start (`true`) or the end (`false`) of a transition on the hart of `percpu`. */
+export function setHartBusy(percpu: RISCVPerCpu, busy: boolean): void {
+  if (busy) BUSY.add(percpu);
+  else BUSY.delete(percpu);
+}
 
 /** The vCPU bound on the hart of `percpu`, if any. */
 export function boundVcpuOf(percpu: RISCVPerCpu): RISCVVCpu | undefined {
