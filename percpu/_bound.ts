@@ -87,3 +87,52 @@ export function currentReport(percpu: RISCVPerCpu): CsrReportEntry[] {
   const loaded = new Map(vcpu.csrReport().map((entry) => [entry.name, entry]));
   return report.map((entry) => loaded.get(entry.name) ?? entry);
 }
+
+/** What a hart should hold in one set-up CSR now, and the bits it may lack. */
+export interface Expectation {
+  /** The CSR, the value asked within its mask. */
+  readonly row: SetupCsr;
+  /** Bits the hart refused when they were written: facts of the hart, not drift. */
+  readonly refused: bigint;
+}
+
+/**
+ * What each set-up CSR of the hart should hold now ({@linkcode expectedSetup})
+ * with the bits the hart refused when they were written: none where the
+ * value must stick exactly (the delegation), else as the report found them.
+ *
+ * @param percpu The hart's per-CPU state.
+ * @returns One expectation per set-up CSR, in `SETUP_CSR_NAMES` order.
+ */
+export function currentExpectations(percpu: RISCVPerCpu): Expectation[] {
+  const report = currentReport(percpu);
+  return expectedSetup(percpu).map((row, k) => ({
+    row,
+    refused: row.mustStick ? 0n : report[k]!.refused,
+  }));
+}
+
+/** How a live value compares with what the hart should hold. */
+export interface Verdict {
+  /** `ok`; `refused`: differs only in bits the hart refused; `drift`: anything else. */
+  readonly status: "ok" | "refused" | "drift";
+  /** The bits within the mask where the value differs from the asked value. */
+  readonly differs: bigint;
+  /** Those of them that are drift (not refused). */
+  readonly drift: bigint;
+}
+
+/**
+ * Compares a live value with an expectation: bits the hart refused when
+ * they were written are reported as refused, any other difference within
+ * the mask is drift.
+ *
+ * @param expectation What the CSR should hold.
+ * @param value The live value.
+ * @returns The verdict.
+ */
+export function judgeCsr(expectation: Expectation, value: bigint): Verdict {
+  const differs = (value ^ (expectation.row.asked ?? 0n)) & expectation.row.mask;
+  const drift = differs & ~expectation.refused;
+  return { status: drift !== 0n ? "drift" : differs !== 0n ? "refused" : "ok", differs, drift };
+}
