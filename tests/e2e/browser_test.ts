@@ -8,6 +8,11 @@
  * server stops answering; without JavaScript the overview and a card are
  * still there.
  *
+ * Its npm dependencies (puppeteer-core) live in its own config and lock
+ * file (`tests/e2e/deno.json`), so the root lock file holds only the
+ * runtime's: run it with `--config tests/e2e/deno.json` (`deno task test`
+ * does, through `tests/e2e_test.ts`).
+ *
  * Skips, saying why, when no Chromium is installed, unless
  * RVHV_REQUIRE_BROWSER=1 (as in CI), where a missing browser fails.
  * RVHV_CHROMIUM names the browser binary; RVHV_SCREENSHOT a path to save a
@@ -22,36 +27,15 @@ import { AxError } from "../../hal/errors.ts";
 import type { AxVCpuHal } from "../../hal/types.ts";
 import { PerCpuSet } from "../../percpu/percpu_set.ts";
 import { createEmulatorHal } from "../../plugins/emulator/mod.ts";
+import { findChromium, REQUIRE_BROWSER, WHY_NO_BROWSER } from "../_helpers/chromium.ts";
 import { forwardingHal, forwardingPort } from "../_helpers/forwarding_hal.ts";
 
-const CANDIDATES = [
-  "/usr/lib/chromium/chromium",
-  "/usr/bin/chromium",
-  "/usr/bin/chromium-browser",
-  "/usr/bin/google-chrome",
-];
-const REQUIRED = Deno.env.get("RVHV_REQUIRE_BROWSER") === "1";
 const TOKEN = "br0wser-t0ken";
 /** The most the page may weigh at 4,096 harts. */
 const MAX_PAGE_BYTES = 1_000_000;
 
-function findChromium(): string | undefined {
-  const named = Deno.env.get("RVHV_CHROMIUM");
-  for (const path of named === undefined ? CANDIDATES : [named]) {
-    try {
-      if (Deno.statSync(path).isFile) return path;
-    } catch {
-      // Not there; try the next one.
-    }
-  }
-  return undefined;
-}
-
 const chromium = findChromium();
 const NAME = "the page at 64 and 4,096 harts in headless Chromium: overview, drift, live updates";
-const WHY_SKIPPED = `no Chromium found (looked for ${
-  Deno.env.get("RVHV_CHROMIUM") ?? CANDIDATES.join(", ")
-}); install it with "apt-get install -y --no-install-recommends chromium"`;
 
 /**
  * An emulated machine served as `rvhv serve --token` serves it, whose
@@ -197,20 +181,20 @@ async function openHart(page: Page, hart: number): Promise<void> {
   await page.waitForFunction(`document.getElementById("hart-${hart}") !== null`);
 }
 
-if (chromium === undefined && !REQUIRED) {
-  console.log(`browser test skipped: ${WHY_SKIPPED}`);
+if (chromium === undefined && !REQUIRE_BROWSER) {
+  console.log(`browser test skipped: ${WHY_NO_BROWSER}`);
 }
 
 Deno.test({
-  name: chromium === undefined && !REQUIRED ? `${NAME} (skipped: ${WHY_SKIPPED})` : NAME,
-  ignore: chromium === undefined && !REQUIRED,
+  name: chromium === undefined && !REQUIRE_BROWSER ? `${NAME} (skipped: ${WHY_NO_BROWSER})` : NAME,
+  ignore: chromium === undefined && !REQUIRE_BROWSER,
   // puppeteer keeps pipes and timers of its own until the browser is closed,
   // which this test always does; the sanitizers cannot tell them apart.
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
     if (chromium === undefined) {
-      throw new Error(`RVHV_REQUIRE_BROWSER=1 but ${WHY_SKIPPED}`);
+      throw new Error(`RVHV_REQUIRE_BROWSER=1 but ${WHY_NO_BROWSER}`);
     }
     const userDataDir = await Deno.makeTempDir({ prefix: "rvhv-chromium-" });
     let browser: Browser | undefined;
