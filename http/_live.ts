@@ -40,10 +40,15 @@ export interface ServedSystem {
   readonly percpus: PerCpuSet;
 }
 
-/** The set-up's CSRs, then the firmware's delegation (context for routing). */
-const LIVE_CSRS: readonly LiveCsrName[] = Object.freeze([...SETUP_CSR_NAMES, "medeleg", "mideleg"]);
+/** The CSRs read live: the set-up's, then the firmware's delegation (context for routing). */
+export const LIVE_CSRS: readonly LiveCsrName[] = Object.freeze([
+  ...SETUP_CSR_NAMES,
+  "medeleg",
+  "mideleg",
+]);
 
-type LiveCsrName = SetupCsrName | "medeleg" | "mideleg";
+/** The name of a CSR read live. */
+export type LiveCsrName = SetupCsrName | "medeleg" | "mideleg";
 
 const LIVE_READS: readonly CsrOp[] = Object.freeze(
   LIVE_CSRS.map((name) => Object.freeze({ op: "read", csr: CSR[name] }) as CsrOp),

@@ -1,8 +1,8 @@
 /**
  * The page's stylesheet and script, inlined into `GET /` under a nonce (no
- * build step). The script mirrors view.ts's cell and bit rendering so a card
- * and its grid update in place after a button press; the browser test checks
- * that what it renders equals what the server renders after a reload.
+ * build step). The script renders nothing itself: it fetches the server's
+ * own fragments (the overview, a card) and puts them in place, so what it
+ * shows is what a reload shows.
  *
  * @module
  */
@@ -16,6 +16,7 @@ export const PAGE_STYLE: string = `
   --hs: #d3e4ff; --hs-ink: #0f3766;
   --vs: #cdeed6; --vs-ink: #124f26;
   --refused: #ffe38f; --refused-edge: #b88a00;
+  --drift: #ffd6d6; --drift-ink: #7a0000; --drift-edge: #d01c1c; --odd: #eadcff; --odd-edge: #7a4bc2;
   font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
 }
 * { box-sizing: border-box; }
@@ -32,12 +33,10 @@ code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, mono
 main { padding: 1rem 1.5rem 2rem; }
 .legend { background: var(--paper); border: 1px solid var(--line); border-radius: 8px;
   padding: 0.5rem 1rem; margin-bottom: 1rem; }
-.legend h2 { font-size: 0.95rem; margin: 0 0 0.3rem; }
 .legend ul { list-style: none; margin: 0; padding: 0; display: flex; flex-wrap: wrap; gap: 0.4rem 1.4rem; }
 .legend li { display: flex; align-items: center; gap: 0.4rem; font-size: 0.85rem; }
 .swatch { display: inline-block; min-width: 3.2rem; text-align: center; border-radius: 4px;
   padding: 0 0.3rem; font: 600 0.8rem ui-monospace, Menlo, Consolas, monospace; }
-.harts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 600px), 1fr)); gap: 1rem; }
 .hart { background: var(--paper); border: 1px solid var(--line); border-radius: 8px; padding: 0.8rem 1rem 1rem; }
 .hart[aria-busy="true"] { opacity: 0.7; }
 .hart-head { display: flex; align-items: center; gap: 0.6rem; flex-wrap: wrap; }
@@ -85,216 +84,172 @@ td.na { background: transparent; color: var(--muted); font-weight: 400; }
   border-radius: 6px; background: var(--ink); color: #fff; font-size: 0.85rem; }
 #status:empty { display: none; }
 #status.error { background: #9b1c1c; }
-.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
+.legend summary { font-size: 0.95rem; }
+#overview { background: var(--paper); border: 1px solid var(--line); border-radius: 8px;
+  padding: 0.6rem 1rem 0.8rem; margin-bottom: 1rem; }
+#overview h2 { font-size: 1.1rem; margin: 0 0 0.3rem; }
+.summary { margin: 0 0 0.3rem; font-size: 0.9rem; }
+.marked { margin: 0 0 0.4rem; padding-left: 1.2rem; font-size: 0.85rem; }
+.marked ul { display: inline; padding: 0; }
+.marked ul li { display: inline; }
+.marked ul li + li::before { content: "; "; }
+.grid-scroll { overflow: auto; max-height: 70vh; }
+table.grid { margin-top: 0.3rem; }
+table.grid th, table.grid td { white-space: nowrap; font: 0.8rem ui-monospace, Menlo, Consolas, monospace; }
+table.grid thead th { position: sticky; top: 0; background: var(--paper); z-index: 1; font-family: inherit; }
+table.grid thead tr.asked th, table.grid thead tr.asked td { position: sticky; top: 1.6rem;
+  background: #f7f8fa; color: var(--muted); }
+table.grid tbody th { font-weight: 600; white-space: normal; min-width: 8rem; }
+table.grid .count { color: var(--muted); font-weight: 400; }
+table.grid td[class^="state-"] { font-family: inherit; font-weight: 600; }
+table.grid tbody tr:hover { background: #f7f8fa; }
+td.drift, .swatch.drift, span.drift { background: var(--drift); color: var(--drift-ink); font-weight: 700;
+  box-shadow: inset 0 0 0 2px var(--drift-edge); }
+td.refused, .swatch.refused, span.refused { background: var(--refused); box-shadow: inset 0 0 0 1px var(--refused-edge); }
+td.odd, .swatch.odd, span.odd { background: var(--odd); box-shadow: inset 0 0 0 1px var(--odd-edge); }
+.marked span.drift, .marked span.refused, .marked span.odd { padding: 0 0.25rem; border-radius: 3px; }
+#detail { margin-bottom: 1rem; }
+.hint { color: var(--muted); margin: 0.3rem 0 0; }
+.open-hart { margin: 0 0 1rem; font-size: 0.9rem; }
+.open-hart input, .vcpu-row input { width: 6rem; font: inherit; padding: 0.1rem 0.3rem; }
+.vcpu-row { display: flex; flex-wrap: wrap; gap: 0.4rem 0.8rem; align-items: center; margin-top: 0.5rem;
+  font-size: 0.9rem; }
+#connection { margin: 0 0 1rem; padding: 0.5rem 0.8rem; border-radius: 6px; background: #9b1c1c;
+  color: #fff; font-weight: 600; }
+#connection[hidden] { display: none; }
 `;
 
 /**
- * The script: POSTs enable/disable with a JSON content type, then renders
- * the returned hart object into the card and the hart's routes into its grid.
- * Its requests are same-origin, so when the server has a token the session
- * cookie set by `/?token=` carries it; the script never sees the token.
+ * The script. It never renders a value itself: after a button press it
+ * POSTs to the JSON API, then fetches the card and the overview the server
+ * renders (`/fragments/…`) and puts them in place; a hart link opens the
+ * card the same way. Every second it asks `GET /api/generation` whether
+ * anything changed (through any client), redraws when it did, and says
+ * when the server or its backend does not answer. Its requests are
+ * same-origin, so when the server has a token the session cookie set by
+ * `/?token=` carries it; the script never sees the token.
  */
 export const PAGE_SCRIPT: string = String.raw`
 "use strict";
 (() => {
-  const ORIGINS = ["U", "HS", "VU", "VS"];
+  const POLL_MS = 1000;
   const status = document.getElementById("status");
+  const connection = document.getElementById("connection");
 
   function say(text, isError) {
     status.textContent = text;
     status.className = isError ? "error" : "";
   }
 
-  function positions(hexText) {
-    const value = BigInt(hexText);
-    const out = [];
-    for (let bit = 0; bit < 64; bit++) if ((value >> BigInt(bit)) & 1n) out.push(bit);
-    return out;
+  function lost(text) {
+    connection.hidden = text === "";
+    connection.textContent = text;
+    document.documentElement.dataset.connection = text === "" ? "ok" : "lost";
   }
 
-  function runs(numbers) {
-    const parts = [];
-    let start = 0;
-    for (let i = 1; i <= numbers.length; i++) {
-      if (i === numbers.length || numbers[i] !== numbers[i - 1] + 1) {
-        const a = numbers[start], b = numbers[i - 1];
-        parts.push(a === b ? String(a) : b === a + 1 ? a + ", " + b : a + "\u2013" + b);
-        start = i;
-      }
-    }
-    return parts.join(", ");
-  }
-
-  function bitText(hexText) {
-    const list = positions(hexText);
-    return list.length === 0 ? "" : (list.length === 1 ? "bit " : "bits ") + runs(list);
-  }
-
-  function chips(names, bitList, refusedBits) {
-    const out = [];
-    let i = 0;
-    while (i < names.length) {
-      let j = i + 1;
-      const match = /^(HPM|bit )(\d+)$/.exec(names[i]);
-      if (match) {
-        while (j < names.length && names[j] === match[1] + (Number(match[2]) + j - i)) j++;
-      }
-      if (j - i < 3) j = i + 1;
-      const refused = bitList.slice(i, j).some((bit) => refusedBits.includes(bit));
-      out.push({ text: j - i === 1 ? names[i] : names[i] + "\u2013" + names[j - 1], refused });
-      i = j;
-    }
-    return out;
-  }
-
-  function renderBits(cell, csr) {
-    cell.textContent = "";
-    const bitList = positions(csr.value);
-    const refusedBits = csr.refused ? positions(csr.refused) : [];
-    if (csr.bits.length === 0) {
-      const none = document.createElement("span");
-      none.className = "none";
-      none.textContent = "none";
-      cell.append(none);
-      return;
-    }
-    const list = document.createElement("ul");
-    list.className = "chips";
-    for (const chip of chips(csr.bits, bitList, refusedBits)) {
-      const item = document.createElement("li");
-      item.textContent = chip.text;
-      if (chip.refused) item.className = "refused";
-      list.append(item);
-    }
-    cell.append(list);
-  }
-
-  function renderCode(cell, text) {
-    cell.textContent = "";
-    if (text === undefined) {
-      const none = document.createElement("span");
-      none.className = "none";
-      none.textContent = "\u2014";
-      cell.append(none);
-      return;
-    }
-    const code = document.createElement("code");
-    code.textContent = text;
-    cell.append(code);
-  }
-
-  function renderRefused(cell, csr) {
-    cell.textContent = "";
-    if (csr.refused === undefined || BigInt(csr.refused) === 0n) {
-      const none = document.createElement("span");
-      none.className = "none";
-      none.textContent = csr.refused === undefined ? "\u2014" : "none";
-      cell.append(none);
-      return;
-    }
-    const mark = document.createElement("mark");
-    mark.className = "refused";
-    const code = document.createElement("code");
-    code.textContent = csr.refused;
-    mark.append(code);
-    const where = document.createElement("span");
-    where.className = "bitpos";
-    where.textContent = bitText(csr.refused);
-    cell.append(mark, " ", where);
-  }
-
-  function renderHart(card, hart) {
-    card.dataset.state = hart.state;
-    const badge = card.querySelector("[data-field=state]");
-    badge.textContent = hart.state;
-    badge.className = "badge state-" + hart.state;
-    card.querySelector("button[data-action=enable]").disabled = hart.state === "enabled";
-    card.querySelector("button[data-action=disable]").disabled = hart.state !== "enabled";
-    for (const row of card.querySelectorAll("[data-csr]")) {
-      const csr = hart.csrs[row.dataset.csr];
-      if (!csr) continue;
-      renderCode(row.querySelector("[data-field=value]"), csr.value);
-      renderCode(row.querySelector("[data-field=asked]"), csr.asked);
-      renderCode(row.querySelector("[data-field=kept]"), csr.kept);
-      renderRefused(row.querySelector("[data-field=refused]"), csr);
-      renderBits(row.querySelector("[data-field=bits]"), csr);
-    }
-  }
-
-  function cell(row, route) {
-    if (!route.arises) {
-      return { text: "\u2014", className: "route na", title: route.reason };
-    }
-    const to = route.effective.destination;
-    let text = route.destination === to ? to : route.destination + "\u2192" + to;
-    if (row.interrupt && route.cause !== row.cause) text += ":" + route.cause;
-    let className = "route to-" + to;
-    let title = route.reason;
-    if (route.destination !== to) {
-      className += " via-" + route.destination;
-      title += " \u2014 " + route.effective.reason;
-    }
-    if (!route.taken) {
-      className += " pending";
-      text = "(" + text + ")";
-    }
-    return { text, className, title };
-  }
-
-  function renderRoutes(card, routes) {
-    for (const row of routes.rows) {
-      const kind = row.interrupt ? "interrupt" : "exception";
-      for (const from of ORIGINS) {
-        const td = card.querySelector(
-          'td[data-kind="' + kind + '"][data-cause="' + row.cause + '"][data-from="' + from + '"]',
-        );
-        if (!td || !row.routes[from]) continue;
-        const view = cell(row, row.routes[from]);
-        td.textContent = view.text;
-        td.className = view.className;
-        td.title = view.title;
-      }
-    }
-  }
-
-  async function call(method, url) {
-    const headers = { Accept: "application/json" };
-    const init = { method, headers };
+  async function request(method, url, body) {
+    const init = { method, headers: { Accept: "application/json, text/html" } };
     if (method === "POST") {
-      headers["Content-Type"] = "application/json";
-      init.body = "{}";
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
     }
     const response = await fetch(url, init);
-    const body = await response.json();
-    if (!response.ok) throw new Error(body.error ? body.error.message : response.statusText);
-    return body;
+    const json = (response.headers.get("Content-Type") || "").includes("json");
+    const answer = json ? await response.json() : await response.text();
+    if (!response.ok) {
+      const error = new Error(json && answer.error ? answer.error.message : response.statusText);
+      error.status = response.status;
+      throw error;
+    }
+    return answer;
   }
 
-  async function press(event) {
-    const button = event.currentTarget;
+  function swap(id, markup) {
+    const template = document.createElement("template");
+    template.innerHTML = markup;
+    const next = template.content.firstElementChild;
+    if (next && next.id === id) document.getElementById(id).replaceWith(next);
+  }
+
+  function openId() {
+    const card = document.querySelector("#detail article[data-hart]");
+    return card ? card.dataset.hart : undefined;
+  }
+
+  async function redraw() {
+    const id = openId();
+    const [grid, card] = await Promise.all([
+      request("GET", "fragments/grid"),
+      id === undefined ? undefined : request("GET", "fragments/harts/" + id),
+    ]);
+    swap("overview", grid);
+    if (card !== undefined) swap("detail", card);
+  }
+
+  async function open(id) {
+    try {
+      swap("detail", await request("GET", "fragments/harts/" + id));
+      history.replaceState(null, "", "?hart=" + id);
+      document.getElementById("hart-" + id).scrollIntoView({ block: "nearest" });
+    } catch (error) {
+      say(String(error.message || error), true);
+    }
+  }
+
+  async function act(button) {
     const id = button.dataset.hart;
     const action = button.dataset.action;
     const card = document.getElementById("hart-" + id);
+    const body = {};
+    if (action === "vcpu/bind") body.vm = Number(card.querySelector("input[name=vm]").value);
     card.setAttribute("aria-busy", "true");
     for (const b of card.querySelectorAll("button")) b.disabled = true;
     try {
-      const hart = await call("POST", "api/harts/" + id + "/" + action);
-      renderHart(card, hart);
-      renderRoutes(card, await call("GET", "api/harts/" + id + "/routes"));
-      say("Hart " + id + " is " + hart.state, false);
+      const hart = await request("POST", "api/harts/" + id + "/" + action, body);
+      const vcpu = hart.vcpu ? "; vCPU: VM " + hart.vcpu.vm + ", " + hart.vcpu.state : "";
+      say("Hart " + id + " is " + hart.state + vcpu, false);
     } catch (error) {
       say(String(error.message || error), true);
-      const state = card.dataset.state;
-      card.querySelector("button[data-action=enable]").disabled = state === "enabled";
-      card.querySelector("button[data-action=disable]").disabled = state !== "enabled";
-    } finally {
-      card.removeAttribute("aria-busy");
+    }
+    try {
+      await redraw();
+    } catch (error) {
+      say(String(error.message || error), true);
     }
   }
 
-  for (const button of document.querySelectorAll("button[data-action]")) {
-    button.addEventListener("click", press);
+  document.addEventListener("click", (event) => {
+    const target = event.target.closest(
+      'a[href^="?hart="], button[data-action], button[data-open-input]',
+    );
+    if (!target) return;
+    if (target.matches("a")) {
+      if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+      event.preventDefault();
+      open(target.getAttribute("href").slice("?hart=".length));
+    } else if (target.matches("button[data-action]")) {
+      act(target);
+    } else {
+      const value = document.getElementById("open-hart").value;
+      if (/^[0-9]+$/.test(value)) open(value);
+    }
+  });
+
+  async function poll() {
+    try {
+      const { generation } = await request("GET", "api/generation");
+      lost("");
+      if (generation !== document.getElementById("overview").dataset.generation) await redraw();
+    } catch (error) {
+      const why = error.status === undefined ? "The server does not answer" : error.message;
+      lost(why + "; the values shown are the last read.");
+    } finally {
+      setTimeout(poll, POLL_MS);
+    }
   }
+
+  for (const hidden of document.querySelectorAll(".open-hart")) hidden.hidden = false;
   document.documentElement.dataset.ready = "true";
+  setTimeout(poll, POLL_MS);
 })();
 `;

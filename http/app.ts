@@ -5,16 +5,23 @@
  * @module
  */
 
-import { type Handler, Hono } from "hono";
+import { type Context, type Handler, Hono } from "hono";
 import { CSR } from "../hal/csr_numbers.ts";
 import { AxError } from "../hal/errors.ts";
 import type { CsrOp, HartId, PerCpuState } from "../hal/types.ts";
+import { latestVcpuOf } from "../percpu/_bound.ts";
 import type { HartDescription } from "../percpu/report.ts";
+import type { RISCVPerCpu } from "../percpu/riscv_percpu.ts";
+import type { RISCVVCpu } from "../percpu/riscv_vcpu.ts";
 import { errorResponse, HttpRefusal } from "./errors.ts";
+import { readObjectBody, readVmBody } from "./_body.ts";
+import { type Markup, renderCard } from "./_card.ts";
+import { type GridHart, gridHart, hartCells } from "./_grid.ts";
 import { type AppEnv, guard, isPageRequest, RouteTable } from "./_guard.ts";
 import { hartFrom, parseHartId, readLive, routesFrom, type ServedSystem } from "./_live.ts";
-import { renderErrorPage, renderPage } from "./view.ts";
+import { renderDetail, renderErrorPage, renderOverview, renderPage } from "./view.ts";
 import { describeBackend, runRawBatch } from "./_raw_csr.ts";
+import { bindVcpu, unbindVcpu } from "./_vcpu.ts";
 
 export type { ServedSystem } from "./_live.ts";
 export { MAX_BODY_BYTES } from "./_guard.ts";
@@ -79,7 +86,7 @@ export type AppOptions = NonNullable<Parameters<typeof createApp>[1]>;
  * const app = createApp(system);
  * const list: HartList = await (await app.request("/api/harts")).json();
  * const second: HartSummary = list.harts[1]!;
- * deepStrictEqual(second, { id: 1, state: "enabled", h: true });
+ * deepStrictEqual(second, { id: 1, state: "enabled", h: true, vcpu: null });
  * await system.close();
  * ```
  */
@@ -90,6 +97,8 @@ export interface HartSummary {
   state: PerCpuState;
   /** Whether the hart has the H extension. */
   h: boolean;
+  /** The vCPU bound last on the hart (bound now, or unbound since), or `null`. */
+  vcpu: HartDescription["vcpu"];
 }
 
 /**
@@ -180,31 +189,12 @@ async function checkBackend(system: ServedSystem): Promise<void> {
 }
 
 /**
- * Checks a mutating request's body: empty or a JSON object without fields
- * (enable and disable take no parameters).
+ * The headers of a page fragment: it is never cached, and, opened on its
+ * own, runs nothing and loads nothing.
  */
-function checkEmptyObject(text: string, action: string): void {
-  if (text.trim() === "") return;
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch (error) {
-    throw new AxError(
-      "InvalidInput",
-      `Cannot ${action}: the body is not JSON: ${(error as Error).message}`,
-      { cause: error },
-    );
-  }
-  if (body === null || typeof body !== "object" || Array.isArray(body)) {
-    throw new AxError("InvalidInput", `Cannot ${action}: the body must be a JSON object`);
-  }
-  const keys = Object.keys(body);
-  if (keys.length > 0) {
-    throw new AxError(
-      "InvalidInput",
-      `Cannot ${action}: unknown field "${keys[0]}" in the body (expected {})`,
-    );
-  }
+function fragmentHeaders(c: Context<AppEnv>): void {
+  c.header("Cache-Control", "no-store");
+  c.header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
 }
 
 /** A random nonce for the page's inline style and script. */
@@ -219,13 +209,17 @@ function nonce(): string {
  *
  * | route | answer |
  * | --- | --- |
- * | `GET /` | the page (HTML): a card per hart, its CSRs and its routing grid |
+ * | `GET /` | the page (HTML): the hart × CSR overview, drift marked, identical harts grouped; `?hart=N` adds hart N's card |
  * | `GET /healthz` | `{ status: "ok" }` when the backend answers a CSR read, else 503 `Unavailable`; needs no token |
- * | `GET /api/harts` | `{ harts: [{ id, state, h }] }` |
- * | `GET /api/harts/:id` | the hart object: `{ id, state, h, csrs }`, values read live |
+ * | `GET /api/harts` | `{ harts: [{ id, state, h, vcpu }] }` |
+ * | `GET /api/harts/:id` | the hart object: `{ id, state, h, csrs, vcpu }`, values read live |
  * | `GET /api/harts/:id/routes` | the routing of the hart (`describeRoutes`) |
  * | `POST /api/harts/:id/enable` | enables the hart; the hart object |
  * | `POST /api/harts/:id/disable` | disables the hart; the hart object |
+ * | `POST /api/harts/:id/vcpu/bind` | body `{ vm }`: binds a vCPU of that VM on the hart; the hart object |
+ * | `POST /api/harts/:id/vcpu/unbind` | unbinds the hart's vCPU; the hart object |
+ * | `GET /api/generation` | `{ generation }`: changes when a POST ran; 503 when the backend does not answer |
+ * | `GET /fragments/grid`, `GET /fragments/harts/:id` | the page's overview and a hart's card (HTML), for its script |
  * | `GET /api/trace` | `{ events }` when recording, else 404 |
  * | `GET /api/backend` | `{ info, harts }`: the backend's `info()` and every hart it has |
  * | `POST /api/backend/harts/:id/csr` | `{ ops: [{ op, csr, value? }] }` → `{ results }`: a raw CSR batch (values `0x…`); only with a token |
@@ -236,7 +230,8 @@ function nonce(): string {
  * method its route does not take (405, with `Allow`); for a POST the
  * content type (415) and the body size (413); then the route: a malformed
  * id or body (400), an unknown hart (404), a transition the state does not
- * allow (409), a backend that cannot do it (501). Every error is one JSON
+ * allow or a second change of a hart while one runs (409), a vCPU already
+ * bound (503 `ResourceBusy`), a backend that cannot do it (501). Every error is one JSON
  * shape, `{ error: { kind, message } }`; those of `GET /` are a small HTML
  * page with the same kind and message.
  *
@@ -299,10 +294,83 @@ export function createApp(system: ServedSystem, options: {
     : new Set(options.hosts.map((host) => host.toLowerCase()));
   const app = new Hono<AppEnv>();
   const routes = new RouteTable();
+  /** Tells this app's page from another run's: a reload after a restart redraws. */
+  const epoch = crypto.getRandomValues(new Uint32Array(1))[0]!.toString(36);
+  /** How many POSTs have run: the page polls it to redraw after any change. */
+  let changes = 0;
+  const generation = () => `${epoch}-${changes}`;
+  /** Harts a request is changing now: a second change of one is refused (409). */
+  const changing = new Set<HartId>();
+  /** The vCPUs this app created (their G-stage roots are its to give back). */
+  const created = new WeakSet<RISCVVCpu>();
+
   /** Adds a route, and what it takes to the table the guard answers 404 and 405 from. */
   function route(method: "GET" | "POST", path: string, handler: Handler<AppEnv>): void {
     routes.add(method, path);
-    app.on(method, path, handler);
+    app.on(
+      method,
+      path,
+      method === "GET" ? handler : async (c, next) => {
+        try {
+          return await handler(c, next);
+        } finally {
+          changes++;
+        }
+      },
+    );
+  }
+
+  /**
+   * A change of one hart (enable, disable, bind, unbind), one at a time per
+   * hart; answers the hart object as it stands after it.
+   */
+  function changeRoute<Body>(
+    action: string,
+    readBody: (text: string, what: string) => Body,
+    work: (percpu: RISCVPerCpu, body: Body) => Promise<void>,
+  ): void {
+    route("POST", `/api/harts/:id/${action}`, async (c) => {
+      const id = parseHartId(c.req.param("id")!);
+      const percpu = system.percpus.get(id);
+      const what = `${action.replace("vcpu/", "")} ${
+        action.startsWith("vcpu/") ? "a vCPU on " : ""
+      }hart ${id}`;
+      const body = readBody(c.get("body"), what);
+      if (changing.has(id)) {
+        throw new AxError(
+          "BadState",
+          `Cannot ${what}: another request is changing the hart; try again when it is done`,
+          { hart: id },
+        );
+      }
+      changing.add(id);
+      try {
+        await work(percpu, body);
+      } finally {
+        changing.delete(id);
+      }
+      const hart: HartDescription = hartFrom(system, id, await readLive(system, id));
+      return c.json(hart);
+    });
+  }
+
+  /** Every hart of the set as the overview shows it, read live. */
+  async function gridHarts(): Promise<GridHart[]> {
+    const harts: GridHart[] = [];
+    for (const percpu of system.percpus) {
+      harts.push(gridHart(percpu, await readLive(system, percpu.cpuId)));
+    }
+    return harts;
+  }
+
+  /** A hart's card, read live. */
+  async function cardOf(id: HartId): Promise<Markup> {
+    const live = await readLive(system, id);
+    return renderCard({
+      hart: hartFrom(system, id, live),
+      routes: routesFrom(system, id, live),
+      cells: hartCells(system.percpus.get(id), live),
+    });
   }
 
   app.onError((error, c) => {
@@ -324,7 +392,15 @@ export function createApp(system: ServedSystem, options: {
 
   route("GET", "/api/harts", (c) => {
     const list: HartList = {
-      harts: [...system.percpus].map((p) => ({ id: p.cpuId, state: p.state, h: true })),
+      harts: [...system.percpus].map((p) => {
+        const vcpu = latestVcpuOf(p);
+        return {
+          id: p.cpuId,
+          state: p.state,
+          h: true,
+          vcpu: vcpu === undefined ? null : { vm: vcpu.vmId, state: vcpu.state },
+        };
+      }),
     };
     return c.json(list);
   });
@@ -339,17 +415,17 @@ export function createApp(system: ServedSystem, options: {
     return c.json(routesFrom(system, id, await readLive(system, id)));
   });
 
-  for (const action of ["enable", "disable"] as const) {
-    route("POST", `/api/harts/:id/${action}`, async (c) => {
-      const id = parseHartId(c.req.param("id")!);
-      const percpu = system.percpus.get(id);
-      checkEmptyObject(c.get("body"), `${action} hart ${id}`);
-      if (action === "enable") await percpu.hardwareEnable();
-      else await percpu.hardwareDisable();
-      const hart: HartDescription = hartFrom(system, id, await readLive(system, id));
-      return c.json(hart);
-    });
-  }
+  const noFields = (text: string, what: string) => readObjectBody(text, what, [], "{}");
+  changeRoute("enable", noFields, (percpu) => percpu.hardwareEnable());
+  changeRoute("disable", noFields, (percpu) => percpu.hardwareDisable());
+  changeRoute("vcpu/bind", readVmBody, (percpu, vm) => bindVcpu(percpu, vm, created));
+  changeRoute("vcpu/unbind", noFields, (percpu) => unbindVcpu(percpu));
+
+  route("GET", "/api/generation", async (c) => {
+    const now = generation();
+    await checkBackend(system);
+    return c.json({ generation: now });
+  });
 
   route("GET", "/api/backend", (c) => c.json(describeBackend(system.hal)));
 
@@ -368,15 +444,28 @@ export function createApp(system: ServedSystem, options: {
     return c.json({ events: await options.trace() });
   });
 
+  route("GET", "/fragments/grid", async (c) => {
+    const now = generation();
+    fragmentHeaders(c);
+    return c.html(renderOverview({
+      policy: system.percpus.policy,
+      harts: await gridHarts(),
+      generation: now,
+    }));
+  });
+
+  route("GET", "/fragments/harts/:id", async (c) => {
+    const id = parseHartId(c.req.param("id")!);
+    const card = await cardOf(id);
+    fragmentHeaders(c);
+    return c.html(renderDetail(card));
+  });
+
   route("GET", "/", async (c) => {
-    const harts = [];
-    for (const percpu of system.percpus) {
-      const live = await readLive(system, percpu.cpuId);
-      harts.push({
-        hart: hartFrom(system, percpu.cpuId, live),
-        routes: routesFrom(system, percpu.cpuId, live),
-      });
-    }
+    const now = generation();
+    const open = c.req.query("hart");
+    const card = open === undefined ? undefined : await cardOf(parseHartId(open));
+    const harts = await gridHarts();
     const pageNonce = nonce();
     c.header(
       "Content-Security-Policy",
@@ -386,8 +475,10 @@ export function createApp(system: ServedSystem, options: {
     );
     return c.html(renderPage({
       info: system.hal.info(),
-      policy: system.percpus.policy.name,
+      policy: system.percpus.policy,
       harts,
+      generation: now,
+      ...(card === undefined ? {} : { card }),
       nonce: pageNonce,
     }));
   });

@@ -61,11 +61,11 @@ Deno.test("createApp() serves every JSON route", async (t) => {
       deepStrictEqual([status, body], [200, { status: "ok" }]);
     });
 
-    await t.step("GET /api/harts lists id, state and h", async () => {
+    await t.step("GET /api/harts lists id, state, h and vcpu", async () => {
       const { status, body, headers } = await call(app, { method: "GET", path: "/api/harts" });
       strictEqual(status, 200);
       deepStrictEqual(body, {
-        harts: [0, 1, 2, 3].map((id) => ({ id, state: "enabled", h: true })),
+        harts: [0, 1, 2, 3].map((id) => ({ id, state: "enabled", h: true, vcpu: null })),
       });
       strictEqual(headers.get("cache-control"), "no-store");
       strictEqual(headers.get("x-content-type-options"), "nosniff");
@@ -506,7 +506,7 @@ Deno.test("createApp() with a token: the page takes it once from ?token= and kee
       strictEqual(refused.headers.get("set-cookie"), null);
       const text = await refused.text();
       match(text, /\?token=/);
-      doesNotMatch(text, /data-hart=/, "no hart is shown");
+      doesNotMatch(text, /\?hart=/, "no hart is shown");
     }
     // The right token once: a session cookie only this site's requests carry, and
     // a redirect that takes the token out of the address bar.
@@ -521,8 +521,15 @@ Deno.test("createApp() with a token: the page takes it once from ?token= and kee
     const page = await app.request("/", { headers: { Cookie: cookie } });
     strictEqual(page.status, 200);
     const html = await page.text();
-    match(html, /data-hart="3"/);
+    match(html, /<a href="\?hart=3">3<\/a>/);
     ok(!html.includes("s3cret"), "the page does not carry the token");
+    // And what the page's script fetches: the overview, a card, the generation.
+    for (const path of ["/fragments/grid", "/fragments/harts/3", "/api/generation"]) {
+      strictEqual((await app.request(path)).status, 401, path);
+      const opened = await app.request(path, { headers: { Cookie: cookie } });
+      strictEqual(opened.status, 200, path);
+      await opened.body?.cancel();
+    }
     ok(!html.includes('id="token"'), "and asks for none: the cookie is enough");
     strictEqual(
       (await call(app, { method: "GET", path: "/api/harts", headers: { Cookie: cookie } })).status,

@@ -19,7 +19,10 @@
  *   headers: { Authorization: "Bearer s3cret" },
  * });
  * deepStrictEqual(await response.json(), {
- *   harts: [{ id: 0, state: "enabled", h: true }, { id: 1, state: "enabled", h: true }],
+ *   harts: [
+ *     { id: 0, state: "enabled", h: true, vcpu: null },
+ *     { id: 1, state: "enabled", h: true, vcpu: null },
+ *   ],
  * });
  * await server.shutdown();
  * await system.close();
@@ -29,10 +32,13 @@
  *
  * CSR values are lowercase `0x…` strings.
  *
- * - `GET /api/harts` → `{ harts: [{ id, state, h }] }`: `id` the hart id,
- *   `state` one of `initialized`, `enabled`, `disabled`, `h` whether it has H.
- * - `GET /api/harts/:id`, and a successful `POST /api/harts/:id/enable` or
- *   `/disable` → `{ id, state, h, csrs }`; `csrs` maps a CSR name to
+ * - `GET /api/harts` → `{ harts: [{ id, state, h, vcpu }] }`: `id` the hart
+ *   id, `state` one of `initialized`, `enabled`, `disabled`, `h` whether it
+ *   has H, `vcpu` the vCPU bound last on it, `{ vm, state }` (`state`
+ *   `bound` or `free`), or `null`.
+ * - `GET /api/harts/:id`, and a successful `POST /api/harts/:id/enable`,
+ *   `/disable`, `/vcpu/bind` (body `{ "vm": n }`) or `/vcpu/unbind` →
+ *   `{ id, state, h, csrs, vcpu }`; `csrs` maps a CSR name to
  *   `{ value, asked?, kept?, refused?, bits }`: `value` read live from the
  *   backend, `asked` what the set-up policy asked (absent when it asked
  *   nothing), `kept` what the hart read back after the set-up, `refused` the
@@ -46,11 +52,15 @@
  *   where `routes[origin]` is `{ destination, cause, reason, arises, taken,
  *   effective: { destination, cause, reason } }` (see `routeTrap`).
  * - `GET /api/trace` → `{ events }` while recording; 404 otherwise.
+ * - `GET /api/generation` → `{ generation }`: a string that changes whenever
+ *   a POST ran (the page polls it); 503 `Unavailable` when the backend does
+ *   not answer, as `/healthz`.
  * - `GET /healthz` → `{ status: "ok" }` when the backend answers a CSR
  *   read, else 503 `Unavailable`; the one route that needs no token.
  * - Errors → `{ error: { kind, message } }` with the status of
  *   {@linkcode ERROR_STATUS} (`NotFound` 404, `BadState` 409, `Unsupported`
- *   501, `InvalidInput` 400, …) or of a refusal (`Unauthorized` 401,
+ *   501, `InvalidInput` 400, `ResourceBusy` 503 for a bind on a hart with a
+ *   bound vCPU, …) or of a refusal (`Unauthorized` 401,
  *   `Forbidden` 403, `MethodNotAllowed` 405 with an `Allow` header,
  *   `PayloadTooLarge` 413, `UnsupportedMediaType` 415).
  *

@@ -1,262 +1,204 @@
 /**
- * The page at `GET /`, rendered on the server: a card per hart with its
- * state, enable/disable buttons, the CSRs the set-up touches (live values,
- * named bits, refused bits highlighted) and its routing grid. Everything is
- * readable without JavaScript; the inline script only updates a card after
- * a button press.
+ * The page at `GET /`, rendered on the server: the overview first (a hart ×
+ * CSR grid of the set-up CSRs, the firmware's delegation, each hart's state
+ * and vCPU; identical harts one row; every value that is not what the hart
+ * should hold now, or not what its peers hold, marked), then one hart's card
+ * when one is open (`/?hart=N`). Everything is readable without JavaScript;
+ * the inline script opens cards in place, posts the buttons, and polls for
+ * changes to redraw the grid (see `_page_assets.ts`).
  *
  * @module
  */
 
 import { html, raw } from "hono/html";
-import type { HtmlEscapedString } from "hono/utils/html";
-import type { HalInfo } from "../hal/types.ts";
-import type { CsrDescription, HartDescription } from "../percpu/report.ts";
-import type { RouteRow, RoutesDescription } from "../routing/route_table.ts";
-import type { TrapOrigin, TrapRoute } from "../routing/route_trap.ts";
+import { hex } from "../hal/hex.ts";
+import type { HalInfo, HartId } from "../hal/types.ts";
+import { type PerCpuPolicy, setupTable } from "../percpu/policy.ts";
+import { markNote, type Markup, vcpuText } from "./_card.ts";
+import { type GridCell, type GridGroup, type GridHart, gridOf, idRuns } from "./_grid.ts";
+import { LIVE_CSRS } from "./_live.ts";
 import { PAGE_SCRIPT, PAGE_STYLE } from "./_page_assets.ts";
 
+/** What the overview shows. */
+export interface OverviewInput {
+  /** The set-up policy (the grid's "asked" row). */
+  policy: PerCpuPolicy;
+  /** Every hart of the set, in set-up order. */
+  harts: readonly GridHart[];
+  /** The app's change count when the harts were read (the script polls it). */
+  generation: string;
+}
+
 /** What the page shows. */
-export interface PageInput {
+export interface PageInput extends OverviewInput {
   /** The backend's description. */
   info: HalInfo;
-  /** The set-up policy's name. */
-  policy: string;
-  /** Each hart with its routing. */
-  harts: readonly { hart: HartDescription; routes: RoutesDescription }[];
+  /** The open hart's card, when `?hart=N` asked for one. */
+  card?: Markup;
   /** The CSP nonce of the inline style and script. */
   nonce: string;
 }
 
-/** The page's markup. */
-type Markup = HtmlEscapedString | Promise<HtmlEscapedString>;
+/** How many runs of harts a summary line names before it says "and N more". */
+const SUMMARY_RUNS = 12;
 
-/** The grid's columns. */
-export const GRID_ORIGINS: readonly TrapOrigin[] = ["U", "HS", "VU", "VS"];
-
-const ORIGIN_TITLES: Readonly<Record<string, string>> = {
-  U: "U-mode (V=0): a user process of the host",
-  HS: "HS-mode: the hypervisor",
-  VU: "VU-mode (V=1): a user process of the guest",
-  VS: "VS-mode (V=1): the guest kernel",
+const COLUMN_TITLES: Readonly<Record<string, string>> = {
+  medeleg: "The firmware's exception delegation (M-mode): not the set-up's, shown for routing",
+  mideleg: "The firmware's interrupt delegation (M-mode): not the set-up's, shown for routing",
 };
 
-/** A grid cell as text, classes and a tooltip (the script's `cell` is the same). */
-export interface CellView {
-  /** The visible text. */
-  text: string;
-  /** The class list. */
-  className: string;
-  /** The reasons. */
-  title: string;
+const MARK_WORDS: Readonly<Record<Exclude<GridCell["mark"], "ok">, string>> = {
+  drift: "drift (not what the hart should hold now)",
+  refused: "refused (bits the hart did not keep when they were written)",
+  odd: "differs from its peers",
+};
+
+/** A link that opens a hart's card: a plain link without JavaScript. */
+function hartLink(id: HartId): Markup {
+  return html`<a href="?hart=${id}">${id}</a>`;
 }
 
-/**
- * How a grid cell shows a route: the destination (`M→VS` when the firmware
- * redirects), `:N` for the cause an interrupt is seen as, in parentheses
- * when an interrupt is not taken from that mode, `—` when the exception is
- * not raised there; coloured by where the handler finally runs.
- *
- * @param row The row.
- * @param route The route of one origin.
- * @returns The cell.
- */
-export function cellView(row: RouteRow, route: TrapRoute): CellView {
-  if (!route.arises) return { text: "\u2014", className: "route na", title: route.reason };
-  const to = route.effective.destination;
-  let text = route.destination === to ? to : `${route.destination}\u2192${to}`;
-  if (row.interrupt && route.cause !== row.cause) text += `:${route.cause}`;
-  let className = `route to-${to}`;
-  let title = route.reason;
-  if (route.destination !== to) {
-    className += ` via-${route.destination}`;
-    title += ` \u2014 ${route.effective.reason}`;
-  }
-  if (!route.taken) {
-    className += " pending";
-    text = `(${text})`;
-  }
-  return { text, className, title };
-}
-
-function positions(value: string): number[] {
-  const bits = BigInt(value);
-  const out: number[] = [];
-  for (let bit = 0; bit < 64; bit++) if ((bits >> BigInt(bit)) & 1n) out.push(bit);
-  return out;
-}
-
-function runs(numbers: readonly number[]): string {
-  const parts: string[] = [];
-  let start = 0;
-  for (let i = 1; i <= numbers.length; i++) {
-    if (i === numbers.length || numbers[i] !== numbers[i - 1]! + 1) {
-      const a = numbers[start]!;
-      const b = numbers[i - 1]!;
-      parts.push(a === b ? String(a) : b === a + 1 ? `${a}, ${b}` : `${a}\u2013${b}`);
-      start = i;
-    }
-  }
-  return parts.join(", ");
-}
-
-/**
- * The bit positions of a `0x…` value as text: `bit 5`, `bits 1, 5, 9`,
- * `bits 32–63`.
- *
- * @param value The value.
- * @returns The text (empty for 0).
- */
-export function bitText(value: string): string {
-  const list = positions(value);
-  return list.length === 0 ? "" : `${list.length === 1 ? "bit" : "bits"} ${runs(list)}`;
-}
-
-/**
- * The chips of a CSR's named bits: runs of three or more counters
- * (`HPM3–HPM31`, `bit 32–bit 63`) folded into one, each marked when one of
- * its bits is refused.
- *
- * @param csr The CSR's description.
- * @returns The chips.
- */
-export function bitChips(csr: CsrDescription): { text: string; refused: boolean }[] {
-  const names = csr.bits;
-  const bitList = positions(csr.value);
-  const refusedBits = new Set(csr.refused === undefined ? [] : positions(csr.refused));
-  const out: { text: string; refused: boolean }[] = [];
-  let i = 0;
-  while (i < names.length) {
-    let j = i + 1;
-    const match = /^(HPM|bit )(\d+)$/.exec(names[i]!);
-    if (match !== null) {
-      while (j < names.length && names[j] === match[1]! + (Number(match[2]) + j - i)) j++;
-    }
-    if (j - i < 3) j = i + 1;
-    const refused = bitList.slice(i, j).some((bit) => refusedBits.has(bit));
-    out.push({ text: j - i === 1 ? names[i]! : `${names[i]}\u2013${names[j - 1]}`, refused });
-    i = j;
-  }
-  return out;
-}
-
-function code(value: string | undefined): Markup {
-  return value === undefined ? html`<span class="none">—</span>` : html`<code>${value}</code>`;
-}
-
-function refusedCell(csr: CsrDescription): Markup {
-  if (csr.refused === undefined) return html`<span class="none">—</span>`;
-  if (BigInt(csr.refused) === 0n) return html`<span class="none">none</span>`;
-  const where = bitText(csr.refused);
-  return html`<mark class="refused"><code>${csr.refused}</code></mark> <span class="bitpos">${where}</span>`;
-}
-
-function bitsCell(csr: CsrDescription): Markup {
-  if (csr.bits.length === 0) return html`<span class="none">none</span>`;
-  const chips = bitChips(csr).map(({ text, refused }) =>
-    refused ? html`<li class="refused">${text}</li>` : html`<li>${text}</li>`
-  );
-  return html`<ul class="chips">${chips}</ul>`;
-}
-
-function csrTable(hart: HartDescription): Markup {
-  const groups = Object.entries(hart.csrs).map(([name, csr]) =>
-    html`
-      <tbody data-csr="${name}">
-        <tr>
-          <th scope="row" rowspan="2"><code>${name}</code></th>
-          <td data-field="value">${code(csr.value)}</td>
-          <td data-field="asked">${code(csr.asked)}</td>
-          <td data-field="kept">${code(csr.kept)}</td>
-          <td data-field="refused">${refusedCell(csr)}</td>
-        </tr>
-        <tr class="bits">
-          <td colspan="4" data-field="bits">${bitsCell(csr)}</td>
-        </tr>
-      </tbody>
-    `
-  );
-  return html`
-    <table class="csrs">
-      <caption>CSRs: live values, what the last set-up asked and kept, the bits set</caption>
-      <thead>
-        <tr>
-          <th scope="col">CSR</th><th scope="col">Value</th><th scope="col">Asked</th>
-          <th scope="col">Kept</th><th scope="col">Refused</th>
-        </tr>
-      </thead>
-      ${groups}
-    </table>
-  `;
-}
-
-function routeRows(rows: readonly RouteRow[], interrupt: boolean): Markup[] {
-  const kind = interrupt ? "interrupt" : "exception";
-  return rows.filter((row) => row.interrupt === interrupt).map((row) => {
-    const cause = row.cause;
-    const cells = GRID_ORIGINS.map((from) => {
-      const { text, className, title } = cellView(row, row.routes[from]!);
-      return html`
-        <td class="${className}" title="${title}" data-kind="${kind}" data-cause="${cause}"
-          data-from="${from}">${text}</td>
-      `;
-    });
-    return html`<tr><th scope="row">${cause}</th><td class="name">${row.name}</td>${cells}</tr>`;
+/** Runs of harts as links: `0–16, 18–4095`, each end a link. */
+function hartRunLinks(harts: readonly HartId[], limit = Infinity): Markup {
+  const runs = idRuns(harts);
+  const parts = runs.slice(0, limit).map(([a, b], i) => {
+    const run = a === b ? hartLink(a) : html`${hartLink(a)}–${hartLink(b)}`;
+    return i === 0 ? run : html`, ${run}`;
   });
+  const more = runs.length > limit ? ` and ${runs.length - limit} more runs` : "";
+  return html`${parts}${more}`;
 }
 
-function routeGrid(routes: RoutesDescription): Markup {
-  const { id, firmware } = routes;
-  const heads = GRID_ORIGINS.map((from) =>
-    html`<th scope="col" title="${ORIGIN_TITLES[from]}">${from}</th>`
-  );
+function gridCell(cell: GridCell): Markup {
+  const value = hex(cell.value);
+  if (cell.mark === "ok") return html`<td>${value}</td>`;
+  return html`<td class="${cell.mark}" title="${markNote(cell)}">${value}</td>`;
+}
+
+/** One row per group, on one line: at 4,096 differing harts every byte counts 4,096 times. */
+function gridRow(group: GridGroup): Markup {
+  // deno-fmt-ignore
+  const count = group.harts.length > 1 ? html` <span class="count">(${group.harts.length})</span>` : "";
+  const none = raw(group.vcpu === null ? ' class="none"' : "");
+  // deno-fmt-ignore
+  return html`<tr><th scope="row">${hartRunLinks(group.harts)}${count}</th><td class="state-${group.state}">${group.state}</td><td${none}>${vcpuText(group.vcpu)}</td>${group.cells.map(gridCell)}</tr>
+`;
+}
+
+/** The policy's per-CPU values, and a per-vCPU policy's values after a bind, by CSR. */
+function askedRow(policy: PerCpuPolicy): Markup {
+  const perCpu = new Map(setupTable(policy).map((row) => [row.name as string, row]));
+  const perVcpu = new Map(setupTable(policy, "vcpu").map((row) => [row.name as string, row]));
+  const cells = LIVE_CSRS.map((name) => {
+    const row = perCpu.get(name);
+    if (row === undefined) {
+      return html`<td class="none" title="${COLUMN_TITLES[name]}">firmware</td>`;
+    }
+    if (row.asked === undefined) return html`<td class="none">nothing</td>`;
+    const bound = perVcpu.get(name)!.asked;
+    if (bound === row.asked || bound === undefined) return html`<td>${hex(row.asked)}</td>`;
+    const title = `Per CPU; ${hex(bound)} on a hart where a vCPU was bound (its delegation)`;
+    // deno-fmt-ignore
+    return html`<td title="${title}">${hex(row.asked)} <span class="none">(${hex(bound)} with a vCPU)</span></td>`;
+  });
+  return html`<tr class="asked"><th scope="row" colspan="3">${policy.name} asks</th>${cells}</tr>`;
+}
+
+/** The summary line: how many harts in how many rows, by state, and what is marked where. */
+function summary(
+  harts: readonly GridHart[],
+  rows: number,
+  marked: ReturnType<typeof gridOf>["marked"],
+): Markup {
+  const states = new Map<string, number>();
+  for (const hart of harts) states.set(hart.state, (states.get(hart.state) ?? 0) + 1);
+  const stateText = [...states].map(([state, n]) => `${n} ${state}`).join(", ");
+  const byMark = (["drift", "refused", "odd"] as const).map((mark) => {
+    const byCsr = new Map<string, HartId[]>();
+    for (const value of marked.filter((m) => m.mark === mark)) {
+      byCsr.set(value.csr, [...(byCsr.get(value.csr) ?? []), value.hart]);
+    }
+    if (byCsr.size === 0) return "";
+    const items = [...byCsr].map(([csr, ids]) =>
+      html`<li><code>${csr}</code> on hart${ids.length === 1 ? "" : "s"} ${
+        hartRunLinks(ids, SUMMARY_RUNS)
+      }</li>`
+    );
+    return html`<li class="mark-${mark}"><span class="${mark}">${
+      MARK_WORDS[mark]
+    }</span>: <ul>${items}</ul></li>`;
+  });
+  const none = marked.length === 0
+    ? html`<li>Every value is what its hart should hold now, and what its peers hold.</li>`
+    : "";
   return html`
-    <details open>
-      <summary>Trap routing <span class="none">(firmware model: ${firmware})</span></summary>
-      <table class="routes" aria-describedby="legend-title">
-        <caption>Where each trap of hart ${id} is handled, by the mode it happens in</caption>
-        <thead>
-          <tr><th scope="col">Cause</th><th scope="col">Name</th>${heads}</tr>
-        </thead>
-        <tbody>
-          <tr><th scope="rowgroup" colspan="6">Exceptions</th></tr>
-          ${routeRows(routes.rows, false)}
-          <tr><th scope="rowgroup" colspan="6">Interrupts</th></tr>
-          ${routeRows(routes.rows, true)}
-        </tbody>
-      </table>
-    </details>
+    <p
+      class="summary">${harts.length} hart${harts.length === 1
+        ? ""
+        : "s"} (${stateText}) in ${rows} row${rows === 1
+        ? ""
+        : "s"}: harts whose values are all the same share a row.</p>
+    <ul class="marked">${byMark}${none}</ul>
   `;
 }
 
-function hartCard({ hart, routes }: { hart: HartDescription; routes: RoutesDescription }): Markup {
-  const { id, state } = hart;
-  const enabled = state === "enabled";
-  const enableOff = raw(enabled ? " disabled" : "");
-  const disableOff = raw(enabled ? "" : " disabled");
-  const h = hart.h ? "H" : "no H";
+/**
+ * Renders the overview: the summary and the hart × CSR grid, identical
+ * harts grouped, marked values highlighted with their reason as a tooltip.
+ *
+ * @param input The policy, the harts and the generation they were read at.
+ * @returns The overview section (`id="overview"`), which the script replaces whole.
+ */
+export function renderOverview(input: OverviewInput): Markup {
+  const { groups, marked } = gridOf(input.harts);
+  const heads = LIVE_CSRS.map((name) =>
+    COLUMN_TITLES[name] === undefined
+      ? html`<th scope="col">${name}</th>`
+      : html`<th scope="col" title="${COLUMN_TITLES[name]}">${name}</th>`
+  );
   return html`
-    <article class="hart" id="hart-${id}" data-hart="${id}" data-state="${state}"
-      aria-labelledby="hart-${id}-title">
-      <div class="hart-head">
-        <h2 id="hart-${id}-title">Hart ${id}</h2>
-        <span class="badge state-${state}" data-field="state">${state}</span>
-        <span class="badge h-yes" title="The hart has the H extension">${h}</span>
-        <div class="actions">
-          <button type="button" data-action="enable" data-hart="${id}" aria-label="Enable hart ${id}"${enableOff}>Enable</button>
-          <button type="button" data-action="disable" data-hart="${id}" aria-label="Disable hart ${id}"${disableOff}>Disable</button>
-        </div>
+    <section id="overview" data-generation="${input.generation}" aria-labelledby="overview-title">
+      <h2 id="overview-title">Harts</h2>
+      ${summary(input.harts, groups.length, marked)}
+      <div class="grid-scroll">
+        <table class="grid">
+          <caption>Live values of every hart; open a hart for its bits and trap routing</caption>
+          <thead>
+            <tr><th scope="col">Harts</th><th scope="col">State</th><th scope="col">vCPU</th>${heads}</tr>
+            ${askedRow(input.policy)}
+          </thead>
+          <tbody>
+            ${groups.map(gridRow)}
+          </tbody>
+        </table>
       </div>
-      ${csrTable(hart)} ${routeGrid(routes)}
-    </article>
+    </section>
+  `;
+}
+
+/**
+ * Renders the detail section: the open hart's card, or how to open one.
+ *
+ * @param card The card, if a hart is open.
+ * @returns The section (`id="detail"`), which the script replaces whole.
+ */
+export function renderDetail(card: Markup | undefined): Markup {
+  return html`
+    <section id="detail" aria-label="The open hart">
+      ${card ??
+        html`<p class="hint">Open a hart (its id in the grid) for its CSRs, bits, vCPU and trap routing.</p>`}
+    </section>
   `;
 }
 
 function legend(): Markup {
   return html`
-    <section class="legend" aria-labelledby="legend-title">
-      <h2 id="legend-title">Legend</h2>
+    <details class="legend">
+      <summary id="legend-title">Legend</summary>
       <ul>
+        <li><span class="swatch drift">drift</span> not what the hart should hold now (the policy's value, a bound vCPU's delegation, or after a disable its prior value)</li>
+        <li><span class="swatch refused">refused</span> the hart did not keep those bits when they were written: a fact of the hart</li>
+        <li><span class="swatch odd">odd</span> not what most harts in its state that should hold the same hold</li>
         <li><span class="swatch to-M">M</span> M-mode (firmware) handles it</li>
         <li><span class="swatch to-HS">HS</span> the hypervisor handles it</li>
         <li><span class="swatch to-VS">VS</span> the guest kernel handles it</li>
@@ -264,9 +206,8 @@ function legend(): Markup {
         <li><span class="swatch to-VS">VS:5</span> VS-mode sees cause 5 (VS interrupts 10/6/2 become 9/5/1)</li>
         <li><span class="swatch to-VS pending">(VS)</span> interrupt not taken in that mode (stays pending)</li>
         <li><span class="swatch na">—</span> not raised in that mode</li>
-        <li><mark class="refused">refused</mark> asked by the set-up, not kept by the hart</li>
       </ul>
-    </section>
+    </details>
   `;
 }
 
@@ -293,7 +234,7 @@ function systemFacts(info: HalInfo, policy: string, harts: number): Markup {
 /**
  * Renders the page.
  *
- * @param input The system facts, the harts and the nonce.
+ * @param input The system facts, the overview, the open card and the nonce.
  * @returns The HTML document.
  */
 export function renderPage(input: PageInput): Markup {
@@ -310,13 +251,19 @@ export function renderPage(input: PageInput): Markup {
       </head>
       <body>
         <header class="page-head">
-              <h1>rvhv<span>per-CPU hypervisor set-up</span></h1>
-              ${systemFacts(info, input.policy, input.harts.length)}
-            </header>
+          <h1>rvhv<span>per-CPU hypervisor set-up</span></h1>
+          ${systemFacts(info, input.policy.name, input.harts.length)}
+        </header>
         <main>
-              ${legend()}
-              <div class="harts">${input.harts.map(hartCard)}</div>
-            </main>
+          <p id="connection" role="alert" hidden></p>
+          ${renderOverview(input)}
+          <p class="open-hart" hidden>
+            <label>Open hart <input id="open-hart" type="number" min="0" step="1" inputmode="numeric"></label>
+            <button type="button" data-open-input>Open</button>
+          </p>
+          ${renderDetail(input.card)}
+          ${legend()}
+        </main>
         <p id="status" role="status" aria-live="polite"></p>
         <script nonce="${nonce}">${raw(PAGE_SCRIPT)}</script>
       </body>

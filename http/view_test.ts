@@ -6,7 +6,7 @@ import { PerCpuSet } from "../percpu/percpu_set.ts";
 import { createEmulatorHal } from "../plugins/emulator/mod.ts";
 import { routeTable } from "../routing/route_table.ts";
 import { createApp } from "./app.ts";
-import { bitChips, bitText, cellView } from "./view.ts";
+import { bitChips, bitText, cellView } from "./_card.ts";
 import { forwardingHal } from "../tests/_helpers/forwarding_hal.ts";
 
 const ARCEOS = { medeleg: 0xf0b509n, mideleg: 0x666n, hedeleg: 0xb10dn, hideleg: 0x444n };
@@ -83,37 +83,47 @@ async function twoHarts(info?: () => ReturnType<AxVCpuHal["info"]>) {
   return { hal, percpus };
 }
 
-Deno.test("GET / renders states, CSR names and values and the grid without JavaScript", async () => {
+Deno.test("GET / opens on the overview, readable without JavaScript", async () => {
   const system = await twoHarts();
   try {
-    const response = await createApp(system).request("/");
-    const page = await response.text();
-    // One card per hart, with its state and buttons in the matching state.
-    match(page, /<article class="hart" id="hart-0" data-hart="0" data-state="enabled"/);
-    match(page, /<article class="hart" id="hart-1" data-hart="1" data-state="disabled"/);
-    match(page, /data-field="state">enabled</);
-    match(page, /data-field="state">disabled</);
-    match(page, /data-action="enable" data-hart="0" aria-label="Enable hart 0" disabled>/);
-    match(page, /data-action="disable" data-hart="1" aria-label="Disable hart 1" disabled>/);
-    // CSR names, live values, named bits; the qemu-7.2 hart keeps all of hcounteren.
-    for (const name of ["hedeleg", "hideleg", "hvip", "hcounteren", "sie", "medeleg", "mideleg"]) {
-      match(page, new RegExp(`<tbody data-csr="${name}">`));
-    }
-    match(page, /<td data-field="value"><code>0xb10d<\/code><\/td>/);
-    match(page, /<td data-field="value"><code>0x0<\/code><\/td>/);
-    match(page, /<li>ILLEGAL_INSTRUCTION<\/li>/);
-    match(page, /<li>HPM3–HPM31<\/li>/);
-    // The grid: 35 rows of 4 origins per hart, cells addressable by kind, cause and origin.
-    strictEqual(page.match(/<td class="route[^"]*"[^>]*data-kind=/g)!.length, 2 * 35 * 4);
+    const page = await (await createApp(system).request("/")).text();
+    match(page, /<section id="overview" data-generation="[0-9a-z]+-0"/);
+    match(page, /2 harts \(1 enabled, 1 disabled\) in 2 rows/);
+    const heads = ["hedeleg", "hideleg", "hvip", "hcounteren", "sie", "medeleg", "mideleg"];
     match(
       page,
-      /class="route to-VS" title="[^"]*" data-kind="exception" data-cause="3"\s+data-from="VU">VS</,
+      new RegExp(
+        '<tr><th scope="col">Harts</th><th scope="col">State</th><th scope="col">vCPU</th>' +
+          heads.map((name) => `<th scope="col"[^>]*>${name}</th>`).join(""),
+      ),
     );
     match(
       page,
-      /class="route to-HS" title="[^"]*" data-kind="exception" data-cause="3"\s+data-from="VU">HS</,
+      /<tr class="asked"><th scope="row" colspan="3">arceos asks<\/th><td>0xb10d<\/td><td>0x444<\/td><td>0x0<\/td><td>0xffffffffffffffff<\/td><td>0x222<\/td>/,
     );
-    match(page, /<section class="legend" aria-labelledby="legend-title">/);
+    // One row per hart here (they differ); every value live; the disabled hart holds its
+    // priors, which is what it should hold: nothing is marked (the qemu-7.2 hart keeps all
+    // of hcounteren).
+    const row = (id: number, state: string, values: string[]) =>
+      `<tr><th scope="row"><a href="?hart=${id}">${id}</a></th><td class="state-${state}">${state}</td>` +
+      `<td class="none">none</td>${values.map((v) => `<td>${v}</td>`).join("")}</tr>`;
+    ok(page.includes(row(0, "enabled", [
+      "0xb10d",
+      "0x444",
+      "0x0",
+      "0xffffffffffffffff",
+      "0x222",
+      "0xf0b509",
+      "0x1666",
+    ])));
+    ok(
+      page.includes(row(1, "disabled", ["0x0", "0x0", "0x0", "0x0", "0x0", "0xf0b509", "0x1666"])),
+    );
+    match(page, /Every value is what its hart should hold now, and what its peers hold/);
+    // No card until one is opened; the legend explains the marks and the routing colours.
+    doesNotMatch(page, /<article class="hart"/);
+    match(page, /<section id="detail" aria-label="The open hart">\s*<p class="hint">/);
+    match(page, /<details class="legend">/);
     ok(!page.includes('id="token"'), "no token field without a token");
   } finally {
     await system.percpus.disableAll();
@@ -121,15 +131,80 @@ Deno.test("GET / renders states, CSR names and values and the grid without JavaS
   }
 });
 
-Deno.test("GET / highlights refused bits", async () => {
+Deno.test("GET /?hart=N adds the hart's card: CSRs, bits, vCPU, buttons, routing grid", async () => {
+  const system = await twoHarts();
+  const app = createApp(system);
+  try {
+    const page = await (await app.request("/?hart=1")).text();
+    match(page, /<article class="hart" id="hart-1" data-hart="1" data-state="disabled"/);
+    strictEqual(page.split('<article class="hart"').length - 1, 1, "one card");
+    match(page, /data-field="state">disabled</);
+    // Buttons in the state's terms: each one off says why.
+    match(page, /data-action="enable" data-hart="1"\s+aria-label="Enable hart 1">Enable</);
+    match(page, /aria-label="Disable hart 1"\s+title="The hart is disabled" disabled>/);
+    match(
+      page,
+      /aria-label="Bind a vCPU on hart 1"\s+title="vCPUs are bound only on enabled harts" disabled>/,
+    );
+    match(page, /aria-label="Unbind a vCPU on hart 1"\s+title="No vCPU is bound" disabled>/);
+    match(page, /vCPU: <strong data-field="vcpu">none<\/strong>/);
+    for (const name of ["hedeleg", "hideleg", "hvip", "hcounteren", "sie", "medeleg", "mideleg"]) {
+      match(page, new RegExp(`<tbody data-csr="${name}">`));
+    }
+    match(
+      page,
+      /<td data-field="value"><code>0x0<\/code><\/td>\s*<td data-field="asked"><code>0xb10d/,
+    );
+    // The routing grid: 35 rows of 4 origins, cells addressable by kind, cause and origin.
+    strictEqual(page.match(/<td class="route[^"]*"[^>]*data-kind=/g)!.length, 35 * 4);
+    match(
+      page,
+      /class="route to-HS" title="[^"]*" data-kind="exception" data-cause="3"\s+data-from="VU">HS</,
+    );
+    const enabled = await (await app.request("/?hart=0")).text();
+    match(enabled, /<li>ILLEGAL_INSTRUCTION<\/li>/);
+    match(enabled, /<li>HPM3–HPM31<\/li>/);
+    match(
+      enabled,
+      /class="route to-VS" title="[^"]*" data-kind="exception" data-cause="3"\s+data-from="VU">VS</,
+    );
+    match(enabled, /aria-label="Bind a vCPU on hart 0">Bind</);
+    // The fragment the script fetches is the same card, alone, and runs nothing.
+    const fragment = await app.request("/fragments/harts/1");
+    strictEqual(
+      fragment.headers.get("content-security-policy"),
+      "default-src 'none'; frame-ancestors 'none'",
+    );
+    strictEqual(fragment.headers.get("cache-control"), "no-store");
+    const card = await fragment.text();
+    match(card, /^\s*<section id="detail"/);
+    ok(page.includes(card.trim()), "the page's detail section is the fragment");
+    const grid = await (await app.request("/fragments/grid")).text();
+    match(grid, /^\s*<section id="overview" data-generation=/);
+    // A hart not in the set, a malformed id: the page's error pages, the fragment's JSON.
+    strictEqual((await app.request("/?hart=7")).status, 404);
+    const malformed = await app.request("/?hart=x");
+    strictEqual(malformed.status, 400);
+    match(await malformed.text(), /<h1>400 InvalidInput<\/h1>/);
+    const missing = await app.request("/fragments/harts/7");
+    strictEqual(missing.status, 404);
+    match((await missing.json()).error.message, /Cannot find hart 7/);
+  } finally {
+    await system.percpus.disableAll();
+    await system.hal.close();
+  }
+});
+
+Deno.test("GET /?hart=N highlights refused bits", async () => {
   const hal = await createEmulatorHal({ harts: 1 });
   const percpus = await PerCpuSet.init(hal);
   try {
-    const page = await (await createApp({ hal, percpus }).request("/")).text();
+    const page = await (await createApp({ hal, percpus }).request("/?hart=0")).text();
     match(
       page,
       /<td data-field="refused"><mark class="refused"><code>0xffffffff00000000<\/code><\/mark> <span class="bitpos">bits 32–63<\/span><\/td>/,
     );
+    match(page, /<td data-field="value" class="refused" title="Refused: hcounteren is 0xffffffff;/);
   } finally {
     await hal.close();
   }

@@ -1,8 +1,10 @@
 /**
- * Which vCPU is bound on a hart, and whose delegation the hart holds: one
- * slot per per-CPU state, read by the per-CPU state (no disable under a
- * bound vCPU) and by every view that compares a hart with what it should
- * hold, written by the vCPU.
+ * Which vCPU is bound on a hart, whose delegation the hart holds, and
+ * whether a transition runs on it: one slot per per-CPU state, read by the
+ * per-CPU state (no disable under a bound vCPU) and by every view that
+ * compares a hart with what it should hold, written by the vCPU. The
+ * transition slot is shared by the per-CPU state and the vCPUs on its hart,
+ * so a bind cannot interleave with a disable, nor two binds with each other.
  *
  * @module
  */
@@ -16,6 +18,19 @@ const BOUND: WeakMap<RISCVPerCpu, RISCVVCpu> = new WeakMap();
 const LATEST: WeakMap<RISCVPerCpu, RISCVVCpu> = new WeakMap();
 /** Harts whose hedeleg/hideleg a vCPU's bind loaded (per-vCPU policies; `unbind` leaves them). */
 const LOADED: WeakSet<RISCVPerCpu> = new WeakSet();
+/** Harts in a transition: an enable, a disable, a restore or a vCPU's step. */
+const BUSY: WeakSet<RISCVPerCpu> = new WeakSet();
+
+/** Whether a transition (per-CPU or of a vCPU) runs on the hart of `percpu`. */
+export function hartBusy(percpu: RISCVPerCpu): boolean {
+  return BUSY.has(percpu);
+}
+
+/** Marks the start (`true`) or the end (`false`) of a transition on the hart of `percpu`. */
+export function setHartBusy(percpu: RISCVPerCpu, busy: boolean): void {
+  if (busy) BUSY.add(percpu);
+  else BUSY.delete(percpu);
+}
 
 /** The vCPU bound on the hart of `percpu`, if any. */
 export function boundVcpuOf(percpu: RISCVPerCpu): RISCVVCpu | undefined {
@@ -71,4 +86,53 @@ export function currentReport(percpu: RISCVPerCpu): CsrReportEntry[] {
   if (!LOADED.has(percpu) || vcpu === undefined) return report;
   const loaded = new Map(vcpu.csrReport().map((entry) => [entry.name, entry]));
   return report.map((entry) => loaded.get(entry.name) ?? entry);
+}
+
+/** What a hart should hold in one set-up CSR now, and the bits it may lack. */
+export interface Expectation {
+  /** The CSR, the value asked within its mask. */
+  readonly row: SetupCsr;
+  /** Bits the hart refused when they were written: facts of the hart, not drift. */
+  readonly refused: bigint;
+}
+
+/**
+ * What each set-up CSR of the hart should hold now ({@linkcode expectedSetup})
+ * with the bits the hart refused when they were written: none where the
+ * value must stick exactly (the delegation), else as the report found them.
+ *
+ * @param percpu The hart's per-CPU state.
+ * @returns One expectation per set-up CSR, in `SETUP_CSR_NAMES` order.
+ */
+export function currentExpectations(percpu: RISCVPerCpu): Expectation[] {
+  const report = currentReport(percpu);
+  return expectedSetup(percpu).map((row, k) => ({
+    row,
+    refused: row.mustStick ? 0n : report[k]!.refused,
+  }));
+}
+
+/** How a live value compares with what the hart should hold. */
+export interface Verdict {
+  /** `ok`; `refused`: differs only in bits the hart refused; `drift`: anything else. */
+  readonly status: "ok" | "refused" | "drift";
+  /** The bits within the mask where the value differs from the asked value. */
+  readonly differs: bigint;
+  /** Those of them that are drift (not refused). */
+  readonly drift: bigint;
+}
+
+/**
+ * Compares a live value with an expectation: bits the hart refused when
+ * they were written are reported as refused, any other difference within
+ * the mask is drift.
+ *
+ * @param expectation What the CSR should hold.
+ * @param value The live value.
+ * @returns The verdict.
+ */
+export function judgeCsr(expectation: Expectation, value: bigint): Verdict {
+  const differs = (value ^ (expectation.row.asked ?? 0n)) & expectation.row.mask;
+  const drift = differs & ~expectation.refused;
+  return { status: drift !== 0n ? "drift" : differs !== 0n ? "refused" : "ok", differs, drift };
 }

@@ -17,7 +17,7 @@ import {
   type SetUpOutcome,
 } from "./_setup.ts";
 import { runSteps } from "./_steps.ts";
-import { boundVcpuOf, setDelegationLoaded } from "./_bound.ts";
+import { boundVcpuOf, hartBusy, setDelegationLoaded, setHartBusy } from "./_bound.ts";
 import type { RISCVVCpu } from "./riscv_vcpu.ts";
 
 export type { PriorValues };
@@ -103,7 +103,6 @@ export class RISCVPerCpu implements AxArchPerCpu {
   /** The set-up policy. */
   readonly policy: PerCpuPolicy;
   #state: PerCpuState = "initialized";
-  #busy = false;
   #priors: PriorValues;
   #readBack: readonly bigint[];
 
@@ -215,7 +214,7 @@ export class RISCVPerCpu implements AxArchPerCpu {
       }
       this.#state = "enabled";
     } finally {
-      this.#busy = false;
+      setHartBusy(this, false);
     }
   }
 
@@ -262,12 +261,12 @@ export class RISCVPerCpu implements AxArchPerCpu {
       setDelegationLoaded(this, false);
       this.#state = "disabled";
     } finally {
-      this.#busy = false;
+      setHartBusy(this, false);
     }
   }
 
   #begin(action: string, from: readonly PerCpuState[]): void {
-    if (this.#busy) {
+    if (hartBusy(this)) {
       throw new AxError(
         "BadState",
         `Cannot ${action} hart ${this.cpuId}: another transition is in progress`,
@@ -282,7 +281,7 @@ export class RISCVPerCpu implements AxArchPerCpu {
         { hart: this.cpuId },
       );
     }
-    this.#busy = true;
+    setHartBusy(this, true);
   }
 }
 

@@ -12,7 +12,7 @@ import { addRollbackErrors, AxError, CsrTrap } from "../hal/errors.ts";
 import { hex } from "../hal/hex.ts";
 import type { CsrNum, CsrOp, CsrResult, HartId } from "../hal/types.ts";
 import type { CsrReportEntry, RISCVPerCpu } from "./riscv_percpu.ts";
-import { boundVcpuOf, setBoundVcpu, setDelegationLoaded } from "./_bound.ts";
+import { boundVcpuOf, hartBusy, setBoundVcpu, setDelegationLoaded, setHartBusy } from "./_bound.ts";
 import { csrBitNames } from "./report.ts";
 import { type CsrSteps, runSteps } from "./_steps.ts";
 
@@ -162,7 +162,6 @@ export class RISCVVCpu {
   #mode: GStageMode | undefined;
   #vmidBits = 14;
   #state: RISCVVCpu["state"] = "created";
-  #busy = false;
   #guestSstatus = 0n;
   #vsState: bigint[];
   #report: CsrReportEntry[] = [];
@@ -257,7 +256,8 @@ export class RISCVVCpu {
   /**
    * The policy's per-vCPU set-up: `created` → `free`.
    *
-   * @throws {AxError} Kind `"BadState"` unless `created`.
+   * @throws {AxError} Kind `"BadState"` unless `created`, or unless the hart
+   *   is enabled and in no other transition.
    * @throws {CsrTrap} When an access traps.
    */
   async setup(): Promise<void> {
@@ -266,40 +266,49 @@ export class RISCVVCpu {
       "created",
       "free",
       () => this.percpu.policy.vcpu === "arceos" ? this.#arceosSetup() : this.#kvmSetup(),
+      { gated: true },
     );
   }
 
   /**
    * Loads the vCPU on its hart: `free` → `bound`.
    *
-   * @throws {AxError} Kind `"BadState"` unless `free`; `"ResourceBusy"` when
+   * @throws {AxError} Kind `"BadState"` unless `free`, or unless the hart is
+   *   enabled and in no other transition (a disable, another bind); `"ResourceBusy"` when
    *   another vCPU is bound on the hart; `"Unsupported"` when the hart does
    *   not keep the per-vCPU delegation (what the bind wrote is undone).
    * @throws {CsrTrap} When an access traps.
    */
   async bind(): Promise<void> {
-    const other = boundVcpuOf(this.percpu);
-    if (other !== undefined && other !== this && this.#state === "free") {
-      throw new AxError(
-        "ResourceBusy",
-        `Cannot bind vCPU ${this.vcpuId} of VM ${this.vmId} on hart ${this.hart}: ` +
-          `vCPU ${other.vcpuId} of VM ${other.vmId} is bound there`,
-        { hart: this.hart },
-      );
-    }
-    await this.#transition("bind", "free", "bound", () => this.#bind());
-    setBoundVcpu(this.percpu, this);
+    await this.#transition("bind", "free", "bound", () => {
+      const other = boundVcpuOf(this.percpu);
+      if (other !== undefined) {
+        throw new AxError(
+          "ResourceBusy",
+          `Cannot bind vCPU ${this.vcpuId} of VM ${this.vmId} on hart ${this.hart}: ` +
+            `vCPU ${other.vcpuId} of VM ${other.vmId} is bound there`,
+          { hart: this.hart },
+        );
+      }
+      return this.#bind();
+    }, { gated: true, done: () => setBoundVcpu(this.percpu, this) });
   }
 
   /**
    * Puts the vCPU off its hart: `bound` → `free`.
    *
-   * @throws {AxError} Kind `"BadState"` unless `bound`.
+   * @throws {AxError} Kind `"BadState"` unless `bound`, or while another
+   *   transition runs on the hart.
    * @throws {CsrTrap} When an access traps.
    */
   async unbind(): Promise<void> {
-    await this.#transition("unbind", "bound", "free", () => this.#unbind());
-    setBoundVcpu(this.percpu, undefined);
+    await this.#transition(
+      "unbind",
+      "bound",
+      "free",
+      () => this.#unbind(),
+      { gated: false, done: () => setBoundVcpu(this.percpu, undefined) },
+    );
   }
 
   /**
@@ -317,27 +326,40 @@ export class RISCVVCpu {
     return this.#guestSstatus;
   }
 
+  /**
+   * Runs one step of the lifecycle with the hart held, so no per-CPU
+   * transition and no other vCPU's step interleaves with it: set-up and
+   * bind need the hart enabled (the gate holds for every step, not only
+   * `create`: `gated`); unbind does not, so a vCPU can always be put off
+   * its hart. `done` records the new binding before the hart is released.
+   */
   async #transition(
     action: string,
     from: RISCVVCpu["state"],
     to: RISCVVCpu["state"],
     steps: () => CsrSteps<void>,
+    options: { gated: boolean; done?: () => void },
   ): Promise<void> {
-    if (this.#busy || this.#state !== from) {
-      throw new AxError(
-        "BadState",
-        `Cannot ${action} vCPU ${this.vcpuId} of VM ${this.vmId} on hart ${this.hart}: it is ${
-          this.#busy ? "in a transition" : this.#state
-        }, and ${action} needs ${from}`,
-        { hart: this.hart },
+    const what = `Cannot ${action} vCPU ${this.vcpuId} of VM ${this.vmId} on hart ${this.hart}`;
+    const refuse = (why: string) => new AxError("BadState", `${what}: ${why}`, { hart: this.hart });
+    if (this.#state !== from) throw refuse(`it is ${this.#state}, and ${action} needs ${from}`);
+    if (hartBusy(this.percpu)) {
+      throw refuse(
+        "another transition is in progress on the hart (an enable, a disable or a vCPU's)",
       );
     }
-    this.#busy = true;
+    if (options.gated && !this.percpu.isEnabled()) {
+      throw refuse(
+        `its per-CPU state is ${this.percpu.state}, and vCPUs run only on enabled harts`,
+      );
+    }
+    setHartBusy(this.percpu, true);
     try {
       await runSteps(this.percpu.hal.csr, this.hart, steps());
       this.#state = to;
+      options.done?.();
     } finally {
-      this.#busy = false;
+      setHartBusy(this.percpu, false);
     }
   }
 

@@ -120,6 +120,63 @@ Deno.test("RISCVVCpu: wrong transitions are BadState, a second bind on the hart 
   await hal.close();
 });
 
+Deno.test("a vCPU step and a per-CPU transition on one hart never interleave", async (t) => {
+  for (const policy of ["kvm", "arceos"] as const) {
+    await t.step(
+      `${policy}: a bind racing a disable: the first started wins, the other is BadState`,
+      async () => {
+        const hal = await createEmulatorHal({ harts: 2 });
+        const set = await PerCpuSet.init(hal, { policy });
+        await set.enableAll();
+        const percpu = set.get(1);
+        const vcpu = await RISCVVCpu.create(percpu, { vmId: 1 });
+        await vcpu.setup();
+        const [bind, disable] = await Promise.allSettled([vcpu.bind(), percpu.hardwareDisable()]);
+        strictEqual(bind.status, "fulfilled");
+        strictEqual(disable.status, "rejected");
+        strictEqual(kind("BadState")((disable as PromiseRejectedResult).reason), true);
+        strictEqual(percpu.state, "enabled", "the hart stays enabled under its bound vCPU");
+        strictEqual(percpu.vcpu, vcpu);
+        const wanted = policy === "kvm" ? 0xb10dn : percpu.policy.hedeleg;
+        strictEqual(await hal.csr.read(1, CSR.hedeleg), wanted);
+
+        // The other order: the disable holds the hart, the bind is refused and writes nothing.
+        await vcpu.unbind();
+        const hgatp = await hal.csr.read(1, CSR.hgatp);
+        const [disabled, refused] = await Promise.allSettled([
+          percpu.hardwareDisable(),
+          vcpu.bind(),
+        ]);
+        strictEqual(disabled.status, "fulfilled");
+        strictEqual(kind("BadState")((refused as PromiseRejectedResult).reason), true);
+        strictEqual(vcpu.state, "free");
+        strictEqual(percpu.vcpu, undefined);
+        deepStrictEqual(await delegation(hal, 1), [0n, 0n], "the priors, as the disable left them");
+        strictEqual(await hal.csr.read(1, CSR.hgatp), hgatp, "the refused bind wrote no hgatp");
+        await rejects(vcpu.bind(), kind("BadState"), "the gate holds at bind, not only at create");
+        await hal.close();
+      },
+    );
+  }
+
+  await t.step("two binds on one hart: one is bound, the other refused", async () => {
+    const hal = await createEmulatorHal();
+    const set = await PerCpuSet.init(hal, { policy: "kvm" });
+    await set.enableAll();
+    const a = await RISCVVCpu.create(set.get(0), { vmId: 1 });
+    const b = await RISCVVCpu.create(set.get(0), { vmId: 2 });
+    await a.setup();
+    await b.setup();
+    const results = await Promise.allSettled([a.bind(), b.bind()]);
+    deepStrictEqual(results.map((r) => r.status), ["fulfilled", "rejected"]);
+    deepStrictEqual([a.state, b.state], ["bound", "free"]);
+    strictEqual(set.get(0).vcpu, a);
+    await a.unbind();
+    await set.disableAll();
+    await hal.close();
+  });
+});
+
 Deno.test("a VMID wider than the hart keeps is reported, not refused", async () => {
   const hal = await createEmulatorHal({ spec: { vmidlen: 4 } });
   const set = await PerCpuSet.init(hal, { policy: "kvm" });

@@ -28,8 +28,9 @@ const LISTEN_REGEXP = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+):(\d{1,5})$/i;
 const HELP = `Usage: rvhv serve <manifest> [--listen host:port] [--token T] [--json]
 
 Boots the manifest and serves its harts over HTTP until SIGINT (Ctrl-C) or
-SIGTERM: the page at / (a card per hart with its CSRs, enable/disable buttons
-and its trap-routing grid) and the JSON API under /api (see the README).
+SIGTERM: the page at / (a hart x CSR grid with drift marked, each hart's card
+with its CSRs, enable/disable, vCPU bind/unbind and trap-routing grid) and the
+JSON API under /api (see docs/http.md).
 On exit the server stops accepting, in-flight requests finish, and the
 system is closed: enabled harts are disabled (prior values restored) and the
 backend is closed.

@@ -13,10 +13,14 @@ import {
   describePolicy,
   type PerCpuPolicy,
   resolvePolicy,
-  type SetupCsr,
   setupTable,
 } from "../../percpu/policy.ts";
-import { currentReport, expectedSetup, latestVcpuOf } from "../../percpu/_bound.ts";
+import {
+  currentExpectations,
+  type Expectation,
+  judgeCsr,
+  latestVcpuOf,
+} from "../../percpu/_bound.ts";
 import type { RISCVPerCpu } from "../../percpu/riscv_percpu.ts";
 import { type Command, EXIT, renderTable } from "../io.ts";
 import { defineCommand } from "../command_line.ts";
@@ -49,13 +53,6 @@ Exit codes: 0 no drift, 1 drift (or a hart cannot be set up), 2 usage or
 manifest error, 3 backend failure.
 `;
 
-/** What the policy asks of one CSR, and which refused bits are the hart's own. */
-interface Expectation {
-  readonly row: SetupCsr;
-  /** Bits the hart refused at set-up (not drift). */
-  refused: bigint;
-}
-
 /** One verified CSR. */
 interface CsrVerdict {
   csr: string;
@@ -74,12 +71,7 @@ interface CsrVerdict {
  */
 function expectationsOf(policy: PerCpuPolicy, percpu?: RISCVPerCpu): Expectation[] {
   if (percpu === undefined) return setupTable(policy).map((row) => ({ row, refused: 0n }));
-  const report = currentReport(percpu);
-  return expectedSetup(percpu).map((row, k) => ({
-    row,
-    // What the hart refused when it was written is a fact of the hart, not drift.
-    refused: row.mustStick ? 0n : report[k]!.refused,
-  }));
+  return currentExpectations(percpu);
 }
 
 async function verifyHart(
@@ -103,14 +95,13 @@ async function verifyHart(
         status: "drift",
       };
     }
-    const differs = (result.value ^ asked) & mask;
-    const drift = differs & ~expect.refused;
+    const { status, differs, drift } = judgeCsr(expect, result.value);
     return {
       ...base,
       live: hex(result.value),
       refused: hex(differs & expect.refused),
       drift: hex(drift),
-      status: drift !== 0n ? "drift" : differs !== 0n ? "refused" : "ok",
+      status,
     };
   });
   return {
