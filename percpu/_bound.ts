@@ -11,13 +11,15 @@
 
 import { type SetupCsr, setupTable } from "./policy.ts";
 import type { CsrReportEntry, RISCVPerCpu } from "./riscv_percpu.ts";
-import type { RISCVVCpu } from "./riscv_vcpu.ts";
+import type { GStageMode, RISCVVCpu } from "./riscv_vcpu.ts";
 
 const BOUND: WeakMap<RISCVPerCpu, RISCVVCpu> = new WeakMap();
 /** The vCPU bound last on each hart (bound now, or unbound since). */
 const LATEST: WeakMap<RISCVPerCpu, RISCVVCpu> = new WeakMap();
 /** Harts whose hedeleg/hideleg a vCPU's bind loaded (per-vCPU policies; `unbind` leaves them). */
 const LOADED: WeakSet<RISCVPerCpu> = new WeakSet();
+/** What KVM's G-stage detection found on each hart: the largest mode, and the VMID bits kept. */
+const GSTAGE: WeakMap<RISCVPerCpu, { mode: GStageMode; vmidBits: number }> = new WeakMap();
 /** Harts in a transition: an enable, a disable, a restore or a vCPU's step. */
 const BUSY: WeakSet<RISCVPerCpu> = new WeakSet();
 
@@ -30,6 +32,23 @@ export function hartBusy(percpu: RISCVPerCpu): boolean {
 export function setHartBusy(percpu: RISCVPerCpu, busy: boolean): void {
   if (busy) BUSY.add(percpu);
   else BUSY.delete(percpu);
+}
+
+/**
+ * What KVM's G-stage detection found on the hart of `percpu`, once found:
+ * KVM detects once (at module init), so a later vCPU's set-up reuses it and
+ * never probes hgatp under a bound vCPU.
+ */
+export function gstageOf(percpu: RISCVPerCpu): { mode: GStageMode; vmidBits: number } | undefined {
+  return GSTAGE.get(percpu);
+}
+
+/** Records what the G-stage detection found on the hart of `percpu`. */
+export function setGstage(
+  percpu: RISCVPerCpu,
+  found: { mode: GStageMode; vmidBits: number },
+): void {
+  GSTAGE.set(percpu, found);
 }
 
 /** The vCPU bound on the hart of `percpu`, if any. */

@@ -226,15 +226,6 @@ export class RISCVPerCpu implements AxArchPerCpu {
    *   while a vCPU is bound on the hart.
    */
   async hardwareDisable(): Promise<void> {
-    const bound = boundVcpuOf(this);
-    if (bound !== undefined) {
-      throw new AxError(
-        "BadState",
-        `Cannot disable hart ${this.cpuId}: vCPU ${bound.vcpuId} of VM ${bound.vmId} is bound ` +
-          `there; unbind it first`,
-        { hart: this.cpuId },
-      );
-    }
     await this.#restore("disable", ["enabled"]);
   }
 
@@ -248,13 +239,23 @@ export class RISCVPerCpu implements AxArchPerCpu {
    * hart `disabled`: what a failed multi-hart enable does to the harts it
    * already enabled, and what a system's close does to initialized harts.
    *
-   * @throws {AxError} Kind `"BadState"` when already disabled or busy.
+   * @throws {AxError} Kind `"BadState"` when already disabled or busy, or
+   *   while a vCPU is bound on the hart.
    */
   async restorePriors(): Promise<void> {
     await this.#restore("restore", ["initialized", "enabled"]);
   }
 
   async #restore(action: string, from: readonly PerCpuState[]): Promise<void> {
+    const bound = boundVcpuOf(this);
+    if (bound !== undefined) {
+      throw new AxError(
+        "BadState",
+        `Cannot ${action} hart ${this.cpuId}: vCPU ${bound.vcpuId} of VM ${bound.vmId} is bound ` +
+          `there; unbind it first`,
+        { hart: this.cpuId },
+      );
+    }
     this.#begin(action, from);
     try {
       await runSteps(this.hal.csr, this.cpuId, restorePriors(this.cpuId, this.#priors));

@@ -12,12 +12,20 @@ import { addRollbackErrors, AxError, CsrTrap } from "../hal/errors.ts";
 import { hex } from "../hal/hex.ts";
 import type { CsrNum, CsrOp, CsrResult, HartId } from "../hal/types.ts";
 import type { CsrReportEntry, RISCVPerCpu } from "./riscv_percpu.ts";
-import { boundVcpuOf, hartBusy, setBoundVcpu, setDelegationLoaded, setHartBusy } from "./_bound.ts";
+import {
+  boundVcpuOf,
+  gstageOf,
+  hartBusy,
+  setBoundVcpu,
+  setDelegationLoaded,
+  setGstage,
+  setHartBusy,
+} from "./_bound.ts";
 import { csrBitNames } from "./report.ts";
 import { type CsrSteps, runSteps } from "./_steps.ts";
 
-/** The G-stage translation modes of hgatp. */
-type GStageMode = NonNullable<VCpuConfig["gstageMode"]>;
+/** The G-stage translation modes of hgatp (`RISCVVCpu.create`'s `gstageMode`). */
+export type GStageMode = NonNullable<VCpuConfig["gstageMode"]>;
 
 const MODE_NUMBER: Readonly<Record<GStageMode, bigint>> = {
   sv39x4: BigInt(ATP_MODE.sv39),
@@ -109,8 +117,8 @@ let constructVcpu: (percpu: RISCVPerCpu, config: Required<VCpuConfig>) => RISCVV
  *   `hfence.gvma`; `unbind` reads the VS CSRs back and writes hgatp 0.
  * - Linux KVM: `setup` finds the largest G-stage mode and the VMID bits the
  *   hart keeps, by `kvm_riscv_gstage_mode_detect` and
- *   `kvm_riscv_gstage_vmid_detect` (module init in KVM, done per vCPU here)
- *   and leaves hgatp 0; `bind` is `kvm_arch_vcpu_load`: the vCPU's
+ *   `kvm_riscv_gstage_vmid_detect` (once per hart, as KVM does it once at
+ *   module init) and leaves hgatp 0; `bind` is `kvm_arch_vcpu_load`: the vCPU's
  *   configuration (hedeleg, hideleg where delegation is per vCPU; henvcfg),
  *   its VS CSRs, then hgatp with the mode, the VMID and the root;
  *   `unbind` is `kvm_arch_vcpu_put`: it reads the VS CSRs back and writes no
@@ -160,7 +168,6 @@ export class RISCVVCpu {
   /** The G-stage root. */
   readonly gstageRoot: bigint;
   #mode: GStageMode | undefined;
-  #vmidBits = 14;
   #state: RISCVVCpu["state"] = "created";
   #guestSstatus = 0n;
   #vsState: bigint[];
@@ -385,28 +392,37 @@ export class RISCVVCpu {
   }
 
   *#kvmSetup(): CsrSteps<void> {
+    const found = gstageOf(this.percpu) ?? (yield* this.#detectGstage());
+    this.#mode ??= found.mode;
+  }
+
+  /**
+   * KVM's G-stage detection, once per hart (KVM runs it at module init):
+   * `kvm_riscv_gstage_mode_detect` (Sv57x4, else Sv48x4, else Sv39x4) and
+   * `kvm_riscv_gstage_vmid_detect` (the VMID bits hgatp keeps); hgatp ends 0.
+   */
+  *#detectGstage(): CsrSteps<{ mode: GStageMode; vmidBits: number }> {
     const hart = this.hart;
-    if (this.#mode === undefined) {
-      // kvm_riscv_gstage_mode_detect: Sv57x4, else Sv48x4, else Sv39x4.
-      this.#mode = "sv39x4";
-      for (const mode of ["sv57x4", "sv48x4"] as const) {
-        const [, back] = yield* exchange(hart, [
-          { op: "write", csr: CSR.hgatp, value: MODE_NUMBER[mode] << MODE_SHIFT },
-          { op: "read", csr: CSR.hgatp },
-        ]);
-        if (back! >> MODE_SHIFT === MODE_NUMBER[mode]) {
-          this.#mode = mode;
-          break;
-        }
+    let mode: GStageMode = "sv39x4";
+    for (const candidate of ["sv57x4", "sv48x4"] as const) {
+      const [, back] = yield* exchange(hart, [
+        { op: "write", csr: CSR.hgatp, value: MODE_NUMBER[candidate] << MODE_SHIFT },
+        { op: "read", csr: CSR.hgatp },
+      ]);
+      if (back! >> MODE_SHIFT === MODE_NUMBER[candidate]) {
+        mode = candidate;
+        break;
       }
     }
-    // kvm_riscv_gstage_vmid_detect: the VMID bits hgatp keeps; hgatp ends 0.
     const [, back] = yield* exchange(hart, [
       { op: "write", csr: CSR.hgatp, value: ATP.VMID },
       { op: "read", csr: CSR.hgatp },
       { op: "write", csr: CSR.hgatp, value: 0n },
     ]);
-    this.#vmidBits = ((back! & ATP.VMID) >> VMID_SHIFT).toString(2).replace(/^0+/, "").length;
+    const vmidBits = ((back! & ATP.VMID) >> VMID_SHIFT).toString(2).replace(/^0+/, "").length;
+    const found = { mode, vmidBits };
+    setGstage(this.percpu, found);
+    return found;
   }
 
   /** The hgatp image: mode, VMID (KVM only, as the hart keeps it) and root PPN. */

@@ -236,3 +236,26 @@ Deno.test("a bind whose batch traps undoes what it wrote", async () => {
   await set.disableAll();
   await hal.close();
 });
+
+Deno.test("kvm: G-stage detection runs once per hart; a later vCPU's setup leaves a bound one's hgatp", async () => {
+  const inner = await createEmulatorHal({ profile: "qemu-10.0" });
+  const hal = new SpyHal(inner);
+  const set = await PerCpuSet.init(hal, { policy: "kvm" });
+  await set.enableAll();
+  const a = await RISCVVCpu.create(set.get(0), { vmId: 1 });
+  await a.setup();
+  await a.bind();
+  const hgatp = await hal.csr.read(0, CSR.hgatp);
+  const b = await RISCVVCpu.create(set.get(0), { vmId: 2 });
+  const before = hal.ops.length;
+  await b.setup();
+  deepStrictEqual(hal.ops.slice(before), [], "no probe: the hart's modes are known");
+  strictEqual(await hal.csr.read(0, CSR.hgatp), hgatp, "the bound vCPU's hgatp is intact");
+  await rejects(set.get(0).restorePriors(), kind("BadState"), "a vCPU is bound");
+  await a.unbind();
+  await b.bind();
+  strictEqual((await hal.csr.read(0, CSR.hgatp)) >> 60n, hgatp >> 60n, "the same mode");
+  await b.unbind();
+  await set.disableAll();
+  await hal.close();
+});
