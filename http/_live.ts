@@ -5,22 +5,24 @@
  * @module
  */
 
+import type { System } from "../manifest/boot.ts";
 import { CSR } from "../hal/csr_numbers.ts";
 import { AxError, CsrTrap } from "../hal/errors.ts";
 import { hex } from "../hal/hex.ts";
-import type { AxVCpuHal, CsrOp, HartId } from "../hal/types.ts";
-import type { PerCpuSet } from "../percpu/percpu_set.ts";
+import type { CsrOp, HartId } from "../hal/types.ts";
 import { SETUP_CSR_NAMES, type SetupCsrName } from "../percpu/policy.ts";
 import { csrBitNames, describeHart, type HartDescription } from "../percpu/report.ts";
 import { describeRoutes, firmwareModel, type RoutesDescription } from "../routing/route_table.ts";
 
 /**
- * What the app needs of a booted system (a `System` from `boot()` is one).
+ * What the app needs of a booted system: its backend and its per-CPU states
+ * (a `System` from `boot()` is one; so is a backend and a `PerCpuSet`).
  *
  * @example Serve harts set up without a manifest
  * ```ts
  * import { PerCpuSet } from "@rvhv/percpu";
- * import { createApp, type ServedSystem } from "@rvhv/percpu/http";
+ * import { createApp } from "@rvhv/percpu/http";
+ * import { type ServedSystem } from "./_live.ts";
  * import { createEmulatorHal } from "@rvhv/percpu/emulator";
  * import { strictEqual } from "node:assert/strict";
  *
@@ -33,12 +35,7 @@ import { describeRoutes, firmwareModel, type RoutesDescription } from "../routin
  * await hal.close();
  * ```
  */
-export interface ServedSystem {
-  /** The backend. */
-  readonly hal: AxVCpuHal;
-  /** The per-CPU states the app shows and drives. */
-  readonly percpus: PerCpuSet;
-}
+export type ServedSystem = Pick<System, "hal" | "percpus">;
 
 /** The CSRs read live: the set-up's, then the firmware's delegation (context for routing). */
 export const LIVE_CSRS: readonly LiveCsrName[] = Object.freeze([

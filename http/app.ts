@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { System } from "../manifest/boot.ts";
 import { type Context, type Handler, Hono } from "hono";
 import { CSR } from "../hal/csr_numbers.ts";
 import { AxError } from "../hal/errors.ts";
@@ -23,7 +24,6 @@ import { renderDetail, renderErrorPage, renderOverview, renderPage } from "./vie
 import { describeBackend, runRawBatch } from "./_raw_csr.ts";
 import { bindVcpu, unbindVcpu } from "./_vcpu.ts";
 
-export type { ServedSystem } from "./_live.ts";
 export { MAX_BODY_BYTES } from "./_guard.ts";
 export type { BackendDescription, WireCsrOp, WireCsrResult } from "./_raw_csr.ts";
 
@@ -262,7 +262,7 @@ function nonce(): string {
  * @returns The app (a hono app); serve it with `Deno.serve(app.fetch)` or call `app.request()`.
  * @throws {TypeError} When the token is empty.
  */
-export function createApp(system: ServedSystem, options: {
+export function createApp(system: Pick<System, "hal" | "percpus">, options: {
   /**
    * When set, every request but `GET /healthz` needs the token, 401
    * otherwise: `Authorization: Bearer <token>`, or the session cookie

@@ -67,4 +67,4 @@
  * @module
  */
 
-export { createApp, type HttpApp, type ServedSystem } from "./app.ts";
+export { createApp, type HttpApp } from "./app.ts";

@@ -59,7 +59,8 @@ export interface System {
  *
  * @example Usage
  * ```ts
- * import { boot, type BootOptions, CSR, parseManifest } from "@rvhv/percpu";
+ * import { boot, CSR, parseManifest } from "@rvhv/percpu";
+ * import { type BootOptions } from "./boot.ts";
  * import { deepStrictEqual, strictEqual } from "node:assert/strict";
  *
  * const manifest = parseManifest("version: 1\nbackend: { plugin: emulator, options: { harts: 2 } }\n");
@@ -74,35 +75,7 @@ export interface System {
  * await bare.close();
  * ```
  */
-export interface BootOptions {
-  /** Set the harts up but do not enable them, whatever the manifest says. */
-  noEnable?: boolean;
-  /** Create the backend only; skip the per-CPU set-up (`percpus` is empty). */
-  halOnly?: boolean;
-  /**
-   * Record every CSR access to this trace, in place of the manifest's
-   * `record:` (what `rvhv record -o` uses).
-   */
-  record?: string;
-  /**
-   * Whether a plugin named by module specifier (`./backend.ts`, `file:`,
-   * `npm:`, `jsr:`, `https:`) may be imported: `true` for any, or the
-   * specifiers allowed, matched as written in the manifest. Such a module is
-   * code: it runs with every permission this program has. Built-in plugins
-   * always load. Default `false`.
-   */
-  allowPlugins?: boolean | readonly string[];
-  /** Whether an existing trace file may be replaced by the recording. Default `false`. */
-  force?: boolean;
-  /**
-   * Extra arguments for the QEMU the `qemu` plugin starts (what the CLI's
-   * `--qemu-arg` gives; a manifest cannot): only `-d <items>`, `-D <file>`
-   * (a plain name, written in the session's own folder) and `-trace
-   * <pattern>`. Refused (`AxError` kind `"InvalidInput"`) for any other
-   * plugin, for an attached QEMU, and for anything outside that list.
-   */
-  qemuArgs?: readonly string[];
-}
+export type BootOptions = NonNullable<Parameters<typeof boot>[1]>;
 
 function optionPath(error: unknown): string[] | undefined {
   if (error === null || typeof error !== "object") return undefined;
@@ -264,7 +237,35 @@ function pluginAllowed(specifier: string, allow: BootOptions["allowPlugins"]): b
  *   lacks, or a `record:` path that cannot be written.
  * @throws {AxError} From the backend or the set-up (after closing the backend).
  */
-export async function boot(manifest: Manifest, options: BootOptions = {}): Promise<System> {
+export async function boot(manifest: Manifest, options: {
+  /** Set the harts up but do not enable them, whatever the manifest says. */
+  noEnable?: boolean;
+  /** Create the backend only; skip the per-CPU set-up (`percpus` is empty). */
+  halOnly?: boolean;
+  /**
+   * Record every CSR access to this trace, in place of the manifest's
+   * `record:` (what `rvhv record -o` uses).
+   */
+  record?: string;
+  /**
+   * Whether a plugin named by module specifier (`./backend.ts`, `file:`,
+   * `npm:`, `jsr:`, `https:`) may be imported: `true` for any, or the
+   * specifiers allowed, matched as written in the manifest. Such a module is
+   * code: it runs with every permission this program has. Built-in plugins
+   * always load. Default `false`.
+   */
+  allowPlugins?: boolean | readonly string[];
+  /** Whether an existing trace file may be replaced by the recording. Default `false`. */
+  force?: boolean;
+  /**
+   * Extra arguments for the QEMU the `qemu` plugin starts (what the CLI's
+   * `--qemu-arg` gives; a manifest cannot): only `-d <items>`, `-D <file>`
+   * (a plain name, written in the session's own folder) and `-trace
+   * <pattern>`. Refused (`AxError` kind `"InvalidInput"`) for any other
+   * plugin, for an attached QEMU, and for anything outside that list.
+   */
+  qemuArgs?: readonly string[];
+} = {}): Promise<System> {
   const record = options.record ?? manifestRelative(manifest, manifest.record);
   if (record !== undefined) {
     // Checked before the backend exists: nothing runs against a target we would refuse.

@@ -7,4 +7,4 @@
 
 export { loadManifest, parseManifest } from "./parse.ts";
 export type { Manifest } from "./schema.ts";
-export { boot, type BootOptions, type System } from "./boot.ts";
+export { boot, type System } from "./boot.ts";
