@@ -52,6 +52,8 @@ export interface CsrAccess {
   describe?(): Record<string, unknown>;
   /** Counters of a strategy that keeps them (native access). */
   stats?(): NativeStats;
+  /** How a hart's accesses were served, for a strategy with more than one path. */
+  accessPath?(hart: HartId): string;
 }
 
 /**

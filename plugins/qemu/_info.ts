@@ -35,8 +35,8 @@ export interface PreparedInfo {
   readonly firmware?: FirmwarePreset | undefined;
   /** What became of mtimecmp under a preset. */
   readonly mtimecmp?: string | undefined;
-  /** What the access strategy adds (native access: the real firmware, the agent, boot times). */
-  readonly accessInfo?: Record<string, unknown> | undefined;
+  /** The access strategy: what it adds (native access: the real firmware, the agent, boot times). */
+  readonly strategy?: { describe?(): Record<string, unknown> };
 }
 
 /**
@@ -51,7 +51,7 @@ export interface PreparedInfo {
  *
  * @param options The backend's options.
  * @param session The QEMU session.
- * @param prepared The firmware, mtimecmp and the access strategy's fields.
+ * @param prepared The firmware, mtimecmp and the access strategy.
  * @returns The frozen description.
  */
 export function describeQemu(
@@ -83,6 +83,6 @@ export function describeQemu(
     // attached one through gdb memory writes, which reach the CLINT on QEMU
     // 10.0 but not on 7.2.
     ...(prepared.mtimecmp === undefined ? {} : { mtimecmp: prepared.mtimecmp }),
-    ...prepared.accessInfo,
+    ...prepared.strategy?.describe?.(),
   });
 }

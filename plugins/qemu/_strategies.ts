@@ -18,7 +18,7 @@ import { NativeAccess } from "./native/_native_access.ts";
 import type { ResolvedQemuOptions } from "./options.ts";
 
 /** A session made ready for CSR access: its strategy, and what `info()` says of it. */
-export interface ReadySession extends Omit<PreparedInfo, "accessInfo"> {
+export interface ReadySession extends PreparedInfo {
   readonly strategy: CsrAccess;
 }
 

@@ -2,11 +2,8 @@
  * The QEMU backend's `AxVCpuHal`: the harts of a real
  * `qemu-system-riscv64`, composed of a session (`./_session.ts`: the
  * process, QMP, the gdb connection) and an access strategy
- * (`./_csr_access.ts`: the debugger, or native access).
- *
- * Needs `--allow-run` for the QEMU binary, `--allow-read`, `--allow-write`
- * and `--allow-net` for its unix sockets, and optionally
- * `--allow-env=RVHV_QEMU,RVHV_DEBUG`.
+ * (`./_csr_access.ts`: the debugger, or native access). Permissions: see
+ * {@linkcode createQemuHal}.
  *
  * @module
  */
@@ -17,6 +14,7 @@ import type { RamRegion } from "../../hal/frame_allocator.ts";
 import type { CsrOp, CsrResult, HalInfo, HartId } from "../../hal/types.ts";
 import { type RoutedCsrResult, withoutPath } from "./_csr_access.ts";
 import { describeQemu } from "./_info.ts";
+import { ResetBarrier } from "./_reset_barrier.ts";
 import { GUEST_RAM, QemuSession } from "./_session.ts";
 import { accessSpawn, prepareAccess, type ReadySession } from "./_strategies.ts";
 import type { NativeStats } from "./native/_native_access.ts";
@@ -57,8 +55,8 @@ export class QemuHal extends BackendHal {
   #ready: ReadySession;
   #info: HalInfo;
   #resetting: Promise<void> | undefined;
-  /** During a reset: each hart whose queue has not reached the reset yet, and when it is done. */
-  #barrier: { arrive: Map<HartId, () => void>; done: Promise<void> } | undefined;
+  /** During a reset: its place in each hart's queue. */
+  #barrier: ResetBarrier | undefined;
   #inflight = 0;
   #idle: (() => void) | undefined;
   /** Each batch's results with their paths, for {@linkcode QemuHal.batchVia}. */
@@ -80,7 +78,7 @@ export class QemuHal extends BackendHal {
     this.#options = options;
     this.#session = session;
     this.#ready = ready;
-    this.#info = this.#describe();
+    this.#info = describeQemu(this.#options, this.#session, this.#ready);
   }
 
   /**
@@ -99,27 +97,12 @@ export class QemuHal extends BackendHal {
     return new QemuHal(options, session, prepared);
   }
 
-  #describe(): HalInfo {
-    const { strategy, ...ready } = this.#ready;
-    return describeQemu(this.#options, this.#session, {
-      ...ready,
-      accessInfo: strategy.describe?.(),
-    });
-  }
-
   async #run(
     hart: HartId,
     ops: readonly CheckedCsrOp[],
     release: () => void,
   ): Promise<CsrResult[]> {
-    const arrive = ops.length === 0 ? this.#barrier?.arrive.get(hart) : undefined;
-    if (arrive !== undefined) {
-      // A reset's place in this hart's queue: hold later batches until it is done.
-      this.#barrier!.arrive.delete(hart);
-      arrive();
-      await this.#barrier!.done;
-      return [];
-    }
+    if (ops.length === 0 && await this.#barrier?.pass(hart)) return [];
     this.checkHart(hart); // closed, or QEMU lost, while the batch waited its turn
     const session = this.#session;
     this.#inflight++;
@@ -185,40 +168,29 @@ export class QemuHal extends BackendHal {
    * @returns The path, or both with their counts.
    */
   accessPath(hart: HartId): string {
-    const native = this.#ready.strategy.stats?.();
-    if (native === undefined) return this.#options.access;
-    const counts = native.harts[hart];
-    if (counts === undefined || counts.debugger === 0) return "native";
-    if (counts.native === 0) return "debugger";
-    return `native ${counts.native}, debugger ${counts.debugger}`;
+    return this.#ready.strategy.accessPath?.(hart) ?? this.#options.access;
   }
 
   /**
-   * Lends QEMU's gdbstub to another debugger (the user's `gdb-multiarch`,
-   * say) while this backend is idle: QEMU serves one gdb client at a time,
-   * so this backend's connection is closed once the accesses in flight are
-   * done, never detaching (a `D` would resume the VM). The next CSR access
-   * (a `close()` of a system that restores the harts, say) takes it back:
-   * it stops the VM over QMP if the other debugger left it running, then
-   * connects again; while the other debugger is still connected that access
-   * rejects with kind `"Timeout"`.
+   * Lends QEMU's gdbstub (one client at a time) to another debugger while
+   * this backend is idle: its connection closes once the accesses in flight
+   * are done, never detaching (`D` would resume the VM). The next CSR access
+   * takes it back, stopping the VM over QMP if the other debugger left it
+   * running; while that debugger is still connected, the access rejects
+   * with kind `"Timeout"`.
    *
    * @example Usage
    * ```ts ignore
    * import { createQemuHal } from "@rvhv/percpu/qemu";
-   * import { CSR } from "@rvhv/percpu";
    *
    * const hal = await createQemuHal({ harts: 2 });
    * const { gdb, qmp } = await hal.lendGdbstub();
    * console.log(`gdb-multiarch -ex 'target remote ${gdb}'; QMP: ${qmp}`);
-   * // … the other debugger connects, looks, and leaves with "disconnect" …
-   * console.log(await hal.csr.read(1, CSR.hedeleg)); // connects again first
-   * await hal.close();
+   * await hal.close(); // takes the gdbstub back first
    * ```
    *
-   * @returns The gdbstub's unix socket, and, for a QEMU this backend
-   *   started, a QMP socket of the user's own (this backend keeps its own
-   *   QMP connection: QEMU serves one client per socket).
+   * @returns The gdbstub's socket and, for a QEMU this backend started, a
+   *   QMP socket of the user's own.
    * @throws {AxError} Kind `"BadState"` after `close()`.
    */
   async lendGdbstub(): Promise<{ gdb: string; qmp?: string }> {
@@ -226,8 +198,7 @@ export class QemuHal extends BackendHal {
       throw new AxError("BadState", "Cannot lend the gdbstub: the qemu backend is closed");
     }
     if (this.#resetting !== undefined) await this.#resetting.catch(() => {});
-    if (this.#inflight > 0) await new Promise<void>((idle) => (this.#idle = idle));
-    this.#idle = undefined;
+    await this.#drained();
     const session = this.#session;
     await session.lendGdbstub();
     const qmp = session.process?.userQmpPath;
@@ -260,32 +231,27 @@ export class QemuHal extends BackendHal {
       );
     }
     this.#resetting ??= (async () => {
-      let finish!: () => void;
-      const done = new Promise<void>((resolve) => (finish = resolve));
-      const barrier = { arrive: new Map<HartId, () => void>(), done };
+      const barrier = new ResetBarrier();
       this.#barrier = barrier;
-      // One empty batch per hart queues behind every batch called before the
-      // reset, and holds every batch called after it until the new QEMU is ready.
-      const reached = this.harts.map((hart) =>
-        new Promise<void>((arrived) => {
-          barrier.arrive.set(hart, arrived);
-          this.csr.batch(hart, []).catch(() => arrived());
-        })
-      );
       try {
-        await Promise.all(reached);
-        if (this.#inflight > 0) await new Promise<void>((idle) => (this.#idle = idle));
-        this.#idle = undefined;
+        await barrier.reached(this.harts, (hart) => this.csr.batch(hart, []));
+        await this.#drained();
         const next = await this.#session.relaunch((fresh) => prepareAccess(this.#options, fresh));
         this.#session = next.session;
         this.#ready = next.prepared;
-        this.#info = this.#describe();
+        this.#info = describeQemu(this.#options, this.#session, this.#ready);
       } finally {
         this.#barrier = undefined;
-        finish();
+        barrier.finish();
       }
     })().finally(() => (this.#resetting = undefined));
     return this.#resetting;
+  }
+
+  /** When no batch is in flight. */
+  async #drained(): Promise<void> {
+    if (this.#inflight > 0) await new Promise<void>((idle) => (this.#idle = idle));
+    this.#idle = undefined;
   }
 
   /** Ends the session once a reset has settled (see `QemuSession.close`). */

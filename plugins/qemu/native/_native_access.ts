@@ -254,6 +254,18 @@ export class NativeAccess implements CsrAccess {
     return structuredClone(this.#stats);
   }
 
+  /**
+   * How this hart's accesses so far were served: `"native"`, or, once
+   * machine-level CSRs were involved, `"native N, debugger M"` (or only
+   * `"debugger"`).
+   */
+  accessPath(hart: HartId): string {
+    const counts = this.#stats.harts[hart];
+    if (counts === undefined || counts.debugger === 0) return "native";
+    if (counts.native === 0) return "debugger";
+    return `native ${counts.native}, debugger ${counts.debugger}`;
+  }
+
   /** The fields native access adds to the backend's `info()`. */
   describe(): Record<string, unknown> {
     const boot = this.boot;
