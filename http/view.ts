@@ -242,13 +242,7 @@ export function renderPage(input: PageInput): Markup {
   return html`
     <!doctype html>
     <html lang="en">
-      <head>
-        <meta charset="utf-8">
-        <meta name="viewport" content="width=device-width, initial-scale=1">
-        <link rel="icon" href="data:,">
-        <title>rvhv: ${input.harts.length} harts on ${info.backend}</title>
-        <style nonce="${nonce}">${raw(PAGE_STYLE)}</style>
-      </head>
+      ${head(`rvhv: ${input.harts.length} harts on ${info.backend}`, nonce)}
       <body>
         <header class="page-head">
           <h1>rvhv<span>per-CPU hypervisor set-up</span></h1>
@@ -271,6 +265,19 @@ export function renderPage(input: PageInput): Markup {
   `;
 }
 
+/** The document's head: its title, and the page's style when a nonce allows it. */
+function head(title: string, nonce?: string): Markup {
+  return html`
+    <head>
+      <meta charset="utf-8">
+      <meta name="viewport" content="width=device-width, initial-scale=1">
+      <link rel="icon" href="data:,">
+      <title>${title}</title>
+      ${nonce === undefined ? "" : html`<style nonce="${nonce}">${raw(PAGE_STYLE)}</style>`}
+    </head>
+  `;
+}
+
 /**
  * Renders an error of the page's route as a page: its status, kind and
  * message (a 401 says how to pass the token).
@@ -286,12 +293,7 @@ export function renderErrorPage(
   return html`
     <!doctype html>
     <html lang="en">
-      <head>
-        <meta charset="utf-8">
-        <meta name="viewport" content="width=device-width, initial-scale=1">
-        <link rel="icon" href="data:,">
-        <title>rvhv: ${status} ${error.kind}</title>
-      </head>
+      ${head(`rvhv: ${status} ${error.kind}`)}
       <body>
         <h1>${status} ${error.kind}</h1>
         <p>${error.message}</p>

@@ -57,22 +57,23 @@ Deno.test("--qemu-arg for a manifest on another backend is refused before it boo
     /Cannot pass QEMU arguments \(--qemu-arg\) to the backend of examples\/emulator\.yaml: it uses plugin "emulator"/,
   );
   ok(!single.stderr.includes("rvhv: emulator"), "nothing booted");
-  const pair = await rvhvInProcess([
-    "diff",
-    "examples/emulator.yaml",
-    "tests/fixtures/manifests/emulator_qemu72.yaml",
-    "--qemu-arg=-d int",
-  ]);
-  strictEqual(pair.code, 2);
-  match(pair.stderr, /--qemu-arg is for the qemu backend, and none of .* uses it/);
-  const traces = await rvhvInProcess([
-    "diff",
-    "tests/fixtures/traces/qemu72_no_h.jsonl",
-    "tests/fixtures/traces/qemu10_no_h.jsonl",
-    "--qemu-arg=-d int",
-  ]);
-  strictEqual(traces.code, 2);
-  match(traces.stderr, /diff of two traces boots none/);
+  const diffs: [string, string, RegExp][] = [
+    [
+      "examples/emulator.yaml",
+      "tests/fixtures/manifests/emulator_qemu72.yaml",
+      /--qemu-arg is for the qemu backend, and none of .* uses it/,
+    ],
+    [
+      "tests/fixtures/traces/qemu72_no_h.jsonl",
+      "tests/fixtures/traces/qemu10_no_h.jsonl",
+      /diff of two traces boots none/,
+    ],
+  ];
+  for (const [a, b, why] of diffs) {
+    const refused = await rvhvInProcess(["diff", a, b, "--qemu-arg=-d int"]);
+    strictEqual(refused.code, 2);
+    match(refused.stderr, why);
+  }
 });
 
 Deno.test("--qemu-arg for an attached QEMU is refused: it was started elsewhere", async () => {

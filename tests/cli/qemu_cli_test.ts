@@ -12,13 +12,12 @@
  * option) instead.
  */
 
+import { CLI_MAIN, ROOT } from "../_helpers/deno_run.ts";
 import { scaled } from "../_helpers/time_scale.ts";
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { QEMU_10_0, QEMU_BINARY, QEMU_TARGETS, qemuTest } from "../_helpers/qemu.ts";
 import { rvhvInProcess, startRvhvInProcess } from "../_helpers/cli.ts";
 
-const ROOT = new URL("../../", import.meta.url);
-const MAIN = new URL("cli/main.ts", ROOT).pathname;
 const PERMISSIONS = [
   "--allow-read",
   "--allow-write",
@@ -30,7 +29,7 @@ const decoder = new TextDecoder();
 
 function command(args: string[], env: Record<string, string> = {}): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, ...args],
+    args: ["run", ...PERMISSIONS, CLI_MAIN, ...args],
     cwd: ROOT.pathname,
     stdin: "null",
     stdout: "piped",

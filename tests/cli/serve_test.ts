@@ -7,14 +7,13 @@
  * Also the listen-address and token rules, as functions.
  */
 
+import { CLI_MAIN, ROOT } from "../_helpers/deno_run.ts";
 import { scaled } from "../_helpers/time_scale.ts";
 import { deepStrictEqual, doesNotMatch, match, ok, strictEqual, throws } from "node:assert/strict";
 import { checkExposure, parseListen, resolveToken } from "../../cli/commands/serve.ts";
 import { UsageError } from "../../cli/io.ts";
 import { deliverInterrupt, rvhvInProcess, startRvhvInProcess } from "../_helpers/cli.ts";
 
-const ROOT = new URL("../../", import.meta.url);
-const MAIN = new URL("cli/main.ts", ROOT).pathname;
 const PERMISSIONS = [
   "--allow-read",
   "--allow-write",
@@ -65,7 +64,7 @@ async function alive(pids: readonly number[]): Promise<number[]> {
 /** Starts `serve` with `--json`, and resolves once it printed its URL. */
 async function serve(args: string[], env: Record<string, string> = {}): Promise<Served> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, "serve", ...args, "--json"],
+    args: ["run", ...PERMISSIONS, CLI_MAIN, "serve", ...args, "--json"],
     cwd: ROOT.pathname,
     stdin: "null",
     stdout: "piped",
