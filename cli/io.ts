@@ -49,7 +49,7 @@ export function printableIo(io: CliIo): CliIo {
   };
 }
 
-/** The exit codes, as documented in the README. */
+/** The exit codes, as documented in docs/cli.md ("Exit codes"). */
 export const EXIT = {
   /** Success. */
   ok: 0,

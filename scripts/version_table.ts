@@ -1,4 +1,4 @@
-#!/usr/bin/env -S deno run --allow-read --allow-write=docs --allow-run
+#!/usr/bin/env -S deno run --allow-read=. --allow-write=docs --allow-run=deno
 /**
  * Generates the tables of `docs/qemu-versions.md` from the emulator's QEMU
  * profiles themselves (not by hand), so they cannot go stale: a short
@@ -19,8 +19,8 @@
  * accepts it as written), which is why the script runs `deno`.
  *
  * ```sh
- * deno task version-table          # rewrites docs/qemu-versions.md
- * deno run --allow-read --allow-run scripts/version_table.ts --check   # exit 1 when stale
+ * npx -y deno@2.9.6 task version-table   # rewrites docs/qemu-versions.md
+ * npx -y deno@2.9.6 run --allow-read=. --allow-run=deno scripts/version_table.ts --check   # exit 1 when stale
  * ```
  *
  * @module
@@ -475,7 +475,10 @@ export function updateDoc(
  * @returns The formatted document.
  */
 export async function formatMarkdown(text: string): Promise<string> {
-  const child = new Deno.Command(Deno.execPath(), {
+  // By name, not Deno.execPath(): `--allow-run=deno` (the task's grant) is
+  // matched against "deno" looked up on PATH, which may be a link to the
+  // binary that runs this script (npx's is).
+  const child = new Deno.Command("deno", {
     args: ["fmt", "--ext", "md", "-"],
     cwd: ROOT,
     stdin: "piped",

@@ -29,7 +29,7 @@ const HELP = `Usage: rvhv serve <manifest> [--listen host:port] [--token T] [--j
 
 Boots the manifest and serves its harts over HTTP until SIGINT (Ctrl-C) or
 SIGTERM: the page at / (a card per hart with its CSRs, enable/disable buttons
-and its trap-routing grid) and the JSON API under /api (see the README).
+and its trap-routing grid) and the JSON API under /api (see docs/http.md).
 On exit the server stops accepting, in-flight requests finish, and the
 system is closed: enabled harts are disabled (prior values restored) and the
 backend is closed.
