@@ -82,7 +82,7 @@ function show(value: bigint): string {
   return value === ALL_ONES ? "~0" : hex(value);
 }
 
-/** The probes of qemu10-notes.md §4.1 and §4.2: reset, all ones, then zero. */
+/** The read-back probes both binaries were measured with: reset, all ones, then zero. */
 function readBackProbes(names: readonly CsrName[]): Probe[] {
   return names.flatMap((name): Probe[] => [
     { label: `${name} (reset)`, writes: [], read: name },
@@ -122,13 +122,13 @@ const LOW_60 = ALL_ONES >> 4n;
 /** Every probe, in the order of the table. */
 export const PROBES: readonly Probe[] = [
   ...readBackProbes(READ_BACK_CSRS),
-  // §4.3: interrupt CSRs under delegation.
+  // Interrupt CSRs under delegation.
   ...(["sie", "sip", "vsie", "vsip", "hie", "hip", "hvip"] as const).flatMap((name) => [
     after([["mideleg", ALL_ONES]], name, ALL_ONES),
     after([["hideleg", ALL_ONES]], name, ALL_ONES),
     after([["mideleg", ALL_ONES], ["hideleg", ALL_ONES]], name, ALL_ONES),
   ]),
-  // §4.5: where "write ~0" says little.
+  // Follow-ups where "write ~0" alone says little.
   after([], "hgatp", SV39 | LOW_60),
   after([], "hgatp", (9n << 60n) | LOW_60),
   after([], "hgatp", LOW_60),

@@ -2,8 +2,9 @@
  * The rules that keep README.md and docs/*.md true, checked cheaply:
  * every code block `deno test --doc` skips is run by another test; shell
  * blocks run Deno from npm, at the version CI uses, and name tasks that
- * exist; every link and repository path resolves inside the repository
- * (no notes files from outside it); every page is linked from the index;
+ * exist; every link and repository path resolves inside the repository;
+ * no comment, script, help text or doc anywhere in the repository cites a
+ * Markdown file it does not have; every page is linked from the index;
  * the README stays a five-minute read.
  */
 
@@ -179,6 +180,50 @@ Deno.test("every link and repository path in the docs resolves inside the reposi
     }
   }
   deepStrictEqual(problems, []);
+});
+
+/** Folders no citation is looked for in: git's, and dependencies'. */
+const NOT_SOURCE: ReadonlySet<string> = new Set([".git", "node_modules"]);
+/** Files that are not text. */
+const BINARY_REGEXP = /\.(png|jpe?g|gif|ico|wasm|gz|zip)$/;
+/** A Markdown file named anywhere, with the folders written before it (`docs/http.md`). */
+const MD_PATH_REGEXP = /(?:[\w.-]+\/)*[\w-][\w.-]*\.md\b/g;
+
+/** Every text file of the repository, relative to the root. */
+async function repositoryFiles(dir = ROOT, prefix = ""): Promise<string[]> {
+  const files: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (NOT_SOURCE.has(entry.name)) continue;
+    const path = `${prefix}${entry.name}`;
+    if (entry.isDirectory) {
+      files.push(...await repositoryFiles(new URL(`${entry.name}/`, dir), `${path}/`));
+    } else if (entry.isFile && !BINARY_REGEXP.test(entry.name)) files.push(path);
+  }
+  return files.sort();
+}
+
+Deno.test("no comment, script or doc cites a Markdown file the repository does not have", async () => {
+  const files = await repositoryFiles();
+  const markdown = new Set(files.filter((file) => file.endsWith(".md")));
+  const names = new Set([...markdown].map((file) => file.slice(file.lastIndexOf("/") + 1)));
+  const topLevel = new Set(files.map((file) => file.split("/")[0]!));
+  /** A path that names a repository file: from the root, or from the citing file's folder. */
+  const isFile = (cited: string, from: string) =>
+    markdown.has(cited) || markdown.has(new URL(cited, `file:///${from}`).pathname.slice(1));
+  const problems: string[] = [];
+  for (const file of files) {
+    const lines = (await Deno.readTextFile(new URL(file, ROOT))).split("\n");
+    lines.forEach((line, i) => {
+      for (const [cited] of line.matchAll(MD_PATH_REGEXP)) {
+        const name = cited.slice(cited.lastIndexOf("/") + 1);
+        // A path into the tree must be that file; a bare name (or a path outside it), some file.
+        const known = isFile(cited, file) ||
+          (names.has(name) && !topLevel.has(cited.split("/")[0]!));
+        if (!known) problems.push(`${file}:${i + 1}: cites ${cited}, which the repository lacks`);
+      }
+    });
+  }
+  deepStrictEqual(problems, [], "state the fact, or bring it into docs/ and cite that page");
 });
 
 Deno.test("every docs page is linked from docs/README.md, and the README links the index", async () => {
