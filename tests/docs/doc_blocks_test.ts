@@ -14,8 +14,10 @@ import {
   type CodeBlock,
   docFiles,
   isQemuExample,
+  isShellBlock,
   readDoc,
   ROOT,
+  shellCommands,
   skippedByDocTests,
 } from "./_markdown.ts";
 
@@ -34,8 +36,6 @@ const OTHER_SCRIPT_LANGS: ReadonlySet<string> = new Set([
   "tsx",
   "mts",
 ]);
-
-const SHELL_LANGS: ReadonlySet<string> = new Set(["sh", "bash", "shell", "console"]);
 
 /** A Markdown link or image target: `](target)`. */
 const LINK_REGEXP = /\]\(([^)\s]+)\)/g;
@@ -118,11 +118,8 @@ Deno.test("shell blocks run Deno from npm at CI's version and name tasks that ex
   const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
   const tasks = new Set(Object.keys(config.tasks));
   const problems: string[] = [];
-  for (const block of (await allCodeBlocks()).filter((b) => SHELL_LANGS.has(b.lang))) {
-    const commands = block.code.replaceAll(/\\\n/g, " ").split("\n")
-      .map((line) => line.replace(/(^|\s)#.*$/, "").trim())
-      .filter((line) => line !== "");
-    for (const command of commands) {
+  for (const block of (await allCodeBlocks()).filter(isShellBlock)) {
+    for (const { flat: command } of shellCommands(block).commands) {
       const [first] = command.split(/\s+/);
       if (first === "deno" || first === "rvhv") {
         problems.push(`${where(block)}: "${command}" (write "npx -y deno@${version} …")`);
@@ -138,6 +135,40 @@ Deno.test("shell blocks run Deno from npm at CI's version and name tasks that ex
     }
   }
   deepStrictEqual(problems, []);
+});
+
+/** A permission flag that grants a whole kind: no `=<scope>`. */
+const UNSCOPED_FLAG_REGEXP = /(?:^|\s)(--allow-(?:read|write|net|env|run|sys|ffi|all)|-A)(?=\s|$)/g;
+/**
+ * The tasks that grant whole kinds, each for its reason (docs/development.md,
+ * "Permissions of the tasks"): they start Deno itself, QEMU, Chromium and
+ * other tools, so `--allow-run` cannot be narrowed, and no narrower grant of
+ * the other kinds would then hold.
+ */
+const UNSCOPED_TASKS: ReadonlySet<string> = new Set(["test", "bench"]);
+
+/** The unscoped grants of a command line, but `--allow-net` for QEMU's unix sockets. */
+function unscopedGrants(command: string): string[] {
+  const qemu = /--allow-run=\S*(qemu|RVHV_QEMU)/.test(command);
+  return [...command.matchAll(UNSCOPED_FLAG_REGEXP)].map((m) => m[1]!)
+    .filter((flag) => !(flag === "--allow-net" && qemu));
+}
+
+Deno.test("documented commands and tasks grant scoped permissions", async () => {
+  const problems: string[] = [];
+  for (const block of (await allCodeBlocks()).filter(isShellBlock)) {
+    for (const command of shellCommands(block).commands) {
+      for (const flag of unscopedGrants(command.flat)) {
+        problems.push(`${block.file}:${command.line}: ${flag} is unscoped`);
+      }
+    }
+  }
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+  for (const [task, command] of Object.entries<string>(config.tasks)) {
+    if (UNSCOPED_TASKS.has(task)) continue;
+    for (const flag of unscopedGrants(command)) problems.push(`task ${task}: ${flag} is unscoped`);
+  }
+  deepStrictEqual(problems, [], "grant the folders, files, hosts and variables used");
 });
 
 Deno.test("every link and repository path in the docs resolves inside the repository", async () => {
