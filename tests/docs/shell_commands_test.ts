@@ -116,23 +116,25 @@ function commandEnv(): Record<string, string> {
   return { ...env, NO_COLOR: "1" };
 }
 
-/** Runs a command through bash in `cwd` and waits for it. */
-async function runCommand(text: string, cwd: string): Promise<Printed> {
-  const out = await new Deno.Command("bash", {
-    args: ["-c", text],
+/** `bash -c <text>` in `cwd`, in the commands' environment, its output piped (`prefix`: e.g. setsid). */
+function bashCommand(text: string, cwd: string, prefix: readonly string[] = []): Deno.Command {
+  const [program = "bash", ...args] = [...prefix, "bash", "-c", text];
+  return new Deno.Command(program, {
+    args,
     cwd,
     clearEnv: true,
     env: commandEnv(),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  });
+}
+
+/** Runs a command through bash in `cwd` and waits for it. */
+async function runCommand(text: string, cwd: string): Promise<Printed> {
+  const { code, stdout, stderr } = await bashCommand(text, cwd).output();
   const decoder = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: decoder.decode(out.stdout),
-    stderr: decoder.decode(out.stderr),
-  };
+  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
 }
 
 /** Reads a stream into `sink` until it ends. */
@@ -146,15 +148,7 @@ async function drain(stream: ReadableStream<Uint8Array>, sink: { text: string })
  * group of its own, until it serves, then SIGINT to the group (Ctrl-C).
  */
 async function runUntilServing(text: string, cwd: string): Promise<Printed> {
-  const child = new Deno.Command("setsid", {
-    args: ["bash", "-c", text],
-    cwd,
-    clearEnv: true,
-    env: commandEnv(),
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = bashCommand(text, cwd, ["setsid"]).spawn();
   const stdout = { text: "" };
   const stderr = { text: "" };
   const drained = Promise.all([drain(child.stdout, stdout), drain(child.stderr, stderr)]);
