@@ -82,7 +82,7 @@ export function skippedByDocTests(block: CodeBlock): boolean {
   return block.attributes.includes("ignore");
 }
 
-/** Whether a block is a QEMU example: `ts ignore qemu`, run by `qemu_examples_test.ts`. */
+/** Whether a block is a QEMU example: `ts ignore qemu`, run by `shell_commands_test.ts`. */
 export function isQemuExample(block: CodeBlock): boolean {
   return block.lang === "ts" && block.attributes.includes("qemu");
 }
@@ -137,4 +137,21 @@ export function shellCommands(block: CodeBlock): { commands: ShellCommand[]; tra
     comments = [];
   }
   return { commands, trailer: comments };
+}
+
+/**
+ * The command line a `ts` block states in its first comment lines (`// npx -y
+ * deno@… run <permissions> example.ts`, continued with a trailing `\`), on one
+ * line; `undefined` when it states none.
+ */
+export function statedCommand(block: CodeBlock): string | undefined {
+  const parts: string[] = [];
+  for (const line of block.code.split("\n")) {
+    const comment = /^\/\/\s?(.*)$/.exec(line)?.[1];
+    if (comment === undefined) break;
+    parts.push(comment.replace(/\\$/, "").trim());
+    if (!comment.endsWith("\\")) break;
+  }
+  const command = parts.join(" ");
+  return /^npx -y deno@\S+ run /.test(command) ? command : undefined;
 }

@@ -19,6 +19,7 @@ import {
   ROOT,
   shellCommands,
   skippedByDocTests,
+  statedCommand,
 } from "./_markdown.ts";
 
 /** The most the README may weigh. */
@@ -101,7 +102,7 @@ Deno.test("every ts block that deno test --doc skips is run by another test", as
   deepStrictEqual(
     untested,
     [],
-    'a skipped block must be a QEMU example ("ts ignore qemu", run by qemu_examples_test.ts) ' +
+    'a skipped block must be a QEMU example ("ts ignore qemu", run by shell_commands_test.ts) ' +
       `or a file of the plugin walkthrough (${PLUGIN_WALKTHROUGH})`,
   );
 });
@@ -156,8 +157,11 @@ function unscopedGrants(command: string): string[] {
 
 Deno.test("documented commands and tasks grant scoped permissions", async () => {
   const problems: string[] = [];
-  for (const block of (await allCodeBlocks()).filter(isShellBlock)) {
-    for (const command of shellCommands(block).commands) {
+  for (const block of await allCodeBlocks()) {
+    const commands = isShellBlock(block)
+      ? shellCommands(block).commands.map(({ flat, line }) => ({ flat, line }))
+      : [{ flat: statedCommand(block) ?? "", line: block.line + 1 }];
+    for (const command of commands) {
       for (const flag of unscopedGrants(command.flat)) {
         problems.push(`${block.file}:${command.line}: ${flag} is unscoped`);
       }

@@ -21,6 +21,10 @@
  * Commands that need QEMU (7.2 from PATH as `qemu-system-riscv64`, or 10.0
  * where `scripts/install-qemu10.sh` puts it) are skipped with the reason
  * printed where it is missing, and fail under `RVHV_REQUIRE_QEMU=1`.
+ *
+ * Every `ts` example (but the plugin walkthrough's files) states on its first
+ * line the command that runs it once saved as `example.ts` in the checkout,
+ * with the permissions it needs; it runs here with exactly that command.
  */
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
@@ -28,11 +32,13 @@ import {
   allCodeBlocks,
   type CodeBlock,
   docFiles,
+  isQemuExample,
   isShellBlock,
   readDoc,
   ROOT,
   type ShellCommand,
   shellCommands,
+  statedCommand,
 } from "./_markdown.ts";
 import {
   DEFAULT_QEMU10_LAUNCHER,
@@ -347,6 +353,39 @@ for (const block of BLOCKS) {
           `the docs show:\n${output.code}\nthe commands printed:\n${printed.join("")}`,
         );
       });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+const EXAMPLES: readonly CodeBlock[] = ALL_BLOCKS.filter((block) =>
+  block.lang === "ts" && block.file !== PLUGIN_WALKTHROUGH
+);
+
+for (const block of EXAMPLES) {
+  const name = `${block.file}:${block.line}: the example runs with the command line it states`;
+  const missing = isQemuExample(block) ? qemuUnavailable(DOCS_QEMU_7_2) : undefined;
+  if (missing !== undefined && "skip" in missing) {
+    Deno.test({ name: `${name} (skipped: ${missing.skip})`, ignore: true, fn() {} });
+    continue;
+  }
+  Deno.test({ name, sanitizeResources: true, sanitizeOps: true }, async () => {
+    if (missing !== undefined) throw missing.fail;
+    const command = statedCommand(block);
+    ok(
+      command !== undefined && command.endsWith(" example.ts"),
+      'its first line states how to run it: "// npx -y deno@… run <permissions> example.ts"',
+    );
+    const dir = await copyCheckout();
+    try {
+      await Deno.writeTextFile(`${dir}/example.ts`, block.code);
+      const result = await runCommand(command, dir);
+      strictEqual(
+        result.code,
+        0,
+        `${command}: exit ${result.code}\n${result.stdout}${result.stderr}`,
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
