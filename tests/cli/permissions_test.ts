@@ -13,9 +13,12 @@ import { QEMU_BINARY, qemuTest } from "../_helpers/qemu.ts";
 /** The flag the CLI's last line asks for: `rvhv: add <flag> to the deno run command…`. */
 const HINT_REGEXP = /^rvhv: add (--allow-[a-z]+(?:=\S+)?) to the deno run command/m;
 
-/** Runs the CLI with exactly `flags`. */
+/**
+ * Runs the CLI with exactly `flags`, the temporary folder at its default
+ * (Deno names it only as <TMP> when refusing it, so the hint says /tmp).
+ */
 function run(flags: readonly string[], args: readonly string[]): Promise<RunResult> {
-  return denoRun(["run", ...flags, CLI_MAIN, ...args]);
+  return denoRun(["run", ...flags, CLI_MAIN, ...args], { env: { TMPDIR: "/tmp" } });
 }
 
 /**
