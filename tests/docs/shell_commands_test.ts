@@ -27,11 +27,10 @@
  * with the permissions it needs; it runs here with exactly that command.
  */
 
-import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { ok, strictEqual } from "node:assert/strict";
 import {
   allCodeBlocks,
   type CodeBlock,
-  docFiles,
   isQemuExample,
   isShellBlock,
   readDoc,
@@ -255,14 +254,13 @@ async function outputBlockOf(block: CodeBlock, blocks: readonly CodeBlock[]): Pr
 
 const BLOCKS: readonly CodeBlock[] = (await allCodeBlocks()).filter(isShellBlock);
 const ALL_BLOCKS: readonly CodeBlock[] = await allCodeBlocks();
+const EXAMPLES: readonly CodeBlock[] = ALL_BLOCKS.filter((block) =>
+  block.lang === "ts" && block.file !== PLUGIN_WALKTHROUGH
+);
 
-Deno.test("the docs show shell commands, and every doc page's blocks are found", async () => {
+Deno.test("the docs' shell blocks and examples are found", () => {
   ok(BLOCKS.length >= 10, `${BLOCKS.length} shell blocks`);
-  deepStrictEqual(
-    [...new Set(BLOCKS.map((block) => block.file))].every((file) => file.endsWith(".md")),
-    true,
-  );
-  ok((await docFiles()).includes("README.md"));
+  ok(EXAMPLES.length >= 10, `${EXAMPLES.length} ts examples`);
 });
 
 for (const block of BLOCKS) {
@@ -358,10 +356,6 @@ for (const block of BLOCKS) {
     }
   });
 }
-
-const EXAMPLES: readonly CodeBlock[] = ALL_BLOCKS.filter((block) =>
-  block.lang === "ts" && block.file !== PLUGIN_WALKTHROUGH
-);
 
 for (const block of EXAMPLES) {
   const name = `${block.file}:${block.line}: the example runs with the command line it states`;
