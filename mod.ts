@@ -8,7 +8,7 @@
  * goes, M, HS or VS). Backends are separate entry points
  * (`@rvhv/percpu/emulator`, …) so the core never loads one you do not use.
  *
- * What it exports: the names DESIGN.md gives, and these few more that users
+ * What it exports: the per-CPU API above, and these few more that users
  * need, each for its reason:
  * - `BackendHal`, `HalBackend`: the plugin API (a backend supplies its
  *   primitive accesses; the runtime does the contract).

@@ -5,6 +5,7 @@
  */
 
 import { AxError, ManifestError, TraceDivergence, TraceFormatError } from "../hal/errors.ts";
+import { permissionHint } from "./permission_hint.ts";
 
 /** Where a command writes: data to `out` (stdout), progress and errors to `err` (stderr). */
 export interface CliIo {
@@ -49,7 +50,7 @@ export function printableIo(io: CliIo): CliIo {
   };
 }
 
-/** The exit codes, as documented in the README. */
+/** The exit codes, as documented in docs/cli.md ("Exit codes"). */
 export const EXIT = {
   /** Success. */
   ok: 0,
@@ -93,8 +94,9 @@ export interface Command {
 }
 
 /**
- * The exit code an error stands for: 2 for usage and manifest errors and a
- * malformed trace, 1 for a hart that cannot be set up and for a run that
+ * The exit code an error stands for: 2 for usage and manifest errors, a
+ * malformed trace and a permission the command line did not grant, 1 for a
+ * hart that cannot be set up and for a run that
  * departs from its trace (also when only its rollback met the departure), 3
  * for a backend failure.
  *
@@ -104,7 +106,7 @@ export interface Command {
 export function exitCodeOf(error: unknown): number {
   if (
     error instanceof UsageError || error instanceof ManifestError ||
-    error instanceof TraceFormatError
+    error instanceof TraceFormatError || permissionHint(error) !== undefined
   ) {
     return EXIT.usage;
   }
@@ -145,8 +147,9 @@ function divergenceBehind(error: unknown): TraceDivergence | undefined {
 }
 
 /**
- * Prints an error the way every command does (`rvhv: <message>`, and the
- * trace divergence its rollback met, if any) and returns its exit code.
+ * Prints an error the way every command does (`rvhv: <message>`, the trace
+ * divergence its rollback met, if any, and the flag to add when Deno refused
+ * an access) and returns its exit code.
  *
  * @param error What was thrown.
  * @param io Where to print.
@@ -156,6 +159,13 @@ export function reportError(error: unknown, io: CliIo): number {
   io.err(`rvhv: ${error instanceof Error ? error.message : String(error)}\n`);
   const divergence = divergenceBehind(error);
   if (divergence !== undefined) io.err(`rvhv: ${divergence.message}\n`);
+  const grant = permissionHint(error);
+  if (grant !== undefined) {
+    io.err(
+      `rvhv: add ${grant.flag} to the deno run command${grant.why ? ` (${grant.why})` : ""}; ` +
+        `what each command needs: docs/cli.md, "Permissions"\n`,
+    );
+  }
   return exitCodeOf(error);
 }
 

@@ -3,7 +3,8 @@
  * to the hypervisor, as CSR writes any backend can apply.
  *
  * The OpenSBI presets follow `sbi_hart.c` `delegate_traps` of the version each
- * QEMU ships (native-notes.md): mideleg = SSIP|STIP|SEIP; medeleg = causes
+ * QEMU ships, as read back from harts booted natively under it
+ * (docs/backends.md, "Firmware presets"): mideleg = SSIP|STIP|SEIP; medeleg = causes
  * {0, 3, 8, 12, 13, 15} plus, with H, {10, 20, 21, 22, 23} (and, from 1.6,
  * software check 18); mtimecmp = all ones, so no machine timer is pending.
  *

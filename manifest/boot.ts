@@ -100,8 +100,27 @@ function checkHarts(manifest: Manifest, hal: AxVCpuHal): void {
   }
 }
 
-/** A path written in a manifest, resolved against the manifest's folder. */
-function manifestRelative(manifest: Manifest, path: string | undefined): string | undefined {
+/**
+ * A path written in a manifest (`record:`), resolved against the manifest's
+ * folder; an absolute path, and any path of a manifest without a file, as
+ * written.
+ *
+ * @example Usage
+ * ```ts
+ * import { manifestRelative } from "./boot.ts";
+ * import { parseManifest } from "./parse.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const text = "version: 1\nbackend: { plugin: emulator }\n";
+ * const manifest = parseManifest(text, { file: "lab/m.yaml" });
+ * strictEqual(manifestRelative(manifest, "run.jsonl"), "lab/run.jsonl");
+ * ```
+ *
+ * @param manifest The manifest.
+ * @param path The path as the manifest writes it.
+ * @returns The path to use from the working directory.
+ */
+export function manifestRelative(manifest: Manifest, path: string | undefined): string | undefined {
   if (path === undefined || isAbsolute(path) || manifest.file.startsWith("<")) return path;
   return join(dirname(manifest.file), path);
 }

@@ -1,8 +1,9 @@
 /**
  * Where a trap goes: the RISC-V privileged spec's delegation rules with the H
- * extension (riscv-facts.md §3.3–§3.5), computed from medeleg, mideleg,
- * hedeleg and hideleg, plus the OpenSBI firmware's redirect of the traps
- * M-mode receives (riscv-facts.md §4.6).
+ * extension, computed from medeleg, mideleg, hedeleg and hideleg, plus the
+ * OpenSBI firmware's redirect of the traps M-mode receives
+ * (`sbi_trap_redirect`, modelled by `routeTrap` below). The rules in
+ * users' words: docs/routing.md.
  *
  * The rules, in the spec's words (hypervisor.adoc "Trap Entry", machine.adoc
  * "Machine Trap Delegation Registers"):

@@ -1,7 +1,8 @@
 /**
  * `routeTrap` against a table derived from the spec text, case by case. Each
  * case names the rule it exercises (the numbers are those of the module doc
- * of route_trap.ts; "§4.6" is riscv-facts.md's OpenSBI redirect).
+ * of route_trap.ts; "sbi" is OpenSBI's redirect, `sbi_trap_redirect`, as
+ * route_trap.ts models it; "causes" is which causes each mode can raise).
  */
 
 import { deepStrictEqual, match, strictEqual, throws } from "node:assert/strict";
@@ -103,9 +104,9 @@ const EXCEPTIONS: Case[] = [
   { rule: "5", csrs: ALL_ONES, cause: 10, interrupt: false, from: "VS", to: "HS" }, // ecall from VS
   // Rule 5: medeleg bit 16 (double trap) is read-only zero.
   { rule: "5", csrs: ALL_ONES, cause: 16, interrupt: false, from: "HS", to: "M", effective: "HS" },
-  // Rule 5 with §4.6: not in medeleg, M gets it; OpenSBI's redirect still honours read-only hedeleg bits.
+  // Rule 5 with the sbi redirect: not in medeleg, M gets it; OpenSBI's redirect still honours read-only hedeleg bits.
   {
-    rule: "5, §4.6",
+    rule: "5, sbi",
     csrs: NO_VIRT_INST,
     cause: 22,
     interrupt: false,
@@ -113,21 +114,21 @@ const EXCEPTIONS: Case[] = [
     to: "M",
     effective: "HS",
   },
-  // §4.6: illegal instruction is not in OpenSBI's medeleg; from V=1 with hedeleg[2] set it lands in VS.
-  { rule: "§4.6", csrs: ARCEOS, cause: 2, interrupt: false, from: "VS", to: "M", effective: "VS" },
-  { rule: "§4.6", csrs: ARCEOS, cause: 2, interrupt: false, from: "VU", to: "M", effective: "VS" },
-  { rule: "§4.6", csrs: ARCEOS, cause: 2, interrupt: false, from: "HS", to: "M", effective: "HS" },
-  { rule: "§4.6", csrs: ARCEOS, cause: 2, interrupt: false, from: "U", to: "M", effective: "HS" },
-  { rule: "§4.6", csrs: KVM, cause: 2, interrupt: false, from: "VS", to: "M", effective: "HS" },
-  { rule: "§4.6", csrs: ARCEOS, cause: 2, interrupt: false, from: "M", to: "M", effective: "M" },
-  { rule: "§4.6", csrs: ARCEOS, cause: 2, interrupt: false, from: "VS", to: "M", firmware: "none" },
-  // §4.6: OpenSBI serves SBI calls and emulates misaligned accesses itself.
-  { rule: "§4.6", csrs: ARCEOS, cause: 9, interrupt: false, from: "HS", to: "M", effective: "M" },
-  { rule: "§4.6", csrs: ARCEOS, cause: 4, interrupt: false, from: "VS", to: "M", effective: "M" },
-  { rule: "§4.6", csrs: ARCEOS, cause: 6, interrupt: false, from: "U", to: "M", effective: "M" },
+  // sbi: illegal instruction is not in OpenSBI's medeleg; from V=1 with hedeleg[2] set it lands in VS.
+  { rule: "sbi", csrs: ARCEOS, cause: 2, interrupt: false, from: "VS", to: "M", effective: "VS" },
+  { rule: "sbi", csrs: ARCEOS, cause: 2, interrupt: false, from: "VU", to: "M", effective: "VS" },
+  { rule: "sbi", csrs: ARCEOS, cause: 2, interrupt: false, from: "HS", to: "M", effective: "HS" },
+  { rule: "sbi", csrs: ARCEOS, cause: 2, interrupt: false, from: "U", to: "M", effective: "HS" },
+  { rule: "sbi", csrs: KVM, cause: 2, interrupt: false, from: "VS", to: "M", effective: "HS" },
+  { rule: "sbi", csrs: ARCEOS, cause: 2, interrupt: false, from: "M", to: "M", effective: "M" },
+  { rule: "sbi", csrs: ARCEOS, cause: 2, interrupt: false, from: "VS", to: "M", firmware: "none" },
+  // sbi: OpenSBI serves SBI calls and emulates misaligned accesses itself.
+  { rule: "sbi", csrs: ARCEOS, cause: 9, interrupt: false, from: "HS", to: "M", effective: "M" },
+  { rule: "sbi", csrs: ARCEOS, cause: 4, interrupt: false, from: "VS", to: "M", effective: "M" },
+  { rule: "sbi", csrs: ARCEOS, cause: 6, interrupt: false, from: "U", to: "M", effective: "M" },
   // Causes tied to a mode cannot arise elsewhere; reserved causes never arise.
   {
-    rule: "§3.5",
+    rule: "causes",
     csrs: ARCEOS,
     cause: 9,
     interrupt: false,
@@ -139,7 +140,7 @@ const EXCEPTIONS: Case[] = [
     why: /only in HS-mode/,
   },
   {
-    rule: "§3.5",
+    rule: "causes",
     csrs: ARCEOS,
     cause: 8,
     interrupt: false,
@@ -149,7 +150,7 @@ const EXCEPTIONS: Case[] = [
     taken: false,
   },
   {
-    rule: "§3.5",
+    rule: "causes",
     csrs: ARCEOS,
     cause: 22,
     interrupt: false,
@@ -159,7 +160,7 @@ const EXCEPTIONS: Case[] = [
     taken: false,
   },
   {
-    rule: "§3.5",
+    rule: "causes",
     csrs: ARCEOS,
     cause: 10,
     interrupt: false,
@@ -169,7 +170,7 @@ const EXCEPTIONS: Case[] = [
     taken: false,
   },
   {
-    rule: "§3.5",
+    rule: "causes",
     csrs: ARCEOS,
     cause: 14,
     interrupt: false,
@@ -260,7 +261,7 @@ const INTERRUPTS: Case[] = [
   { rule: "5", csrs: ALL_ONES, cause: 1, interrupt: true, from: "VS", to: "HS" },
   // Reserved interrupt codes never arise.
   {
-    rule: "§3.5",
+    rule: "causes",
     csrs: ARCEOS,
     cause: 4,
     interrupt: true,

@@ -8,8 +8,9 @@
 # Prints the launcher's path on stdout; progress goes to stderr.
 # Does nothing when PREFIX already holds a working launcher.
 #
-# Recipe: qemu10-notes.md §1.2 and §7 (route b). Needs network access to the
-# Debian mirror the host's apt already uses; no root is needed.
+# Why each step is needed: docs/qemu-versions.md, "Installing QEMU 10.0 and
+# choosing the binary". Needs network access to the Debian mirror the host's
+# apt already uses; no root is needed.
 set -eu
 
 PREFIX=${1:-"$HOME/.cache/rvhv/qemu-10.0"}

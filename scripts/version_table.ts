@@ -1,4 +1,4 @@
-#!/usr/bin/env -S deno run --allow-read --allow-write=docs --allow-run
+#!/usr/bin/env -S deno run --allow-read=. --allow-write=docs --allow-run=deno
 /**
  * Generates the tables of `docs/qemu-versions.md` from the emulator's QEMU
  * profiles themselves (not by hand), so they cannot go stale: a short
@@ -19,8 +19,8 @@
  * accepts it as written), which is why the script runs `deno`.
  *
  * ```sh
- * deno task version-table          # rewrites docs/qemu-versions.md
- * deno run --allow-read --allow-run scripts/version_table.ts --check   # exit 1 when stale
+ * npx -y deno@2.9.6 task version-table   # rewrites docs/qemu-versions.md
+ * npx -y deno@2.9.6 run --allow-read=. --allow-run=deno scripts/version_table.ts --check   # exit 1 when stale
  * ```
  *
  * @module
@@ -82,7 +82,7 @@ function show(value: bigint): string {
   return value === ALL_ONES ? "~0" : hex(value);
 }
 
-/** The probes of qemu10-notes.md §4.1 and §4.2: reset, all ones, then zero. */
+/** The read-back probes both binaries were measured with: reset, all ones, then zero. */
 function readBackProbes(names: readonly CsrName[]): Probe[] {
   return names.flatMap((name): Probe[] => [
     { label: `${name} (reset)`, writes: [], read: name },
@@ -122,13 +122,13 @@ const LOW_60 = ALL_ONES >> 4n;
 /** Every probe, in the order of the table. */
 export const PROBES: readonly Probe[] = [
   ...readBackProbes(READ_BACK_CSRS),
-  // §4.3: interrupt CSRs under delegation.
+  // Interrupt CSRs under delegation.
   ...(["sie", "sip", "vsie", "vsip", "hie", "hip", "hvip"] as const).flatMap((name) => [
     after([["mideleg", ALL_ONES]], name, ALL_ONES),
     after([["hideleg", ALL_ONES]], name, ALL_ONES),
     after([["mideleg", ALL_ONES], ["hideleg", ALL_ONES]], name, ALL_ONES),
   ]),
-  // §4.5: where "write ~0" says little.
+  // Follow-ups where "write ~0" alone says little.
   after([], "hgatp", SV39 | LOW_60),
   after([], "hgatp", (9n << 60n) | LOW_60),
   after([], "hgatp", LOW_60),
@@ -475,7 +475,10 @@ export function updateDoc(
  * @returns The formatted document.
  */
 export async function formatMarkdown(text: string): Promise<string> {
-  const child = new Deno.Command(Deno.execPath(), {
+  // By name, not Deno.execPath(): `--allow-run=deno` (the task's grant) is
+  // matched against "deno" looked up on PATH, which may be a link to the
+  // binary that runs this script (npx's is).
+  const child = new Deno.Command("deno", {
     args: ["fmt", "--ext", "md", "-"],
     cwd: ROOT,
     stdin: "piped",

@@ -1,5 +1,5 @@
 /**
- * The documentation rule of STYLE.md §2.3 and §10.5, checked on what
+ * The documentation rule (docs/development.md, "Documentation is tested"), checked on what
  * `deno doc` sees: every entry point's `@module` doc and every symbol it
  * exports carry a titled `@example` (`@example Usage`, or a more specific
  * title) with a code block, and every `@module` doc says which permissions

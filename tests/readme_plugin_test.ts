@@ -73,7 +73,7 @@ Deno.test("the plugin walkthrough of docs/plugins.md works in an empty folder", 
     );
     match(tested.stdout, /without H .*\(skipped: no createWithoutH\(\) given\) \.\.\. ignored/);
 
-    const ran = await denoRun(up.map((arg) => arg.replace(/^\.\.\/rvhv\//, `${checkout}/`)), {
+    const ran = await denoRun(up.map((arg) => arg.replaceAll(/\.\.\/rvhv\b/g, checkout)), {
       cwd: dir,
     });
     strictEqual(ran.code, 0, ran.stderr);

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { System } from "../../manifest/boot.ts";
+import { manifestRelative, type System } from "../../manifest/boot.ts";
 import { bootForCli } from "../boot.ts";
 import { readManifestArg } from "../manifest_arg.ts";
 import { describePolicy } from "../../percpu/policy.ts";
@@ -52,7 +52,8 @@ export const recordCommand: Command = defineCommand({
   takes: "manifest",
   async run({ values, path, trust }, io): Promise<number> {
     const manifest = await readManifestArg(path, io.stdin);
-    const trace = values.output ?? manifest.record;
+    // Where the recording goes: -o from the working directory, record: from the manifest's folder.
+    const trace = values.output ?? manifestRelative(manifest, manifest.record);
     if (trace === undefined) {
       throw new UsageError(
         `record needs a trace path: give "-o <trace>" or add "record: <trace>" to ${manifest.file}`,
@@ -61,6 +62,9 @@ export const recordCommand: Command = defineCommand({
     io.err(
       `rvhv: booting ${manifest.file} (backend ${manifest.backend.plugin}), recording to ${trace}\n`,
     );
+    // A trace already there was refused (or, with --force, replaced): only a
+    // file this run wrote is "its trace".
+    const before = await fileIdentity(trace);
     let system: System;
     try {
       system = await bootForCli(manifest, {
@@ -70,7 +74,10 @@ export const recordCommand: Command = defineCommand({
         ...(values.output === undefined ? {} : { record: values.output }),
       });
     } catch (error) {
-      if (await exists(trace)) io.err(`rvhv: the run failed; its trace is in ${trace}\n`);
+      const after = await fileIdentity(trace);
+      if (after !== undefined && after !== before) {
+        io.err(`rvhv: the run failed; its trace is in ${trace}\n`);
+      }
       throw error;
     }
     let harts;
@@ -101,11 +108,16 @@ export const recordCommand: Command = defineCommand({
   },
 });
 
-async function exists(path: string): Promise<boolean> {
+/**
+ * What tells one file at a path from another (inode, size, modification
+ * time), or `undefined` when there is none: a recording's rename puts a new
+ * file there.
+ */
+async function fileIdentity(path: string): Promise<string | undefined> {
   try {
-    await Deno.stat(path);
-    return true;
+    const { ino, size, mtime } = await Deno.stat(path);
+    return `${ino}:${size}:${mtime?.getTime()}`;
   } catch {
-    return false;
+    return undefined;
   }
 }

@@ -53,9 +53,9 @@ Options:
 Permissions: --allow-net=HOST:PORT for the listen address, and
 --allow-env=RVHV_TOKEN to read the token from the environment.
 
-Exit codes: 0 stopped by a signal, 1 a hart cannot be set up, 2 usage or
-manifest error (a non-loopback address without a token included), 3 backend
-or listen failure.
+Exit codes: 130/143 stopped by SIGINT/SIGTERM (the system closed first), 1 a
+hart cannot be set up, 2 usage or manifest error (a non-loopback address
+without a token included), 3 backend or listen failure.
 
 Example:
   deno run --allow-read --allow-env=LOG_TOKENS,LOG_STREAM,RVHV_TOKEN \\

@@ -17,7 +17,8 @@
  * bits 24 and 49:48 and vsstatus bit 24 read 0; mideleg reads 0x1444 from
  * reset; vstimecmp needs H.
  *
- * Source: qemu10-notes.md §4 (measured on 10.0.13) and
+ * Source: read-backs measured on QEMU 10.0.13 over the gdbstub (every
+ * difference from 7.2 is in docs/qemu-versions.md) and
  * `tests/differential/qemu_test.ts`, which checks this profile against a
  * real QEMU 10.0 bit for bit.
  *

@@ -1,7 +1,6 @@
 /**
- * The qemu-10.0 profile against what QEMU 10.0.13 read back
- * (qemu10-notes.md §4, 10.0 columns, and the follow-ups probed for
- * docs/qemu-versions.md). The bit-for-bit check against the binary itself
+ * The qemu-10.0 profile against what QEMU 10.0.13 read back over the
+ * gdbstub (the differences from 7.2 are docs/qemu-versions.md's tables). The bit-for-bit check against the binary itself
  * is tests/differential/qemu_test.ts.
  */
 
@@ -52,7 +51,7 @@ const READ_BACK_10_0: readonly ReadBackRow[] = [
   ["menvcfg", 0x2000000000000000n, 0xb0000000000000f1n, 0n],
   ["mtval2", 0n, ONES, 0n],
   ["mtinst", 0n, ONES, 0n],
-  // Extras (§4.2).
+  // Status and counter CSRs.
   ["mstatus", 0xa00000000n, 0x8000000a007e79aan, 0xa00000000n],
   ["sstatus", 0x200000000n, 0x80000002000c6122n, 0x200000000n],
   ["vsstatus", 0xa00000000n, 0xfffffffefeffffffn, 0x200000000n],
@@ -68,7 +67,7 @@ Deno.test("qemu-10.0 profile: reset, all-ones and zero read-backs match QEMU 10.
   await checkReadBacks(t, READ_BACK_10_0, () => freshQemu());
 });
 
-/** §4.3: each cell in a fresh QEMU, delegation written with ~0 first. */
+/** Interrupt CSRs under delegation: each cell in a fresh QEMU, delegation written with ~0 first. */
 const DEPENDENT_10_0: readonly DependentRow[] = [
   ["reset", [], "hvip", 0x80n, 0x4c4n, 0x80n],
   ["reset", [], "mie", 0n, 0xffffffffffff1eeen, 0n],
@@ -236,7 +235,7 @@ Deno.test("qemu-10.0 profile: what the notes only sketched, as probed on QEMU 10
   });
 });
 
-Deno.test("qemu-10.0 profile: the ArceOS set-up under OpenSBI 1.6 ends as natively (native-notes.md §4.2)", async () => {
+Deno.test("qemu-10.0 profile: the ArceOS set-up under OpenSBI 1.6 ends as natively (docs/native-access.md)", async () => {
   const hal = await createEmulatorHal({ harts: 4, profile: "qemu-10.0", firmware: "opensbi" });
   strictEqual(hal.info().firmware, "opensbi-1.6");
   for (const hart of hal.harts) {

@@ -11,7 +11,8 @@
  * mstatus keeps MPV and GVA; henvcfg is not gated by menvcfg; without H,
  * vstimecmp still works (its only predicate is Sstc).
  *
- * Source: riscv-facts.md §4 and qemu-bridge.md §4.5 (verified on 7.2.22), and
+ * Source: QEMU 7.2's `target/riscv/csr.c` and read-backs measured on 7.2.22
+ * (over the gdbstub from M-mode, and in HS-mode under OpenSBI), and
  * `tests/differential/qemu_test.ts`, which checks this profile against a
  * real QEMU 7.2 bit for bit.
  *

@@ -1,6 +1,8 @@
 /**
- * The qemu-7.2 profile against what QEMU 7.2.22 read back (qemu-bridge.md
- * §4.5, qemu10-notes.md §4 7.2 columns, riscv-facts.md §4.5, §4.6 and §5.1).
+ * The qemu-7.2 profile against what QEMU 7.2.22 read back: over the gdbstub
+ * from M-mode on harts held at reset, in HS-mode after the reference set-up
+ * under OpenSBI, and along the `check_xip_regs` sequence of
+ * josecm/riscv-hyp-tests (`interrupt_tests.c`).
  */
 
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
@@ -80,7 +82,7 @@ Deno.test("qemu-7.2 profile: reset, all-ones and zero read-backs match QEMU 7.2"
   await checkReadBacks(t, READ_BACK_7_2, () => freshQemu());
 });
 
-Deno.test("qemu-7.2 profile: one hart written in sequence (qemu-bridge.md §4.5 fresh hart 3)", async () => {
+Deno.test("qemu-7.2 profile: one hart written in sequence (as measured on a fresh hart 3)", async () => {
   const hal = await createEmulatorHal({ harts: 4, profile: "qemu-7.2", firmware: "none" });
   const afterOnes: [CsrName, bigint][] = [
     ["hedeleg", 0xb1ffn],
@@ -205,7 +207,7 @@ Deno.test("qemu-7.2 profile: quirks", async (t) => {
     deepStrictEqual([await read("hvip"), await read("hip"), await mipNoTimer()], [0n, 0n, 0n]);
     await hal.close();
   });
-  await t.step("legal modes keep every other bit (qemu10-notes.md §4.5, 7.2 column)", async () => {
+  await t.step("legal modes keep every other bit", async () => {
     const hal = await freshQemu();
     const cases: [CsrName, bigint, bigint][] = [
       ["hgatp", (8n << 60n) | (ONES >> 4n), 0x8fffffffffffffffn],
@@ -254,7 +256,7 @@ Deno.test("qemu-7.2 profile: quirks", async (t) => {
   });
 });
 
-Deno.test("qemu-7.2 profile: the ArceOS set-up under OpenSBI ends as on QEMU 7.2 (riscv-facts.md §4.6)", async () => {
+Deno.test("qemu-7.2 profile: the ArceOS set-up under OpenSBI ends as on QEMU 7.2 in HS-mode", async () => {
   const hal = await createEmulatorHal({ harts: 4, profile: "qemu-7.2", firmware: "opensbi-1.1" });
   for (const hart of hal.harts) {
     strictEqual(await hal.csr.read(hart, CSR.mideleg), 0x1666n);

@@ -1,6 +1,6 @@
 /**
- * The spec profile against the privileged spec's bit attributes
- * (riscv-facts.md §3) and its documented WARL choices.
+ * The spec profile against the privileged spec's bit attributes (1.12 with
+ * H) and its documented WARL choices (docs/backends.md, "Emulator profiles").
  */
 
 import { deepStrictEqual, strictEqual } from "node:assert/strict";

@@ -30,7 +30,7 @@ export type CsrAccessPath = RoutedCsrResult["via"];
  *
  * const hal = await createQemuHal({ harts: 1, access: "native" });
  * const [probe]: RoutedCsrResult[] = await hal.batchVia(0, [{ op: "read", csr: CSR.hgatp }]);
- * console.log(probe!.ok, probe!.via); // true "native": the hart executed csrr hgatp
+ * console.log(probe!.ok, probe!.via); // true native: the hart executed csrr hgatp
  * await hal.close();
  * ```
  */

@@ -58,7 +58,8 @@ function noop(): void {}
  *   { op: "write", csr: CSR.hedeleg, value: 0xffff_ffff_ffff_ffffn },
  *   { op: "read", csr: CSR.hedeleg },
  * ], () => {});
- * console.log(old, kept); // { ok: true, value: 0n, via: "debugger" } { ok: true, value: 0xb1ffn, via: "debugger" }
+ * // { ok: true, value: 0n, via: "debugger" } { ok: true, value: 45567n, via: "debugger" }: 0xb1ff kept
+ * console.log(old, kept);
  * ```
  */
 export class DebuggerAccess implements CsrAccess {

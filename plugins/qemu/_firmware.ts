@@ -92,7 +92,7 @@ async function readMtimecmp(session: FirmwareSession): Promise<bigint[]> {
  * import { applyFirmware, firmwareFor } from "./_firmware.ts";
  *
  * const mtimecmp = await applyFirmware(session, firmwareFor(options, session.version), options);
- * console.log(mtimecmp); // "0xffffffffffffffff": every hart's timer is quiet
+ * console.log(mtimecmp); // 0xffffffffffffffff: every hart's timer is quiet
  * ```
  *
  * @param session The QEMU session (VM stopped).

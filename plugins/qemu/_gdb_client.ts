@@ -353,7 +353,7 @@ export class GdbClient {
    * const stopped = gdb.resume({ timeoutMs: 10_000 });
    * // … the VM runs; poll it over QMP, then:
    * await qmp.execute("stop");
-   * console.log(await stopped); // "T02thread:p01.01;"
+   * console.log(await stopped); // T02thread:p01.01;
    * ```
    *
    * @param options Time-out for the whole run (until the stop reply).

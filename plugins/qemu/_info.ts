@@ -46,7 +46,7 @@ export interface PreparedInfo {
  * ```ts ignore
  * import { describeQemu } from "./_info.ts";
  *
- * console.log(describeQemu(options, session, { firmware }).version); // "7.2.22"
+ * console.log(describeQemu(options, session, { firmware }).version); // 7.2.22
  * ```
  *
  * @param options The backend's options.

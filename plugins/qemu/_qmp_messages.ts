@@ -18,7 +18,7 @@ import { AxError } from "../../hal/errors.ts";
  * import { createQemuHal } from "@rvhv/percpu/qemu";
  *
  * const hal = await createQemuHal({ harts: 1 });
- * console.log(hal.info().version); // "7.2.22", from the QMP greeting's QmpVersion
+ * console.log(hal.info().version); // 7.2.22, from the QMP greeting's QmpVersion
  * await hal.close();
  * ```
  */

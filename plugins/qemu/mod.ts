@@ -45,11 +45,11 @@
  * @example Usage
  * ```ts ignore
  * import { createQemuHal } from "@rvhv/percpu/qemu";
- * import { CSR, PerCpuSet } from "@rvhv/percpu";
+ * import { CSR, hex, PerCpuSet } from "@rvhv/percpu";
  *
  * const hal = await createQemuHal({ harts: 4, firmware: "opensbi" });
  * const harts = await PerCpuSet.init(hal);
- * console.log(await hal.csr.read(3, CSR.hedeleg)); // 0xb10dn
+ * console.log(hex(await hal.csr.read(3, CSR.hedeleg))); // 0xb10d
  * await harts.disableAll();
  * await hal.close(); // quits QEMU, removes its sockets
  * ```

@@ -45,7 +45,7 @@ const NATIVE_FRAMES: RamRegion = Object.freeze({ base: 0x8400_0000n, size: 48n <
  *   { op: "write", csr: CSR.hedeleg, value: -1n },
  *   { op: "read", csr: CSR.hedeleg },
  * ]);
- * console.log(old, kept); // { ok: true, value: 0n } { ok: true, value: 0xb1ffn }
+ * console.log(old, kept); // { ok: true, value: 0n } { ok: true, value: 45567n }: 0xb1ff kept
  * console.log(hal.stats()); // packets sent and replies received so far
  * ```
  */
@@ -135,7 +135,7 @@ export class QemuHal extends BackendHal {
    *   { op: "read", csr: CSR.hedeleg },
    *   { op: "read", csr: CSR.mideleg },
    * ]);
-   * console.log(hedeleg.via, mideleg.via); // "native" "debugger"
+   * console.log(hedeleg.via, mideleg.via); // native debugger
    * await hal.close();
    * ```
    *
@@ -271,11 +271,11 @@ export class QemuHal extends BackendHal {
  * @example Usage
  * ```ts ignore
  * import { createQemuHal } from "@rvhv/percpu/qemu";
- * import { CSR } from "@rvhv/percpu";
+ * import { CSR, hex } from "@rvhv/percpu";
  *
  * const hal = await createQemuHal({ harts: 2 });
  * await hal.csr.write(1, CSR.hedeleg, -1n);
- * console.log(await hal.csr.read(1, CSR.hedeleg)); // 0xb1ffn on QEMU 7.2
+ * console.log(hex(await hal.csr.read(1, CSR.hedeleg))); // 0xb1ff on QEMU 7.2
  * await hal.close();
  * ```
  *

@@ -82,7 +82,76 @@ export function skippedByDocTests(block: CodeBlock): boolean {
   return block.attributes.includes("ignore");
 }
 
-/** Whether a block is a QEMU example: `ts ignore qemu`, run by `qemu_examples_test.ts`. */
+/** Whether a block is a QEMU example: `ts ignore qemu`, run by `shell_commands_test.ts`. */
 export function isQemuExample(block: CodeBlock): boolean {
   return block.lang === "ts" && block.attributes.includes("qemu");
+}
+
+/** The info strings of shell blocks: commands a reader types. */
+const SHELL_LANGS: ReadonlySet<string> = new Set(["sh", "bash", "shell", "console"]);
+
+/** Whether a block holds shell commands (`sh`, `bash`, `shell`, `console`). */
+export function isShellBlock(block: CodeBlock): boolean {
+  return SHELL_LANGS.has(block.lang);
+}
+
+/** One command of a shell block, continuation lines included. */
+export interface ShellCommand {
+  /** The command as written (continuation lines joined with their `\`). */
+  readonly text: string;
+  /** The command on one line, its trailing comment removed. */
+  readonly flat: string;
+  /** Its 1-based line in the file. */
+  readonly line: number;
+  /** The comment lines just before it, and its trailing comment, without `#`. */
+  readonly comments: readonly string[];
+}
+
+/**
+ * The commands of a shell block, in order. Comment lines after the last
+ * command are the block's `trailer` (what the last command prints).
+ */
+export function shellCommands(block: CodeBlock): { commands: ShellCommand[]; trailer: string[] } {
+  const commands: ShellCommand[] = [];
+  let comments: string[] = [];
+  const lines = block.code.replace(/\n$/, "").split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.trim() === "") continue;
+    if (line.trim().startsWith("#")) {
+      comments.push(line.trim().replace(/^#\s?/, ""));
+      continue;
+    }
+    const start = i;
+    while (lines[i]!.endsWith("\\") && i + 1 < lines.length) i++;
+    const text = lines.slice(start, i + 1).join("\n");
+    const trailing = /(?:^|\s)#\s?(.*)$/.exec(lines[i]!)?.[1];
+    const flat = text.replaceAll(/\\\n/g, " ").replace(/(^|\s)#.*$/, "").replaceAll(/\s+/g, " ")
+      .trim();
+    commands.push({
+      text,
+      flat,
+      line: block.line + 1 + start,
+      comments: trailing === undefined ? comments : [...comments, trailing],
+    });
+    comments = [];
+  }
+  return { commands, trailer: comments };
+}
+
+/**
+ * The command line a `ts` block states in its first comment lines (`// npx -y
+ * deno@… run <permissions> example.ts`, continued with a trailing `\`), on one
+ * line; `undefined` when it states none.
+ */
+export function statedCommand(block: CodeBlock): string | undefined {
+  const parts: string[] = [];
+  for (const line of block.code.split("\n")) {
+    const comment = /^\/\/\s?(.*)$/.exec(line)?.[1];
+    if (comment === undefined) break;
+    parts.push(comment.replace(/\\$/, "").trim());
+    if (!comment.endsWith("\\")) break;
+  }
+  const command = parts.join(" ");
+  return /^npx -y deno@\S+ run /.test(command) ? command : undefined;
 }

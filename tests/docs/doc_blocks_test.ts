@@ -2,8 +2,9 @@
  * The rules that keep README.md and docs/*.md true, checked cheaply:
  * every code block `deno test --doc` skips is run by another test; shell
  * blocks run Deno from npm, at the version CI uses, and name tasks that
- * exist; every link and repository path resolves inside the repository
- * (no notes files from outside it); every page is linked from the index;
+ * exist; every link and repository path resolves inside the repository;
+ * no comment, script, help text or doc anywhere in the repository cites a
+ * Markdown file it does not have; every page is linked from the index;
  * the README stays a five-minute read.
  */
 
@@ -13,9 +14,12 @@ import {
   type CodeBlock,
   docFiles,
   isQemuExample,
+  isShellBlock,
   readDoc,
   ROOT,
+  shellCommands,
   skippedByDocTests,
+  statedCommand,
 } from "./_markdown.ts";
 
 /** The most the README may weigh. */
@@ -33,8 +37,6 @@ const OTHER_SCRIPT_LANGS: ReadonlySet<string> = new Set([
   "tsx",
   "mts",
 ]);
-
-const SHELL_LANGS: ReadonlySet<string> = new Set(["sh", "bash", "shell", "console"]);
 
 /** A Markdown link or image target: `](target)`. */
 const LINK_REGEXP = /\]\(([^)\s]+)\)/g;
@@ -100,7 +102,7 @@ Deno.test("every ts block that deno test --doc skips is run by another test", as
   deepStrictEqual(
     untested,
     [],
-    'a skipped block must be a QEMU example ("ts ignore qemu", run by qemu_examples_test.ts) ' +
+    'a skipped block must be a QEMU example ("ts ignore qemu", run by shell_commands_test.ts) ' +
       `or a file of the plugin walkthrough (${PLUGIN_WALKTHROUGH})`,
   );
 });
@@ -117,11 +119,8 @@ Deno.test("shell blocks run Deno from npm at CI's version and name tasks that ex
   const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
   const tasks = new Set(Object.keys(config.tasks));
   const problems: string[] = [];
-  for (const block of (await allCodeBlocks()).filter((b) => SHELL_LANGS.has(b.lang))) {
-    const commands = block.code.replaceAll(/\\\n/g, " ").split("\n")
-      .map((line) => line.replace(/(^|\s)#.*$/, "").trim())
-      .filter((line) => line !== "");
-    for (const command of commands) {
+  for (const block of (await allCodeBlocks()).filter(isShellBlock)) {
+    for (const { flat: command } of shellCommands(block).commands) {
       const [first] = command.split(/\s+/);
       if (first === "deno" || first === "rvhv") {
         problems.push(`${where(block)}: "${command}" (write "npx -y deno@${version} …")`);
@@ -137,6 +136,43 @@ Deno.test("shell blocks run Deno from npm at CI's version and name tasks that ex
     }
   }
   deepStrictEqual(problems, []);
+});
+
+/** A permission flag that grants a whole kind: no `=<scope>`. */
+const UNSCOPED_FLAG_REGEXP = /(?:^|\s)(--allow-(?:read|write|net|env|run|sys|ffi|all)|-A)(?=\s|$)/g;
+/**
+ * The tasks that grant whole kinds, each for its reason (docs/development.md,
+ * "Permissions of the tasks"): they start Deno itself, QEMU, Chromium and
+ * other tools, so `--allow-run` cannot be narrowed, and no narrower grant of
+ * the other kinds would then hold.
+ */
+const UNSCOPED_TASKS: ReadonlySet<string> = new Set(["test", "bench"]);
+
+/** The unscoped grants of a command line, but `--allow-net` for QEMU's unix sockets. */
+function unscopedGrants(command: string): string[] {
+  const qemu = /--allow-run=\S*(qemu|RVHV_QEMU)/.test(command);
+  return [...command.matchAll(UNSCOPED_FLAG_REGEXP)].map((m) => m[1]!)
+    .filter((flag) => !(flag === "--allow-net" && qemu));
+}
+
+Deno.test("documented commands and tasks grant scoped permissions", async () => {
+  const problems: string[] = [];
+  for (const block of await allCodeBlocks()) {
+    const commands = isShellBlock(block)
+      ? shellCommands(block).commands.map(({ flat, line }) => ({ flat, line }))
+      : [{ flat: statedCommand(block) ?? "", line: block.line + 1 }];
+    for (const command of commands) {
+      for (const flag of unscopedGrants(command.flat)) {
+        problems.push(`${block.file}:${command.line}: ${flag} is unscoped`);
+      }
+    }
+  }
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+  for (const [task, command] of Object.entries<string>(config.tasks)) {
+    if (UNSCOPED_TASKS.has(task)) continue;
+    for (const flag of unscopedGrants(command)) problems.push(`task ${task}: ${flag} is unscoped`);
+  }
+  deepStrictEqual(problems, [], "grant the folders, files, hosts and variables used");
 });
 
 Deno.test("every link and repository path in the docs resolves inside the repository", async () => {
@@ -179,6 +215,50 @@ Deno.test("every link and repository path in the docs resolves inside the reposi
     }
   }
   deepStrictEqual(problems, []);
+});
+
+/** Folders no citation is looked for in: git's, and dependencies'. */
+const NOT_SOURCE: ReadonlySet<string> = new Set([".git", "node_modules"]);
+/** Files that are not text. */
+const BINARY_REGEXP = /\.(png|jpe?g|gif|ico|wasm|gz|zip)$/;
+/** A Markdown file named anywhere, with the folders written before it (`docs/http.md`). */
+const MD_PATH_REGEXP = /(?:[\w.-]+\/)*[\w-][\w.-]*\.md\b/g;
+
+/** Every text file of the repository, relative to the root. */
+async function repositoryFiles(dir = ROOT, prefix = ""): Promise<string[]> {
+  const files: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (NOT_SOURCE.has(entry.name)) continue;
+    const path = `${prefix}${entry.name}`;
+    if (entry.isDirectory) {
+      files.push(...await repositoryFiles(new URL(`${entry.name}/`, dir), `${path}/`));
+    } else if (entry.isFile && !BINARY_REGEXP.test(entry.name)) files.push(path);
+  }
+  return files.sort();
+}
+
+Deno.test("no comment, script or doc cites a Markdown file the repository does not have", async () => {
+  const files = await repositoryFiles();
+  const markdown = new Set(files.filter((file) => file.endsWith(".md")));
+  const names = new Set([...markdown].map((file) => file.slice(file.lastIndexOf("/") + 1)));
+  const topLevel = new Set(files.map((file) => file.split("/")[0]!));
+  /** A path that names a repository file: from the root, or from the citing file's folder. */
+  const isFile = (cited: string, from: string) =>
+    markdown.has(cited) || markdown.has(new URL(cited, `file:///${from}`).pathname.slice(1));
+  const problems: string[] = [];
+  for (const file of files) {
+    const lines = (await Deno.readTextFile(new URL(file, ROOT))).split("\n");
+    lines.forEach((line, i) => {
+      for (const [cited] of line.matchAll(MD_PATH_REGEXP)) {
+        const name = cited.slice(cited.lastIndexOf("/") + 1);
+        // A path into the tree must be that file; a bare name (or a path outside it), some file.
+        const known = isFile(cited, file) ||
+          (names.has(name) && !topLevel.has(cited.split("/")[0]!));
+        if (!known) problems.push(`${file}:${i + 1}: cites ${cited}, which the repository lacks`);
+      }
+    });
+  }
+  deepStrictEqual(problems, [], "state the fact, or bring it into docs/ and cite that page");
 });
 
 Deno.test("every docs page is linked from docs/README.md, and the README links the index", async () => {

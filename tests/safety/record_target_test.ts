@@ -5,7 +5,7 @@
  * CSR access and leaves no `.partial` file.
  */
 
-import { deepStrictEqual, match, rejects, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, doesNotMatch, match, rejects, strictEqual } from "node:assert/strict";
 import { boot } from "../../manifest/boot.ts";
 import { parseManifest } from "../../manifest/parse.ts";
 import { AxError, ManifestError } from "../../hal/errors.ts";
@@ -94,6 +94,8 @@ Deno.test("rvhv record -o <existing file> is refused without --force, and the fi
     ]);
     strictEqual(refused.code, 2);
     match(refused.stderr, /Cannot record to ".*run\.jsonl": the file exists; pass --force/);
+    // The file there is the user's, not a trace of this (refused) run.
+    doesNotMatch(refused.stderr, /the run failed|its trace is in/);
     deepStrictEqual(await snapshot(dir), { "run.jsonl": "keep me\n" });
     const forced = await rvhvInProcess([
       "record",
@@ -127,5 +129,32 @@ Deno.test("boot() refuses an existing trace unless force, and a missing folder a
       ),
       (e) => e instanceof ManifestError && /folder .* does not exist/.test(e.message),
     );
+  });
+});
+
+Deno.test("rvhv record names the trace it wrote: record: from the manifest's folder; a failed run's trace", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(
+      `${dir}/m.yaml`,
+      "version: 1\nbackend: { plugin: emulator, options: { harts: 1 } }\nrecord: run.jsonl\n",
+    );
+    const recorded = await rvhvInProcess(["record", `${dir}/m.yaml`]);
+    strictEqual(recorded.code, 0, recorded.stderr);
+    match(recorded.stderr, new RegExp(`recording to ${dir}/run\\.jsonl\n`));
+    match(
+      recorded.stderr,
+      new RegExp(`recorded 27 events \\(set-up and restore\\) to ${dir}/run\\.jsonl`),
+    );
+    deepStrictEqual(Object.keys(await snapshot(dir)).sort(), ["m.yaml", "run.jsonl"]);
+
+    // A hart without H: the set-up fails, and the trace of that run is there.
+    await Deno.writeTextFile(
+      `${dir}/no_h.yaml`,
+      "version: 1\nbackend: { plugin: emulator, options: { harts: 1, isa: rv64imafdc } }\n",
+    );
+    const failed = await rvhvInProcess(["record", `${dir}/no_h.yaml`, "-o", `${dir}/no_h.jsonl`]);
+    strictEqual(failed.code, 1, failed.stderr);
+    match(failed.stderr, new RegExp(`the run failed; its trace is in ${dir}/no_h\\.jsonl\n`));
+    match(await Deno.readTextFile(`${dir}/no_h.jsonl`), /^\{"format":"rvhv-trace"/);
   });
 });

@@ -1,9 +1,10 @@
 /**
  * No accidental drift between the QEMU profiles: both are driven through the
  * same probes (scripts/version_table.ts) and must differ exactly where the
- * table below says, with exactly these values. The table is qemu10-notes.md
- * §4 (measured on QEMU 7.2.22 and 10.0.13) plus the follow-ups probed on the
- * real binaries for docs/qemu-versions.md. A profile change that makes the
+ * table below says, with exactly these values. The table is every read-back
+ * difference measured on QEMU 7.2.22 and 10.0.13 over the gdbstub, from
+ * M-mode on harts held at reset, with the probes of scripts/version_table.ts
+ * (docs/qemu-versions.md shows them). A profile change that makes the
  * versions differ somewhere new, or agree where they should not, fails here;
  * the differential test (tests/differential/qemu_test.ts) is what ties each
  * profile to its binary.
@@ -17,7 +18,7 @@ import { probeDifferences, PROBES, runProbe } from "../../scripts/version_table.
 
 /** [probe, QEMU 7.2 read-back, QEMU 10.0 read-back]: every place the versions differ. */
 const EXPECTED_DIFFERENCES: readonly (readonly [string, string, string])[] = [
-  // qemu10-notes.md §4.1: the requested list (reset, ~0, then 0)
+  // the hypervisor CSRs and their M/S neighbours: reset, ~0, then 0
   ["hedeleg ← ~0", "0xb1ff", "0x4b1ff"],
   ["hideleg ← ~0", "0x444", "0xffffffffffff0444"],
   ["hvip (reset)", "0x0", "0x80"],
@@ -36,7 +37,7 @@ const EXPECTED_DIFFERENCES: readonly (readonly [string, string, string])[] = [
   ["mcounteren ← ~0", "0xffffffffffffffff", "0x7ffff"],
   ["menvcfg (reset)", "0x0", "0x2000000000000000"],
   ["menvcfg ← ~0", "0xc0000000000000f1", "0xb0000000000000f1"],
-  // qemu10-notes.md §4.2: the extras
+  // status and counter CSRs
   ["mstatus ← ~0", "0x800000cb007e7faa", "0x8000000a007e79aa"],
   ["mstatus ← ~0, then ← 0", "0xb00000000", "0xa00000000"],
   ["sstatus ← ~0", "0x80000003000c6722", "0x80000002000c6122"],
@@ -44,7 +45,7 @@ const EXPECTED_DIFFERENCES: readonly (readonly [string, string, string])[] = [
   ["vsstatus ← ~0", "0xffffffffffffffff", "0xfffffffefeffffff"],
   ["vsstatus ← ~0, then ← 0", "0x300000000", "0x200000000"],
   ["mcountinhibit ← ~0", "0xffffffffffffffff", "0x7fffd"],
-  // qemu10-notes.md §4.3: interrupt CSRs under delegation
+  // interrupt CSRs under delegation
   ["mideleg ← ~0, sie ← ~0", "0x2222", "0x222"],
   ["mideleg ← ~0, hideleg ← ~0, sie ← ~0", "0x2222", "0x222"],
   ["mideleg ← ~0, sip ← ~0", "0x2002", "0x2"],
@@ -54,7 +55,7 @@ const EXPECTED_DIFFERENCES: readonly (readonly [string, string, string])[] = [
   ["mideleg ← ~0, hvip ← ~0", "0x444", "0x4c4"],
   ["hideleg ← ~0, hvip ← ~0", "0x444", "0x4c4"],
   ["mideleg ← ~0, hideleg ← ~0, hvip ← ~0", "0x444", "0x4c4"],
-  // qemu10-notes.md §4.5: follow-ups
+  // follow-ups where writing ~0 alone says little
   ["menvcfg ← ~0, henvcfg ← ~0", "0xc0000000000000f1", "0xa0000000000000f1"],
   ["menvcfg ← 0x0, henvcfg ← ~0", "0xc0000000000000f1", "0xf1"],
   ["mstatus ← 0xc000000800", "0xca00000800", "0xa00000800"],
@@ -83,7 +84,7 @@ const EXPECTED_DIFFERENCES: readonly (readonly [string, string, string])[] = [
   ["hedeleg ← 0x40000", "0x0", "0x40000"],
   ["mie ← 0x2000", "0x2000", "0x0"],
   ["mie ← 0x10000", "0x0", "0x10000"],
-  // harts without H, and the OpenSBI presets (native-notes.md §4)
+  // harts without H, and the OpenSBI presets (docs/backends.md, "Firmware presets")
   ["vstimecmp (no H)", "0x0", "trap 2"],
   ["mie ← ~0 (no H)", "0x2eee", "0xffffffffffff0aaa"],
   ["medeleg ← ~0 (no H)", "0xf0bfff", "0xf4b7ff"],

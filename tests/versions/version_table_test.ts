@@ -29,8 +29,9 @@ Deno.test("the version table's generated sections are between their markers, and
     "intro\n<!-- generated:probes -->\nnew\n<!-- end generated:probes -->\noutro\n",
   );
   throws(
-    () => updateDoc("no markers\n", new Map([["modes", "x\n"]]), ["modes"], "docs/x.md"),
-    /Cannot update docs\/x\.md: the markers of section "modes" are missing/,
+    () =>
+      updateDoc("no markers\n", new Map([["modes", "x\n"]]), ["modes"], "docs/qemu-versions.md"),
+    /Cannot update docs\/qemu-versions\.md: the markers of section "modes" are missing/,
   );
 });
 

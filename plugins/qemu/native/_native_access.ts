@@ -151,7 +151,7 @@ interface Slot {
  * import { CSR } from "@rvhv/percpu";
  *
  * const hal = await createQemuHal({ harts: 4, access: "native" });
- * console.log(hal.info().firmware); // "OpenSBI v1.1" on QEMU 7.2
+ * console.log(hal.info().firmware); // OpenSBI v1.1 on QEMU 7.2
  * console.log(await hal.csr.read(2, CSR.hedeleg)); // a real csrr in HS-mode on hart 2
  * await hal.close();
  * ```
