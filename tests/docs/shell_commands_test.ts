@@ -14,6 +14,9 @@
  *   runs them as written (checked here);
  * - the plugin walkthrough's commands (docs/plugins.md) run in
  *   `tests/readme_plugin_test.ts`, in a folder of the page's own files;
+ * - a block whose fence says `run-by=<test file>` needs what only that test
+ *   sets up (a server to ask, a held session whose socket it names): that
+ *   test runs it as written, and this one checks the test reads the page;
  * - `apt-get install …` runs with `--simulate`: the tests install nothing;
  * - `serve` runs until it answers `/healthz`, then gets SIGINT, as from
  *   Ctrl-C (its process group) and must exit 130. It listens on the port the
@@ -64,6 +67,7 @@ const PLUGIN_WALKTHROUGH = "docs/plugins.md";
 type Plan =
   | { readonly how: "ci" }
   | { readonly how: "walkthrough" }
+  | { readonly how: "elsewhere"; readonly test: string }
   | { readonly how: "simulate" }
   | { readonly how: "serve" }
   | { readonly how: "run" };
@@ -94,8 +98,11 @@ function qemusNeeded(command: ShellCommand): QemuTarget[] {
 function stepOf(block: CodeBlock, command: ShellCommand): Step {
   const task = taskOf(command);
   const exit = Number(/\bexit (\d+)\b/.exec(command.comments.join(" "))?.[1] ?? 0);
+  const runBy = block.attributes.find((word) => word.startsWith("run-by="))?.slice(7);
   const plan: Plan = task !== undefined && RUN_BY_CI.has(task)
     ? { how: "ci" }
+    : runBy !== undefined
+    ? { how: "elsewhere", test: runBy }
     : block.file === PLUGIN_WALKTHROUGH
     ? { how: "walkthrough" }
     : /^apt-get /.test(command.flat)
@@ -288,6 +295,13 @@ for (const block of BLOCKS) {
               new URL("tests/readme_plugin_test.ts", ROOT),
             );
             ok(walkthrough.includes(`"${PLUGIN_WALKTHROUGH}"`));
+          });
+          continue;
+        }
+        if (plan.how === "elsewhere") {
+          await t.step(`${label} (run by ${plan.test})`, async () => {
+            const test = await Deno.readTextFile(new URL(plan.test, ROOT));
+            ok(test.includes(block.file), `${plan.test} reads ${block.file}`);
           });
           continue;
         }
