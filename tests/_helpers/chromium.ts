@@ -5,25 +5,31 @@
  * (`tests/e2e/`, its own config) and by the root suite's test that runs it.
  */
 
-/** Where Chromium is looked for when `RVHV_CHROMIUM` does not name it. */
-const CANDIDATES: readonly string[] = [
-  "/usr/lib/chromium/chromium",
-  "/usr/bin/chromium",
-  "/usr/bin/chromium-browser",
-  "/usr/bin/google-chrome",
-];
+/**
+ * The names Chromium is looked for on PATH when `RVHV_CHROMIUM` does not
+ * name it: PATH, not fixed folders, so hiding it from PATH (as
+ * `.ci/run`'s first run and a fresh machine do) hides it from the tests.
+ */
+const NAMES: readonly string[] = ["chromium", "chromium-browser", "google-chrome"];
+
+/** The candidates: `RVHV_CHROMIUM`, else each name in each PATH folder. */
+function candidates(): string[] {
+  const named = Deno.env.get("RVHV_CHROMIUM");
+  if (named !== undefined) return [named];
+  const folders = (Deno.env.get("PATH") ?? "").split(":").filter((dir) => dir !== "");
+  return NAMES.flatMap((name) => folders.map((dir) => `${dir}/${name}`));
+}
 
 /** Whether browser tests must run (CI). */
 export const REQUIRE_BROWSER: boolean = Deno.env.get("RVHV_REQUIRE_BROWSER") === "1";
 
 /**
- * The Chromium binary: `RVHV_CHROMIUM`, else the first candidate there.
+ * The Chromium binary: `RVHV_CHROMIUM`, else the first one on PATH.
  *
  * @returns Its path, or `undefined` when there is none.
  */
 export function findChromium(): string | undefined {
-  const named = Deno.env.get("RVHV_CHROMIUM");
-  for (const path of named === undefined ? CANDIDATES : [named]) {
+  for (const path of candidates()) {
     try {
       if (Deno.statSync(path).isFile) return path;
     } catch {
@@ -35,5 +41,5 @@ export function findChromium(): string | undefined {
 
 /** Why browser tests cannot run here, and how to fix it. */
 export const WHY_NO_BROWSER: string = `no Chromium found (looked for ${
-  Deno.env.get("RVHV_CHROMIUM") ?? CANDIDATES.join(", ")
+  Deno.env.get("RVHV_CHROMIUM") ?? `${NAMES.join(", ")} on PATH`
 }); install it with "apt-get install -y --no-install-recommends chromium"`;
