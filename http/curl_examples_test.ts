@@ -15,7 +15,9 @@ const DOCUMENTED = "http://127.0.0.1:8787";
 
 /** The `curl` lines of the doc's shell blocks. */
 function curlLines(markdown: string): string[] {
-  const blocks = [...markdown.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map(([, body]) => body!);
+  const blocks = [...markdown.matchAll(/^```sh\b[^\n]*\n([\s\S]*?)^```$/gm)].map(([, body]) =>
+    body!
+  );
   return blocks.flatMap((body) => body.split("\n")).filter((line) => line.startsWith("curl "));
 }
 
