@@ -66,8 +66,9 @@ function mainHelp(): string {
   const list = [...COMMANDS.values()].map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
   return `rvhv ${VERSION}: run the per-CPU RISC-V hypervisor set-up against swappable backends
 
-Usage: deno run --allow-read --allow-env=LOG_TOKENS,LOG_STREAM cli/main.ts <command> [options]
-       (record also needs --allow-write for its trace)
+Usage: npx -y deno@2.9.6 run --allow-read=<manifest's folder> --allow-env=LOG_TOKENS,LOG_STREAM \\
+         cli/main.ts <command> [options]
+       (record also needs --allow-write=<trace>,<trace>.partial)
 
 Commands:
 ${list.join("\n")}
@@ -81,8 +82,9 @@ Exit codes: 0 ok, 1 difference/drift/failed check, 2 usage or manifest error,
 3 backend failure; 130/143 after SIGINT/SIGTERM (harts restored, QEMU ended).
 
 "serve" also needs --allow-net=<host>:<port> (and --allow-env=RVHV_TOKEN).
-The qemu backend also needs --allow-write --allow-net
---allow-run=qemu-system-riscv64 (see "deno task demo:qemu").
+The qemu backend also needs --allow-read=/tmp --allow-write=/tmp --allow-net
+--allow-run=qemu-system-riscv64 (see "deno task demo:qemu"). A permission
+refused names the flag to add. Plugins: "plugins --help".
 `;
 }
 

@@ -14,7 +14,7 @@ import type { HalPlugin } from "../hal/types.ts";
 
 /** The permissions every command needs (manifests and the YAML parser). */
 export const CLI_PERMISSIONS: readonly string[] = Object.freeze([
-  "--allow-read",
+  "--allow-read=<the manifest's folder>",
   "--allow-env=LOG_TOKENS,LOG_STREAM",
 ]);
 

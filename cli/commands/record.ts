@@ -30,14 +30,14 @@ Options:
   --no-enable           set the harts up but leave them initialized
   -h, --help            show this help
 
-Needs --allow-write (and --allow-read) for the trace's folder.
+Needs --allow-write for the trace and its .partial (and --allow-read for it).
 
 Exit codes: 0 recorded, 1 the recorded run failed a check (e.g. no H; the
 trace is still written), 2 usage or manifest error, 3 backend failure.
 
 Example:
-  deno run --allow-read --allow-write --allow-env=LOG_TOKENS,LOG_STREAM \\
-    cli/main.ts record examples/emulator.yaml -o run.jsonl
+  npx -y deno@2.9.6 run --allow-read=. --allow-write=run.jsonl,run.jsonl.partial \\
+    --allow-env=LOG_TOKENS,LOG_STREAM cli/main.ts record examples/emulator.yaml -o run.jsonl
 `;
 
 /** The `record` command. */

@@ -36,7 +36,7 @@ a hart cannot be set up, as in the recording), 2 usage error, a malformed
 trace or a trace without a manifest, 3 backend failure.
 
 Example:
-  deno run --allow-read --allow-env=LOG_TOKENS,LOG_STREAM \\
+  npx -y deno@2.9.6 run --allow-read=. --allow-env=LOG_TOKENS,LOG_STREAM \\
     cli/main.ts replay tests/fixtures/traces/qemu72_4harts_opensbi.jsonl
 `;
 

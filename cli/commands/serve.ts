@@ -58,7 +58,7 @@ hart cannot be set up, 2 usage or manifest error (a non-loopback address
 without a token included), 3 backend or listen failure.
 
 Example:
-  deno run --allow-read --allow-env=LOG_TOKENS,LOG_STREAM,RVHV_TOKEN \\
+  npx -y deno@2.9.6 run --allow-read=examples --allow-env=LOG_TOKENS,LOG_STREAM,RVHV_TOKEN \\
     --allow-net=127.0.0.1:8787 cli/main.ts serve examples/emulator.yaml
 `;
 

@@ -39,7 +39,8 @@ Exit codes: 0 ok, 1 a hart cannot be set up (e.g. no H extension),
 2 usage or manifest error, 3 backend failure.
 
 Example:
-  deno run --allow-read --allow-env=LOG_TOKENS,LOG_STREAM cli/main.ts up examples/emulator.yaml
+  npx -y deno@2.9.6 run --allow-read=examples --allow-env=LOG_TOKENS,LOG_STREAM \\
+    cli/main.ts up examples/emulator.yaml
 `;
 
 /** The `up` command. */

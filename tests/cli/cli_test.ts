@@ -148,7 +148,10 @@ Deno.test("<command> <manifest> --help names the chosen plugin and its permissio
     qemu.stdout,
     /Backend of examples\/qemu\.yaml: qemu: .*\n {2}permissions it needs: --allow-run=qemu-system-riscv64 /,
   );
-  match(qemu.stdout, /and the CLI itself: --allow-read --allow-env=LOG_TOKENS,LOG_STREAM\n$/);
+  match(
+    qemu.stdout,
+    /and the CLI itself: --allow-read=<the manifest's folder> --allow-env=LOG_TOKENS,LOG_STREAM\n$/,
+  );
   const emulator = await rvhv("detect", "--help", "examples/emulator.yaml");
   match(
     emulator.stdout,
