@@ -182,10 +182,10 @@ function takeBootArgs(args: readonly string[]): {
 /** Refuses, as a usage error, QEMU arguments outside the allow-list (before anything is read). */
 async function checkQemuArgs(qemuArgs: readonly string[]): Promise<void> {
   if (qemuArgs.length === 0) return;
-  // Loaded only when asked for: the QEMU plugin's own rules.
-  const { parseQemuArgs } = await import("../plugins/qemu/options.ts");
+  // Loaded only when asked for: the QEMU plugin's own rules, on its default options.
+  const qemu = (await import("../plugins/qemu/mod.ts")).default;
   try {
-    parseQemuArgs(qemuArgs);
+    qemu.withProcessArgs!(qemu.parseOptions({}), qemuArgs);
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

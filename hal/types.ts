@@ -307,6 +307,19 @@ export interface HalPlugin<O = unknown> {
   parseOptions(raw: unknown): O;
   /** Creates the backend. */
   create(options: O): AxVCpuHal | Promise<AxVCpuHal>;
+  /**
+   * The JSON Schema of the options `parseOptions` accepts, where the plugin
+   * states it: the manifest's schema (`manifest/rvhv-manifest.schema.json`)
+   * checks `backend.options` with it, so editors complete and check them.
+   */
+  readonly optionsSchema?: Readonly<Record<string, unknown>>;
+  /**
+   * For a backend that runs a process of its own: adds extra arguments for
+   * that process to validated options. They come from the user's command
+   * line only (the CLI's `--qemu-arg`, `boot`'s `qemuArgs`), never from a
+   * manifest, and the plugin refuses any outside its allow-list.
+   */
+  withProcessArgs?(options: O, args: readonly string[]): O;
 }
 
 /**

@@ -11,7 +11,6 @@ import { PerCpuSet } from "../percpu/percpu_set.ts";
 import { RISCVVCpu } from "../percpu/riscv_vcpu.ts";
 import { recordHal } from "../trace/recorder.ts";
 import { isModuleSpecifier, loadPlugin } from "./registry.ts";
-import type { ResolvedQemuOptions } from "../plugins/qemu/options.ts";
 import { checkTraceTarget } from "./trace_target.ts";
 import type { Manifest } from "./schema.ts";
 import { manifestError } from "./source.ts";
@@ -150,13 +149,6 @@ export async function createBackend(
 ): Promise<{ plugin: HalPlugin<unknown>; hal: AxVCpuHal }> {
   const specifier = manifest.backend.plugin;
   const qemuArgs = options.qemuArgs ?? [];
-  if (qemuArgs.length > 0 && specifier !== "qemu") {
-    throw new AxError(
-      "InvalidInput",
-      `Cannot pass QEMU arguments (--qemu-arg) to the backend of ${manifest.file}: ` +
-        `it uses plugin ${JSON.stringify(specifier)}, and they are for plugin "qemu" only`,
-    );
-  }
   if (isModuleSpecifier(specifier) && !pluginAllowed(specifier, options.allowPlugins)) {
     throw manifestError(
       manifest,
@@ -191,9 +183,14 @@ export async function createBackend(
     throw atOption(error, "rejected its options");
   }
   if (qemuArgs.length > 0) {
-    // Loaded already: it is the qemu plugin's own module.
-    const { withQemuArgs } = await import("../plugins/qemu/options.ts");
-    parsed = withQemuArgs(parsed as ResolvedQemuOptions, qemuArgs);
+    if (plugin.withProcessArgs === undefined) {
+      throw new AxError(
+        "InvalidInput",
+        `Cannot pass QEMU arguments (--qemu-arg) to the backend of ${manifest.file}: ` +
+          `it uses plugin ${JSON.stringify(plugin.name)}, which runs no process of its own`,
+      );
+    }
+    parsed = plugin.withProcessArgs(parsed, qemuArgs);
   }
   try {
     return { plugin, hal: await plugin.create(parsed) };

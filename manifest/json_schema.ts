@@ -18,10 +18,7 @@
  * @module
  */
 
-import { type Shape, shapeJsonSchema } from "../hal/_shape.ts";
-import { EMULATOR_OPTIONS_SHAPE } from "../plugins/emulator/options.ts";
-import { QEMU_OPTIONS_SHAPE } from "../plugins/qemu/options.ts";
-import { REPLAY_OPTIONS_SHAPE } from "../plugins/replay/options.ts";
+import { shapeJsonSchema } from "../hal/_shape.ts";
 import { BUILTIN_PLUGINS } from "./registry.ts";
 import { MANIFEST_SHAPE } from "./schema.ts";
 
@@ -38,13 +35,6 @@ import { MANIFEST_SHAPE } from "./schema.ts";
  */
 export const MANIFEST_SCHEMA_PATH = "manifest/rvhv-manifest.schema.json";
 
-/** Each built-in plugin's options. */
-const PLUGIN_OPTIONS: Readonly<Record<string, Shape>> = {
-  emulator: EMULATOR_OPTIONS_SHAPE,
-  qemu: QEMU_OPTIONS_SHAPE,
-  replay: REPLAY_OPTIONS_SHAPE,
-};
-
 /**
  * The manifest's JSON Schema.
  *
@@ -53,25 +43,27 @@ const PLUGIN_OPTIONS: Readonly<Record<string, Shape>> = {
  * import { manifestJsonSchema } from "./json_schema.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
- * const schema = manifestJsonSchema();
+ * const schema = await manifestJsonSchema();
  * deepStrictEqual(schema.required, ["version", "backend"]);
  * ```
  *
  * @returns The schema, plain JSON.
- * @throws {Error} When a built-in plugin has no options shape here.
+ * @throws {Error} When a built-in plugin states no `optionsSchema`.
  */
-export function manifestJsonSchema(): Record<string, unknown> {
+export async function manifestJsonSchema(): Promise<Record<string, unknown>> {
   const root = shapeJsonSchema(MANIFEST_SHAPE) as {
     properties: { backend: Record<string, unknown> };
   };
-  root.properties.backend.allOf = [...BUILTIN_PLUGINS.keys()].map((name) => {
-    const options = PLUGIN_OPTIONS[name];
-    if (options === undefined) throw new Error(`built-in plugin "${name}" has no options shape`);
-    return {
-      if: { properties: { plugin: { const: name } }, required: ["plugin"] },
-      then: { properties: { options: shapeJsonSchema(options) } },
-    };
-  });
+  root.properties.backend.allOf = await Promise.all(
+    [...BUILTIN_PLUGINS].map(async ([name, load]) => {
+      const options = (await load()).optionsSchema;
+      if (options === undefined) throw new Error(`built-in plugin "${name}" has no optionsSchema`);
+      return {
+        if: { properties: { plugin: { const: name } }, required: ["plugin"] },
+        then: { properties: { options } },
+      };
+    }),
+  );
   return {
     $schema: "https://json-schema.org/draft/2020-12/schema",
     title: "rvhv manifest",
@@ -90,11 +82,11 @@ export function manifestJsonSchema(): Record<string, unknown> {
  * import { manifestSchemaText } from "./json_schema.ts";
  * import { strictEqual } from "node:assert/strict";
  *
- * strictEqual(JSON.parse(manifestSchemaText()).title, "rvhv manifest");
+ * strictEqual(JSON.parse(await manifestSchemaText()).title, "rvhv manifest");
  * ```
  *
  * @returns The JSON, two-space indented, with a final newline.
  */
-export function manifestSchemaText(): string {
-  return JSON.stringify(manifestJsonSchema(), null, 2) + "\n";
+export async function manifestSchemaText(): Promise<string> {
+  return JSON.stringify(await manifestJsonSchema(), null, 2) + "\n";
 }

@@ -15,5 +15,5 @@
 import { MANIFEST_SCHEMA_PATH, manifestSchemaText } from "../manifest/json_schema.ts";
 
 const path = new URL(`../${MANIFEST_SCHEMA_PATH}`, import.meta.url);
-await Deno.writeTextFile(path, manifestSchemaText());
+await Deno.writeTextFile(path, await manifestSchemaText());
 console.log(`wrote ${MANIFEST_SCHEMA_PATH}`);

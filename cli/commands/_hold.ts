@@ -43,7 +43,7 @@ export async function shareHeld(hal: AxVCpuHal, io: CliIo): Promise<void> {
   const backend = innermost(hal);
   if (backend.info().backend !== "qemu") return;
   // Loaded already: the backend is the qemu plugin's.
-  const { QemuHal } = await import("../../plugins/qemu/qemu_hal.ts");
+  const { QemuHal } = await import("../../plugins/qemu/mod.ts");
   if (!(backend instanceof QemuHal)) return;
   const { gdb, qmp } = await backend.lendGdbstub();
   const pid = backend.info().pid;

@@ -31,7 +31,12 @@
 
 import type { HalPlugin } from "../../hal/types.ts";
 import { EmulatorHal } from "./emulator_hal.ts";
-import { parseEmulatorOptions, type ResolvedEmulatorOptions } from "./options.ts";
+import {
+  EMULATOR_OPTIONS_SHAPE,
+  parseEmulatorOptions,
+  type ResolvedEmulatorOptions,
+} from "./options.ts";
+import { shapeJsonSchema } from "../../hal/_shape.ts";
 
 export { createEmulatorHal, EmulatorHal } from "./emulator_hal.ts";
 export type { EmulatorOptions } from "./options.ts";
@@ -59,6 +64,7 @@ const emulatorPlugin: HalPlugin = Object.freeze({
   describe: "in-process emulated harts (spec, QEMU 7.2 or QEMU 10.0 CSR behaviour); no QEMU needed",
   permissions: Object.freeze([]) as readonly string[],
   parseOptions: parseEmulatorOptions,
+  optionsSchema: shapeJsonSchema(EMULATOR_OPTIONS_SHAPE),
   create(options: unknown): EmulatorHal {
     // parseOptions made these: the manifest loader always passes its result.
     return new EmulatorHal(options as ResolvedEmulatorOptions);

@@ -59,7 +59,13 @@
 
 import type { HalPlugin } from "../../hal/types.ts";
 import { QemuHal } from "./qemu_hal.ts";
-import { parseQemuOptions, type ResolvedQemuOptions } from "./options.ts";
+import {
+  parseQemuOptions,
+  QEMU_OPTIONS_SHAPE,
+  type ResolvedQemuOptions,
+  withQemuArgs,
+} from "./options.ts";
+import { shapeJsonSchema } from "../../hal/_shape.ts";
 
 export { createQemuHal, QemuHal } from "./qemu_hal.ts";
 export type { QemuAttachOptions, QemuOptions, ResolvedQemuOptions } from "./options.ts";
@@ -91,6 +97,8 @@ const qemuPlugin: HalPlugin<ResolvedQemuOptions> = Object.freeze({
     "--allow-env=RVHV_QEMU,RVHV_DEBUG",
   ]) as readonly string[],
   parseOptions: parseQemuOptions,
+  optionsSchema: shapeJsonSchema(QEMU_OPTIONS_SHAPE),
+  withProcessArgs: withQemuArgs,
   create(options: ResolvedQemuOptions): Promise<QemuHal> {
     return QemuHal.start(options);
   },

@@ -52,7 +52,8 @@
  */
 
 import type { HalPlugin } from "../../hal/types.ts";
-import { parseReplayOptions, type ResolvedReplayOptions } from "./options.ts";
+import { parseReplayOptions, REPLAY_OPTIONS_SHAPE, type ResolvedReplayOptions } from "./options.ts";
+import { shapeJsonSchema } from "../../hal/_shape.ts";
 import { createReplayHal, type ReplayHal } from "./replay_hal.ts";
 
 export { createReplayHal, ReplayHal } from "./replay_hal.ts";
@@ -89,6 +90,7 @@ const replayPlugin: HalPlugin = Object.freeze({
   describe: "answers every CSR access from a recorded trace; no emulator or QEMU needed",
   permissions: Object.freeze(["--allow-read"]) as readonly string[],
   parseOptions: parseReplayOptions,
+  optionsSchema: shapeJsonSchema(REPLAY_OPTIONS_SHAPE),
   create(options: unknown): Promise<ReplayHal> {
     // parseOptions made these: the manifest loader always passes its result.
     return createReplayHal(options as ResolvedReplayOptions);
