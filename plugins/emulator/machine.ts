@@ -10,8 +10,8 @@ import { ALL_ONES } from "../../hal/csr_fields.ts";
 import { csrName } from "../../hal/csr_numbers.ts";
 import { AxError } from "../../hal/errors.ts";
 import { type FirmwarePreset, resolveFirmware } from "../../hal/firmware.ts";
-import type { CheckedCsrOp } from "../../hal/backend_hal.ts";
-import type { CsrNum, CsrResult, HartId } from "../../hal/types.ts";
+import type { CsrNum, HartId } from "../../hal/types.ts";
+import type { WordBatch, WordResults } from "../../hal/_word_batch.ts";
 import { misaOf } from "../../hal/isa.ts";
 import type { ResolvedEmulatorOptions } from "./options.ts";
 import type { EmulatorProfile } from "./profile.ts";
@@ -63,6 +63,8 @@ export class EmulatorMachine {
   readonly firmware: FirmwarePreset;
   /** Every hart's slots. */
   readonly slots: BigUint64Array;
+  /** The same memory as 32-bit words (what the word form of the CSR model reads and writes). */
+  readonly words: Int32Array;
   /** One context per hart, indexed by hart id. */
   readonly harts: readonly HartContext[];
   /** The cause of the last trap. */
@@ -80,6 +82,7 @@ export class EmulatorMachine {
     this.profile = profile ?? createProfile(options);
     this.firmware = resolveFirmware(options.firmware, this.profile.opensbi);
     this.slots = new BigUint64Array(options.harts * SLOT_COUNT);
+    this.words = new Int32Array(this.slots.buffer);
     // Harts with the same ISA share one extension set.
     const shared = new Map<string, [ReadonlySet<string>, HartFeatures]>();
     const harts: HartContext[] = [];
@@ -91,7 +94,9 @@ export class EmulatorMachine {
         entry = [extensions, featuresOf(extensions)];
         shared.set(isa.text, entry);
       }
-      harts.push(new HartContext(this.slots, id * SLOT_COUNT, id, entry[0], entry[1]));
+      harts.push(
+        new HartContext(this.slots, id * SLOT_COUNT, id, entry[0], entry[1], this.words),
+      );
     }
     this.harts = harts;
     this.reset();
@@ -100,8 +105,15 @@ export class EmulatorMachine {
   /** Returns every hart to its reset state and applies the firmware preset. */
   reset(): void {
     this.slots.fill(0n);
+    // Harts of one ISA share their extension set, and so their misa.
+    const misas = new Map<ReadonlySet<string>, bigint>();
     for (const hart of this.harts) {
-      hart.put(SLOT.misa, misaOfExtensions(hart.extensions));
+      let misa = misas.get(hart.extensions);
+      if (misa === undefined) {
+        misa = misaOfExtensions(hart.extensions);
+        misas.set(hart.extensions, misa);
+      }
+      hart.put(SLOT.misa, misa);
       this.profile.reset(hart);
       for (const { csr, value } of this.firmware.writes(hart.hasH)) {
         this.profile.file.access(hart, csr, value, ALL_ONES);
@@ -129,30 +141,15 @@ export class EmulatorMachine {
 
   /**
    * Executes checked operations on one hart, in order: the emulator
-   * backend's one primitive.
+   * backend's one primitive (the runtime's word runner).
    *
    * @param hart The hart (the runtime checked it exists).
-   * @param ops The operations.
-   * @returns One result per operation.
+   * @param batch The operations.
+   * @param results Where the old values and trap causes go.
+   * @returns How many operations trapped.
    */
-  run(hart: HartId, ops: readonly CheckedCsrOp[]): CsrResult[] {
-    const file = this.profile.file;
-    const context = this.harts[hart]!;
-    const results = new Array<CsrResult>(ops.length);
-    for (let i = 0; i < ops.length; i++) {
-      const op = ops[i]!;
-      const old = op.op === "read"
-        ? file.access(context, op.csr, 0n, 0n)
-        : op.op === "write"
-        ? file.access(context, op.csr, op.value, ALL_ONES)
-        : op.op === "set"
-        ? file.access(context, op.csr, ALL_ONES, op.value)
-        : file.access(context, op.csr, 0n, op.value);
-      results[i] = old === undefined
-        ? { ok: false, trapCause: file.trapCause }
-        : { ok: true, value: old };
-    }
-    return results;
+  runWords(hart: HartId, batch: WordBatch, results: WordResults): number {
+    return this.profile.file.runWords(this.harts[hart]!, batch, results);
   }
 
   /** Executes one CSR access (`csrrw`-style: `value` under `mask`); `undefined` on a trap. */
@@ -164,16 +161,32 @@ export class EmulatorMachine {
   }
 }
 
+/**
+ * The profiles made so far, by name and parameters. A profile is a
+ * definition (its CSR blocks keep no hart's state), so every machine of one
+ * profile shares it: a program that makes many machines builds each profile
+ * once, and the engine's compiled code for its blocks stays valid.
+ */
+const PROFILES: Map<string, EmulatorProfile> = new Map();
+
 /** The profile the options name. */
 function createProfile(options: ResolvedEmulatorOptions): EmulatorProfile {
-  switch (options.profile) {
-    case "qemu-7.2":
-      return createQemu72Profile();
-    case "qemu-10.0":
-      return createQemu100Profile();
-    case "spec":
-      return createSpecProfile(options.spec);
+  const key = options.profile === "spec" ? `spec ${JSON.stringify(options.spec)}` : options.profile;
+  let profile = PROFILES.get(key);
+  if (profile === undefined) {
+    switch (options.profile) {
+      case "qemu-7.2":
+        profile = createQemu72Profile();
+        break;
+      case "qemu-10.0":
+        profile = createQemu100Profile();
+        break;
+      case "spec":
+        profile = createSpecProfile(options.spec);
+    }
+    PROFILES.set(key, profile);
   }
+  return profile;
 }
 
 function misaOfExtensions(extensions: ReadonlySet<string>): bigint {
