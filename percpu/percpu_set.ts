@@ -7,9 +7,12 @@
 
 import { AxError } from "../hal/errors.ts";
 import type { AxVCpuHal, HartId, PerCpuState } from "../hal/types.ts";
+import { probeCacheOf } from "../detect/h_extension.ts";
 import { type PerCpuPolicy, type PolicySpec, resolvePolicy } from "./policy.ts";
-import { perCpuFromSetUp, type RISCVPerCpu } from "./riscv_percpu.ts";
-import { firstFailure, runBounded, setUpHarts } from "./_setup.ts";
+import { perCpuView, type RISCVPerCpu } from "./riscv_percpu.ts";
+import { firstFailure, restorer, runBounded, setUpHarts } from "./_setup.ts";
+import { type PerCpuTable, STATE, STATE_NAMES } from "./_table.ts";
+import { wordPortOf } from "../hal/_sync_batch.ts";
 
 const DEFAULT_CONCURRENCY = 64;
 
@@ -35,18 +38,27 @@ export class PerCpuSet implements Iterable<RISCVPerCpu> {
   readonly hal: AxVCpuHal;
   /** The policy every hart was set up with. */
   readonly policy: PerCpuPolicy;
-  #percpus: Map<HartId, RISCVPerCpu>;
+  #table: PerCpuTable;
+  /** Each row's `RISCVPerCpu`, made when first asked for (a view of the row). */
+  #views: (RISCVPerCpu | undefined)[];
+  /** Rows by hart, when the harts are not rows 0, 1, 2, … of themselves. */
+  #rows: Map<HartId, number> | undefined;
   #concurrency: number;
 
   private constructor(
     hal: AxVCpuHal,
     policy: PerCpuPolicy,
-    percpus: Map<HartId, RISCVPerCpu>,
+    table: PerCpuTable,
     concurrency: number,
   ) {
     this.hal = hal;
     this.policy = policy;
-    this.#percpus = percpus;
+    this.#table = table;
+    this.#views = [];
+    const harts = table.harts;
+    let dense = true;
+    for (let row = 0; row < harts.length && dense; row++) dense = harts[row] === row;
+    this.#rows = dense ? undefined : new Map(harts.map((hart, row) => [hart, row]));
     this.#concurrency = concurrency;
   }
 
@@ -73,33 +85,17 @@ export class PerCpuSet implements Iterable<RISCVPerCpu> {
     concurrency?: number;
   } = {}): Promise<PerCpuSet> {
     const policy = resolvePolicy(options.policy);
-    const harts = [...(options.harts ?? hal.harts)];
-    const known = new Set(hal.harts);
-    const seen = new Set<HartId>();
-    for (const hart of harts) {
-      if (!known.has(hart)) {
-        throw new AxError(
-          "NotFound",
-          `Cannot set up hart ${hart}: the backend has harts ${hal.harts.join(", ")}`,
-          { hart },
-        );
-      }
-      if (seen.has(hart)) {
-        throw new AxError("InvalidInput", `Cannot set up hart ${hart} twice`, { hart });
-      }
-      seen.add(hart);
-    }
+    const harts = Object.freeze([...(options.harts ?? hal.harts)]);
+    // The backend's own list needs no check: its harts are known and distinct.
+    if (options.harts !== undefined && options.harts !== hal.harts) checkHarts(hal, harts);
     const concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
-    const outcomes = await setUpHarts(hal, harts, policy, concurrency);
-    const percpus = new Map(
-      harts.map((hart, i) => [hart, perCpuFromSetUp(hart, hal, policy, outcomes[i]!)]),
-    );
-    return new PerCpuSet(hal, policy, percpus, concurrency);
+    const table = await setUpHarts(hal, harts, policy, concurrency);
+    return new PerCpuSet(hal, policy, table, concurrency);
   }
 
   /** The harts in the set, in set-up order. */
   get harts(): HartId[] {
-    return [...this.#percpus.keys()];
+    return [...this.#table.harts];
   }
 
   /**
@@ -110,15 +106,21 @@ export class PerCpuSet implements Iterable<RISCVPerCpu> {
    * @throws {AxError} Kind `"NotFound"` for a hart not in the set.
    */
   get(cpuId: HartId): RISCVPerCpu {
-    const percpu = this.#percpus.get(cpuId);
-    if (percpu === undefined) {
+    const row = this.#rows === undefined
+      ? (this.#table.harts[cpuId] === cpuId ? cpuId : undefined)
+      : this.#rows.get(cpuId);
+    if (row === undefined) {
       throw new AxError(
         "NotFound",
         `Cannot find hart ${cpuId}: the set has harts ${this.harts.join(", ")}`,
         { hart: cpuId },
       );
     }
-    return percpu;
+    return this.#view(row);
+  }
+
+  #view(row: number): RISCVPerCpu {
+    return this.#views[row] ??= perCpuView(this.#table, row, this.hal, this.policy);
   }
 
   /**
@@ -127,12 +129,13 @@ export class PerCpuSet implements Iterable<RISCVPerCpu> {
    * @returns State by hart.
    */
   states(): Map<HartId, PerCpuState> {
-    return new Map([...this.#percpus].map(([hart, percpu]) => [hart, percpu.state]));
+    const { harts, states } = this.#table;
+    return new Map(harts.map((hart, row) => [hart, STATE_NAMES[states[row]!]!]));
   }
 
   /** Iterates the per-CPU states in set-up order. */
-  [Symbol.iterator](): Iterator<RISCVPerCpu> {
-    return this.#percpus.values();
+  *[Symbol.iterator](): Iterator<RISCVPerCpu> {
+    for (let row = 0; row < this.#table.length; row++) yield this.#view(row);
   }
 
   /**
@@ -141,9 +144,24 @@ export class PerCpuSet implements Iterable<RISCVPerCpu> {
    * hart's error.
    */
   async enableAll(): Promise<void> {
-    const todo = [...this.#percpus.values()].filter((p) => !p.isEnabled());
+    const { harts, states, busy } = this.#table;
+    // From `initialized`, enabling only checks that the hart has H, which the set-up's probe
+    // answered: when every hart to enable is such, they are enabled at once, nothing to undo.
+    const probes = probeCacheOf(this.hal);
+    let atOnce = true;
+    for (let row = 0; row < harts.length && atOnce; row++) {
+      atOnce = states[row] === STATE.enabled ||
+        (states[row] === STATE.initialized && busy[row] === 0 && probes.get(harts[row]!) === true);
+    }
+    if (atOnce) {
+      states.fill(STATE.enabled);
+      return;
+    }
+    const todo: number[] = [];
+    for (let row = 0; row < harts.length; row++) if (states[row] !== STATE.enabled) todo.push(row);
     const enabled: RISCVPerCpu[] = [];
-    const failures = await runBounded(todo, this.#concurrency, true, async (percpu) => {
+    const failures = await runBounded(todo, this.#concurrency, true, async (row) => {
+      const percpu = this.#view(row);
       await percpu.hardwareEnable();
       enabled.push(percpu);
     });
@@ -152,7 +170,7 @@ export class PerCpuSet implements Iterable<RISCVPerCpu> {
       await Promise.all(
         enabled.map((p) => p.hardwareDisable().catch((error) => rollbackErrors.push(error))),
       );
-      throw firstFailure(failures, todo.map((p) => p.cpuId), rollbackErrors);
+      throw firstFailure(failures, todo.map((row) => harts[row]!), rollbackErrors);
     }
   }
 
@@ -162,11 +180,57 @@ export class PerCpuSet implements Iterable<RISCVPerCpu> {
    * failed.
    */
   async disableAll(): Promise<void> {
-    const todo = [...this.#percpus.values()].filter((p) => p.isEnabled());
+    const { harts, states } = this.#table;
+    const todo: number[] = [];
+    for (let row = 0; row < harts.length; row++) if (states[row] === STATE.enabled) todo.push(row);
     const failures = new Map<number, unknown>();
-    await Promise.all(
-      todo.map((percpu, i) => percpu.hardwareDisable().catch((error) => failures.set(i, error))),
-    );
-    if (failures.size > 0) throw firstFailure(failures, todo.map((p) => p.cpuId), []);
+    const pending: Promise<void>[] = [];
+    todo.forEach((row, i) => {
+      try {
+        const disabling = this.#disable(row);
+        if (disabling !== undefined) {
+          pending.push(disabling.catch((error) => void failures.set(i, error)));
+        }
+      } catch (error) {
+        failures.set(i, error);
+      }
+    });
+    await Promise.all(pending);
+    if (failures.size > 0) throw firstFailure(failures, todo.map((row) => harts[row]!), []);
+  }
+
+  /**
+   * Disables one enabled hart: at once from its row when the port restores
+   * at once and no `RISCVPerCpu` was made for it (so no vCPU was bound there
+   * and its delegation is the set-up's), else through its `RISCVPerCpu`.
+   */
+  #disable(row: number): Promise<void> | undefined {
+    const table = this.#table;
+    const atOnce = wordPortOf(this.hal.csr) !== undefined;
+    if (!atOnce || this.#views[row] !== undefined || table.busy[row] !== 0) {
+      return this.#view(row).hardwareDisable();
+    }
+    restorer(this.hal, table)(row);
+    table.states[row] = STATE.disabled;
+    return undefined;
+  }
+}
+
+/** Throws at the first hart the backend does not have, or that is listed twice. */
+function checkHarts(hal: AxVCpuHal, harts: readonly HartId[]): void {
+  const known = new Set(hal.harts);
+  const seen = new Set<HartId>();
+  for (const hart of harts) {
+    if (!known.has(hart)) {
+      throw new AxError(
+        "NotFound",
+        `Cannot set up hart ${hart}: the backend has harts ${hal.harts.join(", ")}`,
+        { hart },
+      );
+    }
+    if (seen.has(hart)) {
+      throw new AxError("InvalidInput", `Cannot set up hart ${hart} twice`, { hart });
+    }
+    seen.add(hart);
   }
 }
