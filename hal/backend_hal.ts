@@ -245,7 +245,8 @@ export class BackendHal implements AxVCpuHal {
    */
   constructor(backend: HalBackend) {
     this.#backend = backend;
-    this.harts = Object.freeze([...backend.harts]);
+    // A frozen list is kept as it is: a machine of 65,536 harts needs one copy.
+    this.harts = Object.isFrozen(backend.harts) ? backend.harts : Object.freeze([...backend.harts]);
     // Harts 0..n-1 (every built-in backend) are checked by range: no set of
     // 65,536 numbers for a large emulated machine.
     const dense = this.harts.every((hart, i) => hart === i);

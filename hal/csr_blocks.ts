@@ -260,11 +260,11 @@ export class HartContext {
   /** The same storage as 32-bit words: slot `s` is words `2s` (low) and `2s + 1` (high). */
   readonly words: Int32Array;
   /** This hart's first slot. */
-  readonly base: number;
+  base: number;
   /** This hart's first word (`2 * base`). */
-  readonly wordBase: number;
+  wordBase: number;
   /** The hart id (`mhartid`). */
-  readonly id: HartId;
+  id: HartId;
   /** The extensions this hart has (single letters and multi-letter names, lowercase). */
   readonly extensions: ReadonlySet<string>;
   /** Whether the hart has the H extension (cached from `extensions`). */
@@ -304,6 +304,22 @@ export class HartContext {
     this.hasH = features.h;
     this.featureBits = features.bits;
     this.priv = 3;
+  }
+
+  /**
+   * Points this context at another hart of the same machine and ISA: a
+   * machine of many harts keeps one context per ISA and moves it, rather
+   * than one object per hart.
+   *
+   * @param id The hart id.
+   * @param base Its first slot.
+   * @returns This context.
+   */
+  moveTo(id: HartId, base: number): this {
+    this.id = id;
+    this.base = base;
+    this.wordBase = 2 * base;
+    return this;
   }
 
   /**

@@ -71,7 +71,7 @@ export class EmulatorHal extends BackendHal {
     });
     const backend: HalBackend = {
       name: "emulator",
-      harts: Array.from({ length: options.harts }, (_, i) => i),
+      harts: Object.freeze(Array.from({ length: options.harts }, (_, i) => i)),
       info: () => info,
       synchronous: true,
       // The runtime runs the word form (registered below); this is the same on objects.

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { featuresOf, HartContext, type HartFeatures } from "../../hal/csr_blocks.ts";
+import { featuresOf, HartContext } from "../../hal/csr_blocks.ts";
 import { ALL_ONES } from "../../hal/csr_fields.ts";
 import { csrName } from "../../hal/csr_numbers.ts";
 import { AxError } from "../../hal/errors.ts";
@@ -65,8 +65,12 @@ export class EmulatorMachine {
   readonly slots: BigUint64Array;
   /** The same memory as 32-bit words (what the word form of the CSR model reads and writes). */
   readonly words: Int32Array;
-  /** One context per hart, indexed by hart id. */
-  readonly harts: readonly HartContext[];
+  /** Each hart's ISA, as an index into the contexts. */
+  readonly #isaOf: Uint16Array;
+  /** One context per ISA, moved to the hart an access is for. */
+  readonly #contexts: readonly HartContext[];
+  /** How many harts. */
+  readonly hartCount: number;
   /** The cause of the last trap. */
   trapCause = 0;
 
@@ -83,22 +87,26 @@ export class EmulatorMachine {
     this.firmware = resolveFirmware(options.firmware, this.profile.opensbi);
     this.slots = new BigUint64Array(options.harts * SLOT_COUNT);
     this.words = new Int32Array(this.slots.buffer);
-    // Harts with the same ISA share one extension set.
-    const shared = new Map<string, [ReadonlySet<string>, HartFeatures]>();
-    const harts: HartContext[] = [];
+    // Harts with the same ISA share one extension set and one context.
+    const contexts = new Map<string, number>();
+    const kinds: HartContext[] = [];
+    const isaOf = new Uint16Array(options.harts);
     for (let id = 0; id < options.harts; id++) {
       const isa = options.isas[id]!;
-      let entry = shared.get(isa.text);
-      if (entry === undefined) {
+      let kind = contexts.get(isa.text);
+      if (kind === undefined) {
         const extensions = this.profile.extensionsOf(isa);
-        entry = [extensions, featuresOf(extensions)];
-        shared.set(isa.text, entry);
+        kind = kinds.length;
+        kinds.push(
+          new HartContext(this.slots, 0, 0, extensions, featuresOf(extensions), this.words),
+        );
+        contexts.set(isa.text, kind);
       }
-      harts.push(
-        new HartContext(this.slots, id * SLOT_COUNT, id, entry[0], entry[1], this.words),
-      );
+      isaOf[id] = kind;
     }
-    this.harts = harts;
+    this.#isaOf = isaOf;
+    this.#contexts = kinds;
+    this.hartCount = options.harts;
     this.reset();
   }
 
@@ -107,7 +115,8 @@ export class EmulatorMachine {
     this.slots.fill(0n);
     // Harts of one ISA share their extension set, and so their misa.
     const misas = new Map<ReadonlySet<string>, bigint>();
-    for (const hart of this.harts) {
+    for (let id = 0; id < this.hartCount; id++) {
+      const hart = this.context(id);
       let misa = misas.get(hart.extensions);
       if (misa === undefined) {
         misa = misaOfExtensions(hart.extensions);
@@ -125,6 +134,17 @@ export class EmulatorMachine {
         hart.put(SLOT.mip, this.firmware.mtimecmp === 0n ? mip | IP.MTIP : mip & ~IP.MTIP);
       }
     }
+  }
+
+  /**
+   * The context of a hart, for the CSR model: valid until the next call
+   * (harts of one ISA share one context, moved to the hart asked for).
+   *
+   * @param hart The hart.
+   * @returns Its context.
+   */
+  context(hart: HartId): HartContext {
+    return this.#contexts[this.#isaOf[hart]!]!.moveTo(hart, hart * SLOT_COUNT);
   }
 
   /** Throws when the backend cannot serve this CSR at all. */
@@ -149,13 +169,13 @@ export class EmulatorMachine {
    * @returns How many operations trapped.
    */
   runWords(hart: HartId, batch: WordBatch, results: WordResults): number {
-    return this.profile.file.runWords(this.harts[hart]!, batch, results);
+    return this.profile.file.runWords(this.context(hart), batch, results);
   }
 
   /** Executes one CSR access (`csrrw`-style: `value` under `mask`); `undefined` on a trap. */
   execute(hart: HartId, csr: CsrNum, value: bigint, mask: bigint): bigint | undefined {
     const file = this.profile.file;
-    const result = file.access(this.harts[hart]!, csr, value, mask);
+    const result = file.access(this.context(hart), csr, value, mask);
     if (result === undefined) this.trapCause = file.trapCause;
     return result;
   }
