@@ -13,8 +13,14 @@ import { perCpuView, type RISCVPerCpu } from "./riscv_percpu.ts";
 import { firstFailure, restorer, runBounded, setUpHarts } from "./_setup.ts";
 import { type PerCpuTable, STATE, STATE_NAMES } from "./_table.ts";
 import { wordPortOf } from "../hal/_sync_batch.ts";
+import { boundVcpuOf, setDelegationLoaded } from "./_bound.ts";
 
 const DEFAULT_CONCURRENCY = 64;
+
+/** `PerCpuSet`'s release, for {@linkcode releaseAll} (module-internal). */
+let releaseOf: (set: PerCpuSet) => Promise<unknown[]>;
+/** `PerCpuSet`'s views for reading, for {@linkcode hartsToRead} (module-internal). */
+let readOf: (set: PerCpuSet) => Generator<RISCVPerCpu>;
 
 /**
  * The per-CPU states of a set of harts.
@@ -34,6 +40,11 @@ const DEFAULT_CONCURRENCY = 64;
  * ```
  */
 export class PerCpuSet implements Iterable<RISCVPerCpu> {
+  static {
+    releaseOf = (set) => set.#release();
+    readOf = (set) => set.#toRead();
+  }
+
   /** The backend. */
   readonly hal: AxVCpuHal;
   /** The policy every hart was set up with. */
@@ -85,7 +96,8 @@ export class PerCpuSet implements Iterable<RISCVPerCpu> {
     concurrency?: number;
   } = {}): Promise<PerCpuSet> {
     const policy = resolvePolicy(options.policy);
-    const harts = Object.freeze([...(options.harts ?? hal.harts)]);
+    const asked = options.harts ?? hal.harts;
+    const harts = Object.isFrozen(asked) ? asked : Object.freeze([...asked]);
     // The backend's own list needs no check: its harts are known and distinct.
     if (options.harts !== undefined && options.harts !== hal.harts) checkHarts(hal, harts);
     const concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
@@ -131,6 +143,12 @@ export class PerCpuSet implements Iterable<RISCVPerCpu> {
   states(): Map<HartId, PerCpuState> {
     const { harts, states } = this.#table;
     return new Map(harts.map((hart, row) => [hart, STATE_NAMES[states[row]!]!]));
+  }
+
+  *#toRead(): Generator<RISCVPerCpu> {
+    for (let row = 0; row < this.#table.length; row++) {
+      yield this.#views[row] ?? perCpuView(this.#table, row, this.hal, this.policy);
+    }
   }
 
   /** Iterates the per-CPU states in set-up order. */
@@ -187,7 +205,7 @@ export class PerCpuSet implements Iterable<RISCVPerCpu> {
     const pending: Promise<void>[] = [];
     todo.forEach((row, i) => {
       try {
-        const disabling = this.#disable(row);
+        const disabling = this.#restore(row, (percpu) => percpu.hardwareDisable());
         if (disabling !== undefined) {
           pending.push(disabling.catch((error) => void failures.set(i, error)));
         }
@@ -200,20 +218,78 @@ export class PerCpuSet implements Iterable<RISCVPerCpu> {
   }
 
   /**
-   * Disables one enabled hart: at once from its row when the port restores
-   * at once and no `RISCVPerCpu` was made for it (so no vCPU was bound there
-   * and its delegation is the set-up's), else through its `RISCVPerCpu`.
+   * Leaves every hart as the set-up found it (what a system's close does):
+   * a bound vCPU unbound, an enabled hart disabled, an initialized one
+   * restored. Every hart is attempted.
+   *
+   * @returns The failures, in the order they happened.
    */
-  #disable(row: number): Promise<void> | undefined {
-    const table = this.#table;
-    const atOnce = wordPortOf(this.hal.csr) !== undefined;
-    if (!atOnce || this.#views[row] !== undefined || table.busy[row] !== 0) {
-      return this.#view(row).hardwareDisable();
+  async #release(): Promise<unknown[]> {
+    const states = this.#table.states;
+    const failures: unknown[] = [];
+    const pending: Promise<void>[] = [];
+    for (let row = 0; row < states.length; row++) {
+      if (states[row] === STATE.disabled) continue;
+      try {
+        const releasing = this.#restore(row, async (percpu) => {
+          await percpu.vcpu?.unbind();
+          if (percpu.state === "enabled") await percpu.hardwareDisable();
+          else if (percpu.state === "initialized") await percpu.restorePriors();
+        });
+        if (releasing !== undefined) {
+          pending.push(releasing.catch((error) => void failures.push(error)));
+        }
+      } catch (error) {
+        failures.push(error);
+      }
     }
+    await Promise.all(pending);
+    return failures;
+  }
+
+  /**
+   * Restores one hart's prior values and leaves it disabled: at once from
+   * its row when the port restores at once, no transition is under way and
+   * no vCPU is bound there; else through its `RISCVPerCpu` by `slow`.
+   */
+  #restore(row: number, slow: (percpu: RISCVPerCpu) => Promise<void>): Promise<void> | undefined {
+    const table = this.#table;
+    const view = this.#views[row];
+    const atOnce = wordPortOf(this.hal.csr) !== undefined && table.busy[row] === 0 &&
+      (view === undefined || boundVcpuOf(view) === undefined);
+    if (!atOnce) return slow(this.#view(row));
     restorer(this.hal, table)(row);
+    if (view !== undefined) setDelegationLoaded(view, false);
     table.states[row] = STATE.disabled;
     return undefined;
   }
+}
+
+/**
+ * The per-CPU states of a set, in set-up order, for reading them (a report
+ * of every hart): the set's own where one was made, else one made for the
+ * read and not kept, so reading 65,536 harts leaves no object per hart
+ * behind. A hart without a kept state has had no vCPU, so both read the
+ * same; only read what this yields.
+ *
+ * @param set The set.
+ * @returns The states.
+ */
+export function hartsToRead(set: PerCpuSet): Generator<RISCVPerCpu> {
+  return readOf(set);
+}
+
+/**
+ * Leaves every hart of a set as its set-up found it (a bound vCPU unbound,
+ * an enabled hart disabled, an initialized one restored), attempting every
+ * hart: what `System.close()` does, at once for the harts of an in-process
+ * backend.
+ *
+ * @param set The set.
+ * @returns The failures, in the order they happened.
+ */
+export function releaseAll(set: PerCpuSet): Promise<unknown[]> {
+  return releaseOf(set);
 }
 
 /** Throws at the first hart the backend does not have, or that is listed twice. */
