@@ -8,11 +8,12 @@
 import { CSR } from "../hal/csr_numbers.ts";
 import { CsrTrap } from "../hal/errors.ts";
 import type { AxVCpuHal, HartId } from "../hal/types.ts";
+import { misaBit } from "../hal/isa.ts";
 
 /** The exception cause that means "no such CSR": illegal instruction. */
 const ILLEGAL_INSTRUCTION = 2;
 /** misa bit of the H extension. */
-const MISA_H = 1n << 7n;
+const MISA_H = misaBit("h");
 
 /** Hart ids below this are cached in a byte array: a machine of 65,536 harts costs 64 KiB. */
 const DENSE_HARTS = 1 << 20;
