@@ -37,10 +37,11 @@ export interface WordPort {
   compile(hart: HartId, ops: readonly CsrOp[]): WordBatch;
   /**
    * Runs a compiled batch on a hart; returns how many operations trapped.
+   * The old values go to `results.words` from word `at` on (default 0).
    *
    * @throws {AxError} As `batch` rejects for an unknown hart or a closed backend.
    */
-  run(hart: HartId, batch: WordBatch, results: WordResults): number;
+  run(hart: HartId, batch: WordBatch, results: WordResults, at?: number): number;
 }
 
 const SYNC_BATCHES: WeakMap<CsrPort, SyncBatch> = new WeakMap();

@@ -45,6 +45,11 @@ export class WordBatch {
    * clear zeros.
    */
   readonly rmw: Int32Array;
+  /**
+   * What the backend that runs this batch found out about its operations
+   * (the CSR model's look-ups), kept for the next hart: the runner's own.
+   */
+  plan: unknown = undefined;
 
   /**
    * An empty batch of `length` reads of CSR 0, to be filled with
@@ -244,10 +249,11 @@ export function wordResults(length: number): WordResults {
  */
 export interface WordRunner {
   /**
-   * Runs a batch on one hart: the old values' words to `results.words`,
-   * trap causes to `results.causes`.
+   * Runs a batch on one hart: operation `k`'s old value to
+   * `results.words[at + 2k]` and `[at + 2k + 1]`, its trap cause (or 0) to
+   * `results.causes[k]`.
    *
    * @returns How many operations trapped.
    */
-  runWords(hart: HartId, batch: WordBatch, results: WordResults): number;
+  runWords(hart: HartId, batch: WordBatch, results: WordResults, at?: number): number;
 }

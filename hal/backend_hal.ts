@@ -528,8 +528,8 @@ class RuntimeWordPort implements WordPort {
     return this.#compile(hart, ops);
   }
 
-  run(hart: HartId, batch: WordBatch, results: WordResults): number {
+  run(hart: HartId, batch: WordBatch, results: WordResults, at = 0): number {
     this.#runtime.checkHart(hart);
-    return this.#runner.runWords(hart, batch, results);
+    return this.#runner.runWords(hart, batch, results, at);
   }
 }

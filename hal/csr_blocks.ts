@@ -27,7 +27,7 @@ import type { WordBatch, WordResults } from "./_word_batch.ts";
  * words `4k` to `4k + 3` of `rmw` the new bits (low, high) and the mask of
  * the bits to change (low, high). A `WordBatch` is one.
  */
-export type WordAccesses = Pick<WordBatch, "length" | "csrs" | "rmw">;
+export type WordAccesses = Pick<WordBatch, "length" | "csrs" | "rmw" | "plan">;
 
 /** Which 32-bit word of a 64-bit value: 0 the low one, 1 the high one. */
 export type Lane = 0 | 1;
@@ -859,7 +859,7 @@ export class ViewCsr extends WordCsr {
       nextLow = nextLow << shift;
     }
     const writable = this.#writeMask;
-    writable.resolve(hart);
+    if (writable !== shown) writable.resolve(hart);
     const writeLow = writable.low;
     const writeHigh = writable.high;
     words[index] = (storedLow & ~writeLow) | (nextLow & writeLow);
@@ -1155,6 +1155,45 @@ const BLOCK_KIND = Object.freeze({ masked: 0, view: 1, lane: 2, other: 3 });
 /** The exception a missing CSR, a missing extension or a write to a read-only CSR raises. */
 const ILLEGAL_INSTRUCTION = 2;
 
+/** Requires every feature there is: what a missing CSR requires, so no hart may access it. */
+const NO_HART = -1;
+
+/**
+ * What a {@linkcode CsrFile} found out about each operation of a batch it
+ * ran: the block, its kind, what it requires, and whether its address is
+ * read-only; kept on the batch and found out again only for an operation
+ * whose CSR changed, so the harts a batch runs on after the first skip the
+ * look-ups.
+ */
+class AccessPlan {
+  readonly file: CsrFile;
+  /** Each operation's CSR when it was resolved (-1: not yet). */
+  readonly csrs: Int32Array;
+  readonly blocks: (Csr | undefined)[];
+  readonly kinds: Uint8Array;
+  /** `FEATURE` bits; all of them (`NO_HART`) for a CSR the model lacks. */
+  readonly requires: Int32Array;
+  /** 1 for a read-only address (bits 11:10 = `0b11`). */
+  readonly readOnly: Uint8Array;
+
+  constructor(file: CsrFile, length: number) {
+    this.file = file;
+    this.csrs = new Int32Array(length).fill(-1);
+    this.blocks = new Array(length).fill(undefined);
+    this.kinds = new Uint8Array(length);
+    this.requires = new Int32Array(length);
+    this.readOnly = new Uint8Array(length);
+  }
+
+  resolve(k: number, csr: CsrNum, entry: CsrEntry | undefined): void {
+    this.csrs[k] = csr;
+    this.blocks[k] = entry?.block;
+    this.kinds[k] = entry?.kind ?? BLOCK_KIND.other;
+    this.requires[k] = entry?.requires ?? NO_HART;
+    this.readOnly[k] = (csr >> 10) === 0b11 ? 1 : 0;
+  }
+}
+
 /**
  * The CSRs of one hart model, by address, with the extensions each needs.
  *
@@ -1185,6 +1224,7 @@ export class CsrFile {
     length: 1,
     csrs: new Uint16Array(1),
     rmw: new Int32Array(4),
+    plan: undefined,
     results: { words: new Int32Array(2), causes: new Int32Array(1) },
   };
   /** The cause of the last trapping {@linkcode CsrFile.access}. */
@@ -1219,19 +1259,6 @@ export class CsrFile {
   }
 
   /**
-   * Whether a hart may access a CSR: 0 when it may, else the exception
-   * cause. A missing CSR, a missing extension, or a write (`writes`) to a
-   * read-only address (bits 11:10 = 0b11) raise illegal instruction.
-   */
-  #denied(hart: HartContext, entry: CsrEntry | undefined, writes: boolean): number {
-    if (entry === undefined) return ILLEGAL_INSTRUCTION;
-    const requires = entry.requires;
-    if ((hart.featureBits & requires) !== requires) return ILLEGAL_INSTRUCTION;
-    if (writes && (entry.csr >> 10) === 0b11) return ILLEGAL_INSTRUCTION;
-    return 0;
-  }
-
-  /**
    * Executes one CSR access the way the CSR instructions do. A missing CSR, a
    * missing extension, or a write to a read-only address (bits 11:10 = 0b11)
    * traps: the result is `undefined` and {@linkcode CsrFile.trapCause} says why.
@@ -1260,45 +1287,59 @@ export class CsrFile {
   /**
    * Executes accesses on one hart, in order, as the CSR instructions do
    * (see {@linkcode CsrFile.access}), with every value as words: operation `k`'s old
-   * value goes to `results.words[2k]` (low word) and `[2k + 1]` (untouched
-   * on a trap), its trap cause (or 0) to `results.causes[k]`.
+   * value goes to `results.words[at + 2k]` (low word) and `[at + 2k + 1]`
+   * (untouched on a trap), its trap cause (or 0) to `results.causes[k]`.
    *
    * @param hart The hart.
    * @param batch The operations.
    * @param results Where the old values and trap causes go.
+   * @param at Where in `results.words` the first old value goes.
    * @returns How many operations trapped.
    */
-  runWords(hart: HartContext, batch: WordAccesses, results: WordResults): number {
+  runWords(hart: HartContext, batch: WordAccesses, results: WordResults, at = 0): number {
     const { csrs, rmw } = batch;
     const { words, causes } = results;
-    const entries = this.#entries;
+    let plan = batch.plan as AccessPlan | undefined;
+    if (plan === undefined || plan.file !== this || plan.csrs.length < batch.length) {
+      batch.plan = plan = new AccessPlan(this, batch.length);
+    }
+    const features = hart.featureBits;
+    const { csrs: planned, requires, readOnly, blocks, kinds } = plan;
     let traps = 0;
     for (let k = 0; k < batch.length; k++) {
-      const at = 4 * k;
-      const valueLow = rmw[at]!;
-      const valueHigh = rmw[at + 1]!;
-      const maskLow = rmw[at + 2]!;
-      const maskHigh = rmw[at + 3]!;
-      const entry = entries[csrs[k]!];
-      const cause = this.#denied(hart, entry, (maskLow | maskHigh) !== 0);
-      causes[k] = cause;
-      if (cause !== 0) {
+      const csr = csrs[k]!;
+      if (planned[k] !== csr) plan.resolve(k, csr, this.#entries[csr]);
+      const from = 4 * k;
+      const valueLow = rmw[from]!;
+      const valueHigh = rmw[from + 1]!;
+      const maskLow = rmw[from + 2]!;
+      const maskHigh = rmw[from + 3]!;
+      // A missing CSR, a missing extension, or a write to a read-only address
+      // (bits 11:10 = 0b11) raise illegal instruction.
+      const required = requires[k]!;
+      if (
+        (features & required) !== required ||
+        (readOnly[k] === 1 && (maskLow | maskHigh) !== 0)
+      ) {
+        causes[k] = ILLEGAL_INSTRUCTION;
         traps++;
         continue;
       }
-      const block = entry!.block;
-      switch (entry!.kind) {
+      causes[k] = 0;
+      const block = blocks[k]!;
+      const out = at + 2 * k;
+      switch (kinds[k]) {
         case BLOCK_KIND.masked:
-          (block as MaskedCsr).rmwWords(hart, valueLow, valueHigh, maskLow, maskHigh, words, 2 * k);
+          (block as MaskedCsr).rmwWords(hart, valueLow, valueHigh, maskLow, maskHigh, words, out);
           break;
         case BLOCK_KIND.view:
-          (block as ViewCsr).rmwWords(hart, valueLow, valueHigh, maskLow, maskHigh, words, 2 * k);
+          (block as ViewCsr).rmwWords(hart, valueLow, valueHigh, maskLow, maskHigh, words, out);
           break;
         case BLOCK_KIND.lane:
-          (block as LaneCsr).rmwWords(hart, valueLow, valueHigh, maskLow, maskHigh, words, 2 * k);
+          (block as LaneCsr).rmwWords(hart, valueLow, valueHigh, maskLow, maskHigh, words, out);
           break;
         default:
-          block.rmwWords(hart, valueLow, valueHigh, maskLow, maskHigh, words, 2 * k);
+          block.rmwWords(hart, valueLow, valueHigh, maskLow, maskHigh, words, out);
       }
     }
     return traps;

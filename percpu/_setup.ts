@@ -46,7 +46,7 @@ import {
   setupTable,
 } from "./policy.ts";
 import { csrBitNames } from "./report.ts";
-import { PerCpuTable, PRIOR_WORDS } from "./_table.ts";
+import { PerCpuTable, PRIORS_AT, PROBE_ROW_WORDS } from "./_table.ts";
 
 /**
  * The values of the prior CSRs.
@@ -102,7 +102,9 @@ const RESTORE: readonly CsrOp[] = frozenOps(
   RESTORE_ORDER.map((name): CsrOp => ({ op: "write", csr: CSR[name], value: 0n })),
 );
 /** Where each restored CSR's prior value is in a table row. */
-const RESTORE_FROM: readonly number[] = RESTORE_ORDER.map((name) => 2 * PRIOR_CSRS.indexOf(name));
+const RESTORE_FROM: readonly number[] = RESTORE_ORDER.map((name) =>
+  PRIORS_AT + 2 * PRIOR_CSRS.indexOf(name)
+);
 
 /** A policy's set-up batch and what its read-back is checked against, as words. */
 interface CompiledPolicy {
@@ -212,7 +214,10 @@ function takePriors(
   }
   probes.set(hart, true);
   if (traps > 0) throwFirstTrap(hart, PROBE_AND_PRIORS, results, 1);
-  copyWords(results.words, 2, table.priors, row * PRIOR_WORDS, PRIOR_WORDS);
+  // The reads are in the row already when they were read into it (the word form).
+  if (results.words !== table.priors) {
+    copyWords(results.words, 0, table.priors, row * PROBE_ROW_WORDS, PROBE_ROW_WORDS);
+  }
 }
 
 /**
@@ -277,7 +282,7 @@ function restoreOps(table: PerCpuTable, row: number): CsrOp[] {
   return RESTORE.map((op, k): CsrOp => ({
     op: "write",
     csr: op.csr,
-    value: bigintOf(table.priors, row * PRIOR_WORDS + RESTORE_FROM[k]!),
+    value: bigintOf(table.priors, row * PROBE_ROW_WORDS + RESTORE_FROM[k]!),
   }));
 }
 
@@ -293,7 +298,7 @@ function restoreWords(
   table: PerCpuTable,
   row: number,
 ): void {
-  const base = row * PRIOR_WORDS;
+  const base = row * PROBE_ROW_WORDS;
   for (let k = 0; k < RESTORE.length; k++) {
     const at = base + RESTORE_FROM[k]!;
     batch.setOperand(k, table.priors[at]!, table.priors[at + 1]!);
@@ -444,10 +449,12 @@ function probeWords(
   const batch = compileOn(words, table, PROBE_AND_PRIORS, failures);
   if (batch === undefined) return failures;
   const harts = table.harts;
+  // The reads go straight into the rows.
+  const rows: WordResults = { words: table.priors, causes: results.causes };
   for (let row = 0; row < harts.length; row++) {
     try {
-      const traps = words.run(harts[row]!, batch, results);
-      takePriors(probes, harts[row]!, results, traps, table, row);
+      const traps = words.run(harts[row]!, batch, rows, row * PROBE_ROW_WORDS);
+      takePriors(probes, harts[row]!, rows, traps, table, row);
     } catch (error) {
       failures.set(row, error);
     }

@@ -24,8 +24,15 @@ export const STATE = Object.freeze({ initialized: 0, enabled: 1, disabled: 2 });
 /** The values of the prior CSRs (`PriorValues`), by name. */
 export type PriorRecord = Readonly<Record<PriorCsr, bigint>>;
 
-/** Words per hart of the prior values (two per CSR of `PRIOR_CSRS`). */
-export const PRIOR_WORDS: number = 2 * PRIOR_CSRS.length;
+/**
+ * Words per hart of phase 1's reads, kept as read: the H probe's value (two
+ * words), then the prior values (two per CSR of `PRIOR_CSRS`), so the reads
+ * land in the row with nothing to copy.
+ */
+export const PROBE_ROW_WORDS: number = 2 + 2 * PRIOR_CSRS.length;
+
+/** Where a row's prior values start, after the probe's value. */
+export const PRIORS_AT = 2;
 
 /**
  * Rows of per-CPU state, one per hart, in set-up order.
@@ -35,7 +42,10 @@ export class PerCpuTable {
   readonly harts: readonly HartId[];
   /** Words per hart of the read-back: two per set-up CSR. */
   readonly readBackWords: number;
-  /** Per row, the prior values: `PRIOR_WORDS` words in `PRIOR_CSRS` order, low word first. */
+  /**
+   * Per row (`PROBE_ROW_WORDS` words), phase 1's reads: the probe's value,
+   * then the prior values in `PRIOR_CSRS` order from `PRIORS_AT`; low word first.
+   */
   readonly priors: Int32Array;
   /** Per row, what each set-up CSR read back, in `setupTable` order. */
   readonly readBack: Int32Array;
@@ -54,7 +64,7 @@ export class PerCpuTable {
     this.harts = harts;
     this.readBackWords = 2 * setupCsrs;
     // One allocation for every row's values and flags.
-    const priorWords = harts.length * PRIOR_WORDS;
+    const priorWords = harts.length * PROBE_ROW_WORDS;
     const readBackWords = harts.length * this.readBackWords;
     const memory = new ArrayBuffer(4 * (priorWords + readBackWords) + 2 * harts.length);
     this.priors = new Int32Array(memory, 0, priorWords);
@@ -81,7 +91,7 @@ export class PerCpuTable {
   priorValues(row: number): PriorRecord {
     const values = {} as Record<PriorCsr, bigint>;
     for (let k = 0; k < PRIOR_CSRS.length; k++) {
-      values[PRIOR_CSRS[k]!] = bigintOf(this.priors, row * PRIOR_WORDS + 2 * k);
+      values[PRIOR_CSRS[k]!] = bigintOf(this.priors, row * PROBE_ROW_WORDS + PRIORS_AT + 2 * k);
     }
     return Object.freeze(values);
   }
@@ -110,8 +120,8 @@ export class PerCpuTable {
    */
   copyValues(from: PerCpuTable, fromRow: number, row: number): void {
     this.priors.set(
-      from.priors.subarray(fromRow * PRIOR_WORDS, (fromRow + 1) * PRIOR_WORDS),
-      row * PRIOR_WORDS,
+      from.priors.subarray(fromRow * PROBE_ROW_WORDS, (fromRow + 1) * PROBE_ROW_WORDS),
+      row * PROBE_ROW_WORDS,
     );
     const width = this.readBackWords;
     this.readBack.set(from.readBack.subarray(fromRow * width, (fromRow + 1) * width), row * width);

@@ -95,11 +95,11 @@ class RecordingRunner implements WordRunner {
     this.#writer = writer;
   }
 
-  runWords(hart: HartId, batch: WordBatch, results: WordResults): number {
+  runWords(hart: HartId, batch: WordBatch, results: WordResults, at = 0): number {
     const writer = this.#writer;
     let traps: number;
     try {
-      traps = this.#inner.run(hart, batch, results);
+      traps = this.#inner.run(hart, batch, results, at);
     } catch (error) {
       // Not a trap: nothing reached a hart, so nothing is recorded.
       writer.flushQuietly();
@@ -117,8 +117,8 @@ class RecordingRunner implements WordRunner {
         kinds[k] !== OP_KIND.read,
         operands[2 * k]!,
         operands[2 * k + 1]!,
-        words[2 * k]!,
-        words[2 * k + 1]!,
+        words[at + 2 * k]!,
+        words[at + 2 * k + 1]!,
         cause === 0 ? -1 : cause,
       );
     }

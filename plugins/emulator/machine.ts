@@ -166,10 +166,11 @@ export class EmulatorMachine {
    * @param hart The hart (the runtime checked it exists).
    * @param batch The operations.
    * @param results Where the old values and trap causes go.
+   * @param at Where in `results.words` the first old value goes.
    * @returns How many operations trapped.
    */
-  runWords(hart: HartId, batch: WordBatch, results: WordResults): number {
-    return this.profile.file.runWords(this.context(hart), batch, results);
+  runWords(hart: HartId, batch: WordBatch, results: WordResults, at = 0): number {
+    return this.profile.file.runWords(this.context(hart), batch, results, at);
   }
 
   /** Executes one CSR access (`csrrw`-style: `value` under `mask`); `undefined` on a trap. */
