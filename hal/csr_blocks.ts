@@ -20,7 +20,7 @@
 
 import { ALL_ONES } from "./csr_fields.ts";
 import type { CsrNum, HartId } from "./types.ts";
-import type { WordBatch, WordResults } from "./_word_batch.ts";
+import { WordBatch, type WordResults, wordResults } from "./_word_batch.ts";
 
 /**
  * Accesses as the CSR instructions take them, by index: CSR number, and
@@ -1125,7 +1125,7 @@ export class CsrEntry {
    * none): without them the access raises illegal instruction.
    */
   readonly requires: number;
-  /** Which common block `block` is (`BLOCK_KIND`), so the file calls each kind from its own site. */
+  /** Which common block `block` is (`MASKED_BLOCK`…), so the file calls each kind from its own site. */
   readonly kind: number;
 
   /**
@@ -1140,17 +1140,20 @@ export class CsrEntry {
     this.block = block;
     this.requires = requires;
     this.kind = block instanceof MaskedCsr
-      ? BLOCK_KIND.masked
+      ? MASKED_BLOCK
       : block instanceof ViewCsr
-      ? BLOCK_KIND.view
+      ? VIEW_BLOCK
       : block instanceof LaneCsr
-      ? BLOCK_KIND.lane
-      : BLOCK_KIND.other;
+      ? LANE_BLOCK
+      : OTHER_BLOCK;
   }
 }
 
 /** The common blocks: a call site per kind lets the engine inline each one's `rmwWords`. */
-const BLOCK_KIND = Object.freeze({ masked: 0, view: 1, lane: 2, other: 3 });
+const MASKED_BLOCK = 0;
+const VIEW_BLOCK = 1;
+const LANE_BLOCK = 2;
+const OTHER_BLOCK = 3;
 
 /** The exception a missing CSR, a missing extension or a write to a read-only CSR raises. */
 const ILLEGAL_INSTRUCTION = 2;
@@ -1167,20 +1170,24 @@ const NO_HART = -1;
  */
 class AccessPlan {
   readonly file: CsrFile;
+  /** The file's definitions it was made under. */
+  readonly version: number;
   /** Each operation's CSR when it was resolved (-1: not yet). */
   readonly csrs: Int32Array;
   readonly blocks: (Csr | undefined)[];
-  readonly kinds: Uint8Array;
+  readonly kinds: Int32Array;
   /** `FEATURE` bits; all of them (`NO_HART`) for a CSR the model lacks. */
   readonly requires: Int32Array;
   /** 1 for a read-only address (bits 11:10 = `0b11`). */
   readonly readOnly: Uint8Array;
 
-  constructor(file: CsrFile, length: number) {
+  constructor(file: CsrFile, version: number, length: number) {
     this.file = file;
+    this.version = version;
     this.csrs = new Int32Array(length).fill(-1);
-    this.blocks = new Array(length).fill(undefined);
-    this.kinds = new Uint8Array(length);
+    // Built packed (no holes), so a look-up needs no hole check.
+    this.blocks = Array.from({ length }, () => undefined);
+    this.kinds = new Int32Array(length);
     this.requires = new Int32Array(length);
     this.readOnly = new Uint8Array(length);
   }
@@ -1188,10 +1195,66 @@ class AccessPlan {
   resolve(k: number, csr: CsrNum, entry: CsrEntry | undefined): void {
     this.csrs[k] = csr;
     this.blocks[k] = entry?.block;
-    this.kinds[k] = entry?.kind ?? BLOCK_KIND.other;
+    this.kinds[k] = entry?.kind ?? OTHER_BLOCK;
     this.requires[k] = entry?.requires ?? NO_HART;
     this.readOnly[k] = (csr >> 10) === 0b11 ? 1 : 0;
   }
+}
+
+/**
+ * Runs accesses on one hart through a plan (see {@linkcode CsrFile.runWords}):
+ * a function of its own, the loop the engine compiles once for every file.
+ */
+function runPlanned(
+  plan: AccessPlan,
+  entries: readonly (CsrEntry | undefined)[],
+  hart: HartContext,
+  batch: WordAccesses,
+  results: WordResults,
+  at: number,
+): number {
+  const { csrs, rmw } = batch;
+  const { words, causes } = results;
+  const features = hart.featureBits;
+  const { csrs: planned, requires, readOnly, blocks, kinds } = plan;
+  let traps = 0;
+  for (let k = 0; k < batch.length; k++) {
+    const csr = csrs[k]!;
+    if (planned[k] !== csr) plan.resolve(k, csr, entries[csr]);
+    const from = 4 * k;
+    const valueLow = rmw[from]!;
+    const valueHigh = rmw[from + 1]!;
+    const maskLow = rmw[from + 2]!;
+    const maskHigh = rmw[from + 3]!;
+    // A missing CSR, a missing extension, or a write to a read-only address
+    // (bits 11:10 = 0b11) raise illegal instruction.
+    const required = requires[k]!;
+    if (
+      (features & required) !== required ||
+      (readOnly[k] === 1 && (maskLow | maskHigh) !== 0)
+    ) {
+      causes[k] = ILLEGAL_INSTRUCTION;
+      traps++;
+      continue;
+    }
+    causes[k] = 0;
+    const block = blocks[k]!;
+    const out = at + 2 * k;
+    switch (kinds[k]) {
+      case MASKED_BLOCK:
+        (block as MaskedCsr).rmwWords(hart, valueLow, valueHigh, maskLow, maskHigh, words, out);
+        break;
+      case VIEW_BLOCK:
+        (block as ViewCsr).rmwWords(hart, valueLow, valueHigh, maskLow, maskHigh, words, out);
+        break;
+      case LANE_BLOCK:
+        (block as LaneCsr).rmwWords(hart, valueLow, valueHigh, maskLow, maskHigh, words, out);
+        break;
+      default:
+        block.rmwWords(hart, valueLow, valueHigh, maskLow, maskHigh, words, out);
+    }
+  }
+  return traps;
 }
 
 /**
@@ -1217,16 +1280,16 @@ class AccessPlan {
  * ```
  */
 export class CsrFile {
-  /** By address; filled with `undefined` (not holes), so a look-up needs no hole check. */
-  #entries: (CsrEntry | undefined)[] = new Array(4096).fill(undefined);
-  /** The batch of one access that {@linkcode CsrFile.access} runs. */
-  #one: WordAccesses & { results: WordResults } = {
-    length: 1,
-    csrs: new Uint16Array(1),
-    rmw: new Int32Array(4),
-    plan: undefined,
-    results: { words: new Int32Array(2), causes: new Int32Array(1) },
-  };
+  /** By address; built packed (no holes), so a look-up needs no hole check. */
+  #entries: (CsrEntry | undefined)[] = Array.from({ length: 4096 }, () => undefined);
+  /**
+   * The batch of one access that {@linkcode CsrFile.access} runs (a
+   * `WordBatch` like every other, so the loop sees one kind of batch).
+   */
+  #one: WordBatch = new WordBatch(1);
+  #oneResults: WordResults = wordResults(1);
+  /** Counts `define` calls: a plan made under another count is stale. */
+  #version = 0;
   /** The cause of the last trapping {@linkcode CsrFile.access}. */
   trapCause = 0;
 
@@ -1239,6 +1302,8 @@ export class CsrFile {
    */
   define(csr: CsrNum, block: Csr, requires = 0): void {
     this.#entries[csr] = new CsrEntry(csr, block, requires);
+    // Batches planned before this look their operations up again.
+    this.#version++;
   }
 
   /**
@@ -1273,15 +1338,16 @@ export class CsrFile {
   access(hart: HartContext, csr: CsrNum, value: bigint, mask: bigint): bigint | undefined {
     // One path runs every access, so the blocks are only ever called the same way.
     const one = this.#one;
+    const results = this.#oneResults;
     one.csrs[0] = csr;
     CONVERT[0] = value;
     CONVERT[1] = mask;
     for (let k = 0; k < 4; k++) one.rmw[k] = CONVERT_WORDS[k]!;
-    if (this.runWords(hart, one, one.results) > 0) {
-      this.trapCause = one.results.causes[0]!;
+    if (this.runWords(hart, one, results) > 0) {
+      this.trapCause = results.causes[0]!;
       return undefined;
     }
-    return bigintOfWords(one.results.words[0]!, one.results.words[1]!);
+    return bigintOfWords(results.words[0]!, results.words[1]!);
   }
 
   /**
@@ -1297,51 +1363,13 @@ export class CsrFile {
    * @returns How many operations trapped.
    */
   runWords(hart: HartContext, batch: WordAccesses, results: WordResults, at = 0): number {
-    const { csrs, rmw } = batch;
-    const { words, causes } = results;
     let plan = batch.plan as AccessPlan | undefined;
-    if (plan === undefined || plan.file !== this || plan.csrs.length < batch.length) {
-      batch.plan = plan = new AccessPlan(this, batch.length);
+    if (
+      plan === undefined || plan.file !== this || plan.version !== this.#version ||
+      plan.csrs.length < batch.length
+    ) {
+      batch.plan = plan = new AccessPlan(this, this.#version, batch.length);
     }
-    const features = hart.featureBits;
-    const { csrs: planned, requires, readOnly, blocks, kinds } = plan;
-    let traps = 0;
-    for (let k = 0; k < batch.length; k++) {
-      const csr = csrs[k]!;
-      if (planned[k] !== csr) plan.resolve(k, csr, this.#entries[csr]);
-      const from = 4 * k;
-      const valueLow = rmw[from]!;
-      const valueHigh = rmw[from + 1]!;
-      const maskLow = rmw[from + 2]!;
-      const maskHigh = rmw[from + 3]!;
-      // A missing CSR, a missing extension, or a write to a read-only address
-      // (bits 11:10 = 0b11) raise illegal instruction.
-      const required = requires[k]!;
-      if (
-        (features & required) !== required ||
-        (readOnly[k] === 1 && (maskLow | maskHigh) !== 0)
-      ) {
-        causes[k] = ILLEGAL_INSTRUCTION;
-        traps++;
-        continue;
-      }
-      causes[k] = 0;
-      const block = blocks[k]!;
-      const out = at + 2 * k;
-      switch (kinds[k]) {
-        case BLOCK_KIND.masked:
-          (block as MaskedCsr).rmwWords(hart, valueLow, valueHigh, maskLow, maskHigh, words, out);
-          break;
-        case BLOCK_KIND.view:
-          (block as ViewCsr).rmwWords(hart, valueLow, valueHigh, maskLow, maskHigh, words, out);
-          break;
-        case BLOCK_KIND.lane:
-          (block as LaneCsr).rmwWords(hart, valueLow, valueHigh, maskLow, maskHigh, words, out);
-          break;
-        default:
-          block.rmwWords(hart, valueLow, valueHigh, maskLow, maskHigh, words, out);
-      }
-    }
-    return traps;
+    return runPlanned(plan, this.#entries, hart, batch, results, at);
   }
 }
