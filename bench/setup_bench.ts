@@ -7,7 +7,9 @@ import { machineOf } from "../plugins/emulator/emulator_hal.ts";
 import { CSR } from "../hal/csr_numbers.ts";
 import { VS_INTERRUPTS } from "../hal/csr_fields.ts";
 import { PerCpuSet } from "../percpu/percpu_set.ts";
-import { ARCEOS_POLICY, setupOperations } from "../percpu/policy.ts";
+import { ARCEOS_POLICY, PRIOR_CSRS, SETUP_CSR_NAMES, setupOperations } from "../percpu/policy.ts";
+import { encodeOps, wordResults } from "../hal/_word_batch.ts";
+import type { CsrOp } from "../hal/types.ts";
 import { createEmulatorHal, type EmulatorHal } from "../plugins/emulator/mod.ts";
 import { BYTES_PER_HART } from "../plugins/emulator/machine.ts";
 import { SLOT, SLOT_COUNT } from "../plugins/emulator/slots.ts";
@@ -21,32 +23,25 @@ const WARMUP = 10;
 
 /**
  * The same accesses as the set-up (probe, priors, the nine operations,
- * read-back) executed directly by the emulator's CSR model, hart after hart.
+ * read-back) executed directly by the emulator's CSR model, hart after hart,
+ * in the form the set-up runs them: one batch of words per hart, no runtime,
+ * no per-CPU state.
  */
 function setUpOnModel(hal: EmulatorHal): () => void {
-  const ALL = (1n << 64n) - 1n;
-  const accesses: [number, bigint, bigint][] = [
-    [CSR.hgatp, 0n, 0n],
-    ...(["hedeleg", "hideleg", "hvip", "hcounteren", "sie", "vsie"] as const).map((
-      name,
-    ): [number, bigint, bigint] => [CSR[name], 0n, 0n]),
-    ...setupOperations(ARCEOS_POLICY).map((op): [number, bigint, bigint] =>
-      op.op === "write"
-        ? [op.csr, op.value, ALL]
-        : op.op === "set"
-        ? [op.csr, ALL, op.value]
-        : op.op === "clear"
-        ? [op.csr, 0n, op.value]
-        : [op.csr, 0n, 0n]
-    ),
-    ...(["hedeleg", "hideleg", "hvip", "hcounteren", "sie"] as const).map((
-      name,
-    ): [number, bigint, bigint] => [CSR[name], 0n, 0n]),
-  ];
+  const reads = (names: readonly string[]) =>
+    names.map((name): CsrOp => ({ op: "read", csr: CSR[name as keyof typeof CSR] }));
+  const batch = encodeOps([
+    { op: "read", csr: CSR.hgatp },
+    ...reads(PRIOR_CSRS),
+    ...setupOperations(ARCEOS_POLICY),
+    ...reads(SETUP_CSR_NAMES),
+  ]);
+  const results = wordResults(batch.length);
   const machine = machineOf(hal);
+  const file = machine.profile.file;
   return () => {
     for (let hart = 0; hart < HARTS; hart++) {
-      for (const [csr, value, mask] of accesses) machine.execute(hart, csr, value, mask);
+      if (file.runWords(machine.context(hart), batch, results) !== 0) throw new Error("a trap");
     }
   };
 }
@@ -197,8 +192,8 @@ export async function benchSetup(): Promise<Figure[]> {
     },
     { name: "setup.per_hart", value: (apiMs * 1000) / HARTS, unit: "us" },
     // Where the time goes: the same 21 accesses per hart straight into the
-    // emulator's CSR model (its profile's WARL logic, no port, no per-CPU
-    // objects, no promises).
+    // emulator's CSR model (its profile's WARL logic in words, no runtime,
+    // no per-CPU state, no promises).
     { name: `setup.model.${HARTS}harts`, value: median(modelTimes), unit: "ms" },
     {
       name: "setup.api_vs_model",
