@@ -147,8 +147,13 @@ export class WordBatch {
   }
 }
 
+// Conversions between bigints and words go through one small buffer seen both ways, with no
+// arithmetic. The layout is little-endian, as on every platform Deno runs.
 const CONVERT = new BigUint64Array(1);
 const CONVERT_WORDS = new Int32Array(CONVERT.buffer);
+if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
+  throw new Error("rvhv's word form of CSR values needs a little-endian platform");
+}
 
 /**
  * The 64-bit value of words `at` (low) and `at + 1`.

@@ -6,17 +6,9 @@
  */
 
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
-import {
-  CsrFile,
-  FEATURE,
-  FunctionCsr,
-  HartContext,
-  LaneCsr,
-  MaskedCsr,
-  slotMask,
-  ViewCsr,
-  wordsOf,
-} from "./csr_blocks.ts";
+import { FEATURE, HartContext, slotMask, wordsOf } from "./csr_hart.ts";
+import { FunctionCsr, LaneCsr, MaskedCsr, ViewCsr } from "./csr_blocks.ts";
+import { CsrFile } from "./csr_file.ts";
 import { ALL_ONES } from "./csr_fields.ts";
 import { WordBatch, wordResults } from "./_word_batch.ts";
 

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { ConstCsr, type CsrFile, MaskedCsr } from "../../hal/csr_blocks.ts";
+import { ConstCsr, MaskedCsr } from "../../hal/csr_blocks.ts";
+import type { CsrFile } from "../../hal/csr_file.ts";
 import { ALL_ONES } from "../../hal/csr_fields.ts";
 import { CSR } from "../../hal/csr_numbers.ts";
 import type { CsrNum } from "../../hal/types.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { featuresOf, HartContext } from "../../hal/csr_blocks.ts";
+import { featuresOf, HartContext } from "../../hal/csr_hart.ts";
 import { ALL_ONES } from "../../hal/csr_fields.ts";
 import { csrName } from "../../hal/csr_numbers.ts";
 import { AxError } from "../../hal/errors.ts";

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { type CsrFile, FEATURE, type HartContext } from "../../hal/csr_blocks.ts";
+import { FEATURE, type HartContext } from "../../hal/csr_hart.ts";
+import type { CsrFile } from "../../hal/csr_file.ts";
 import type { IsaSpec } from "../../hal/isa.ts";
 import type { CsrNum } from "../../hal/types.ts";
 

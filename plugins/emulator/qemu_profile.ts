@@ -24,18 +24,9 @@
  * @module
  */
 
-import {
-  ConstCsr,
-  CsrFile,
-  FunctionCsr,
-  type HartContext,
-  type Lane,
-  LaneCsr,
-  MaskedCsr,
-  StoredCsr,
-  type Words,
-  wordsOf,
-} from "../../hal/csr_blocks.ts";
+import { type HartContext, type Lane, type Words, wordsOf } from "../../hal/csr_hart.ts";
+import { ConstCsr, FunctionCsr, LaneCsr, MaskedCsr, StoredCsr } from "../../hal/csr_blocks.ts";
+import { CsrFile } from "../../hal/csr_file.ts";
 import { CSR } from "../../hal/csr_numbers.ts";
 import type { IsaSpec } from "../../hal/isa.ts";
 import { exceptionMask } from "../../hal/trap_bits.ts";
@@ -153,7 +144,7 @@ function validAtp(value: bigint): boolean {
  * ```ts
  * import { createQemuProfile } from "./qemu_profile.ts";
  * import { QEMU_10_0_MODEL } from "./qemu_10_0_profile.ts";
- * import { HartContext } from "../../hal/csr_blocks.ts";
+ * import { HartContext } from "../../hal/csr_hart.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const profile = createQemuProfile(QEMU_10_0_MODEL);

@@ -28,18 +28,14 @@
 
 import {
   bigintOfLanes,
-  ConstCsr,
-  CsrFile,
   extensionMask,
-  FunctionCsr,
   type HartContext,
   type Lane,
-  MaskedCsr,
   slotMask,
-  StoredCsr,
-  ViewCsr,
   wordsOf,
-} from "../../hal/csr_blocks.ts";
+} from "../../hal/csr_hart.ts";
+import { ConstCsr, FunctionCsr, MaskedCsr, StoredCsr, ViewCsr } from "../../hal/csr_blocks.ts";
+import { CsrFile } from "../../hal/csr_file.ts";
 import { ALL_ONES, H_EXCEPTIONS, HEDELEG_WRITABLE } from "../../hal/csr_fields.ts";
 import { CSR } from "../../hal/csr_numbers.ts";
 import { exceptionMask } from "../../hal/trap_bits.ts";
