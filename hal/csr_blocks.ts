@@ -358,36 +358,66 @@ export class ViewCsr extends WordCsr {
     out: Int32Array,
     at: number,
   ): void {
+    // The shifted views (vsie) take the longer way; the rest stay small enough to inline.
+    if (this.#shift !== 0) {
+      this.#rmwShifted(hart, valueLow, valueHigh, maskLow, maskHigh, out, at);
+      return;
+    }
     const words = hart.words;
     const index = hart.wordBase + 2 * this.slot;
     const storedLow = words[index]!;
     const storedHigh = words[index + 1]!;
     const shown = this.#readMask;
     shown.resolve(hart);
-    const readLow = shown.low;
-    const readHigh = shown.high;
-    let oldLow = storedLow & readLow;
-    let oldHigh = storedHigh & readHigh;
-    const shift = this.#shift;
-    if (shift !== 0) {
-      oldLow = (oldLow >>> shift) | (oldHigh << (32 - shift));
-      oldHigh = oldHigh >>> shift;
-    }
+    const oldLow = storedLow & shown.low;
+    const oldHigh = storedHigh & shown.high;
     out[at] = oldLow;
     out[at + 1] = oldHigh;
     if ((maskLow | maskHigh) === 0) return;
-    let nextLow = (oldLow & ~maskLow) | (valueLow & maskLow);
-    let nextHigh = (oldHigh & ~maskHigh) | (valueHigh & maskHigh);
-    if (shift !== 0) {
-      nextHigh = (nextHigh << shift) | (nextLow >>> (32 - shift));
-      nextLow = nextLow << shift;
-    }
+    // The new value is made from what the view shows: a writable bit it hides reads as 0.
+    const nextLow = (oldLow & ~maskLow) | (valueLow & maskLow);
+    const nextHigh = (oldHigh & ~maskHigh) | (valueHigh & maskHigh);
     const writable = this.#writeMask;
     if (writable !== shown) writable.resolve(hart);
     const writeLow = writable.low;
     const writeHigh = writable.high;
     words[index] = (storedLow & ~writeLow) | (nextLow & writeLow);
     words[index + 1] = (storedHigh & ~writeHigh) | (nextHigh & writeHigh);
+  }
+
+  /** {@linkcode ViewCsr.rmwWords} for a view that shifts its bits. */
+  #rmwShifted(
+    hart: HartContext,
+    valueLow: number,
+    valueHigh: number,
+    maskLow: number,
+    maskHigh: number,
+    out: Int32Array,
+    at: number,
+  ): void {
+    const words = hart.words;
+    const index = hart.wordBase + 2 * this.slot;
+    const storedLow = words[index]!;
+    const storedHigh = words[index + 1]!;
+    const shown = this.#readMask;
+    shown.resolve(hart);
+    const shift = this.#shift;
+    const visibleLow = storedLow & shown.low;
+    const visibleHigh = storedHigh & shown.high;
+    const oldLow = (visibleLow >>> shift) | (visibleHigh << (32 - shift));
+    const oldHigh = visibleHigh >>> shift;
+    out[at] = oldLow;
+    out[at + 1] = oldHigh;
+    if ((maskLow | maskHigh) === 0) return;
+    const nextLow = (oldLow & ~maskLow) | (valueLow & maskLow);
+    const nextHigh = (oldHigh & ~maskHigh) | (valueHigh & maskHigh);
+    const writable = this.#writeMask;
+    if (writable !== shown) writable.resolve(hart);
+    const writeLow = writable.low;
+    const writeHigh = writable.high;
+    words[index] = (storedLow & ~writeLow) | ((nextLow << shift) & writeLow);
+    words[index + 1] = (storedHigh & ~writeHigh) |
+      (((nextHigh << shift) | (nextLow >>> (32 - shift))) & writeHigh);
   }
 }
 
