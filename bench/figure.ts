@@ -12,6 +12,8 @@ export interface Figure {
   target?: string;
   /** Whether the target is met. */
   ok?: boolean;
+  /** What it ran on, when that is not this machine's Deno alone (the QEMU binary and version). */
+  on?: string;
 }
 
 /** The median of some samples. */
@@ -29,4 +31,21 @@ export function installed(binary: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Which QEMU a binary is, for the figures measured on it:
+ * `QEMU 7.2.22 (qemu-system-riscv64)`.
+ */
+export function qemuVersion(binary: string): string {
+  const out = new Deno.Command(binary, { args: ["--version"], stdout: "piped", stderr: "null" })
+    .outputSync();
+  const first = new TextDecoder().decode(out.stdout).split("\n")[0] ?? "";
+  const version = /version (\S+)/.exec(first)?.[1] ?? "unknown version";
+  return `QEMU ${version} (${binary})`;
+}
+
+/** Runs the garbage collector when the bench runs with `--expose-gc`. */
+export function gc(): void {
+  (globalThis as { gc?: () => void }).gc?.();
 }

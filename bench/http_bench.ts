@@ -1,10 +1,10 @@
 /**
  * `GET /api/harts/:id` through the hono app, against a raw `Deno.serve`
- * answering the same JSON bytes from memory, measured in the same run with
- * wrk on loopback. Bounded: a warm-up and ROUNDS timed runs per server.
- *
- * Needs `wrk` on PATH (Debian: `apt-get install wrk`); without it the bench
- * says so and yields no figures.
+ * answering the same JSON bytes from memory, measured in the same run by
+ * the bench's own load generator (`bench/http_load.ts`, a separate Deno
+ * process with keep-alive connections, one request in flight on each, as
+ * wrk runs) on loopback. Bounded: a warm-up and ROUNDS timed runs per
+ * server. Needs nothing but Deno.
  */
 
 import { createApp } from "../http/app.ts";
@@ -12,55 +12,34 @@ import { boot } from "../manifest/boot.ts";
 import { parseManifest } from "../manifest/parse.ts";
 import type { Figure } from "./figure.ts";
 import { median } from "./figure.ts";
+import type { LoadReport } from "./http_load.ts";
 
 const ROUNDS = 3;
 const SECONDS = 2;
 const CONNECTIONS = 32;
 const HART = 1;
-const SCRIPT = new URL("./wrk_report.lua", import.meta.url).pathname;
+const LOAD = new URL("./http_load.ts", import.meta.url).pathname;
 
-interface WrkReport {
-  requests: number;
-  duration_us: number;
-  p50_us: number;
-  p99_us: number;
-  socket_errors: number;
-  non_2xx: number;
-}
-
-async function wrk(url: string, seconds: number): Promise<WrkReport> {
-  const output = await new Deno.Command("wrk", {
-    args: ["-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "-s", SCRIPT, url],
+async function loadRun(url: string, seconds: number): Promise<LoadReport> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net=127.0.0.1", LOAD, url, String(CONNECTIONS), String(seconds)],
     stdout: "piped",
     stderr: "piped",
   }).output();
   const text = new TextDecoder().decode(output.stdout);
   const line = text.trim().split("\n").findLast((l) => l.startsWith("{"));
   if (!output.success || line === undefined) {
-    throw new Error(`wrk failed: ${new TextDecoder().decode(output.stderr)}${text}`);
+    throw new Error(`the load generator failed: ${new TextDecoder().decode(output.stderr)}${text}`);
   }
-  const report: WrkReport = JSON.parse(line);
+  const report: LoadReport = JSON.parse(line);
   if (report.socket_errors > 0 || report.non_2xx > 0) {
-    throw new Error(`wrk saw errors against ${url}: ${line}`);
+    throw new Error(`the load generator saw errors against ${url}: ${line}`);
   }
   return report;
 }
 
-function hasWrk(): boolean {
-  try {
-    new Deno.Command("wrk", { args: ["--version"], stdout: "null", stderr: "null" }).outputSync();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Runs the HTTP benchmark. */
 export async function benchHttp(): Promise<Figure[]> {
-  if (!hasWrk()) {
-    console.error("http bench skipped: wrk not found on PATH (apt-get install wrk)");
-    return [];
-  }
   const system = await boot(
     parseManifest("version: 1\nbackend: { plugin: emulator, options: { harts: 4 } }\n"),
   );
@@ -80,15 +59,15 @@ export async function benchHttp(): Promise<Figure[]> {
     if ((await a.text()) !== body || (await b.text()) !== body) {
       throw new Error("the app and the raw server disagree");
     }
-    await wrk(rawUrl, 1);
-    await wrk(apiUrl, 1);
-    const apiRuns: WrkReport[] = [];
-    const rawRuns: WrkReport[] = [];
+    await loadRun(rawUrl, 1);
+    await loadRun(apiUrl, 1);
+    const apiRuns: LoadReport[] = [];
+    const rawRuns: LoadReport[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      rawRuns.push(await wrk(rawUrl, SECONDS));
-      apiRuns.push(await wrk(apiUrl, SECONDS));
+      rawRuns.push(await loadRun(rawUrl, SECONDS));
+      apiRuns.push(await loadRun(apiUrl, SECONDS));
     }
-    const rps = (r: WrkReport) => r.requests / (r.duration_us / 1e6);
+    const rps = (r: LoadReport) => r.requests / (r.duration_us / 1e6);
     const apiRps = median(apiRuns.map(rps));
     const rawRps = median(rawRuns.map(rps));
     const apiP99 = median(apiRuns.map((r) => r.p99_us)) / 1000;

@@ -21,7 +21,7 @@ import { CSR } from "../hal/csr_numbers.ts";
 import { PerCpuSet } from "../percpu/percpu_set.ts";
 import { createQemuHal, type QemuHal } from "../plugins/qemu/mod.ts";
 import type { Figure } from "./figure.ts";
-import { installed, median } from "./figure.ts";
+import { installed, median, qemuVersion } from "./figure.ts";
 
 const RUNS = 5;
 const ROUND_TRIPS = 50;
@@ -112,7 +112,8 @@ async function figuresFor(qemu: string, prefix: string): Promise<Figure[]> {
   const runs: number[] = [];
   for (let run = 0; run < RUNS; run++) runs.push(await wholeRun(qemu, 64));
   figures.push({ name: `${prefix}.run.64harts`, value: median(runs), unit: "ms" });
-  return figures;
+  const on = qemuVersion(qemu);
+  return figures.map((figure) => ({ ...figure, on }));
 }
 
 /** Runs the native-access benchmark; `[]` (with the reason on stderr) when QEMU is absent. */

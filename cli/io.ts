@@ -180,9 +180,41 @@ export function renderTable(
   headers: readonly string[],
   rows: readonly (readonly string[])[],
 ): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: readonly string[]) =>
-    cells.map((cell, i) => i === cells.length - 1 ? cell : cell.padEnd(widths[i]!)).join("  ")
-      .trimEnd();
-  return [line(headers), ...rows.map(line)].join("\n") + "\n";
+  const widths = tableWidths(headers, rows);
+  return [tableLine(widths, headers), ...rows.map((row) => tableLine(widths, row))].join("\n") +
+    "\n";
+}
+
+/**
+ * The width of each column of a table (what {@linkcode renderTable} pads
+ * to), for a table printed a line at a time.
+ *
+ * @param headers Column titles.
+ * @param rows Cells.
+ * @returns One width per column.
+ */
+export function tableWidths(
+  headers: readonly string[],
+  rows: Iterable<readonly string[]>,
+): number[] {
+  const widths = headers.map((header) => header.length);
+  for (const row of rows) {
+    for (let i = 0; i < widths.length; i++) {
+      widths[i] = Math.max(widths[i]!, (row[i] ?? "").length);
+    }
+  }
+  return widths;
+}
+
+/**
+ * One line of a table: every cell but the last padded to its column's
+ * width, two spaces between, no trailing blanks, no newline.
+ *
+ * @param widths From {@linkcode tableWidths}.
+ * @param cells The cells.
+ * @returns The line.
+ */
+export function tableLine(widths: readonly number[], cells: readonly string[]): string {
+  return cells.map((cell, i) => i === cells.length - 1 ? cell : cell.padEnd(widths[i]!)).join("  ")
+    .trimEnd();
 }

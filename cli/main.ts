@@ -184,9 +184,14 @@ function errorJson(error: unknown, exitCode: number): Record<string, unknown> {
 
 if (import.meta.main) {
   const encoder = new TextEncoder();
+  // A write to a pipe may take only part of the bytes: write until all are out.
+  const writeAll = (stream: typeof Deno.stdout, text: string) => {
+    const bytes = encoder.encode(text);
+    for (let done = 0; done < bytes.length;) done += stream.writeSync(bytes.subarray(done));
+  };
   const io: CliIo = {
-    out: (text) => Deno.stdout.writeSync(encoder.encode(text)),
-    err: (text) => Deno.stderr.writeSync(encoder.encode(text)),
+    out: (text) => writeAll(Deno.stdout, text),
+    err: (text) => writeAll(Deno.stderr, text),
   };
   installSignalHandlers(io);
   Deno.exit(await main(Deno.args, io));

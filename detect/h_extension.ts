@@ -8,14 +8,67 @@
 import { CSR } from "../hal/csr_numbers.ts";
 import { CsrTrap } from "../hal/errors.ts";
 import type { AxVCpuHal, HartId } from "../hal/types.ts";
+import { misaBit } from "../hal/isa.ts";
 
 /** The exception cause that means "no such CSR": illegal instruction. */
 const ILLEGAL_INSTRUCTION = 2;
 /** misa bit of the H extension. */
-const MISA_H = 1n << 7n;
+const MISA_H = misaBit("h");
 
-/** Per backend and hart: the answer, or the probe under way. */
-const cache: WeakMap<AxVCpuHal, Map<HartId, boolean | Promise<boolean>>> = new WeakMap();
+/** Hart ids below this are cached in a byte array: a machine of 65,536 harts costs 64 KiB. */
+const DENSE_HARTS = 1 << 20;
+const ABSENT = 1;
+const PRESENT = 2;
+
+/** One backend's answers by hart, and the probes under way. */
+export class ProbeCache {
+  #dense: Uint8Array = new Uint8Array(0);
+  #sparse: Map<HartId, boolean> = new Map();
+  /** Probes under way. */
+  readonly pending: Map<HartId, Promise<boolean>> = new Map();
+
+  /** The answer for a hart, when a probe gave one. */
+  get(hart: HartId): boolean | undefined {
+    if (Number.isInteger(hart) && hart >= 0 && hart < DENSE_HARTS) {
+      const known = this.#dense[hart];
+      return known === PRESENT ? true : known === ABSENT ? false : undefined;
+    }
+    return this.#sparse.get(hart);
+  }
+
+  /** Records a probe's answer for a hart. */
+  set(hart: HartId, present: boolean): void {
+    if (Number.isInteger(hart) && hart >= 0 && hart < DENSE_HARTS) {
+      if (hart >= this.#dense.length) {
+        const grown = new Uint8Array(Math.min(DENSE_HARTS, Math.max(64, 2 * (hart + 1))));
+        grown.set(this.#dense);
+        this.#dense = grown;
+      }
+      this.#dense[hart] = present ? PRESENT : ABSENT;
+    } else {
+      this.#sparse.set(hart, present);
+    }
+  }
+}
+
+/** Per backend: the answers by hart, and the probes under way. */
+const cache: WeakMap<AxVCpuHal, ProbeCache> = new WeakMap();
+
+/**
+ * The probe answers of a backend (made on first use): for code that records
+ * or looks up many harts' answers at once.
+ *
+ * @param hal The backend.
+ * @returns Its answers.
+ */
+export function probeCacheOf(hal: AxVCpuHal): ProbeCache {
+  let harts = cache.get(hal);
+  if (harts === undefined) {
+    harts = new ProbeCache();
+    cache.set(hal, harts);
+  }
+  return harts;
+}
 
 /**
  * Probes a hart for the H extension by reading `hgatp`.
@@ -138,27 +191,24 @@ export async function detectReport(hal: AxVCpuHal, hart: HartId): Promise<Detect
  * @returns `true` when H is present.
  */
 export function hasHardwareSupport(hal: AxVCpuHal, hart: HartId): Promise<boolean> {
-  let harts = cache.get(hal);
-  if (harts === undefined) {
-    harts = new Map();
-    cache.set(hal, harts);
-  }
+  const harts = probeCacheOf(hal);
   const known = harts.get(hart);
-  if (typeof known === "boolean") return Promise.resolve(known);
-  if (known !== undefined) return known;
-  const map = harts;
+  if (known !== undefined) return Promise.resolve(known);
+  const pending = harts.pending.get(hart);
+  if (pending !== undefined) return pending;
   const probe = detectHExtension(hal, hart).then(
     (present) => {
-      map.set(hart, present);
+      harts.pending.delete(hart);
+      harts.set(hart, present);
       return present;
     },
     (error) => {
       // A failed probe is not an answer: let the next call probe again.
-      map.delete(hart);
+      harts.pending.delete(hart);
       throw error;
     },
   );
-  map.set(hart, probe);
+  harts.pending.set(hart, probe);
   return probe;
 }
 
@@ -171,10 +221,5 @@ export function hasHardwareSupport(hal: AxVCpuHal, hart: HartId): Promise<boolea
  * @param present The probe's answer.
  */
 export function rememberProbe(hal: AxVCpuHal, hart: HartId, present: boolean): void {
-  let harts = cache.get(hal);
-  if (harts === undefined) {
-    harts = new Map();
-    cache.set(hal, harts);
-  }
-  harts.set(hart, present);
+  probeCacheOf(hal).set(hart, present);
 }

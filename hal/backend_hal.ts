@@ -16,7 +16,18 @@ import { AxError, CsrTrap } from "./errors.ts";
 import { ALL_ONES } from "./csr_fields.ts";
 import { HostMemory } from "./host_memory.ts";
 import type { RamRegion } from "./frame_allocator.ts";
-import { registerSyncBatch } from "./_sync_batch.ts";
+import { registerSyncBatch, registerWordPort, type WordPort, wordRunnerOf } from "./_sync_batch.ts";
+import {
+  bigintOf,
+  csrResults,
+  encodeOps,
+  OP_KIND,
+  putBigint,
+  WordBatch,
+  type WordResults,
+  wordResults,
+  type WordRunner,
+} from "./_word_batch.ts";
 import type { AxVCpuHal, CsrNum, CsrOp, CsrPort, CsrResult, HalInfo, HartId } from "./types.ts";
 
 /**
@@ -216,6 +227,14 @@ export class BackendHal implements AxVCpuHal {
   #memory: Pick<AxVCpuHal, "allocFrame" | "deallocFrame" | "physToVirt" | "virtToPhys"> | undefined;
   #tails: Map<HartId, Promise<void>> = new Map();
   #checked: WeakMap<readonly CsrOp[], readonly CheckedCsrOp[]> = new WeakMap();
+  /** The in-process word runner the backend registered, if any. */
+  #runner: WordRunner | undefined;
+  /** Encoded forms of the frozen (cached) checked batches. */
+  #encoded: WeakMap<readonly CheckedCsrOp[], WordBatch> = new WeakMap();
+  /** Where a word run's results land before they become `CsrResult`s. */
+  #results: WordResults = wordResults(32);
+  /** The batch a single operation runs as, on the word runner. */
+  #single1: WordBatch = new WordBatch(1);
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -226,7 +245,8 @@ export class BackendHal implements AxVCpuHal {
    */
   constructor(backend: HalBackend) {
     this.#backend = backend;
-    this.harts = Object.freeze([...backend.harts]);
+    // A frozen list is kept as it is: a machine of 65,536 harts needs one copy.
+    this.harts = Object.isFrozen(backend.harts) ? backend.harts : Object.freeze([...backend.harts]);
     // Harts 0..n-1 (every built-in backend) are checked by range: no set of
     // 65,536 numbers for a large emulated machine.
     const dense = this.harts.every((hart, i) => hart === i);
@@ -242,6 +262,13 @@ export class BackendHal implements AxVCpuHal {
     this.csr = Object.freeze(port);
     if (backend.synchronous === true) {
       registerSyncBatch(port, (hart, ops) => this.#runSync(hart, this.#check(hart, ops)));
+      const runner = wordRunnerOf(backend);
+      this.#runner = runner;
+      if (runner !== undefined) {
+        const compile = (hart: HartId, ops: readonly CsrOp[]) =>
+          this.#encode(this.#check(hart, ops));
+        registerWordPort(port, new RuntimeWordPort(this, runner, compile));
+      }
     }
   }
 
@@ -335,16 +362,32 @@ export class BackendHal implements AxVCpuHal {
   }
 
   #single(hart: HartId, op: CsrOp["op"], csr: CsrNum, value: unknown): Promise<bigint> {
-    let checked: readonly CheckedCsrOp[];
+    let folded = 0n;
     try {
       this.checkHart(hart);
-      const where = `CSR ${op} on hart ${hart}`;
-      assertCsrNumber(csr, where);
+      // The message's text is built only when a check fails.
+      if (typeof csr !== "number" || (csr & 0xfff) !== csr) {
+        assertCsrNumber(csr, `CSR ${op} on hart ${hart}`);
+      }
       this.#backend.checkCsr?.(csr);
-      checked = [op === "read" ? { op, csr } : { op, csr, value: xlenValue(value, where) }];
+      if (op !== "read") {
+        folded = typeof value === "bigint" && value >= 0n && value <= ALL_ONES
+          ? value
+          : xlenValue(value, `CSR ${op} on hart ${hart}`);
+      }
     } catch (error) {
       return Promise.reject(error);
     }
+    if (this.#runner !== undefined) {
+      try {
+        return Promise.resolve(this.#runSingle(hart, op, csr, folded));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    const checked: readonly CheckedCsrOp[] = [
+      op === "read" ? { op, csr } : { op, csr, value: folded },
+    ];
     const unwrap = (results: CsrResult[]): bigint => {
       const result = results[0]!;
       if (result.ok) return result.value;
@@ -358,6 +401,28 @@ export class BackendHal implements AxVCpuHal {
       }
     }
     return this.#ordered(hart, checked).then(unwrap);
+  }
+
+  /** One checked operation on the word runner: its value, or a `CsrTrap`. */
+  #runSingle(hart: HartId, op: CsrOp["op"], csr: CsrNum, value: bigint): bigint {
+    const batch = this.#single1;
+    putBigint(batch.operands, 0, value);
+    batch.set(0, OP_KIND[op], csr, batch.operands[0]!, batch.operands[1]!);
+    const results = this.#results;
+    if (this.#runner!.runWords(hart, batch, results) > 0) {
+      throw new CsrTrap({ hart, csr, trapCause: results.causes[0]!, op });
+    }
+    return bigintOf(results.words, 0);
+  }
+
+  /** A checked batch as words: encoded once when it is a cached (frozen) one. */
+  #encode(checked: readonly CheckedCsrOp[]): WordBatch {
+    let batch = this.#encoded.get(checked);
+    if (batch === undefined) {
+      batch = encodeOps(checked);
+      if (Object.isFrozen(checked)) this.#encoded.set(checked, batch);
+    }
+    return batch;
   }
 
   #batch(hart: HartId, ops: readonly CsrOp[]): Promise<CsrResult[]> {
@@ -378,7 +443,12 @@ export class BackendHal implements AxVCpuHal {
   }
 
   #runSync(hart: HartId, ops: readonly CheckedCsrOp[]): CsrResult[] {
-    return this.#backend.run(hart, ops, noop) as CsrResult[];
+    const runner = this.#runner;
+    if (runner === undefined) return this.#backend.run(hart, ops, noop) as CsrResult[];
+    const batch = this.#encode(ops);
+    if (this.#results.causes.length < batch.length) this.#results = wordResults(batch.length);
+    runner.runWords(hart, batch, this.#results);
+    return csrResults(this.#results, batch.length);
   }
 
   /** Runs a batch after the earlier batches on its hart. */
@@ -437,3 +507,29 @@ export class BackendHal implements AxVCpuHal {
 }
 
 function noop(): void {}
+
+/** The word form of a runtime's port, for a backend that runs words at once. */
+class RuntimeWordPort implements WordPort {
+  #runtime: BackendHal;
+  #runner: WordRunner;
+  #compile: (hart: HartId, ops: readonly CsrOp[]) => WordBatch;
+
+  constructor(
+    runtime: BackendHal,
+    runner: WordRunner,
+    compile: (hart: HartId, ops: readonly CsrOp[]) => WordBatch,
+  ) {
+    this.#runtime = runtime;
+    this.#runner = runner;
+    this.#compile = compile;
+  }
+
+  compile(hart: HartId, ops: readonly CsrOp[]): WordBatch {
+    return this.#compile(hart, ops);
+  }
+
+  run(hart: HartId, batch: WordBatch, results: WordResults, at = 0): number {
+    this.#runtime.checkHart(hart);
+    return this.#runner.runWords(hart, batch, results, at);
+  }
+}

@@ -117,9 +117,25 @@ export function parseIsa(text: string): IsaSpec {
 export function misaOf(isa: IsaSpec): bigint {
   let misa = 2n << 62n;
   for (const ext of isa.extensions) {
-    if (ext.length === 1) misa |= 1n << BigInt(ext.charCodeAt(0) - 97);
+    if (ext.length === 1) misa |= misaBit(ext);
   }
-  misa |= 1n << BigInt("s".charCodeAt(0) - 97);
-  misa |= 1n << BigInt("u".charCodeAt(0) - 97);
-  return misa;
+  return misa | misaBit("s") | misaBit("u");
+}
+
+/**
+ * The `misa` bit of a single-letter extension (`a` is bit 0).
+ *
+ * @example Usage
+ * ```ts
+ * import { misaBit } from "./isa.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(misaBit("h"), 0x80n);
+ * ```
+ *
+ * @param letter The extension's letter, lowercase.
+ * @returns The bit.
+ */
+export function misaBit(letter: string): bigint {
+  return 1n << BigInt(letter.charCodeAt(0) - 97);
 }

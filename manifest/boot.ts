@@ -7,7 +7,7 @@
 import { dirname, isAbsolute, join } from "node:path";
 import { addRollbackErrors, AxError } from "../hal/errors.ts";
 import type { AxVCpuHal, HalPlugin } from "../hal/types.ts";
-import { PerCpuSet } from "../percpu/percpu_set.ts";
+import { PerCpuSet, releaseAll } from "../percpu/percpu_set.ts";
 import { RISCVVCpu } from "../percpu/riscv_vcpu.ts";
 import { recordHal } from "../trace/recorder.ts";
 import { isModuleSpecifier, loadPlugin } from "./registry.ts";
@@ -402,16 +402,7 @@ async function bindVcpu(
  * failures only join its `rollbackErrors`).
  */
 async function teardown(percpus: PerCpuSet, error?: unknown): Promise<void> {
-  const failures: unknown[] = [];
-  await Promise.all([...percpus].map(async (percpu) => {
-    try {
-      await percpu.vcpu?.unbind();
-      if (percpu.state === "enabled") await percpu.hardwareDisable();
-      else if (percpu.state === "initialized") await percpu.restorePriors();
-    } catch (failure) {
-      failures.push(failure);
-    }
-  }));
+  const failures = await releaseAll(percpus);
   if (failures.length === 0) return;
   if (error === undefined) throw failures[0];
   addRollbackErrors(error, failures);

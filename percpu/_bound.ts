@@ -20,18 +20,32 @@ const LATEST: WeakMap<RISCVPerCpu, RISCVVCpu> = new WeakMap();
 const LOADED: WeakSet<RISCVPerCpu> = new WeakSet();
 /** What KVM's G-stage detection found on each hart: the largest mode, and the VMID bits kept. */
 const GSTAGE: WeakMap<RISCVPerCpu, { mode: GStageMode; vmidBits: number }> = new WeakMap();
-/** Harts in a transition: an enable, a disable, a restore or a vCPU's step. */
-const BUSY: WeakSet<RISCVPerCpu> = new WeakSet();
+/**
+ * Whether a transition runs on a hart (an enable, a disable, a restore or a
+ * vCPU's step): the per-CPU table's busy byte, which `RISCVPerCpu` lends
+ * here once (it alone reaches the table).
+ */
+let busySlot: {
+  get(percpu: RISCVPerCpu): boolean;
+  set(percpu: RISCVPerCpu, busy: boolean): void;
+};
+
+/** Called once by `RISCVPerCpu`: how to read and write a hart's busy byte. */
+export function setBusySlot(
+  get: (percpu: RISCVPerCpu) => boolean,
+  set: (percpu: RISCVPerCpu, busy: boolean) => void,
+): void {
+  busySlot = { get, set };
+}
 
 /** Whether a transition (per-CPU or of a vCPU) runs on the hart of `percpu`. */
 export function hartBusy(percpu: RISCVPerCpu): boolean {
-  return BUSY.has(percpu);
+  return busySlot.get(percpu);
 }
 
 /** Marks the start (`true`) or the end (`false`) of a transition on the hart of `percpu`. */
 export function setHartBusy(percpu: RISCVPerCpu, busy: boolean): void {
-  if (busy) BUSY.add(percpu);
-  else BUSY.delete(percpu);
+  busySlot.set(percpu, busy);
 }
 
 /**

@@ -106,6 +106,23 @@ const COUNTER_NAMES: readonly string[] = [
  * @returns One name per set bit (`bit N` where there is no name).
  */
 export function csrBitNames(csr: string, value: bigint): string[] {
+  // Many harts show the same values: each CSR's last few answers are kept.
+  let known = BIT_NAMES.get(csr);
+  if (known === undefined) BIT_NAMES.set(csr, known = new Map());
+  let names = known.get(value);
+  if (names === undefined) {
+    names = Object.freeze(namesOfBits(csr, value));
+    if (known.size >= BIT_NAMES_KEPT) known.clear();
+    known.set(value, names);
+  }
+  return [...names];
+}
+
+/** How many values' bit names {@linkcode csrBitNames} keeps per CSR. */
+const BIT_NAMES_KEPT = 64;
+const BIT_NAMES: Map<string, Map<bigint, readonly string[]>> = new Map();
+
+function namesOfBits(csr: string, value: bigint): string[] {
   if (csr === "hedeleg" || csr === "medeleg") return bitNames(value, "exception");
   if (csr.endsWith("counteren")) {
     const names: string[] = [];

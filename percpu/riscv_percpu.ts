@@ -9,15 +9,9 @@ import { AxError } from "../hal/errors.ts";
 import type { AxArchPerCpu, AxVCpuHal, CsrNum, HartId, PerCpuState } from "../hal/types.ts";
 import { hasHardwareSupport } from "../detect/h_extension.ts";
 import { type PerCpuPolicy, type PolicySpec, resolvePolicy, setupTable } from "./policy.ts";
-import {
-  type PriorValues,
-  refusedBits,
-  restorePriors,
-  setUpHarts,
-  type SetUpOutcome,
-} from "./_setup.ts";
-import { runSteps } from "./_steps.ts";
-import { boundVcpuOf, hartBusy, setDelegationLoaded, setHartBusy } from "./_bound.ts";
+import { type PriorValues, refusedBits, restorer, setUpHarts } from "./_setup.ts";
+import { type PerCpuTable, STATE, STATE_NAMES } from "./_table.ts";
+import { boundVcpuOf, setBusySlot, setDelegationLoaded } from "./_bound.ts";
 import type { RISCVVCpu } from "./riscv_vcpu.ts";
 
 export type { PriorValues };
@@ -55,12 +49,12 @@ export interface CsrReportEntry {
   readonly refused: bigint;
 }
 
-/** Builds an instance from a finished set-up (for `PerCpuSet`, module-internal). */
+/** Builds the view of a table's row (for `PerCpuSet`, module-internal). */
 let construct: (
-  cpuId: HartId,
+  table: PerCpuTable,
+  row: number,
   hal: AxVCpuHal,
   policy: PerCpuPolicy,
-  outcome: SetUpOutcome,
 ) => RISCVPerCpu;
 
 /**
@@ -72,6 +66,9 @@ let construct: (
  * values of the CSRs it changes, runs the policy's operations in the
  * reference's order and reads back what stuck. Enable only checks support;
  * disable restores the prior values in KVM's order.
+ *
+ * Its state lives in a row of typed arrays shared with the other harts of
+ * its `PerCpuSet` (or a table of its own); the object is a view of that row.
  *
  * @example Usage
  * ```ts
@@ -92,8 +89,12 @@ let construct: (
  */
 export class RISCVPerCpu implements AxArchPerCpu {
   static {
-    construct = (cpuId, hal, policy, { priors, readBack }) =>
-      new RISCVPerCpu(cpuId, hal, policy, priors, readBack);
+    construct = (table, row, hal, policy) => new RISCVPerCpu(table, row, hal, policy);
+    // One busy byte per hart, in the table: per-CPU transitions and vCPU steps share it.
+    setBusySlot(
+      (percpu) => percpu.#table.busy[percpu.#row] !== 0,
+      (percpu, busy) => void (percpu.#table.busy[percpu.#row] = busy ? 1 : 0),
+    );
   }
 
   /** The hart this state belongs to. */
@@ -102,22 +103,15 @@ export class RISCVPerCpu implements AxArchPerCpu {
   readonly hal: AxVCpuHal;
   /** The set-up policy. */
   readonly policy: PerCpuPolicy;
-  #state: PerCpuState = "initialized";
-  #priors: PriorValues;
-  #readBack: readonly bigint[];
+  #table: PerCpuTable;
+  #row: number;
 
-  private constructor(
-    cpuId: HartId,
-    hal: AxVCpuHal,
-    policy: PerCpuPolicy,
-    priors: PriorValues,
-    readBack: readonly bigint[],
-  ) {
-    this.cpuId = cpuId;
+  private constructor(table: PerCpuTable, row: number, hal: AxVCpuHal, policy: PerCpuPolicy) {
+    this.cpuId = table.harts[row]!;
     this.hal = hal;
     this.policy = policy;
-    this.#priors = priors;
-    this.#readBack = readBack;
+    this.#table = table;
+    this.#row = row;
   }
 
   /**
@@ -145,23 +139,23 @@ export class RISCVPerCpu implements AxArchPerCpu {
     } = {},
   ): Promise<RISCVPerCpu> {
     const policy = resolvePolicy(options.policy);
-    const [outcome] = await setUpHarts(hal, [cpuId], policy, 1);
-    return construct(cpuId, hal, policy, outcome!);
+    const table = await setUpHarts(hal, [cpuId], policy, 1);
+    return construct(table, 0, hal, policy);
   }
 
   /** The lifecycle state. */
   get state(): PerCpuState {
-    return this.#state;
+    return STATE_NAMES[this.#table.states[this.#row]!]!;
   }
 
   /** The values the set-up found before it changed anything. */
   get priors(): PriorValues {
-    return this.#priors;
+    return this.#table.priorValues(this.#row);
   }
 
   /** Whether hardware virtualization is on for this hart. */
   isEnabled(): boolean {
-    return this.#state === "enabled";
+    return this.#table.states[this.#row] === STATE.enabled;
   }
 
   /** How many levels the guest (stage-2) page tables have. */
@@ -175,8 +169,9 @@ export class RISCVPerCpu implements AxArchPerCpu {
    * @returns One entry each for hedeleg, hideleg, hvip, hcounteren and sie.
    */
   csrReport(): CsrReportEntry[] {
+    const readBack = this.#table.readBackValues(this.#row);
     return setupTable(this.policy).map((row, i) => {
-      const kept = this.#readBack[i]!;
+      const kept = readBack[i]!;
       return {
         name: row.name,
         csr: row.csr,
@@ -198,7 +193,7 @@ export class RISCVPerCpu implements AxArchPerCpu {
   async hardwareEnable(): Promise<void> {
     this.#begin("enable", ["initialized", "disabled"]);
     try {
-      if (this.#state === "initialized") {
+      if (this.state === "initialized") {
         if (!(await hasHardwareSupport(this.hal, this.cpuId))) {
           throw new AxError(
             "Unsupported",
@@ -207,14 +202,13 @@ export class RISCVPerCpu implements AxArchPerCpu {
           );
         }
       } else {
-        const [outcome] = await setUpHarts(this.hal, [this.cpuId], this.policy, 1);
-        this.#priors = outcome!.priors;
-        this.#readBack = outcome!.readBack;
+        const fresh = await setUpHarts(this.hal, [this.cpuId], this.policy, 1);
+        this.#table.copyValues(fresh, 0, this.#row);
         setDelegationLoaded(this, false);
       }
-      this.#state = "enabled";
+      this.#table.states[this.#row] = STATE.enabled;
     } finally {
-      setHartBusy(this, false);
+      this.#table.busy[this.#row] = 0;
     }
   }
 
@@ -258,40 +252,44 @@ export class RISCVPerCpu implements AxArchPerCpu {
     }
     this.#begin(action, from);
     try {
-      await runSteps(this.hal.csr, this.cpuId, restorePriors(this.cpuId, this.#priors));
+      await restorer(this.hal, this.#table)(this.#row);
       setDelegationLoaded(this, false);
-      this.#state = "disabled";
+      this.#table.states[this.#row] = STATE.disabled;
     } finally {
-      setHartBusy(this, false);
+      this.#table.busy[this.#row] = 0;
     }
   }
 
   #begin(action: string, from: readonly PerCpuState[]): void {
-    if (hartBusy(this)) {
+    if (this.#table.busy[this.#row] !== 0) {
       throw new AxError(
         "BadState",
         `Cannot ${action} hart ${this.cpuId}: another transition is in progress`,
         { hart: this.cpuId },
       );
     }
-    if (!from.includes(this.#state)) {
+    const state = this.state;
+    if (!from.includes(state)) {
       throw new AxError(
         "BadState",
-        `Cannot ${action} hart ${this.cpuId}: it is ${this.#state}, ` +
+        `Cannot ${action} hart ${this.cpuId}: it is ${state}, ` +
           `and ${action} needs ${from.join(" or ")}`,
         { hart: this.cpuId },
       );
     }
-    setHartBusy(this, true);
+    this.#table.busy[this.#row] = 1;
   }
 }
 
-/** Builds the per-CPU states of a finished set-up (for `PerCpuSet`). */
-export function perCpuFromSetUp(
-  cpuId: HartId,
+/**
+ * The per-CPU state of a table's row (for `PerCpuSet`, which makes each
+ * once, when it is first asked for).
+ */
+export function perCpuView(
+  table: PerCpuTable,
+  row: number,
   hal: AxVCpuHal,
   policy: PerCpuPolicy,
-  outcome: SetUpOutcome,
 ): RISCVPerCpu {
-  return construct(cpuId, hal, policy, outcome);
+  return construct(table, row, hal, policy);
 }

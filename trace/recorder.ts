@@ -7,8 +7,9 @@
  * @module
  */
 
-import { BackendHal, type CheckedCsrOp } from "../hal/backend_hal.ts";
-import { syncBatchOf } from "../hal/_sync_batch.ts";
+import { BackendHal, type CheckedCsrOp, type HalBackend } from "../hal/backend_hal.ts";
+import { registerWordRunner, syncBatchOf, type WordPort, wordPortOf } from "../hal/_sync_batch.ts";
+import { OP_KIND, type WordBatch, type WordResults, type WordRunner } from "../hal/_word_batch.ts";
 import type { AxVCpuHal, CsrResult, HalInfo, HartId, TraceRecording } from "../hal/types.ts";
 import { VERSION } from "../version.ts";
 import { toJsonValue } from "../hal/hex.ts";
@@ -81,6 +82,51 @@ function append(
 }
 
 /**
+ * Records the word batches an in-process backend runs: each batch runs on
+ * the inner backend's word port and its operations are appended from the
+ * words, with no object or `bigint` per access.
+ */
+class RecordingRunner implements WordRunner {
+  #inner: WordPort;
+  #writer: TraceWriter;
+
+  constructor(inner: WordPort, writer: TraceWriter) {
+    this.#inner = inner;
+    this.#writer = writer;
+  }
+
+  runWords(hart: HartId, batch: WordBatch, results: WordResults, at = 0): number {
+    const writer = this.#writer;
+    let traps: number;
+    try {
+      traps = this.#inner.run(hart, batch, results, at);
+    } catch (error) {
+      // Not a trap: nothing reached a hart, so nothing is recorded.
+      writer.flushQuietly();
+      throw error;
+    }
+    if (writer.finished) return traps;
+    const { kinds, csrs, operands } = batch;
+    const { words, causes } = results;
+    for (let k = 0; k < batch.length; k++) {
+      const cause = causes[k]!;
+      writer.appendWords(
+        hart,
+        kinds[k]!,
+        csrs[k]!,
+        kinds[k] !== OP_KIND.read,
+        operands[2 * k]!,
+        operands[2 * k + 1]!,
+        words[at + 2 * k]!,
+        words[at + 2 * k + 1]!,
+        cause === 0 ? -1 : cause,
+      );
+    }
+    return traps;
+  }
+}
+
+/**
  * A backend that records: every CSR access served by `inner` is appended to
  * a trace; everything else is forwarded unchanged (same results, same
  * `info()`, frames, translation, interrupts).
@@ -125,7 +171,7 @@ export class RecordingHal extends BackendHal {
    */
   constructor(inner: AxVCpuHal, writer: TraceWriter, header: TraceHeader) {
     const sync = syncBatchOf(inner.csr);
-    super({
+    const backend: HalBackend = {
       name: inner.info().backend,
       harts: inner.harts,
       info: () => inner.info(),
@@ -158,7 +204,12 @@ export class RecordingHal extends BackendHal {
           writer.finish();
         }
       },
-    });
+    };
+    // An in-process inner backend is recorded in words too, so the per-CPU core's word
+    // form reaches it through the recording.
+    const words = wordPortOf(inner.csr);
+    if (words !== undefined) registerWordRunner(backend, new RecordingRunner(words, writer));
+    super(backend);
     this.inner = inner;
     this.header = header;
     this.recording = Object.freeze({

@@ -18,8 +18,8 @@
  * @module
  */
 
-import { ALL_ONES } from "../hal/csr_fields.ts";
 import { AxError } from "../hal/errors.ts";
+import { putBigint } from "../hal/_word_batch.ts";
 import { csrName } from "../hal/csr_numbers.ts";
 import type { CsrNum, HartId } from "../hal/types.ts";
 import { csrHex, TRACE_OPS, type TraceHeader, type TraceOp } from "./format.ts";
@@ -36,6 +36,10 @@ const SLOTS = 4 * 0x1000;
 /** Cached line suffixes per slot. */
 const WAYS = 4;
 const ENCODER = new TextEncoder();
+/** Room for the decimal digits of an event number or hart id (2^53 has 16). */
+const DECIMAL_DIGITS = 20;
+/** An operand and an outcome given as bigints, as words. */
+const APPENDED = new Int32Array(4);
 const HART_KEY: Uint8Array = ENCODER.encode(',"hart":');
 const ARG_KEY: Uint8Array = ENCODER.encode(',"arg":"');
 const RET_KEY: Uint8Array = ENCODER.encode(',"ret":"');
@@ -54,26 +58,32 @@ function opCsrBytes(slot: number): Uint8Array {
   );
 }
 
-/** Writes `"op":…,"csr":…,"num":…[,"arg":…],"ret":…}` or `…,"trap":N}` and the newline. */
+/**
+ * Writes `"op":…,"csr":…,"num":…[,"arg":…],"ret":…}` or `…,"trap":N}` and
+ * the newline; values as their 32-bit words (low, high), `trap` -1 for none.
+ */
 function putSuffix(
   buf: Uint8Array,
   pos: number,
   slot: number,
-  arg: bigint | undefined,
-  ret: bigint | undefined,
-  trap: number | undefined,
+  hasArg: boolean,
+  argLow: number,
+  argHigh: number,
+  retLow: number,
+  retHigh: number,
+  trap: number,
 ): number {
   const prefix = opCsrBytes(slot);
   buf.set(prefix, pos);
   pos += prefix.length;
-  if (arg !== undefined) {
+  if (hasArg) {
     buf.set(ARG_KEY, pos);
-    pos = putHex(buf, pos + ARG_KEY.length, arg);
+    pos = putHex(buf, pos + ARG_KEY.length, argLow, argHigh);
     buf[pos++] = 0x22; // "
   }
-  if (trap === undefined) {
+  if (trap < 0) {
     buf.set(RET_KEY, pos);
-    pos = putHex(buf, pos + RET_KEY.length, ret!);
+    pos = putHex(buf, pos + RET_KEY.length, retLow, retHigh);
     buf[pos++] = 0x22; // "
   } else {
     buf.set(TRAP_KEY, pos);
@@ -84,16 +94,28 @@ function putSuffix(
   return pos + 2;
 }
 
-/** Writes `0x` and the lowercase hex digits of a value folded to 64 bits. */
-function putHex(buf: Uint8Array, pos: number, value: bigint): number {
-  const digits = (value >= 0n && value <= ALL_ONES ? value : BigInt.asUintN(64, value)).toString(
-    16,
-  );
+/** The lowercase hex digits, as bytes. */
+const HEX_DIGITS: Uint8Array = ENCODER.encode("0123456789abcdef");
+
+/** Writes `0x` and the lowercase hex digits of the 64-bit value of two words. */
+function putHex(buf: Uint8Array, pos: number, low: number, high: number): number {
   buf[pos] = 0x30; // 0
   buf[pos + 1] = 0x78; // x
   pos += 2;
-  for (let k = 0; k < digits.length; k++) buf[pos + k] = digits.charCodeAt(k);
-  return pos + digits.length;
+  if (high === 0) return putHexDigits(buf, pos, low >>> 0, 1);
+  pos = putHexDigits(buf, pos, high >>> 0, 1);
+  return putHexDigits(buf, pos, low >>> 0, 8);
+}
+
+/** Writes the hex digits of a 32-bit value, at least `least` of them (zeros in front). */
+function putHexDigits(buf: Uint8Array, pos: number, value: number, least: number): number {
+  let digits = least;
+  while (digits < 8 && value >>> (4 * digits) !== 0) digits++;
+  for (let k = digits - 1; k >= 0; k--) {
+    buf[pos + k] = HEX_DIGITS[value & 0xf]!;
+    value >>>= 4;
+  }
+  return pos + digits;
 }
 
 /** Writes the decimal digits of a non-negative integer at `pos`; returns the position after. */
@@ -176,6 +198,13 @@ export class TraceWriter {
   #pos = 0;
   #buffered = 0;
   #events = 0;
+  /** `#events` in decimal, right-aligned: the next line's `"i"`, counted up in place. */
+  #eventDigits: Uint8Array = new Uint8Array(DECIMAL_DIGITS).fill(0x30);
+  #eventDigitCount = 1;
+  /** The last line's hart, and its decimal digits (a hart's accesses come in runs). */
+  #lastHart = -1;
+  #hartDigits: Uint8Array = new Uint8Array(DECIMAL_DIGITS);
+  #hartDigitCount = 0;
   #finished = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #failure: AxError | undefined;
@@ -185,8 +214,10 @@ export class TraceWriter {
   };
   // Per (op, CSR), a few recent (operand, outcome) pairs and the line suffix each gave: the
   // set-up reads a CSR before and after writing it, so one entry per slot would always miss.
-  #cacheArg: (bigint | undefined)[] = new Array(SLOTS * WAYS).fill(undefined);
-  #cacheRet: (bigint | undefined)[] = new Array(SLOTS * WAYS).fill(undefined);
+  // An entry is its operand's and outcome's words and what they are (`#cacheKind`: 1 for an
+  // operand, 2 for a value read; 0 for an empty entry), and the trap (-1 for none).
+  #cacheWords: Int32Array = new Int32Array(SLOTS * WAYS * 4);
+  #cacheKind: Uint8Array = new Uint8Array(SLOTS * WAYS);
   #cacheTrap: Int16Array = new Int16Array(SLOTS * WAYS);
   #cacheSuffix: (Uint8Array | undefined)[] = new Array(SLOTS * WAYS).fill(undefined);
   #cacheNext: Uint8Array = new Uint8Array(SLOTS);
@@ -267,20 +298,65 @@ export class TraceWriter {
     ret: bigint | undefined,
     trap: number | undefined,
   ): void {
+    putBigint(APPENDED, 0, arg ?? 0n);
+    putBigint(APPENDED, 2, ret ?? 0n);
+    this.appendWords(
+      hart,
+      opCode(op),
+      csr,
+      arg !== undefined,
+      APPENDED[0]!,
+      APPENDED[1]!,
+      APPENDED[2]!,
+      APPENDED[3]!,
+      trap ?? -1,
+    );
+  }
+
+  /**
+   * {@linkcode TraceWriter.append} with values as their 32-bit words: what a
+   * recording of in-process word batches appends, with no `bigint`.
+   *
+   * @param hart The hart.
+   * @param op The operation, by index in `TRACE_OPS`.
+   * @param csr The CSR.
+   * @param hasArg Whether the operation has an operand (not a read).
+   * @param argLow The operand's low word.
+   * @param argHigh The operand's high word.
+   * @param retLow The value read's low word (ignored for a trap).
+   * @param retHigh The value read's high word.
+   * @param trap The exception cause the hart raised, or -1.
+   * @throws {AxError} As `append`.
+   */
+  appendWords(
+    hart: HartId,
+    op: number,
+    csr: CsrNum,
+    hasArg: boolean,
+    argLow: number,
+    argHigh: number,
+    retLow: number,
+    retHigh: number,
+    trap: number,
+  ): void {
     if (this.#finished) {
       throw new AxError("BadState", `Cannot record to trace ${this.path}: it is finished`);
     }
-    const slot = (opCode(op) << 12) | csr;
-    const trapCode = trap === undefined ? -1 : trap;
+    if (!hasArg) argLow = argHigh = 0;
+    if (trap >= 0) retLow = retHigh = 0;
+    const kind = (hasArg ? 1 : 0) | (trap < 0 ? 2 : 0);
+    const slot = (op << 12) | csr;
     const base = slot * WAYS;
     let suffix: Uint8Array | undefined;
     const misses = this.#cacheMisses[slot]!;
     const caching = misses < 64 || this.#cacheHits[slot]! * 4 >= misses;
     if (caching) {
+      const words = this.#cacheWords;
       for (let way = base; way < base + WAYS; way++) {
         if (
-          this.#cacheArg[way] === arg && this.#cacheRet[way] === ret &&
-          this.#cacheTrap[way] === trapCode && this.#cacheSuffix[way] !== undefined
+          this.#cacheKind[way] === kind + 4 && this.#cacheTrap[way] === trap &&
+          words[4 * way] === argLow && words[4 * way + 1] === argHigh &&
+          words[4 * way + 2] === retLow && words[4 * way + 3] === retHigh
         ) {
           suffix = this.#cacheSuffix[way];
           break;
@@ -301,23 +377,29 @@ export class TraceWriter {
     buf[pos + 2] = 0x69; // i
     buf[pos + 3] = 0x22; // "
     buf[pos + 4] = 0x3a; // :
-    pos = putUint(buf, pos + 5, this.#events);
-    buf.set(HART_KEY, pos);
-    pos = putUint(buf, pos + HART_KEY.length, hart);
+    pos = this.#putEventNumber(buf, pos + 5);
+    // A short copy as a loop: TypedArray.set costs more than a few bytes do.
+    for (let k = 0; k < HART_KEY.length; k++) buf[pos++] = HART_KEY[k]!;
+    pos = this.#putHart(buf, pos, hart);
     buf[pos++] = 0x2c; // ,
     if (suffix !== undefined) {
       buf.set(suffix, pos);
       pos += suffix.length;
     } else if (!caching) {
-      pos = putSuffix(buf, pos, slot, arg, ret, trap);
+      pos = putSuffix(buf, pos, slot, hasArg, argLow, argHigh, retLow, retHigh, trap);
     } else {
       const start = pos;
-      pos = putSuffix(buf, pos, slot, arg, ret, trap);
+      pos = putSuffix(buf, pos, slot, hasArg, argLow, argHigh, retLow, retHigh, trap);
       const way = base + this.#cacheNext[slot]!;
       this.#cacheNext[slot] = (this.#cacheNext[slot]! + 1) % WAYS;
-      this.#cacheArg[way] = arg;
-      this.#cacheRet[way] = ret;
-      this.#cacheTrap[way] = trapCode;
+      const words = this.#cacheWords;
+      words[4 * way] = argLow;
+      words[4 * way + 1] = argHigh;
+      words[4 * way + 2] = retLow;
+      words[4 * way + 3] = retHigh;
+      // 4 marks the entry as filled.
+      this.#cacheKind[way] = kind + 4;
+      this.#cacheTrap[way] = trap;
       this.#cacheSuffix[way] = buf.slice(start, pos);
     }
     this.#pos = pos;
@@ -329,6 +411,32 @@ export class TraceWriter {
       Deno.unrefTimer(timer);
       this.#timer = timer;
     }
+  }
+
+  /** Writes the next line's event number, then counts it up (decimal, in place). */
+  #putEventNumber(buf: Uint8Array, pos: number): number {
+    const digits = this.#eventDigits;
+    const count = this.#eventDigitCount;
+    for (let k = DECIMAL_DIGITS - count; k < DECIMAL_DIGITS; k++) buf[pos++] = digits[k]!;
+    let k = DECIMAL_DIGITS - 1;
+    while (k >= DECIMAL_DIGITS - count && digits[k] === 0x39) digits[k--] = 0x30; // 9 → 0, carry
+    if (k >= DECIMAL_DIGITS - count) digits[k]!++;
+    else {
+      digits[k] = 0x31; // a new leading 1
+      this.#eventDigitCount++;
+    }
+    return pos;
+  }
+
+  /** Writes a hart id in decimal, its digits kept while the same hart's lines follow. */
+  #putHart(buf: Uint8Array, pos: number, hart: HartId): number {
+    const digits = this.#hartDigits;
+    if (hart !== this.#lastHart) {
+      this.#hartDigitCount = putUint(digits, 0, hart);
+      this.#lastHart = hart;
+    }
+    for (let k = 0; k < this.#hartDigitCount; k++) buf[pos++] = digits[k]!;
+    return pos;
   }
 
   /** Halves a slot's counters, so it can start (or stop) being cached again. */

@@ -7,14 +7,55 @@
 
 import { hex } from "../../hal/hex.ts";
 import type { AxVCpuHal, CsrResult, HalInfo, HartId } from "../../hal/types.ts";
-import type { PerCpuSet } from "../../percpu/percpu_set.ts";
+import { hartsToRead, type PerCpuSet } from "../../percpu/percpu_set.ts";
+import type { RISCVPerCpu } from "../../percpu/riscv_percpu.ts";
 import { SETUP_CSR_NAMES } from "../../percpu/policy.ts";
 import { describeHart, type HartDescription } from "../../percpu/report.ts";
 import { currentReport, latestVcpuOf } from "../../percpu/_bound.ts";
 import type { TraceEvent } from "../../trace/format.ts";
 import { csrHex } from "../../trace/format.ts";
 import { csrName } from "../../hal/csr_numbers.ts";
-import { type CliIo, isTraceError, renderTable, reportError } from "../io.ts";
+import { type CliIo, isTraceError, reportError, tableLine, tableWidths } from "../io.ts";
+
+/**
+ * How many harts' lines, and how many harts' JSON objects (about 2 KB
+ * each), are written at a time when output streams: each piece stays under
+ * 128 KiB, which the engine allocates and frees like any small object (larger
+ * strings go to a space only a full collection empties, and pile up).
+ */
+const LINES_PER_WRITE = 512;
+const JSON_HARTS_PER_WRITE = 32;
+
+function hartHeaders(via: ((hart: HartId) => string) | undefined): string[] {
+  return [
+    "hart",
+    "state",
+    "H",
+    ...SETUP_CSR_NAMES,
+    ...(via === undefined ? [] : ["via"]),
+    "refused",
+  ];
+}
+
+function hartRow(percpu: RISCVPerCpu, via: ((hart: HartId) => string) | undefined): string[] {
+  const report = currentReport(percpu);
+  const refused = report.filter((e) => e.refused !== 0n).map((e) => `${e.name} ${hex(e.refused)}`);
+  return [
+    String(percpu.cpuId),
+    percpu.state,
+    "yes",
+    ...report.map((entry) => hex(entry.kept)),
+    ...(via === undefined ? [] : [via(percpu.cpuId)]),
+    refused.join(", ") || "-",
+  ];
+}
+
+function* hartRows(
+  percpus: PerCpuSet,
+  via: ((hart: HartId) => string) | undefined,
+): Generator<string[]> {
+  for (const percpu of hartsToRead(percpus)) yield hartRow(percpu, via);
+}
 
 /**
  * The per-hart table `up` prints: state, H, the set-up's CSRs as kept (by
@@ -27,24 +68,81 @@ import { type CliIo, isTraceError, renderTable, reportError } from "../io.ts";
  * @returns The table.
  */
 export function hartTable(percpus: PerCpuSet, via?: (hart: HartId) => string): string {
-  const rows = [...percpus].map((percpu) => {
-    const report = currentReport(percpu);
-    const refused = report.filter((e) => e.refused !== 0n).map((e) =>
-      `${e.name} ${hex(e.refused)}`
-    );
-    return [
-      String(percpu.cpuId),
-      percpu.state,
-      "yes",
-      ...report.map((entry) => hex(entry.kept)),
-      ...(via === undefined ? [] : [via(percpu.cpuId)]),
-      refused.join(", ") || "-",
-    ];
-  });
-  return renderTable(
-    ["hart", "state", "H", ...SETUP_CSR_NAMES, ...(via === undefined ? [] : ["via"]), "refused"],
-    rows,
-  ) + (vcpuLine(percpus) ?? "");
+  let text = "";
+  writeHartTable(percpus, via, (chunk) => text += chunk);
+  return text;
+}
+
+/**
+ * {@linkcode hartTable}, written a few hundred lines at a time (the column
+ * widths are found in a first pass that keeps nothing), so a machine of
+ * 65,536 harts is never held as text.
+ *
+ * @param percpus The harts.
+ * @param via How a hart's accesses were served, when the backend says.
+ * @param out Where each piece goes.
+ */
+export function writeHartTable(
+  percpus: PerCpuSet,
+  via: ((hart: HartId) => string) | undefined,
+  out: (text: string) => void,
+): void {
+  const headers = hartHeaders(via);
+  const widths = tableWidths(headers, hartRows(percpus, via));
+  let chunk = tableLine(widths, headers) + "\n";
+  let lines = 0;
+  for (const row of hartRows(percpus, via)) {
+    chunk += tableLine(widths, row) + "\n";
+    if (++lines % LINES_PER_WRITE === 0) {
+      out(chunk);
+      chunk = "";
+    }
+  }
+  if (chunk !== "") out(chunk);
+  const vcpus = vcpuLine(percpus);
+  if (vcpus !== undefined) out(vcpus);
+}
+
+/**
+ * What `up --json` prints, written a few hundred harts at a time: the same
+ * document as `JSON.stringify({ backend, policy, harts }, null, 2)` and a
+ * newline, never held whole.
+ *
+ * @param backend The backend's info.
+ * @param policy The policy's name.
+ * @param percpus The harts.
+ * @param via How a hart's accesses were served, when the backend says.
+ * @param out Where each piece goes.
+ */
+export function writeUpJson(
+  backend: HalInfo,
+  policy: string,
+  percpus: PerCpuSet,
+  via: ((hart: HartId) => string) | undefined,
+  out: (text: string) => void,
+): void {
+  const head = JSON.stringify({ backend, policy }, null, 2);
+  // The head's closing "\n}" gives way to the harts, written a group at a time: each group
+  // as the harts list of a document of its own, so it is indented as in the whole document.
+  out(`${head.slice(0, -2)},\n  "harts": [`);
+  let group: object[] = [];
+  let written = 0;
+  const flush = () => {
+    const text = JSON.stringify({ harts: group }, null, 2);
+    // Between `{\n  "harts": [` and `\n  ]\n}`: the group's items, a newline before each.
+    out(`${written === 0 ? "" : ","}${text.slice(14, -6)}`);
+    written += group.length;
+    group = [];
+  };
+  for (const percpu of hartsToRead(percpus)) {
+    group.push({
+      ...describeHart(percpu),
+      ...(via === undefined ? {} : { via: via(percpu.cpuId) }),
+    });
+    if (group.length === JSON_HARTS_PER_WRITE) flush();
+  }
+  if (group.length > 0) flush();
+  out(`${written === 0 ? "" : "\n  "}]\n}\n`);
 }
 
 /**
@@ -58,10 +156,12 @@ export function hartTable(percpus: PerCpuSet, via?: (hart: HartId) => string): s
  */
 export function vcpuLine(percpus: PerCpuSet): string | undefined {
   const groups = new Map<string, HartId[]>();
-  for (const percpu of percpus) {
+  for (const percpu of hartsToRead(percpus)) {
     const vcpu = latestVcpuOf(percpu);
     const text = vcpu === undefined ? "none" : `vm ${vcpu.vmId} ${vcpu.state}`;
-    groups.set(text, [...(groups.get(text) ?? []), percpu.cpuId]);
+    const group = groups.get(text);
+    if (group === undefined) groups.set(text, [percpu.cpuId]);
+    else group.push(percpu.cpuId);
   }
   if (groups.size === 1 && groups.has("none")) return undefined;
   const parts = [...groups].map(([text, harts]) =>

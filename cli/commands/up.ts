@@ -8,10 +8,9 @@
 import { bootForCli } from "../boot.ts";
 import { readManifestArg } from "../manifest_arg.ts";
 import { describePolicy } from "../../percpu/policy.ts";
-import { describeHart } from "../../percpu/report.ts";
 import { type Command, EXIT } from "../io.ts";
 import { defineCommand } from "../command_line.ts";
-import { accessPaths, hartTable } from "./_report.ts";
+import { accessPaths, writeHartTable, writeUpJson } from "./_report.ts";
 import { shareHeld } from "./_hold.ts";
 import { nextInterrupt, signalExitCode } from "../signals.ts";
 
@@ -67,17 +66,12 @@ export const upCommand: Command = defineCommand({
           `${system.hal.harts.length} hart(s); policy ${describePolicy(system.percpus.policy)}\n`,
       );
       const via = accessPaths(system.hal);
+      // Both forms stream: a machine of 65,536 harts is never held as text.
+      const out = (text: string) => io.out(text);
       if (values.json) {
-        const harts = [...system.percpus].map((percpu) => ({
-          ...describeHart(percpu),
-          ...(via === undefined ? {} : { via: via(percpu.cpuId) }),
-        }));
-        io.out(
-          JSON.stringify({ backend: info, policy: system.percpus.policy.name, harts }, null, 2) +
-            "\n",
-        );
+        writeUpJson(info, system.percpus.policy.name, system.percpus, via, out);
       } else {
-        io.out(hartTable(system.percpus, via));
+        writeHartTable(system.percpus, via, out);
       }
       if (values.hold) {
         io.err("rvhv: holding the system up; SIGINT or SIGTERM restores and closes it\n");

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { ConstCsr, type CsrFile, MaskedCsr } from "../../hal/csr_blocks.ts";
+import { ConstCsr, MaskedCsr } from "../../hal/csr_blocks.ts";
+import type { CsrFile } from "../../hal/csr_file.ts";
 import { ALL_ONES } from "../../hal/csr_fields.ts";
 import { CSR } from "../../hal/csr_numbers.ts";
 import type { CsrNum } from "../../hal/types.ts";
@@ -13,7 +14,7 @@ import {
   COUNTERS_NOT_MODELLED,
   DEBUG_NOT_MODELLED,
   FP_NOT_MODELLED,
-  needsH,
+  NEEDS_H,
   PMP_NOT_MODELLED,
 } from "./profile.ts";
 import { SLOT } from "./slots.ts";
@@ -31,9 +32,9 @@ export function definePlainStorage(file: CsrFile): void {
   file.define(CSR.sscratch, new MaskedCsr(SLOT.sscratch, ALL_ONES));
   file.define(CSR.scause, new MaskedCsr(SLOT.scause, ALL_ONES));
   file.define(CSR.stval, new MaskedCsr(SLOT.stval, ALL_ONES));
-  file.define(CSR.vsscratch, new MaskedCsr(SLOT.vsscratch, ALL_ONES), needsH);
-  file.define(CSR.vscause, new MaskedCsr(SLOT.vscause, ALL_ONES), needsH);
-  file.define(CSR.vstval, new MaskedCsr(SLOT.vstval, ALL_ONES), needsH);
+  file.define(CSR.vsscratch, new MaskedCsr(SLOT.vsscratch, ALL_ONES), NEEDS_H);
+  file.define(CSR.vscause, new MaskedCsr(SLOT.vscause, ALL_ONES), NEEDS_H);
+  file.define(CSR.vstval, new MaskedCsr(SLOT.vstval, ALL_ONES), NEEDS_H);
 }
 
 /**

@@ -4,7 +4,9 @@
  * @module
  */
 
-import { BackendHal } from "../../hal/backend_hal.ts";
+import { BackendHal, type HalBackend } from "../../hal/backend_hal.ts";
+import { registerWordRunner } from "../../hal/_sync_batch.ts";
+import { csrResults, encodeOps, wordResults } from "../../hal/_word_batch.ts";
 import { AxError } from "../../hal/errors.ts";
 import type { HalInfo } from "../../hal/types.ts";
 import { VERSION } from "../../version.ts";
@@ -67,16 +69,24 @@ export class EmulatorHal extends BackendHal {
       harts: options.harts,
       params: machine.profile.params,
     });
-    super({
+    const backend: HalBackend = {
       name: "emulator",
-      harts: Array.from({ length: options.harts }, (_, i) => i),
+      harts: Object.freeze(Array.from({ length: options.harts }, (_, i) => i)),
       info: () => info,
       synchronous: true,
-      run: (hart, ops) => machine.run(hart, ops),
+      // The runtime runs the word form (registered below); this is the same on objects.
+      run: (hart, ops) => {
+        const batch = encodeOps(ops);
+        const results = wordResults(batch.length);
+        machine.runWords(hart, batch, results);
+        return csrResults(results, batch.length);
+      },
       checkCsr: (csr) => machine.checkCsr(csr),
       ram: { base: options.ramBase, size: options.ramSize },
       physVirtOffset: options.physVirtOffset,
-    });
+    };
+    registerWordRunner(backend, machine);
+    super(backend);
     this.#machine = machine;
   }
 

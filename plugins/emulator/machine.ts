@@ -5,13 +5,13 @@
  * @module
  */
 
-import { featuresOf, HartContext, type HartFeatures } from "../../hal/csr_blocks.ts";
+import { featuresOf, HartContext } from "../../hal/csr_hart.ts";
 import { ALL_ONES } from "../../hal/csr_fields.ts";
 import { csrName } from "../../hal/csr_numbers.ts";
 import { AxError } from "../../hal/errors.ts";
 import { type FirmwarePreset, resolveFirmware } from "../../hal/firmware.ts";
-import type { CheckedCsrOp } from "../../hal/backend_hal.ts";
-import type { CsrNum, CsrResult, HartId } from "../../hal/types.ts";
+import type { CsrNum, HartId } from "../../hal/types.ts";
+import type { WordBatch, WordResults } from "../../hal/_word_batch.ts";
 import { misaOf } from "../../hal/isa.ts";
 import type { ResolvedEmulatorOptions } from "./options.ts";
 import type { EmulatorProfile } from "./profile.ts";
@@ -63,8 +63,14 @@ export class EmulatorMachine {
   readonly firmware: FirmwarePreset;
   /** Every hart's slots. */
   readonly slots: BigUint64Array;
-  /** One context per hart, indexed by hart id. */
-  readonly harts: readonly HartContext[];
+  /** The same memory as 32-bit words (what the word form of the CSR model reads and writes). */
+  readonly words: Int32Array;
+  /** Each hart's ISA, as an index into the contexts. */
+  readonly #isaOf: Uint16Array;
+  /** One context per ISA, moved to the hart an access is for. */
+  readonly #contexts: readonly HartContext[];
+  /** How many harts. */
+  readonly hartCount: number;
   /** The cause of the last trap. */
   trapCause = 0;
 
@@ -80,28 +86,43 @@ export class EmulatorMachine {
     this.profile = profile ?? createProfile(options);
     this.firmware = resolveFirmware(options.firmware, this.profile.opensbi);
     this.slots = new BigUint64Array(options.harts * SLOT_COUNT);
-    // Harts with the same ISA share one extension set.
-    const shared = new Map<string, [ReadonlySet<string>, HartFeatures]>();
-    const harts: HartContext[] = [];
+    this.words = new Int32Array(this.slots.buffer);
+    // Harts with the same ISA share one extension set and one context.
+    const contexts = new Map<string, number>();
+    const kinds: HartContext[] = [];
+    const isaOf = new Uint16Array(options.harts);
     for (let id = 0; id < options.harts; id++) {
       const isa = options.isas[id]!;
-      let entry = shared.get(isa.text);
-      if (entry === undefined) {
+      let kind = contexts.get(isa.text);
+      if (kind === undefined) {
         const extensions = this.profile.extensionsOf(isa);
-        entry = [extensions, featuresOf(extensions)];
-        shared.set(isa.text, entry);
+        kind = kinds.length;
+        kinds.push(
+          new HartContext(this.slots, 0, 0, extensions, featuresOf(extensions), this.words),
+        );
+        contexts.set(isa.text, kind);
       }
-      harts.push(new HartContext(this.slots, id * SLOT_COUNT, id, entry[0], entry[1]));
+      isaOf[id] = kind;
     }
-    this.harts = harts;
+    this.#isaOf = isaOf;
+    this.#contexts = kinds;
+    this.hartCount = options.harts;
     this.reset();
   }
 
   /** Returns every hart to its reset state and applies the firmware preset. */
   reset(): void {
     this.slots.fill(0n);
-    for (const hart of this.harts) {
-      hart.put(SLOT.misa, misaOfExtensions(hart.extensions));
+    // Harts of one ISA share their extension set, and so their misa.
+    const misas = new Map<ReadonlySet<string>, bigint>();
+    for (let id = 0; id < this.hartCount; id++) {
+      const hart = this.context(id);
+      let misa = misas.get(hart.extensions);
+      if (misa === undefined) {
+        misa = misaOfExtensions(hart.extensions);
+        misas.set(hart.extensions, misa);
+      }
+      hart.put(SLOT.misa, misa);
       this.profile.reset(hart);
       for (const { csr, value } of this.firmware.writes(hart.hasH)) {
         this.profile.file.access(hart, csr, value, ALL_ONES);
@@ -113,6 +134,17 @@ export class EmulatorMachine {
         hart.put(SLOT.mip, this.firmware.mtimecmp === 0n ? mip | IP.MTIP : mip & ~IP.MTIP);
       }
     }
+  }
+
+  /**
+   * The context of a hart, for the CSR model: valid until the next call
+   * (harts of one ISA share one context, moved to the hart asked for).
+   *
+   * @param hart The hart.
+   * @returns Its context.
+   */
+  context(hart: HartId): HartContext {
+    return this.#contexts[this.#isaOf[hart]!]!.moveTo(hart, hart * SLOT_COUNT);
   }
 
   /** Throws when the backend cannot serve this CSR at all. */
@@ -129,51 +161,53 @@ export class EmulatorMachine {
 
   /**
    * Executes checked operations on one hart, in order: the emulator
-   * backend's one primitive.
+   * backend's one primitive (the runtime's word runner).
    *
    * @param hart The hart (the runtime checked it exists).
-   * @param ops The operations.
-   * @returns One result per operation.
+   * @param batch The operations.
+   * @param results Where the old values and trap causes go.
+   * @param at Where in `results.words` the first old value goes.
+   * @returns How many operations trapped.
    */
-  run(hart: HartId, ops: readonly CheckedCsrOp[]): CsrResult[] {
-    const file = this.profile.file;
-    const context = this.harts[hart]!;
-    const results = new Array<CsrResult>(ops.length);
-    for (let i = 0; i < ops.length; i++) {
-      const op = ops[i]!;
-      const old = op.op === "read"
-        ? file.access(context, op.csr, 0n, 0n)
-        : op.op === "write"
-        ? file.access(context, op.csr, op.value, ALL_ONES)
-        : op.op === "set"
-        ? file.access(context, op.csr, ALL_ONES, op.value)
-        : file.access(context, op.csr, 0n, op.value);
-      results[i] = old === undefined
-        ? { ok: false, trapCause: file.trapCause }
-        : { ok: true, value: old };
-    }
-    return results;
+  runWords(hart: HartId, batch: WordBatch, results: WordResults, at = 0): number {
+    return this.profile.file.runWords(this.context(hart), batch, results, at);
   }
 
   /** Executes one CSR access (`csrrw`-style: `value` under `mask`); `undefined` on a trap. */
   execute(hart: HartId, csr: CsrNum, value: bigint, mask: bigint): bigint | undefined {
     const file = this.profile.file;
-    const result = file.access(this.harts[hart]!, csr, value, mask);
+    const result = file.access(this.context(hart), csr, value, mask);
     if (result === undefined) this.trapCause = file.trapCause;
     return result;
   }
 }
 
+/**
+ * The profiles made so far, by name and parameters. A profile is a
+ * definition (its CSR blocks keep no hart's state), so every machine of one
+ * profile shares it: a program that makes many machines builds each profile
+ * once, and the engine's compiled code for its blocks stays valid.
+ */
+const PROFILES: Map<string, EmulatorProfile> = new Map();
+
 /** The profile the options name. */
 function createProfile(options: ResolvedEmulatorOptions): EmulatorProfile {
-  switch (options.profile) {
-    case "qemu-7.2":
-      return createQemu72Profile();
-    case "qemu-10.0":
-      return createQemu100Profile();
-    case "spec":
-      return createSpecProfile(options.spec);
+  const key = options.profile === "spec" ? `spec ${JSON.stringify(options.spec)}` : options.profile;
+  let profile = PROFILES.get(key);
+  if (profile === undefined) {
+    switch (options.profile) {
+      case "qemu-7.2":
+        profile = createQemu72Profile();
+        break;
+      case "qemu-10.0":
+        profile = createQemu100Profile();
+        break;
+      case "spec":
+        profile = createSpecProfile(options.spec);
+    }
+    PROFILES.set(key, profile);
   }
+  return profile;
 }
 
 function misaOfExtensions(extensions: ReadonlySet<string>): bigint {

@@ -5,7 +5,8 @@
  * @module
  */
 
-import type { CsrFile, HartContext } from "../../hal/csr_blocks.ts";
+import { FEATURE, type HartContext } from "../../hal/csr_hart.ts";
+import type { CsrFile } from "../../hal/csr_file.ts";
 import type { IsaSpec } from "../../hal/isa.ts";
 import type { CsrNum } from "../../hal/types.ts";
 
@@ -96,20 +97,14 @@ export interface EmulatorProfile {
   reset(hart: HartContext): void;
 }
 
-/** Predicate: H and VS CSRs need the H extension. */
-export function needsH(hart: HartContext): number {
-  return hart.hasH ? 0 : 2;
-}
+/** What H and VS CSRs require: the H extension. */
+export const NEEDS_H: number = FEATURE.h;
 
-/** Predicate: stimecmp needs Sstc. */
-export function needsSstc(hart: HartContext): number {
-  return hart.features.sstc ? 0 : 2;
-}
+/** What stimecmp requires: Sstc. */
+export const NEEDS_SSTC: number = FEATURE.sstc;
 
-/** Predicate: vstimecmp needs Sstc and H. */
-export function needsSstcAndH(hart: HartContext): number {
-  return hart.features.sstc && hart.hasH ? 0 : 2;
-}
+/** What vstimecmp requires: Sstc and H. */
+export const NEEDS_SSTC_AND_H: number = FEATURE.sstc | FEATURE.h;
 
 /** Why the counters are not modelled. */
 export const COUNTERS_NOT_MODELLED =

@@ -24,13 +24,9 @@
  * @module
  */
 
-import {
-  ConstCsr,
-  CsrFile,
-  FunctionCsr,
-  type HartContext,
-  MaskedCsr,
-} from "../../hal/csr_blocks.ts";
+import { type HartContext, type Lane, type Words, wordsOf } from "../../hal/csr_hart.ts";
+import { ConstCsr, FunctionCsr, LaneCsr, MaskedCsr, StoredCsr } from "../../hal/csr_blocks.ts";
+import { CsrFile } from "../../hal/csr_file.ts";
 import { CSR } from "../../hal/csr_numbers.ts";
 import type { IsaSpec } from "../../hal/isa.ts";
 import { exceptionMask } from "../../hal/trap_bits.ts";
@@ -53,7 +49,7 @@ import {
   withSd,
 } from "../../hal/csr_fields.ts";
 import type { EmulatorProfile } from "./profile.ts";
-import { needsH, needsSstc, needsSstcAndH } from "./profile.ts";
+import { NEEDS_H, NEEDS_SSTC, NEEDS_SSTC_AND_H } from "./profile.ts";
 import { FLAG, SLOT } from "./slots.ts";
 import type { QemuModel } from "./qemu_model.ts";
 
@@ -97,36 +93,37 @@ const HS_ONLY_EXCPS = exceptionMask(
 const SSTATUS_MASK = STATUS.SIE | STATUS.SPIE | STATUS.UIE | STATUS.UPIE | STATUS.SPP | STATUS.FS |
   STATUS.XS | STATUS.SUM | STATUS.MXR | STATUS.VS | STATUS.SD;
 
-/** Moves the VS bits (2, 6, 10) of a vsie/vsip value up to their hie/hip place. */
-function vsToHs(value: bigint): bigint {
-  const vsBits = value & (VS_INTERRUPTS >> 1n);
-  return (value & ~(VS_INTERRUPTS >> 1n)) | (vsBits << 1n);
+/** The VS bits (2, 6, 10) as a vsie/vsip value holds them (1, 5, 9), by lane. */
+const VS_AS_VS_BITS: Words = wordsOf(VS_INTERRUPTS >> 1n);
+const VS_BITS: Words = wordsOf(VS_INTERRUPTS);
+
+/**
+ * Moves the VS bits (1, 5, 9) of a vsie/vsip word up to their hie/hip place.
+ * The VS bits are in the low word, so each word moves on its own.
+ */
+function vsToHs(word: number, lane: Lane): number {
+  const vsBits = word & VS_AS_VS_BITS[lane];
+  return (word & ~VS_AS_VS_BITS[lane]) | (vsBits << 1);
 }
 
-/** Moves hie/hip VS bits down to their vsie/vsip place. */
-function hsToVs(value: bigint): bigint {
-  const vsBits = value & VS_INTERRUPTS;
-  return (value & ~VS_INTERRUPTS) | (vsBits >> 1n);
+/** Moves hie/hip VS bits down to their vsie/vsip place, one word at a time. */
+function hsToVs(word: number, lane: Lane): number {
+  const vsBits = word & VS_BITS[lane];
+  return (word & ~VS_BITS[lane]) | (vsBits >>> 1);
 }
 
-/** A read-modify-write CSR: its `read` is an rmw with an empty mask. */
-function rmwCsr(rmw: (hart: HartContext, value: bigint, mask: bigint) => bigint): FunctionCsr {
-  return new FunctionCsr({ read: (hart) => rmw(hart, 0n, 0n), rmw });
-}
-
-/** A write function that stores the value unless `accept` refuses it. */
-function storedUnless(slot: number, accept: (value: bigint) => boolean): FunctionCsr {
-  return new FunctionCsr({
-    read: (hart) => hart.get(slot),
-    write: (hart, value) => {
-      if (accept(value)) hart.put(slot, value);
-    },
+/** A CSR that stores a written value unless `accept` refuses it. */
+function storedUnless(slot: number, accept: (value: bigint) => boolean): StoredCsr {
+  return new StoredCsr(slot, (hart, value) => {
+    if (accept(value)) hart.put(slot, value);
   });
 }
 
+const STCE: Words = wordsOf(ENVCFG.STCE);
+
 /** Whether an M-mode writer under Sstc has menvcfg.STCE set (STIP/VSTIP then belong to the timers). */
 function stceOwnsTimers(hart: HartContext): boolean {
-  return hart.features.sstc && hart.priv === 3 && (hart.get(SLOT.menvcfg) & ENVCFG.STCE) !== 0n;
+  return hart.features.sstc && hart.priv === 3 && hart.hasAny(SLOT.menvcfg, STCE);
 }
 
 /** A tvec value with a legal mode (0 direct, 1 vectored). */
@@ -147,7 +144,7 @@ function validAtp(value: bigint): boolean {
  * ```ts
  * import { createQemuProfile } from "./qemu_profile.ts";
  * import { QEMU_10_0_MODEL } from "./qemu_10_0_profile.ts";
- * import { HartContext } from "../../hal/csr_blocks.ts";
+ * import { HartContext } from "../../hal/csr_hart.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const profile = createQemuProfile(QEMU_10_0_MODEL);
@@ -204,27 +201,52 @@ export function createQemuProfile(model: QemuModel): EmulatorProfile {
     hart.put(SLOT.mstatus, next);
   }
 
+  // The interrupt and delegation registers' rules are bitwise, so they are
+  // written per 32-bit lane (LaneCsr), with each mask as its words.
+  const delegableInts = wordsOf(DELEGABLE_INTS);
+  const hsModeInts = wordsOf(HS_MODE_INTERRUPTS);
+  const timerPending = wordsOf(IP.STIP | IP.VSTIP);
+  const vstip = wordsOf(IP.VSTIP);
+  const stip = wordsOf(IP.STIP);
+  const vssip = wordsOf(IP.VSSIP);
+  const sgeip = wordsOf(IP.SGEIP);
+  const vstimeIrq = wordsOf(FLAG.vstimeIrq);
+  const allIntsWords = wordsOf(allInts);
+  const vsDelegableIntsWords = wordsOf(vsDelegableInts);
+  const vsDelegableExcpsWords = wordsOf(vsDelegableExcps);
+  const sModeIntsWords = wordsOf(sModeInts);
+  const sieBits = wordsOf(sModeInts | b.localInterrupts);
+  const vsieBits = wordsOf(VS_INTERRUPTS | b.localInterrupts);
+  const sipWritableWords = wordsOf(sipWritable);
+  const vsipReadableWords = wordsOf(vsipReadable);
+
   /**
    * rmw_mip64: the one store behind mip, sip, hip, hvip and vsip. Returns
    * the old pending bits (with VSTIP from the VS timer unless the caller is
    * hvip).
    */
-  function rmwMip(hart: HartContext, value: bigint, writeMask: bigint, isHvip: boolean): bigint {
-    let mask = writeMask & DELEGABLE_INTS;
+  function rmwMip(
+    hart: HartContext,
+    lane: Lane,
+    value: number,
+    writeMask: number,
+    isHvip: boolean,
+  ): number {
+    let mask = writeMask & delegableInts[lane];
     // Sstc: an M-mode writer with menvcfg.STCE=1 cannot write STIP or VSTIP.
-    if (stceOwnsTimers(hart)) mask &= ~(IP.STIP | IP.VSTIP);
-    let old = hart.get(SLOT.mip);
-    if (mask !== 0n) hart.put(SLOT.mip, (old & ~mask) | (value & mask));
-    if (!isHvip && (hart.get(SLOT.flags) & FLAG.vstimeIrq) !== 0n) old |= IP.VSTIP;
+    if (stceOwnsTimers(hart)) mask &= ~timerPending[lane];
+    let old = hart.word(SLOT.mip, lane);
+    if (mask !== 0) hart.putWord(SLOT.mip, lane, (old & ~mask) | (value & mask));
+    if (!isHvip && hart.hasAny(SLOT.flags, vstimeIrq)) old |= vstip[lane];
     return old;
   }
 
   /** rmw_mie64. */
-  function rmwMie(hart: HartContext, value: bigint, writeMask: bigint): bigint {
-    let mask = writeMask & allInts;
-    if (!hart.hasH) mask &= b.mieDropsVsWithoutH ? ~HS_MODE_INTERRUPTS : ~IP.SGEIP;
-    const old = hart.get(SLOT.mie);
-    if (mask !== 0n) hart.put(SLOT.mie, (old & ~mask) | (value & mask));
+  function rmwMie(hart: HartContext, lane: Lane, value: number, writeMask: number): number {
+    let mask = writeMask & allIntsWords[lane];
+    if (!hart.hasH) mask &= b.mieDropsVsWithoutH ? ~hsModeInts[lane] : ~sgeip[lane];
+    const old = hart.word(SLOT.mie, lane);
+    if (mask !== 0) hart.putWord(SLOT.mie, lane, (old & ~mask) | (value & mask));
     return old;
   }
 
@@ -260,7 +282,7 @@ export function createQemuProfile(model: QemuModel): EmulatorProfile {
         hart.put(SLOT.vsstatus, next);
       },
     }),
-    needsH,
+    NEEDS_H,
   );
   file.define(
     CSR.hstatus,
@@ -269,114 +291,127 @@ export function createQemuProfile(model: QemuModel): EmulatorProfile {
       read: (hart) => (hart.get(SLOT.hstatus) & ~(HSTATUS.VSXL | HSTATUS.VSBE)) | (2n << 32n),
       write: (hart, value) => hart.put(SLOT.hstatus, value & ~b.hstatusReadOnlyZero),
     }),
-    needsH,
+    NEEDS_H,
   );
 
   // ---- delegation --------------------------------------------------------
   file.define(CSR.medeleg, new MaskedCsr(SLOT.medeleg, delegableExcps));
   file.define(
     CSR.hedeleg,
-    new FunctionCsr({
-      read: (hart) => hart.get(SLOT.hedeleg),
-      write: (hart, value) => hart.put(SLOT.hedeleg, value & vsDelegableExcps),
+    new LaneCsr((hart, lane, value, writeMask) => {
+      const old = hart.word(SLOT.hedeleg, lane);
+      if (writeMask !== 0) {
+        const next = (old & ~writeMask) | (value & writeMask);
+        hart.putWord(SLOT.hedeleg, lane, next & vsDelegableExcpsWords[lane]);
+      }
+      return old;
     }),
-    needsH,
+    NEEDS_H,
   );
   // rmw_mideleg64 returns the stored value and then forces the HS bits
   // (whether reset already stored them is midelegStaleFirstRead).
   file.define(
     CSR.mideleg,
-    rmwCsr((hart, value, writeMask) => {
-      const old = hart.get(SLOT.mideleg);
-      const mask = writeMask & DELEGABLE_INTS;
+    new LaneCsr((hart, lane, value, writeMask) => {
+      const old = hart.word(SLOT.mideleg, lane);
+      const mask = writeMask & delegableInts[lane];
       let next = (old & ~mask) | (value & mask);
-      if (hart.hasH) next |= HS_MODE_INTERRUPTS;
-      hart.put(SLOT.mideleg, next);
+      if (hart.hasH) next |= hsModeInts[lane];
+      hart.putWord(SLOT.mideleg, lane, next);
       return old;
     }),
   );
   file.define(
     CSR.hideleg,
-    rmwCsr((hart, value, writeMask) => {
-      const old = hart.get(SLOT.hideleg);
-      const mask = writeMask & vsDelegableInts;
-      hart.put(SLOT.hideleg, (old & ~mask) | (value & mask));
-      return old & vsDelegableInts;
+    new LaneCsr((hart, lane, value, writeMask) => {
+      const old = hart.word(SLOT.hideleg, lane);
+      const mask = writeMask & vsDelegableIntsWords[lane];
+      hart.putWord(SLOT.hideleg, lane, (old & ~mask) | (value & mask));
+      return old & vsDelegableIntsWords[lane];
     }),
-    needsH,
+    NEEDS_H,
   );
 
   // ---- interrupt enables -------------------------------------------------
-  file.define(CSR.mie, rmwCsr(rmwMie));
+  file.define(CSR.mie, new LaneCsr(rmwMie));
   file.define(
     CSR.sie,
-    rmwCsr((hart, value, writeMask) => {
-      const mask = hart.get(SLOT.mideleg) & (sModeInts | b.localInterrupts);
-      return rmwMie(hart, value, writeMask & mask) & mask;
+    new LaneCsr((hart, lane, value, writeMask) => {
+      const mask = hart.word(SLOT.mideleg, lane) & sieBits[lane];
+      return rmwMie(hart, lane, value, writeMask & mask) & mask;
     }),
   );
   file.define(
     CSR.hie,
-    rmwCsr((hart, value, writeMask) =>
-      rmwMie(hart, value, writeMask & HS_MODE_INTERRUPTS) & HS_MODE_INTERRUPTS
+    new LaneCsr((hart, lane, value, writeMask) =>
+      rmwMie(hart, lane, value, writeMask & hsModeInts[lane]) & hsModeInts[lane]
     ),
-    needsH,
+    NEEDS_H,
   );
   file.define(
     CSR.vsie,
-    rmwCsr((hart, value, writeMask) => {
-      const mask = hart.get(SLOT.hideleg) & (VS_INTERRUPTS | b.localInterrupts);
-      const old = rmwMie(hart, vsToHs(value), vsToHs(writeMask) & mask);
-      return hsToVs(old & mask);
+    new LaneCsr((hart, lane, value, writeMask) => {
+      const mask = hart.word(SLOT.hideleg, lane) & vsieBits[lane];
+      const old = rmwMie(hart, lane, vsToHs(value, lane), vsToHs(writeMask, lane) & mask);
+      return hsToVs(old & mask, lane);
     }),
-    needsH,
+    NEEDS_H,
   );
 
   // ---- interrupt pending: every view goes through rmw_mip64 --------------
-  file.define(CSR.mip, rmwCsr((hart, value, writeMask) => rmwMip(hart, value, writeMask, false)));
+  file.define(
+    CSR.mip,
+    new LaneCsr((hart, lane, value, writeMask) => rmwMip(hart, lane, value, writeMask, false)),
+  );
   file.define(
     CSR.sip,
-    rmwCsr((hart, value, writeMask) => {
-      const mideleg = hart.get(SLOT.mideleg);
-      const old = rmwMip(hart, value, writeMask & mideleg & sipWritable, false);
-      let visible = mideleg & sModeInts;
-      if (b.sipHidesStipUnderStce && stceOwnsTimers(hart)) visible &= ~IP.STIP;
+    new LaneCsr((hart, lane, value, writeMask) => {
+      const mideleg = hart.word(SLOT.mideleg, lane);
+      const old = rmwMip(hart, lane, value, writeMask & mideleg & sipWritableWords[lane], false);
+      let visible = mideleg & sModeIntsWords[lane];
+      if (b.sipHidesStipUnderStce && stceOwnsTimers(hart)) visible &= ~stip[lane];
       return old & visible;
     }),
   );
   file.define(
     CSR.hip,
-    rmwCsr((hart, value, writeMask) =>
-      rmwMip(hart, value, writeMask & IP.VSSIP, false) & HS_MODE_INTERRUPTS
+    new LaneCsr((hart, lane, value, writeMask) =>
+      rmwMip(hart, lane, value, writeMask & vssip[lane], false) & hsModeInts[lane]
     ),
-    needsH,
+    NEEDS_H,
   );
   file.define(
     CSR.hvip,
-    rmwCsr((hart, value, writeMask) => {
-      const old = rmwMip(hart, value, writeMask & VS_INTERRUPTS, true);
-      return b.hvipReadsMip ? old : old & VS_INTERRUPTS;
+    new LaneCsr((hart, lane, value, writeMask) => {
+      const old = rmwMip(hart, lane, value, writeMask & VS_BITS[lane], true);
+      return b.hvipReadsMip ? old : old & VS_BITS[lane];
     }),
-    needsH,
+    NEEDS_H,
   );
   // vsip writes only VSSIP (hideleg & VSSIP); what it shows is vsipShowsDelegated.
   file.define(
     CSR.vsip,
-    rmwCsr((hart, value, writeMask) => {
-      const hideleg = hart.get(SLOT.hideleg);
-      const old = rmwMip(hart, vsToHs(value), vsToHs(writeMask) & hideleg & IP.VSSIP, false);
-      return hsToVs(old & hideleg & vsipReadable);
+    new LaneCsr((hart, lane, value, writeMask) => {
+      const hideleg = hart.word(SLOT.hideleg, lane);
+      const old = rmwMip(
+        hart,
+        lane,
+        vsToHs(value, lane),
+        vsToHs(writeMask, lane) & hideleg & vssip[lane],
+        false,
+      );
+      return hsToVs(old & hideleg & vsipReadableWords[lane], lane);
     }),
-    needsH,
+    NEEDS_H,
   );
   // GEILEN is 0 on virt without AIA: hgeie keeps nothing and hgeip is zero.
-  file.define(CSR.hgeie, new MaskedCsr(SLOT.hgeie, 0n), needsH);
-  file.define(CSR.hgeip, new ConstCsr(0n), needsH);
+  file.define(CSR.hgeie, new MaskedCsr(SLOT.hgeie, 0n), NEEDS_H);
+  file.define(CSR.hgeip, new ConstCsr(0n), NEEDS_H);
 
   // ---- counters, envcfg ----------------------------------------------------
   file.define(CSR.mcounteren, new MaskedCsr(SLOT.mcounteren, b.counterenMask));
   file.define(CSR.scounteren, new MaskedCsr(SLOT.scounteren, b.counterenMask));
-  file.define(CSR.hcounteren, new MaskedCsr(SLOT.hcounteren, b.counterenMask), needsH);
+  file.define(CSR.hcounteren, new MaskedCsr(SLOT.hcounteren, b.counterenMask), NEEDS_H);
   file.define(CSR.mcountinhibit, new MaskedCsr(SLOT.mcountinhibit, b.mcountinhibitMask));
   const menvcfgWritable = b.menvcfgFollowsExtensions
     ? (hart: HartContext) =>
@@ -410,7 +445,7 @@ export function createQemuProfile(model: QemuModel): EmulatorProfile {
         },
       })
       : new MaskedCsr(SLOT.henvcfg, ENVCFG_BASE | ENVCFG.PBMTE | ENVCFG.STCE),
-    needsH,
+    NEEDS_H,
   );
 
   // ---- trap vectors, epc, tval, tinst --------------------------------------
@@ -421,17 +456,17 @@ export function createQemuProfile(model: QemuModel): EmulatorProfile {
     b.vstvecDropsInvalidMode
       ? storedUnless(SLOT.vstvec, validTvec)
       : new MaskedCsr(SLOT.vstvec, ALL_ONES),
-    needsH,
+    NEEDS_H,
   );
   file.define(CSR.mepc, new MaskedCsr(SLOT.mepc, ALL_ONES));
   file.define(CSR.sepc, new MaskedCsr(SLOT.sepc, ALL_ONES));
-  file.define(CSR.vsepc, new MaskedCsr(SLOT.vsepc, ALL_ONES), needsH);
-  file.define(CSR.htval, new MaskedCsr(SLOT.htval, ALL_ONES), needsH);
+  file.define(CSR.vsepc, new MaskedCsr(SLOT.vsepc, ALL_ONES), NEEDS_H);
+  file.define(CSR.htval, new MaskedCsr(SLOT.htval, ALL_ONES), NEEDS_H);
   // QEMU gates mtval2 and mtinst on H (predicate hmode), unlike the spec.
-  file.define(CSR.mtval2, new MaskedCsr(SLOT.mtval2, ALL_ONES), needsH);
-  file.define(CSR.mtinst, new MaskedCsr(SLOT.mtinst, ALL_ONES), needsH);
+  file.define(CSR.mtval2, new MaskedCsr(SLOT.mtval2, ALL_ONES), NEEDS_H);
+  file.define(CSR.mtinst, new MaskedCsr(SLOT.mtinst, ALL_ONES), NEEDS_H);
   // htinst ignores writes: it only shows what a trap wrote (0 after reset).
-  file.define(CSR.htinst, new MaskedCsr(SLOT.htinst, 0n), needsH);
+  file.define(CSR.htinst, new MaskedCsr(SLOT.htinst, 0n), NEEDS_H);
 
   // ---- address translation ------------------------------------------------
   file.define(CSR.satp, storedUnless(SLOT.satp, validAtp));
@@ -439,7 +474,7 @@ export function createQemuProfile(model: QemuModel): EmulatorProfile {
     file.define(
       csr,
       b.atpDropsInvalidMode ? storedUnless(slot, validAtp) : new MaskedCsr(slot, ALL_ONES),
-      needsH,
+      NEEDS_H,
     );
   }
 
@@ -454,7 +489,7 @@ export function createQemuProfile(model: QemuModel): EmulatorProfile {
         hart.put(SLOT.mip, value <= 0n ? mip | IP.STIP : mip & ~IP.STIP);
       },
     }),
-    needsSstc,
+    NEEDS_SSTC,
   );
   /**
    * riscv_timer_write_timecmp for the VS timer: a compare in the past (time
@@ -479,7 +514,7 @@ export function createQemuProfile(model: QemuModel): EmulatorProfile {
         armVsTimer(hart);
       },
     }),
-    b.vstimecmpNeedsH ? needsSstcAndH : needsSstc,
+    b.vstimecmpNeedsH ? NEEDS_SSTC_AND_H : NEEDS_SSTC,
   );
   file.define(
     CSR.htimedelta,
@@ -492,7 +527,7 @@ export function createQemuProfile(model: QemuModel): EmulatorProfile {
         },
       })
       : new MaskedCsr(SLOT.htimedelta, ALL_ONES),
-    needsH,
+    NEEDS_H,
   );
 
   definePlainStorage(file);

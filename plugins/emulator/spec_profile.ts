@@ -27,13 +27,15 @@
  */
 
 import {
-  ConstCsr,
-  CsrFile,
-  FunctionCsr,
+  bigintOfLanes,
+  extensionMask,
   type HartContext,
-  MaskedCsr,
-  ViewCsr,
-} from "../../hal/csr_blocks.ts";
+  type Lane,
+  slotMask,
+  wordsOf,
+} from "../../hal/csr_hart.ts";
+import { ConstCsr, FunctionCsr, MaskedCsr, StoredCsr, ViewCsr } from "../../hal/csr_blocks.ts";
+import { CsrFile } from "../../hal/csr_file.ts";
 import { ALL_ONES, H_EXCEPTIONS, HEDELEG_WRITABLE } from "../../hal/csr_fields.ts";
 import { CSR } from "../../hal/csr_numbers.ts";
 import { exceptionMask } from "../../hal/trap_bits.ts";
@@ -55,7 +57,7 @@ import {
   withSd,
 } from "../../hal/csr_fields.ts";
 import type { EmulatorProfile } from "./profile.ts";
-import { needsH, needsSstc, needsSstcAndH } from "./profile.ts";
+import { NEEDS_H, NEEDS_SSTC, NEEDS_SSTC_AND_H } from "./profile.ts";
 import { SLOT } from "./slots.ts";
 
 /**
@@ -235,7 +237,7 @@ export function createSpecProfile(params: SpecParams = DEFAULT_SPEC_PARAMS): Emu
         hart.put(SLOT.vsstatus, (hart.get(SLOT.vsstatus) & ~mask) | (value & mask));
       },
     }),
-    needsH,
+    NEEDS_H,
   );
 
   const HSTATUS_WRITABLE = HSTATUS.GVA | HSTATUS.SPV | HSTATUS.SPVP | HSTATUS.HU | HSTATUS.VTVM |
@@ -254,7 +256,7 @@ export function createSpecProfile(params: SpecParams = DEFAULT_SPEC_PARAMS): Emu
         hart.put(SLOT.hstatus, next);
       },
     }),
-    needsH,
+    NEEDS_H,
   );
 
   // ---- delegation --------------------------------------------------------
@@ -262,15 +264,19 @@ export function createSpecProfile(params: SpecParams = DEFAULT_SPEC_PARAMS): Emu
     CSR.medeleg,
     new MaskedCsr(
       SLOT.medeleg,
-      (hart) => hart.hasH ? MEDELEG_WRITABLE | H_EXCEPTIONS : MEDELEG_WRITABLE,
+      extensionMask((hart) => hart.hasH ? MEDELEG_WRITABLE | H_EXCEPTIONS : MEDELEG_WRITABLE),
     ),
   );
-  file.define(CSR.hedeleg, new MaskedCsr(SLOT.hedeleg, HEDELEG_WRITABLE), needsH);
+  file.define(CSR.hedeleg, new MaskedCsr(SLOT.hedeleg, HEDELEG_WRITABLE), NEEDS_H);
 
+  /** What H delegates to VS for good: the VS interrupts (and SGEI). */
+  const hsDelegated = VS_INTERRUPTS | sgei;
+  const hsDelegatedWords = wordsOf(hsDelegated);
   /** mideleg: S bits (and LCOFI) writable; with H the VS bits (and SGEI) are read-only one. */
-  function readMideleg(hart: HartContext): bigint {
-    return hart.get(SLOT.mideleg) | (hart.hasH ? VS_INTERRUPTS | sgei : 0n);
+  function midelegLane(hart: HartContext, lane: Lane): number {
+    return hart.word(SLOT.mideleg, lane) | (hart.hasH ? hsDelegatedWords[lane] : 0);
   }
+  const readMideleg = (hart: HartContext) => bigintOfLanes(midelegLane, hart);
   file.define(
     CSR.mideleg,
     new FunctionCsr({
@@ -278,29 +284,45 @@ export function createSpecProfile(params: SpecParams = DEFAULT_SPEC_PARAMS): Emu
       write: (hart, value) => hart.put(SLOT.mideleg, value & (S_INTERRUPTS | lcof(hart))),
     }),
   );
+  const vsWords = wordsOf(VS_INTERRUPTS);
   file.define(
     CSR.hideleg,
-    new MaskedCsr(SLOT.hideleg, (hart) => VS_INTERRUPTS & readMideleg(hart)),
-    needsH,
+    new MaskedCsr(
+      SLOT.hideleg,
+      slotMask(SLOT.mideleg, (hart, lane) => vsWords[lane] & midelegLane(hart, lane)),
+    ),
+    NEEDS_H,
   );
 
   // ---- interrupt enables -------------------------------------------------
-  function mieWritable(hart: HartContext): bigint {
-    return S_INTERRUPTS | M_INTERRUPTS | lcof(hart) | (hart.hasH ? VS_INTERRUPTS | sgei : 0n);
-  }
-  file.define(CSR.mie, new MaskedCsr(SLOT.mie, mieWritable));
-  const sieMask = (hart: HartContext) => readMideleg(hart) & (S_INTERRUPTS | lcof(hart));
+  file.define(
+    CSR.mie,
+    new MaskedCsr(
+      SLOT.mie,
+      extensionMask((hart) =>
+        S_INTERRUPTS | M_INTERRUPTS | lcof(hart) | (hart.hasH ? hsDelegated : 0n)
+      ),
+    ),
+  );
+  const sieBits = extensionMask((hart) => S_INTERRUPTS | lcof(hart));
+  const sieMask = slotMask(
+    SLOT.mideleg,
+    (hart, lane) => midelegLane(hart, lane) & sieBits.lane(hart, lane),
+  );
   file.define(CSR.sie, new ViewCsr(SLOT.mie, { readMask: sieMask, writeMask: sieMask }));
   file.define(
     CSR.hie,
-    new ViewCsr(SLOT.mie, { readMask: VS_INTERRUPTS | sgei, writeMask: VS_INTERRUPTS | sgei }),
-    needsH,
+    new ViewCsr(SLOT.mie, { readMask: hsDelegated, writeMask: hsDelegated }),
+    NEEDS_H,
   );
-  const vsieMask = (hart: HartContext) => hart.get(SLOT.hideleg) & VS_INTERRUPTS;
+  const vsieMask = slotMask(
+    SLOT.hideleg,
+    (hart, lane) => hart.word(SLOT.hideleg, lane) & vsWords[lane],
+  );
   file.define(
     CSR.vsie,
     new ViewCsr(SLOT.mie, { readMask: vsieMask, writeMask: vsieMask, shift: 1 }),
-    needsH,
+    NEEDS_H,
   );
 
   // ---- interrupt pending: one store (mip slot) of which hvip is a view ---
@@ -352,7 +374,7 @@ export function createSpecProfile(params: SpecParams = DEFAULT_SPEC_PARAMS): Emu
   file.define(
     CSR.hvip,
     new ViewCsr(SLOT.mip, { readMask: VS_INTERRUPTS, writeMask: VS_INTERRUPTS }),
-    needsH,
+    NEEDS_H,
   );
   file.define(
     CSR.hip,
@@ -362,7 +384,7 @@ export function createSpecProfile(params: SpecParams = DEFAULT_SPEC_PARAMS): Emu
         hart.put(SLOT.mip, (hart.get(SLOT.mip) & ~IP.VSSIP) | (value & IP.VSSIP));
       },
     }),
-    needsH,
+    NEEDS_H,
   );
   file.define(
     CSR.vsip,
@@ -373,16 +395,16 @@ export function createSpecProfile(params: SpecParams = DEFAULT_SPEC_PARAMS): Emu
         hart.put(SLOT.mip, (hart.get(SLOT.mip) & ~mask) | ((value << 1n) & mask));
       },
     }),
-    needsH,
+    NEEDS_H,
   );
-  file.define(CSR.hgeie, new MaskedCsr(SLOT.hgeie, hgeieWritable), needsH);
+  file.define(CSR.hgeie, new MaskedCsr(SLOT.hgeie, hgeieWritable), NEEDS_H);
   // No guest external interrupt sources are modelled: hgeip is always zero.
-  file.define(CSR.hgeip, new ConstCsr(0n), needsH);
+  file.define(CSR.hgeip, new ConstCsr(0n), NEEDS_H);
 
   // ---- counters, envcfg ---------------------------------------------------
   file.define(CSR.mcounteren, new MaskedCsr(SLOT.mcounteren, COUNTEREN_WRITABLE));
   file.define(CSR.scounteren, new MaskedCsr(SLOT.scounteren, COUNTEREN_WRITABLE));
-  file.define(CSR.hcounteren, new MaskedCsr(SLOT.hcounteren, COUNTEREN_WRITABLE), needsH);
+  file.define(CSR.hcounteren, new MaskedCsr(SLOT.hcounteren, COUNTEREN_WRITABLE), NEEDS_H);
   file.define(CSR.mcountinhibit, new MaskedCsr(SLOT.mcountinhibit, MCOUNTINHIBIT_WRITABLE));
 
   function cacheBlockFields(hart: HartContext): bigint {
@@ -393,10 +415,10 @@ export function createSpecProfile(params: SpecParams = DEFAULT_SPEC_PARAMS): Emu
     return ENVCFG.FIOM | cacheBlockFields(hart) | (hart.features.svpbmt ? ENVCFG.PBMTE : 0n) |
       (hart.features.sstc ? ENVCFG.STCE : 0n);
   }
-  file.define(CSR.menvcfg, new MaskedCsr(SLOT.menvcfg, menvcfgWritable));
+  file.define(CSR.menvcfg, new MaskedCsr(SLOT.menvcfg, extensionMask(menvcfgWritable)));
   file.define(
     CSR.senvcfg,
-    new MaskedCsr(SLOT.senvcfg, (hart) => ENVCFG.FIOM | cacheBlockFields(hart)),
+    new MaskedCsr(SLOT.senvcfg, extensionMask((hart) => ENVCFG.FIOM | cacheBlockFields(hart))),
   );
   /** henvcfg.PBMTE/STCE are read-only zero while the menvcfg bit is zero. */
   function henvcfgVisible(hart: HartContext): bigint {
@@ -412,7 +434,7 @@ export function createSpecProfile(params: SpecParams = DEFAULT_SPEC_PARAMS): Emu
         hart.put(SLOT.henvcfg, (hart.get(SLOT.henvcfg) & ~mask) | (value & mask));
       },
     }),
-    needsH,
+    NEEDS_H,
   );
 
   // ---- trap vectors, epc, tval, tinst --------------------------------------
@@ -423,49 +445,44 @@ export function createSpecProfile(params: SpecParams = DEFAULT_SPEC_PARAMS): Emu
     });
   file.define(CSR.mtvec, tvec(SLOT.mtvec));
   file.define(CSR.stvec, tvec(SLOT.stvec));
-  file.define(CSR.vstvec, tvec(SLOT.vstvec), needsH);
-  const epcMask = (hart: HartContext) => hart.features.c ? ~1n & ALL_ONES : ~3n & ALL_ONES;
+  file.define(CSR.vstvec, tvec(SLOT.vstvec), NEEDS_H);
+  const epcMask = extensionMask((hart) => hart.features.c ? ~1n & ALL_ONES : ~3n & ALL_ONES);
   file.define(CSR.mepc, new MaskedCsr(SLOT.mepc, epcMask));
   file.define(CSR.sepc, new MaskedCsr(SLOT.sepc, epcMask));
-  file.define(CSR.vsepc, new MaskedCsr(SLOT.vsepc, epcMask), needsH);
-  file.define(CSR.htval, new MaskedCsr(SLOT.htval, guestAddressMask), needsH);
-  file.define(CSR.mtval2, new MaskedCsr(SLOT.mtval2, (h) => h.hasH ? guestAddressMask : 0n));
-  file.define(CSR.htinst, new ConstCsr(0n), needsH);
+  file.define(CSR.vsepc, new MaskedCsr(SLOT.vsepc, epcMask), NEEDS_H);
+  file.define(CSR.htval, new MaskedCsr(SLOT.htval, guestAddressMask), NEEDS_H);
+  file.define(
+    CSR.mtval2,
+    new MaskedCsr(SLOT.mtval2, extensionMask((h) => h.hasH ? guestAddressMask : 0n)),
+  );
+  file.define(CSR.htinst, new ConstCsr(0n), NEEDS_H);
   file.define(CSR.mtinst, new ConstCsr(0n));
 
   // ---- address translation ------------------------------------------------
   const satpModes = hgatpModes;
   const atp = (slot: number) =>
-    new FunctionCsr({
-      read: (hart) => hart.get(slot),
-      write: (hart, value) => {
-        // An unsupported MODE makes the whole satp/vsatp write have no effect.
-        if (satpModes.has(Number(value >> 60n))) hart.put(slot, value);
-      },
+    new StoredCsr(slot, (hart, value) => {
+      // An unsupported MODE makes the whole satp/vsatp write have no effect.
+      if (satpModes.has(Number(value >> 60n))) hart.put(slot, value);
     });
   file.define(CSR.satp, atp(SLOT.satp));
-  file.define(CSR.vsatp, atp(SLOT.vsatp), needsH);
+  file.define(CSR.vsatp, atp(SLOT.vsatp), NEEDS_H);
   file.define(
     CSR.hgatp,
-    new FunctionCsr({
-      read: (hart) => hart.get(SLOT.hgatp),
-      write: (hart, value) => {
-        const mode = Number(value >> 60n);
-        const keptMode = hgatpModes.has(mode)
-          ? BigInt(mode) << 60n
-          : hart.get(SLOT.hgatp) & ATP.MODE;
-        hart.put(SLOT.hgatp, keptMode | (value & hgatpFieldMask));
-      },
+    new StoredCsr(SLOT.hgatp, (hart, value) => {
+      const mode = Number(value >> 60n);
+      const keptMode = hgatpModes.has(mode) ? BigInt(mode) << 60n : hart.get(SLOT.hgatp) & ATP.MODE;
+      hart.put(SLOT.hgatp, keptMode | (value & hgatpFieldMask));
     }),
-    needsH,
+    NEEDS_H,
   );
 
   // ---- Sstc timers ------------------------------------------------------
   // The timers are compared on every read of mip (time is 0 in the emulator),
   // so the compare registers are plain storage.
-  file.define(CSR.stimecmp, new MaskedCsr(SLOT.stimecmp, ALL_ONES), needsSstc);
-  file.define(CSR.vstimecmp, new MaskedCsr(SLOT.vstimecmp, ALL_ONES), needsSstcAndH);
-  file.define(CSR.htimedelta, new MaskedCsr(SLOT.htimedelta, ALL_ONES), needsH);
+  file.define(CSR.stimecmp, new MaskedCsr(SLOT.stimecmp, ALL_ONES), NEEDS_SSTC);
+  file.define(CSR.vstimecmp, new MaskedCsr(SLOT.vstimecmp, ALL_ONES), NEEDS_SSTC_AND_H);
+  file.define(CSR.htimedelta, new MaskedCsr(SLOT.htimedelta, ALL_ONES), NEEDS_H);
 
   definePlainStorage(file);
   defineIdentity(file);

@@ -11,6 +11,7 @@
 import type { FirmwarePreset } from "../../hal/firmware.ts";
 import { hex } from "../../hal/hex.ts";
 import type { HalInfo } from "../../hal/types.ts";
+import { misaBit } from "../../hal/isa.ts";
 import type { QemuSession } from "./_session.ts";
 import type { ResolvedQemuOptions } from "./options.ts";
 
@@ -18,7 +19,7 @@ import type { ResolvedQemuOptions } from "./options.ts";
 function isaOfMisa(misa: bigint): string {
   let letters = "";
   for (const letter of "imafdqcbvh") {
-    if ((misa >> BigInt(letter.charCodeAt(0) - 97)) & 1n) letters += letter;
+    if ((misa & misaBit(letter)) !== 0n) letters += letter;
   }
   return `rv64${letters}`;
 }
