@@ -17,13 +17,8 @@ import { CSR } from "../hal/csr_numbers.ts";
 import { resolveFirmware } from "../hal/firmware.ts";
 import type { CsrNum, HartId } from "../hal/types.ts";
 import { PerCpuSet } from "../percpu/percpu_set.ts";
-import {
-  ARCEOS_POLICY,
-  PRIOR_CSRS,
-  RESTORE_ORDER,
-  SETUP_CSR_NAMES,
-  setupOperations,
-} from "../percpu/policy.ts";
+import { ARCEOS_POLICY } from "../percpu/policy.ts";
+import { OPERATIONS, PROBE_AND_PRIORS, READ_BACK, RESTORE } from "./_setup_steps.ts";
 import { createQemuHal } from "../plugins/qemu/mod.ts";
 import { GdbClient } from "../plugins/qemu/_gdb_client.ts";
 import { connectUnixSocket } from "../plugins/qemu/_transport.ts";
@@ -36,11 +31,8 @@ const ROUNDS = 7;
 const RUNS = 5;
 const QEMU = Deno.env.get("RVHV_QEMU") || "qemu-system-riscv64";
 const GDB = "gdb-multiarch";
-// The sequential floor sends the packets the set-up sends, in its order:
-// the probe, the priors, the operations, the read-back and the restore.
-const PROBE_AND_PRIORS: readonly CsrNum[] = [CSR.hgatp, ...PRIOR_CSRS.map((name) => CSR[name])];
-const READ_BACK: readonly CsrNum[] = SETUP_CSR_NAMES.map((name) => CSR[name]);
-const RESTORE: readonly CsrNum[] = RESTORE_ORDER.map((name) => CSR[name]);
+// The sequential floor sends the packets the set-up sends, in its order
+// (./_setup_steps.ts): the probe, the priors, the operations, the read-back, the restore.
 
 /**
  * The floor: the set-up of one hart over the raw gdb client, one packet in
@@ -57,7 +49,7 @@ async function sequentialSetup(gdb: GdbClient, hart: HartId): Promise<Map<CsrNum
   if ((await one(`Hgp1.${(hart + 1).toString(16)}`)) !== "OK") throw new Error("Hg failed");
   const priors = new Map<CsrNum, bigint>();
   for (const csr of PROBE_AND_PRIORS) priors.set(csr, await read(csr));
-  for (const op of setupOperations(ARCEOS_POLICY)) {
+  for (const op of OPERATIONS) {
     if (op.op === "read") continue;
     const old = await read(op.csr);
     await write(

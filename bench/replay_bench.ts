@@ -13,14 +13,16 @@
 import { CSR } from "../hal/csr_numbers.ts";
 import type { AxVCpuHal } from "../hal/types.ts";
 import { PerCpuSet } from "../percpu/percpu_set.ts";
+import { ACCESSES_PER_HART } from "./_setup_steps.ts";
 import { createEmulatorHal } from "../plugins/emulator/mod.ts";
 import { createReplayHal, recordHal } from "../plugins/replay/mod.ts";
 import type { Figure } from "./figure.ts";
 import { gc, median } from "./figure.ts";
 
-/** Harts per round: 3704 × 27 events (7 probe/prior reads, 9 operations, 5 read-backs, 6 restores). */
+/** Harts per round: 3704 × 27 events, about 100,000 a round. */
 const HARTS = 3704;
-const EVENTS_PER_HART = 27;
+/** The events of one hart's set-up, enable and disable. */
+const EVENTS_PER_HART = ACCESSES_PER_HART;
 /** Rounds of the trace: 10 × 100,008 = 1,000,080 events. */
 const TRACE_ROUNDS = 10;
 const OVERHEAD_ROUNDS = 15;

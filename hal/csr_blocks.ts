@@ -432,10 +432,11 @@ export class ViewCsr extends WordCsr {
  * ```ts
  * import { HartContext, wordsOf } from "./csr_hart.ts";
  * import { type LaneRmw } from "./csr_blocks.ts";
+ * import { VS_INTERRUPTS } from "./csr_fields.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const HIDELEG = 0;
- * const DELEGABLE = wordsOf(0x444n);
+ * const DELEGABLE = wordsOf(VS_INTERRUPTS);
  * const hideleg: LaneRmw = (hart, lane, value, mask) => {
  *   const old = hart.word(HIDELEG, lane);
  *   const change = mask & DELEGABLE[lane];
@@ -444,7 +445,7 @@ export class ViewCsr extends WordCsr {
  * };
  * const hart = new HartContext(new BigUint64Array(1), 0, 0, new Set(["h"]));
  * strictEqual(hideleg(hart, 0, -1, -1), 0);
- * strictEqual(hart.get(HIDELEG), 0x444n);
+ * strictEqual(hart.get(HIDELEG), VS_INTERRUPTS);
  * ```
  */
 export type LaneRmw = (hart: HartContext, lane: Lane, value: number, mask: number) => number;

@@ -346,10 +346,11 @@ export type LaneValue = (hart: HartContext, lane: Lane) => number;
  * @example Usage
  * ```ts
  * import { type StateMask, wordsOf } from "./csr_hart.ts";
+ * import { VS_INTERRUPTS } from "./csr_fields.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const HIDELEG = 0;
- * const VS = wordsOf(0x444n);
+ * const VS = wordsOf(VS_INTERRUPTS);
  * const vsie: StateMask = { reads: HIDELEG, lane: (hart, lane) => hart.word(HIDELEG, lane) & VS[lane] };
  * strictEqual(vsie.reads, HIDELEG);
  * ```

@@ -3,15 +3,8 @@
  * backend, and can make chosen operations trap.
  */
 
-import type {
-  AxVCpuHal,
-  CsrNum,
-  CsrOp,
-  CsrPort,
-  CsrResult,
-  HalInfo,
-  HartId,
-} from "../../hal/types.ts";
+import type { AxVCpuHal, CsrNum, CsrOp, CsrPort, CsrResult, HartId } from "../../hal/types.ts";
+import { forwardingHal } from "./forwarding_hal.ts";
 import { CsrTrap } from "../../hal/errors.ts";
 
 /** One recorded operation. */
@@ -25,14 +18,21 @@ export interface SpyOp {
 /** Decides whether an operation traps (returns the cause) instead of reaching the inner backend. */
 export type TrapRule = (hart: HartId, op: CsrOp) => number | undefined;
 
+/** A backend that records what reaches `inner` (everything but `csr` and `close` is forwarded). */
 export class SpyHal implements AxVCpuHal {
   readonly ops: SpyOp[] = [];
   readonly csr: CsrPort;
   closed = 0;
-  #inner: AxVCpuHal;
+  readonly harts: readonly HartId[];
+  readonly info: AxVCpuHal["info"];
+  readonly allocFrame: AxVCpuHal["allocFrame"];
+  readonly deallocFrame: AxVCpuHal["deallocFrame"];
+  readonly physToVirt: AxVCpuHal["physToVirt"];
+  readonly virtToPhys: AxVCpuHal["virtToPhys"];
+  readonly irqFetch: AxVCpuHal["irqFetch"];
+  readonly close: AxVCpuHal["close"];
 
   constructor(inner: AxVCpuHal, trap: TrapRule = () => undefined) {
-    this.#inner = inner;
     const record = (hart: HartId, op: CsrOp) => {
       this.ops.push({
         hart,
@@ -72,32 +72,22 @@ export class SpyHal implements AxVCpuHal {
         return results;
       },
     };
-  }
-
-  get harts(): readonly HartId[] {
-    return this.#inner.harts;
-  }
-  info(): HalInfo {
-    return this.#inner.info();
-  }
-  allocFrame(): bigint | undefined {
-    return this.#inner.allocFrame();
-  }
-  deallocFrame(pa: bigint): void {
-    this.#inner.deallocFrame(pa);
-  }
-  physToVirt(pa: bigint): bigint {
-    return this.#inner.physToVirt(pa);
-  }
-  virtToPhys(va: bigint): bigint {
-    return this.#inner.virtToPhys(va);
-  }
-  irqFetch(): number {
-    return this.#inner.irqFetch();
-  }
-  close(): Promise<void> {
-    this.closed++;
-    return this.#inner.close();
+    const forwarded = forwardingHal(inner, {
+      close: () => {
+        this.closed++;
+        return inner.close();
+      },
+    });
+    ({
+      harts: this.harts,
+      info: this.info,
+      allocFrame: this.allocFrame,
+      deallocFrame: this.deallocFrame,
+      physToVirt: this.physToVirt,
+      virtToPhys: this.virtToPhys,
+      irqFetch: this.irqFetch,
+      close: this.close,
+    } = forwarded);
   }
 
   /** The operations that change state (everything but reads). */
