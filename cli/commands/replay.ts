@@ -11,6 +11,7 @@ import { bootForCli } from "../boot.ts";
 import { parseManifest } from "../../manifest/parse.ts";
 import { describePolicy } from "../../percpu/policy.ts";
 import { readTraceHeader } from "../../trace/reader.ts";
+import type { TraceHeader } from "../../trace/format.ts";
 import { AxError, ManifestError } from "../../hal/errors.ts";
 import { type Command, EXIT, isTraceError, reportError, UsageError } from "../io.ts";
 import { defineCommand } from "../command_line.ts";
@@ -45,12 +46,12 @@ Example:
  * with the backend replaced by the trace itself.
  *
  * @param trace The trace file.
+ * @param header Its header (read once by the caller).
  * @param strict Whether unconsumed events are a difference.
  * @returns The manifest.
  * @throws {UsageError} When the header has no manifest.
  */
-export function replayManifest(trace: string, strict: boolean): Manifest {
-  const header = readTraceHeader(trace);
+export function replayManifest(trace: string, header: TraceHeader, strict: boolean): Manifest {
   const recorded = header.manifest as { percpu?: unknown; vcpus?: unknown } | undefined;
   if (recorded === undefined) {
     throw new UsageError(
@@ -80,8 +81,8 @@ export const replayCommand: Command = defineCommand({
   },
   takes: "trace",
   async run({ values, path: trace, trust }, io): Promise<number> {
-    const manifest = replayManifest(trace, !values["no-strict"]);
     const header = readTraceHeader(trace);
+    const manifest = replayManifest(trace, header, !values["no-strict"]);
     io.err(
       `rvhv: replaying ${trace} (recorded from ${header.backend}${
         header.profile === undefined ? "" : ` ${header.profile}`
